@@ -1,0 +1,49 @@
+/**
+ * Typed errors. Every message says where (file:line or field path), what, what we got vs what we
+ * expected, and a hint when there is one. Structured fields let callers (the CLI, the HTTP server)
+ * react without parsing text.
+ */
+export interface ErrorWhere {
+  file?: string
+  line?: number
+  field?: string
+  cause?: unknown
+}
+
+export class ResflowError extends Error {
+  readonly file?: string
+  readonly line?: number
+  readonly field?: string
+  constructor(message: string, where: ErrorWhere = {}) {
+    super(message, where.cause === undefined ? undefined : { cause: where.cause })
+    this.name = new.target.name
+    this.file = where.file
+    this.line = where.line
+    this.field = where.field
+  }
+}
+
+/** A bad config file or option. */
+export class ConfigError extends ResflowError {}
+/** Bad input data: malformed rows, bad labels, missing columns. */
+export class DataError extends ResflowError {}
+/** Tensors whose shapes do not fit an op. */
+export class ShapeError extends ResflowError {}
+/** A model that cannot be exported or an exported file that does not match. */
+export class ExportError extends ResflowError {}
+/** A bad serving request (HTTP 4xx). */
+export class RequestError extends ResflowError {
+  readonly status: number
+  constructor(message: string, where: ErrorWhere & { status?: number } = {}) {
+    super(message, where)
+    this.status = where.status ?? 400
+  }
+}
+
+/** Formats "file:line: field: message" from whichever parts are known. */
+export function locate(where: ErrorWhere, message: string): string {
+  const head = [where.file && (where.line !== undefined ? `${where.file}:${where.line}` : where.file), where.field]
+    .filter(Boolean)
+    .join(': ')
+  return head ? `${head}: ${message}` : message
+}

@@ -1,0 +1,48 @@
+/**
+ * The `resflow` command line: a thin layer over the library. Each command lives in its own file under
+ * commands/ and exports `run(argv) → exit code`; this table is the only place that lists them.
+ */
+import { pathToFileURL } from 'node:url'
+import { ResflowError } from '../errors.js'
+
+type Command = { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }
+
+const COMMANDS: Record<string, Command> = {
+  demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison', load: () => import('./commands/demo.js') },
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length))
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  return ['usage: resflow <command> [options]', '', 'commands:', ...lines].join('\n')
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage())
+    return name ? 0 : 1
+  }
+  // "data stats" style commands: try the two-word name first
+  const two = rest.length > 0 ? `${name} ${rest[0]}` : ''
+  const key = two && COMMANDS[two] ? two : name
+  const command = COMMANDS[key]
+  if (!command) {
+    console.error(`resflow: unknown command "${name}" (available: ${Object.keys(COMMANDS).join(', ')})`)
+    return 2
+  }
+  try {
+    const mod = await command.load()
+    return await mod.run(key === two ? rest.slice(1) : rest)
+  } catch (err) {
+    if (err instanceof ResflowError) {
+      console.error(`resflow ${key}: ${err.message}`)
+      return 1
+    }
+    throw err
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code })
+}

@@ -1,0 +1,410 @@
+/**
+ * The primitive op table. One row per primitive: its ONNX emission and its gradient rule. The public
+ * op functions below check shapes and build nodes; everything else (PReLU, BatchNorm, softplus, the
+ * BCE loss, attention) is composed from these rows in `nn/`, so autodiff stays small.
+ *
+ * Gradient rules receive the node `y`, the incoming gradient `g` (same shape as y) and return one
+ * gradient per input (null where an input has none, e.g. integer or boolean inputs).
+ */
+import { ShapeError } from '../errors.js'
+import { type Attrs, type DType, type Dim, type Shape, Tensor, formatShape, makeTensor, numel } from './node.js'
+
+/** What an op row can ask of the ONNX writer. */
+export interface Emitter {
+  name(t: Tensor): string
+  /** adds an ONNX node; returns its output names */
+  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, number | number[] | string>): void
+  /** an int64 initializer, returns its name */
+  int64(values: readonly number[]): string
+  /** a fresh intermediate name */
+  temp(hint: string): string
+}
+
+export interface OpRow {
+  emit(y: Tensor, e: Emitter): void
+  grad?(y: Tensor, g: Tensor): (Tensor | null)[]
+}
+
+const io = (y: Tensor, e: Emitter) => ({ ins: y.inputs.map((t) => e.name(t)), out: e.name(y) })
+const simple = (opType: string): OpRow['emit'] => (y, e) => {
+  const { ins, out } = io(y, e)
+  e.node(opType, ins, [out])
+}
+
+export const OPS: Record<string, OpRow> = {
+  add: { emit: simple('Add'), grad: (y, g) => [unbroadcast(g, y.inputs[0]!), unbroadcast(g, y.inputs[1]!)] },
+  sub: { emit: simple('Sub'), grad: (y, g) => [unbroadcast(g, y.inputs[0]!), unbroadcast(neg(g), y.inputs[1]!)] },
+  mul: {
+    emit: simple('Mul'),
+    grad: (y, g) => [unbroadcast(mul(g, y.inputs[1]!), y.inputs[0]!), unbroadcast(mul(g, y.inputs[0]!), y.inputs[1]!)],
+  },
+  div: {
+    emit: simple('Div'),
+    // d(a/b)/db = -a/b² = -y/b
+    grad: (y, g) => [unbroadcast(div(g, y.inputs[1]!), y.inputs[0]!), unbroadcast(neg(div(mul(g, y), y.inputs[1]!)), y.inputs[1]!)],
+  },
+  neg: { emit: simple('Neg'), grad: (_y, g) => [neg(g)] },
+  exp: { emit: simple('Exp'), grad: (y, g) => [mul(g, y)] },
+  log: { emit: simple('Log'), grad: (y, g) => [div(g, y.inputs[0]!)] },
+  sqrt: { emit: simple('Sqrt'), grad: (y, g) => [div(mul(g, scalarLike(y, 0.5)), y)] },
+  abs: { emit: simple('Abs'), grad: (y, g) => [mul(g, sign(y.inputs[0]!))] },
+  sign: { emit: simple('Sign') },
+  relu: { emit: simple('Relu'), grad: (y, g) => [where(greater(y.inputs[0]!, scalarLike(y, 0)), g, scalarLike(y, 0))] },
+  sigmoid: { emit: simple('Sigmoid'), grad: (y, g) => [mul(g, mul(y, sub(scalarLike(y, 1), y)))] },
+  tanh: { emit: simple('Tanh'), grad: (y, g) => [mul(g, sub(scalarLike(y, 1), mul(y, y)))] },
+  greater: { emit: simple('Greater') },
+  where: {
+    emit: simple('Where'),
+    grad: (y, g) => {
+      const [c, a, b] = y.inputs as [Tensor, Tensor, Tensor]
+      const zero = scalarLike(y, 0)
+      return [null, unbroadcast(where(c, g, zero), a), unbroadcast(where(c, zero, g), b)]
+    },
+  },
+  matmul: {
+    emit: simple('MatMul'),
+    grad: (y, g) => {
+      const [a, b] = y.inputs as [Tensor, Tensor]
+      return [matmul(g, swapLast(b)), unbroadcast(matmul(swapLast(a), g), b)]
+    },
+  },
+  reduceSum: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('ReduceSum', [ins[0]!, e.int64(y.attrs.axes as number[])], [out], { keepdims: y.attrs.keepdims as number })
+    },
+    grad: (y, g) => [expandAs(keepDims(g, y), y.inputs[0]!)],
+  },
+  reduceMean: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('ReduceMean', ins, [out], { axes: y.attrs.axes as number[], keepdims: y.attrs.keepdims as number })
+    },
+    grad: (y, g) => {
+      const x = y.inputs[0]!
+      return [mul(expandAs(keepDims(g, y), x), countRecip(x, y.attrs.axes as number[]))]
+    },
+  },
+  /** 1 / (number of elements over `axes`), computed at run time so symbolic dims work. Scalar. */
+  countRecip: {
+    emit: (y, e) => {
+      const x = e.name(y.inputs[0]!)
+      const shape = e.temp('shape')
+      const dims = e.temp('dims')
+      const count = e.temp('count')
+      const countF = e.temp('countf')
+      e.node('Shape', [x], [shape])
+      e.node('Gather', [shape, e.int64(y.attrs.axes as number[])], [dims], { axis: 0 })
+      e.node('ReduceProd', [dims], [count], { keepdims: 0 })
+      e.node('Cast', [count], [countF], { to: y.dtype === 'float64' ? 11 : 1 })
+      e.node('Reciprocal', [countF], [e.name(y)])
+    },
+  },
+  expandAs: {
+    emit: (y, e) => {
+      const shape = e.temp('shape')
+      e.node('Shape', [e.name(y.inputs[1]!)], [shape])
+      e.node('Expand', [e.name(y.inputs[0]!), shape], [e.name(y)])
+    },
+    grad: (y, g) => [unbroadcast(g, y.inputs[0]!), null],
+  },
+  concat: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('Concat', ins, [out], { axis: y.attrs.axis as number })
+    },
+    grad: (y, g) => {
+      const axis = y.attrs.axis as number
+      let start = 0
+      return y.inputs.map((x) => {
+        const size = x.shape[axis] as number
+        const part = slice(g, axis, start, start + size)
+        start += size
+        return part
+      })
+    },
+  },
+  slice: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      const { axis, start, end } = y.attrs as { axis: number; start: number; end: number }
+      e.node('Slice', [ins[0]!, e.int64([start]), e.int64([end]), e.int64([axis])], [out])
+    },
+    grad: (y, g) => {
+      const x = y.inputs[0]!
+      const { axis, start, end } = y.attrs as { axis: number; start: number; end: number }
+      return [padAxis(g, axis, start, (x.shape[axis] as number) - end)]
+    },
+  },
+  padAxis: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      const { axis, before, after } = y.attrs as { axis: number; before: number; after: number }
+      const pads = new Array<number>(2 * y.rank).fill(0)
+      pads[axis] = before
+      pads[y.rank + axis] = after
+      e.node('Pad', [ins[0]!, e.int64(pads)], [out])
+    },
+    grad: (y, g) => {
+      const { axis, before } = y.attrs as { axis: number; before: number }
+      return [slice(g, axis, before, before + (y.inputs[0]!.shape[axis] as number))]
+    },
+  },
+  reshape: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('Reshape', [ins[0]!, e.int64(reshapeTarget(y.inputs[0]!.shape, y.shape))], [out])
+    },
+    grad: (y, g) => [reshape(g, y.inputs[0]!.shape)],
+  },
+  transpose: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('Transpose', ins, [out], { perm: y.attrs.perm as number[] })
+    },
+    grad: (y, g) => {
+      const perm = y.attrs.perm as number[]
+      const inverse = perm.map((_, i) => perm.indexOf(i))
+      return [transpose(g, inverse)]
+    },
+  },
+  softmax: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('Softmax', ins, [out], { axis: y.attrs.axis as number })
+    },
+    // dx = y ⊙ (g − Σ_axis g ⊙ y)
+    grad: (y, g) => [mul(y, sub(g, reduceSum(mul(g, y), [y.attrs.axis as number], true)))],
+  },
+  identity: { emit: simple('Identity'), grad: (_y, g) => [g] },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape rules and op constructors
+
+function check(cond: boolean, message: string): asserts cond {
+  if (!cond) throw new ShapeError(message)
+}
+
+function sameGraph(op: string, ts: readonly Tensor[]): void {
+  const g = ts[0]!.graph
+  check(ts.every((t) => t.graph === g), `${op}: inputs come from different graphs`)
+}
+
+/** Numpy broadcasting: align right, each pair equal or one of them 1. */
+export function broadcastShapes(op: string, a: Shape, b: Shape): Dim[] {
+  const rank = Math.max(a.length, b.length)
+  const out: Dim[] = []
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1
+    const db = b[b.length - rank + i] ?? 1
+    if (da === db || db === 1) out.push(da)
+    else if (da === 1) out.push(db)
+    else throw new ShapeError(`${op} ${formatShape(a)} and ${formatShape(b)}: dimension ${i} differs (${da} vs ${db}) and neither is 1`)
+  }
+  return out
+}
+
+function floatOut(op: string, ts: readonly Tensor[]): DType {
+  const d = ts[0]!.dtype
+  check(ts.every((t) => t.dtype === d), `${op}: dtypes differ (${ts.map((t) => t.dtype).join(', ')})`)
+  return d
+}
+
+function binary(op: string, a: Tensor, b: Tensor): Tensor {
+  sameGraph(op, [a, b])
+  return makeTensor(a.graph, op, [a, b], {}, broadcastShapes(op, a.shape, b.shape), floatOut(op, [a, b]))
+}
+
+function unary(op: string, x: Tensor): Tensor {
+  return makeTensor(x.graph, op, [x], {}, x.shape, x.dtype)
+}
+
+export const add = (a: Tensor, b: Tensor) => binary('add', a, b)
+export const sub = (a: Tensor, b: Tensor) => binary('sub', a, b)
+export const mul = (a: Tensor, b: Tensor) => binary('mul', a, b)
+export const div = (a: Tensor, b: Tensor) => binary('div', a, b)
+export const neg = (x: Tensor) => unary('neg', x)
+export const exp = (x: Tensor) => unary('exp', x)
+export const log = (x: Tensor) => unary('log', x)
+export const sqrt = (x: Tensor) => unary('sqrt', x)
+export const abs = (x: Tensor) => unary('abs', x)
+export const sign = (x: Tensor) => unary('sign', x)
+export const relu = (x: Tensor) => unary('relu', x)
+export const sigmoid = (x: Tensor) => unary('sigmoid', x)
+export const tanh = (x: Tensor) => unary('tanh', x)
+export const identity = (x: Tensor) => unary('identity', x)
+
+export function greater(a: Tensor, b: Tensor): Tensor {
+  sameGraph('greater', [a, b])
+  return makeTensor(a.graph, 'greater', [a, b], {}, broadcastShapes('greater', a.shape, b.shape), 'bool')
+}
+
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  sameGraph('where', [cond, a, b])
+  check(cond.dtype === 'bool', `where: condition must be bool, got ${cond.dtype}`)
+  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape)
+  return makeTensor(a.graph, 'where', [cond, a, b], {}, shape, floatOut('where', [a, b]))
+}
+
+/** A scalar constant of y's dtype (in y's graph). */
+export function scalarLike(y: Tensor, value: number): Tensor {
+  return makeTensor(y.graph, 'const', [], { value: Float64Array.of(value) }, [], y.dtype)
+}
+
+/**
+ * Matrix product. [M, K] × [K, N] → [M, N]; batched: [..., M, K] × [..., K, N] with equal batch dims,
+ * or [..., M, K] × [K, N].
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  sameGraph('matmul', [a, b])
+  check(a.rank >= 2 && b.rank >= 2, `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: both inputs need rank ≥ 2`)
+  const k1 = a.shape[a.rank - 1]
+  const k2 = b.shape[b.rank - 2]
+  check(k1 === k2, `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: inner dims differ (${k1} ≠ ${k2})`)
+  const batchA = a.shape.slice(0, -2)
+  const batchB = b.shape.slice(0, -2)
+  check(
+    batchB.length === 0 || (batchA.length === batchB.length && batchA.every((d, i) => d === batchB[i])),
+    `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: batch dims must be equal, or b must be 2-D`,
+  )
+  const shape = [...batchA, a.shape[a.rank - 2]!, b.shape[b.rank - 1]!]
+  return makeTensor(a.graph, 'matmul', [a, b], {}, shape, floatOut('matmul', [a, b]))
+}
+
+function normAxes(x: Tensor, axes: readonly number[]): number[] {
+  return axes.map((a) => {
+    const n = a < 0 ? a + x.rank : a
+    check(n >= 0 && n < x.rank, `axis ${a} is out of range for ${formatShape(x.shape)}`)
+    return n
+  })
+}
+
+function reduced(x: Tensor, axes: number[], keepdims: boolean): Dim[] {
+  return keepdims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i))
+}
+
+export function reduceSum(x: Tensor, axes: readonly number[], keepdims = false): Tensor {
+  const ax = normAxes(x, axes)
+  return makeTensor(x.graph, 'reduceSum', [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, reduced(x, ax, keepdims), x.dtype)
+}
+
+export function reduceMean(x: Tensor, axes: readonly number[], keepdims = false): Tensor {
+  const ax = normAxes(x, axes)
+  return makeTensor(x.graph, 'reduceMean', [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, reduced(x, ax, keepdims), x.dtype)
+}
+
+function countRecip(x: Tensor, axes: number[]): Tensor {
+  return makeTensor(x.graph, 'countRecip', [x], { axes }, [], x.dtype)
+}
+
+/** Broadcasts x to the (run-time) shape of `like`. */
+export function expandAs(x: Tensor, like: Tensor): Tensor {
+  broadcastShapes('expandAs', like.shape, x.shape)
+  return makeTensor(x.graph, 'expandAs', [x, like], {}, like.shape, x.dtype)
+}
+
+/** Reinserts the reduced axes of a reduction `y` into g as size-1 dims. */
+function keepDims(g: Tensor, y: Tensor): Tensor {
+  if (y.attrs.keepdims === 1) return g
+  const axes = y.attrs.axes as number[]
+  const x = y.inputs[0]!
+  return reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)))
+}
+
+/** Sums g over the axes along which `target` was broadcast, so the result has target's shape. */
+export function unbroadcast(g: Tensor, target: Tensor): Tensor {
+  if (g.rank === target.rank && g.shape.every((d, i) => d === target.shape[i])) return g
+  const lead = g.rank - target.rank
+  const axes: number[] = []
+  for (let i = 0; i < g.rank; i++) {
+    const td = i < lead ? undefined : target.shape[i - lead]
+    if (td === undefined || (td === 1 && g.shape[i] !== 1)) axes.push(i)
+  }
+  const summed = axes.length ? reduceSum(g, axes, true) : g
+  return summed.rank === target.rank && summed.shape.every((d, i) => d === target.shape[i]) ? summed : reshape(summed, target.shape)
+}
+
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  check(xs.length > 0, 'concat: no inputs')
+  sameGraph('concat', xs)
+  const first = xs[0]!
+  const ax = normAxes(first, [axis])[0]!
+  for (const x of xs) {
+    check(
+      x.rank === first.rank && x.shape.every((d, i) => i === ax || d === first.shape[i]),
+      `concat along axis ${ax}: ${formatShape(x.shape)} does not fit ${formatShape(first.shape)}`,
+    )
+    check(typeof x.shape[ax] === 'number', `concat along a symbolic axis is not supported (${formatShape(x.shape)})`)
+  }
+  const size = xs.reduce((n, x) => n + (x.shape[ax] as number), 0)
+  const shape = first.shape.map((d, i) => (i === ax ? size : d))
+  return makeTensor(first.graph, 'concat', xs, { axis: ax }, shape, floatOut('concat', xs))
+}
+
+/** x[..., start:end, ...] along one axis of known size. */
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const ax = normAxes(x, [axis])[0]!
+  const size = x.shape[ax]
+  check(typeof size === 'number', `slice along a symbolic axis is not supported (${formatShape(x.shape)})`)
+  check(0 <= start && start < end && end <= size, `slice ${start}:${end} is out of range for axis ${ax} of ${formatShape(x.shape)}`)
+  const shape = x.shape.map((d, i) => (i === ax ? end - start : d))
+  return makeTensor(x.graph, 'slice', [x], { axis: ax, start, end }, shape, x.dtype)
+}
+
+/** Splits x along `axis` into pieces of the given sizes. */
+export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
+  let start = 0
+  return sizes.map((s) => {
+    const part = slice(x, axis, start, start + s)
+    start += s
+    return part
+  })
+}
+
+function padAxis(x: Tensor, axis: number, before: number, after: number): Tensor {
+  if (before === 0 && after === 0) return x
+  const shape = x.shape.map((d, i) => (i === axis ? (d as number) + before + after : d))
+  return makeTensor(x.graph, 'padAxis', [x], { axis, before, after }, shape, x.dtype)
+}
+
+/** Reshape. At most one symbolic dim of the target may differ from the input's dim at the same place. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const known = numel(x.shape)
+  const target = numel(shape)
+  check(Number.isNaN(known) || Number.isNaN(target) || known === target, `reshape ${formatShape(x.shape)} → ${formatShape(shape)}: sizes differ`)
+  reshapeTarget(x.shape, shape)
+  return makeTensor(x.graph, 'reshape', [x], {}, [...shape], x.dtype)
+}
+
+/** ONNX Reshape target: numbers as they are, a symbolic dim kept in place as 0, otherwise −1 (once). */
+function reshapeTarget(from: Shape, to: Shape): number[] {
+  let inferred = 0
+  const out = to.map((d, i) => {
+    if (typeof d === 'number') return d
+    if (from[i] === d) return 0
+    inferred++
+    return -1
+  })
+  check(inferred <= 1, `reshape ${formatShape(from)} → ${formatShape(to)}: more than one symbolic dim to infer`)
+  return out
+}
+
+export function transpose(x: Tensor, perm: readonly number[]): Tensor {
+  check(perm.length === x.rank && [...perm].sort().every((p, i) => p === i), `transpose: perm [${perm}] does not fit ${formatShape(x.shape)}`)
+  return makeTensor(x.graph, 'transpose', [x], { perm: [...perm] }, perm.map((p) => x.shape[p]!), x.dtype)
+}
+
+function swapLast(x: Tensor): Tensor {
+  const perm = x.shape.map((_, i) => i)
+  perm[x.rank - 1] = x.rank - 2
+  perm[x.rank - 2] = x.rank - 1
+  return transpose(x, perm)
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const ax = normAxes(x, [axis])[0]!
+  return makeTensor(x.graph, 'softmax', [x], { axis: ax }, x.shape, x.dtype)
+}
+
+export type { Attrs }

@@ -1,0 +1,215 @@
+/**
+ * Embedding tables live in typed arrays on the JS side, not in the ONNX graph: tables of millions of
+ * rows would otherwise be copied into every run. Per step:
+ *   gather:  ids → looked-up (and, for multi-valued features, pooled) vectors, fed as `emb.<feature>` [B, D]
+ *   run:     the graph returns d loss / d emb.<feature>, [B, D]
+ *   update:  gradients of rows hit several times are summed, then only the touched rows are updated
+ *            with lazy (row-wise) Adam or Adagrad, optionally with L2 on the touched rows.
+ * Each row stores its optimizer state beside its weights ([w | m | v] for Adam, [w | acc] for Adagrad),
+ * so an update reads and writes one contiguous span.
+ */
+import type { Tensor } from '../engine/node.js'
+import { Rng } from '../engine/rng.js'
+import type { MultiColumn } from '../data/types.js'
+import type { BuildContext } from './params.js'
+
+export interface EmbeddingSpec {
+  /** the feature (and table) name */
+  name: string
+  rows: number
+  dim: number
+  /** multi-valued features are pooled; single-valued ones take one id per row */
+  pooling?: 'sum' | 'mean'
+}
+
+/** Declares the looked-up vectors of each feature as graph inputs `emb.<feature>` [B, D]. */
+export function embeddingInputs(ctx: BuildContext, specs: readonly EmbeddingSpec[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {}
+  for (const s of specs) out[s.name] = ctx.graph.input(`emb.${s.name}`, ['B', s.dim])
+  return out
+}
+
+export interface SparseOptimizerConfig {
+  kind: 'adam' | 'adagrad'
+  lr: number
+  beta1?: number
+  beta2?: number
+  eps?: number
+  /** L2 penalty added to the gradient of each touched row: g += l2 · w */
+  l2?: number
+  /** Adagrad's initial accumulator */
+  initialAccumulator?: number
+}
+
+export class EmbeddingTable {
+  readonly stride: number
+  readonly data: Float32Array // [rows, stride]
+  private readonly slot: Int32Array // row → 1 + position in the current step's unique list, 0 = untouched
+  private unique = new Int32Array(1024)
+  private accum = new Float32Array(1024 * 16)
+  private step = 0
+
+  constructor(
+    readonly spec: EmbeddingSpec,
+    readonly optimizer: SparseOptimizerConfig,
+    seed: number,
+    initStd = 0.01,
+  ) {
+    const d = spec.dim
+    this.stride = optimizer.kind === 'adam' ? 3 * d : 2 * d
+    this.data = new Float32Array(spec.rows * this.stride)
+    this.slot = new Int32Array(spec.rows)
+    const rng = new Rng(seed)
+    const acc0 = optimizer.kind === 'adagrad' ? optimizer.initialAccumulator ?? 0 : 0
+    for (let r = 0; r < spec.rows; r++) {
+      const base = r * this.stride
+      for (let j = 0; j < d; j++) this.data[base + j] = rng.normal() * initStd
+      if (acc0) this.data.fill(acc0, base + d, base + 2 * d)
+    }
+  }
+
+  get rows(): number {
+    return this.spec.rows
+  }
+
+  /** Copy of row r's weights. */
+  row(r: number): Float32Array {
+    return this.data.slice(r * this.stride, r * this.stride + this.spec.dim)
+  }
+
+  /** Weights only, [rows, D] (for export). */
+  weights(): Float32Array {
+    const d = this.spec.dim
+    const out = new Float32Array(this.rows * d)
+    for (let r = 0; r < this.rows; r++) out.set(this.data.subarray(r * this.stride, r * this.stride + d), r * d)
+    return out
+  }
+
+  /** Overwrites weights from [rows, D] (checkpoint restore); optimizer state is kept. */
+  setWeights(w: Float32Array): void {
+    const d = this.spec.dim
+    for (let r = 0; r < this.rows; r++) this.data.set(w.subarray(r * d, r * d + d), r * this.stride)
+  }
+
+  /** Looks up one id per row: out[b] = W[ids[b]], out is [B, D]. */
+  gather(ids: Int32Array, out: Float32Array): void {
+    const d = this.spec.dim
+    const s = this.stride
+    const data = this.data
+    for (let b = 0; b < ids.length; b++) {
+      const src = ids[b]! * s
+      const dst = b * d
+      for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
+    }
+  }
+
+  /** Pools the ids of each row (sum or mean; an empty list gives zeros). */
+  gatherPooled(col: MultiColumn, out: Float32Array): void {
+    const d = this.spec.dim
+    const s = this.stride
+    const data = this.data
+    const mean = this.spec.pooling === 'mean'
+    const rows = col.offsets.length - 1
+    out.fill(0, 0, rows * d)
+    for (let b = 0; b < rows; b++) {
+      const lo = col.offsets[b]!
+      const hi = col.offsets[b + 1]!
+      const dst = b * d
+      for (let k = lo; k < hi; k++) {
+        const src = col.ids[k]! * s
+        for (let j = 0; j < d; j++) out[dst + j] += data[src + j]!
+      }
+      if (mean && hi > lo) {
+        const inv = 1 / (hi - lo)
+        for (let j = 0; j < d; j++) out[dst + j] *= inv
+      }
+    }
+  }
+
+  /** Sums the per-occurrence gradients into one per touched row; returns the number of unique rows. */
+  private accumulate(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, mean = false): number {
+    const d = this.spec.dim
+    let n = 0
+    const rowsOf = offsets ? offsets.length - 1 : ids.length
+    for (let b = 0; b < rowsOf; b++) {
+      const lo = offsets ? offsets[b]! : b
+      const hi = offsets ? offsets[b + 1]! : b + 1
+      const scale = mean && hi > lo ? 1 / (hi - lo) : 1
+      for (let k = lo; k < hi; k++) {
+        const r = ids[k]!
+        let pos = this.slot[r]! - 1
+        if (pos < 0) {
+          pos = n++
+          if (pos >= this.unique.length) this.grow(pos + 1)
+          this.slot[r] = pos + 1
+          this.unique[pos] = r
+          this.accum.fill(0, pos * d, pos * d + d)
+        }
+        const dst = pos * d
+        const src = b * d
+        for (let j = 0; j < d; j++) this.accum[dst + j] += grad[src + j]! * scale
+      }
+    }
+    return n
+  }
+
+  private grow(min: number): void {
+    const size = Math.max(min, this.unique.length * 2)
+    const u = new Int32Array(size)
+    u.set(this.unique)
+    this.unique = u
+    const a = new Float32Array(size * this.spec.dim)
+    a.set(this.accum)
+    this.accum = a
+  }
+
+  /** Applies d loss / d looked-up vectors ([B, D]) to the touched rows only. */
+  update(ids: Int32Array, grad: Float32Array, offsets?: Int32Array): number {
+    const n = this.accumulate(ids, grad, offsets, this.spec.pooling === 'mean')
+    this.step++
+    const d = this.spec.dim
+    const s = this.stride
+    const data = this.data
+    const o = this.optimizer
+    const l2 = o.l2 ?? 0
+    const eps = o.eps ?? (o.kind === 'adam' ? 1e-8 : 1e-10)
+    if (o.kind === 'adam') {
+      const b1 = o.beta1 ?? 0.9
+      const b2 = o.beta2 ?? 0.999
+      // bias correction with the global step, as PyTorch's SparseAdam does
+      const lrT = (o.lr * Math.sqrt(1 - b2 ** this.step)) / (1 - b1 ** this.step)
+      const epsT = eps * Math.sqrt(1 - b2 ** this.step)
+      for (let u = 0; u < n; u++) {
+        const r = this.unique[u]!
+        this.slot[r] = 0
+        const w = r * s
+        const m = w + d
+        const v = m + d
+        const gi = u * d
+        for (let j = 0; j < d; j++) {
+          const g = this.accum[gi + j]! + l2 * data[w + j]!
+          const mj = b1 * data[m + j]! + (1 - b1) * g
+          const vj = b2 * data[v + j]! + (1 - b2) * g * g
+          data[m + j] = mj
+          data[v + j] = vj
+          data[w + j] = data[w + j]! - (lrT * mj) / (Math.sqrt(vj) + epsT)
+        }
+      }
+    } else {
+      for (let u = 0; u < n; u++) {
+        const r = this.unique[u]!
+        this.slot[r] = 0
+        const w = r * s
+        const a = w + d
+        const gi = u * d
+        for (let j = 0; j < d; j++) {
+          const g = this.accum[gi + j]! + l2 * data[w + j]!
+          const acc = data[a + j]! + g * g
+          data[a + j] = acc
+          data[w + j] = data[w + j]! - (o.lr * g) / (Math.sqrt(acc) + eps)
+        }
+      }
+    }
+    return n
+  }
+}

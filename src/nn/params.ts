@@ -1,0 +1,112 @@
+/**
+ * Parameters and the build context that layers receive.
+ *
+ * Dense parameters are graph inputs; their values live here in Float32Arrays and are created once,
+ * with a seeded initialiser keyed by the parameter's name, so the training graph and the inference
+ * graph built from the same model share them and a seed reproduces them bit for bit.
+ */
+import { ConfigError } from '../errors.js'
+import { Graph, type Shape, type Tensor, numel } from '../engine/node.js'
+import { Rng } from '../engine/rng.js'
+import type { Init } from './init.js'
+
+export interface ParamEntry {
+  name: string
+  shape: number[]
+  values: Float32Array
+  /** false for buffers such as BatchNorm running statistics */
+  trainable: boolean
+  /** whether weight decay applies (weights yes; biases, BN and PReLU slopes no) */
+  decay: boolean
+}
+
+/** Hash of a string (FNV-1a), used to give each parameter its own seeded stream. */
+function hashName(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+export class ParamStore {
+  readonly entries = new Map<string, ParamEntry>()
+  constructor(readonly seed: number) {}
+
+  /** Values of a parameter, created with `init` on first use. */
+  ensure(name: string, shape: number[], init: Init, opts: { trainable?: boolean; decay?: boolean } = {}): ParamEntry {
+    let entry = this.entries.get(name)
+    if (entry) {
+      if (entry.shape.join() !== shape.join()) throw new ConfigError(`parameter "${name}" has shape [${entry.shape}] but is requested as [${shape}]`)
+      return entry
+    }
+    const values = new Float32Array(numel(shape))
+    init(values, shape, new Rng(hashName(name) ^ this.seed))
+    entry = { name, shape, values, trainable: opts.trainable ?? true, decay: opts.decay ?? false }
+    this.entries.set(name, entry)
+    return entry
+  }
+
+  trainable(): ParamEntry[] {
+    return [...this.entries.values()].filter((e) => e.trainable)
+  }
+
+  /** Number of trainable scalars (embedding tables are counted by the model, not here). */
+  count(): number {
+    return this.trainable().reduce((n, e) => n + e.values.length, 0)
+  }
+
+  /** Deep copy of all values (best-weights snapshots, checkpoints). */
+  snapshot(): Map<string, Float32Array> {
+    return new Map([...this.entries].map(([k, e]) => [k, e.values.slice()]))
+  }
+
+  restore(snapshot: ReadonlyMap<string, Float32Array>): void {
+    for (const [k, v] of snapshot) {
+      const e = this.entries.get(k)
+      if (e) e.values.set(v)
+    }
+  }
+}
+
+/** A BatchNorm layer's batch statistics, returned by the training graph to update running averages. */
+export interface BatchStat {
+  name: string // prefix of "<name>.running_mean" / "<name>.running_var"
+  mean: Tensor // [H]
+  variance: Tensor // [H], biased (divides by B)
+  momentum: number
+}
+
+/** A dropout mask input that the trainer fills each step from the seeded generator. */
+export interface DropoutMask {
+  name: string
+  shape: Shape
+  rate: number
+}
+
+/** What layers are built with: the graph, the mode and the parameter store. */
+export class BuildContext {
+  readonly graph: Graph
+  readonly batchStats: BatchStat[] = []
+  readonly dropouts: DropoutMask[] = []
+  private readonly used = new Set<string>()
+
+  constructor(
+    readonly params: ParamStore,
+    readonly training: boolean,
+    dtype: 'float32' | 'float64' = 'float32',
+  ) {
+    this.graph = new Graph(dtype)
+  }
+
+  /** A parameter as a graph input. */
+  param(name: string, shape: number[], init: Init, opts: { trainable?: boolean; decay?: boolean } = {}): Tensor {
+    if (this.used.has(name)) throw new ConfigError(`parameter "${name}" is created twice in one model: layer names must be unique`)
+    this.used.add(name)
+    this.params.ensure(name, shape, init, opts)
+    return this.graph.input(name, shape)
+  }
+
+  /** Names of the parameters used by this graph, in creation order. */
+  paramNames(): string[] {
+    return [...this.used]
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * A model compiled for training and inference. One ONNX model computes the whole training step
+ * (forward, loss, gradients of dense parameters and of the looked-up embeddings, BatchNorm batch
+ * statistics); a second, forward-only one predicts. Embedding lookups and sparse row updates happen
+ * here in typed arrays, dense parameters are updated by our Adam/AdamW.
+ */
+import { gradients } from '../engine/autodiff.js'
+import { compile } from '../engine/compile.js'
+import type { Tensor } from '../engine/node.js'
+import { Rng } from '../engine/rng.js'
+import type { Feed, Program } from '../engine/runtime.js'
+import type { Batch } from '../data/types.js'
+import { DataError } from '../errors.js'
+import { EmbeddingTable, type SparseOptimizerConfig, embeddingInputs } from '../nn/embedding.js'
+import { BuildContext, type BatchStat, type DropoutMask, ParamStore } from '../nn/params.js'
+import type { Model, ModelInputs } from '../models/types.js'
+import { DenseOptimizer, type DenseOptimizerConfig } from './optim.js'
+
+export interface SessionOptions {
+  seed: number
+  /** onnxruntime intra-op threads (default 1; see engine/runtime.ts) */
+  threads?: number
+  optimizer?: DenseOptimizerConfig
+  sparseOptimizer?: SparseOptimizerConfig
+  /** std of the normal initialiser of embedding rows */
+  embeddingInitStd?: number
+}
+
+export interface StepResult {
+  loss: number
+  gradNorm: number
+}
+
+function buildInputs(ctx: BuildContext, model: Model): ModelInputs {
+  const embeddings = embeddingInputs(ctx, model.embeddings)
+  const nDense = model.spec.dense.length
+  const dense = nDense > 0 ? ctx.graph.input('dense', ['B', nDense]) : null
+  return { embeddings, dense }
+}
+
+export class TrainSession {
+  readonly dense: DenseOptimizer
+  private readonly rng: Rng
+  private readonly buffers = new Map<string, Float32Array>()
+  step = 0
+
+  private constructor(
+    readonly model: Model,
+    readonly params: ParamStore,
+    readonly tables: Map<string, EmbeddingTable>,
+    private readonly trainProgram: Program,
+    private readonly inferProgram: Program,
+    private readonly trainableNames: string[],
+    private readonly batchStats: BatchStat[],
+    private readonly dropouts: DropoutMask[],
+    readonly options: SessionOptions,
+  ) {
+    this.dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
+    this.rng = new Rng(options.seed ^ 0x5eed)
+  }
+
+  static async create(model: Model, options: SessionOptions): Promise<TrainSession> {
+    const params = new ParamStore(options.seed)
+    // training graph: loss and every gradient in one model
+    const tctx = new BuildContext(params, true)
+    const tin = buildInputs(tctx, model)
+    const tout = model.forward(tctx, tin)
+    const labels: Record<string, Tensor> = {}
+    for (const task of model.tasks) labels[task] = tctx.graph.input(`label.${task}`, ['B', 1])
+    const loss = model.loss(tctx, tout, labels)
+    const trainableNames = tctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
+    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), ...Object.values(tin.embeddings)]
+    const grads = gradients(loss, wrt)
+    const outputs: Record<string, Tensor> = { loss }
+    trainableNames.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]!))
+    model.embeddings.forEach((e, i) => (outputs[`grad.emb.${e.name}`] = grads[trainableNames.length + i]!))
+    for (const s of tctx.batchStats) {
+      outputs[`stat.${s.name}.mean`] = s.mean
+      outputs[`stat.${s.name}.var`] = s.variance
+    }
+    for (const task of model.tasks) outputs[`p.${task}`] = tout.probs[task]!
+    const trainProgram = await compile(outputs, { threads: options.threads })
+
+    // inference graph: forward only, BatchNorm with running statistics, no dropout
+    const ictx = new BuildContext(params, false)
+    const iout = model.forward(ictx, buildInputs(ictx, model))
+    const probs: Record<string, Tensor> = {}
+    for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!
+    const inferProgram = await compile(probs, { threads: options.threads })
+
+    const sparse = options.sparseOptimizer ?? { kind: 'adam', lr: 1e-3 }
+    const tables = new Map<string, EmbeddingTable>()
+    model.embeddings.forEach((spec, i) => {
+      tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
+    })
+    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, options)
+  }
+
+  private buffer(key: string, size: number): Float32Array {
+    let b = this.buffers.get(key)
+    if (!b || b.length !== size) {
+      b = new Float32Array(size)
+      this.buffers.set(key, b)
+    }
+    return b
+  }
+
+  /** Feeds common to both programs: looked-up embeddings, dense features, parameters. */
+  private feeds(batch: Batch, prefix: string): Record<string, Feed> {
+    const feeds: Record<string, Feed> = {}
+    for (const [name, table] of this.tables) {
+      const out = this.buffer(`${prefix}emb.${name}`, batch.size * table.spec.dim)
+      if (table.spec.pooling) {
+        const col = batch.multi[name]
+        if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
+        table.gatherPooled(col, out)
+      } else {
+        const ids = batch.sparse[name]
+        if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
+        table.gather(ids, out)
+      }
+      feeds[`emb.${name}`] = out
+    }
+    if (this.model.spec.dense.length > 0) feeds.dense = batch.dense
+    for (const e of this.params.entries.values()) feeds[e.name] = e.values
+    return feeds
+  }
+
+  /** One optimisation step on a batch. */
+  async trainStep(batch: Batch): Promise<StepResult> {
+    const feeds = this.feeds(batch, 't.')
+    for (const task of this.model.tasks) {
+      const y = batch.labels[task]
+      if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
+      feeds[`label.${task}`] = y
+    }
+    for (const d of this.dropouts) {
+      const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
+      const mask = this.buffer(d.name, size)
+      const keep = 1 / (1 - d.rate)
+      for (let i = 0; i < size; i++) mask[i] = this.rng.next() < d.rate ? 0 : keep
+      feeds[d.name] = mask
+    }
+    const out = (await this.trainProgram.run(feeds, { B: batch.size })) as Record<string, Float32Array>
+    const loss = out.loss![0]!
+    const grads = new Map<string, Float32Array>()
+    for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
+    const gradNorm = this.dense.apply(this.params.trainable(), grads)
+    for (const [name, table] of this.tables) {
+      const g = out[`grad.emb.${name}`]!
+      if (table.spec.pooling) table.update(batch.multi[name]!.ids, g, batch.multi[name]!.offsets)
+      else table.update(batch.sparse[name]!, g)
+    }
+    this.updateRunningStats(out, batch.size)
+    this.step++
+    return { loss, gradNorm }
+  }
+
+  private updateRunningStats(out: Record<string, Float32Array>, batchSize: number): void {
+    const unbias = batchSize > 1 ? batchSize / (batchSize - 1) : 1 // running variance is unbiased, as in PyTorch
+    for (const s of this.batchStats) {
+      const mean = out[`stat.${s.name}.mean`]!
+      const variance = out[`stat.${s.name}.var`]!
+      const rm = this.params.entries.get(`${s.name}.running_mean`)!.values
+      const rv = this.params.entries.get(`${s.name}.running_var`)!.values
+      for (let i = 0; i < rm.length; i++) {
+        rm[i] = (1 - s.momentum) * rm[i]! + s.momentum * mean[i]!
+        rv[i] = (1 - s.momentum) * rv[i]! + s.momentum * variance[i]! * unbias
+      }
+    }
+  }
+
+  /** Task probabilities for a batch (inference mode). Returned arrays are fresh copies. */
+  async predict(batch: Batch): Promise<Record<string, Float32Array>> {
+    const out = await this.inferProgram.run(this.feeds(batch, 'i.'), { B: batch.size })
+    const probs: Record<string, Float32Array> = {}
+    for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)
+    return probs
+  }
+
+  /** Number of trainable scalars: dense parameters plus embedding rows. */
+  parameterCount(): number {
+    let n = this.params.count()
+    for (const t of this.tables.values()) n += t.rows * t.spec.dim
+    return n
+  }
+
+  async release(): Promise<void> {
+    await this.trainProgram.release()
+    await this.inferProgram.release()
+  }
+}

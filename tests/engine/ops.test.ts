@@ -1,0 +1,49 @@
+import { describe, it } from 'node:test'
+import * as op from '../../src/engine/ops.js'
+import { gradcheck } from '../helpers/gradcheck.js'
+
+describe('op gradients match central differences (float64)', () => {
+  it('add / sub / mul / div with broadcasting', async () => {
+    await gradcheck((a, b) => op.add(a, b), [[3, 4], [4]])
+    await gradcheck((a, b) => op.sub(a, b), [[3, 1], [1, 4]])
+    await gradcheck((a, b) => op.mul(a, b), [['B', 4], [1, 4]], { dims: { B: 3 } })
+    await gradcheck((a, b) => op.div(a, b), [[3, 4], [3, 1]], { values: { 1: Float64Array.of(1.5, -2, 0.7) } })
+  })
+  it('neg / exp / log / sqrt / abs', async () => {
+    await gradcheck((a) => op.neg(a), [[2, 3]])
+    await gradcheck((a) => op.exp(a), [[2, 3]], { low: -30, high: 5 })
+    await gradcheck((a) => op.log(a), [[2, 3]], { low: 1e-3, high: 10, eps: 1e-8 })
+    await gradcheck((a) => op.sqrt(a), [[2, 3]], { low: 0.1, high: 4 })
+    await gradcheck((a) => op.abs(a), [[2, 3]], { values: { 0: Float64Array.of(-2, -0.5, 0.3, 1, -1e-3, 4) } })
+  })
+  it('relu / sigmoid / tanh, saturated ends included', async () => {
+    await gradcheck((a) => op.relu(a), [[2, 3]], { values: { 0: Float64Array.of(-2, -0.5, 0.3, 1, -1e-3, 4) } })
+    await gradcheck((a) => op.sigmoid(a), [[2, 4]], { values: { 0: Float64Array.of(-30, -5, -1, 0, 0.5, 3, 12, 30) } })
+    await gradcheck((a) => op.tanh(a), [[2, 3]], { low: -4, high: 4 })
+  })
+  it('where(x > 0, a, b)', async () => {
+    await gradcheck((x, a) => op.where(op.greater(x, op.scalarLike(x, 0)), op.mul(x, a), x), [[3, 4], [4]])
+  })
+  it('matmul 2-D, batched 3-D, and 3-D × 2-D', async () => {
+    await gradcheck((a, b) => op.matmul(a, b), [['B', 3], [3, 2]], { dims: { B: 4 } })
+    await gradcheck((a, b) => op.matmul(a, b), [[2, 3, 4], [2, 4, 2]])
+    await gradcheck((a, b) => op.matmul(a, b), [[2, 3, 4], [4, 5]])
+  })
+  it('reduceSum / reduceMean over a symbolic batch axis, keepdims or not', async () => {
+    await gradcheck((a) => op.reduceSum(a, [0]), [['B', 3]], { dims: { B: 4 } })
+    await gradcheck((a) => op.reduceSum(a, [1], true), [[2, 3, 2]])
+    await gradcheck((a) => op.reduceMean(a, [0], true), [['B', 3]], { dims: { B: 5 } })
+    await gradcheck((a) => op.reduceMean(a, [1, 2]), [[2, 3, 2]])
+  })
+  it('concat / slice / split / reshape / transpose', async () => {
+    await gradcheck((a, b) => op.concat([a, b], 1), [['B', 2], ['B', 3]], { dims: { B: 2 } })
+    await gradcheck((a) => op.slice(a, 1, 1, 3), [[2, 4]])
+    await gradcheck((a) => { const [p, q] = op.split(a, 1, [1, 3]); return op.mul(op.reduceSum(p!, [1], true), q!) }, [[2, 4]])
+    await gradcheck((a) => op.reshape(a, ['B', 2, 3]), [['B', 6]], { dims: { B: 2 } })
+    await gradcheck((a) => op.transpose(a, [0, 2, 1]), [[2, 3, 4]])
+  })
+  it('softmax along the last and a middle axis', async () => {
+    await gradcheck((a) => op.softmax(a, -1), [[3, 4]])
+    await gradcheck((a) => op.softmax(a, 1), [[2, 3, 2]])
+  })
+})

@@ -92,9 +92,9 @@ export class BuildContext {
   constructor(
     readonly params: ParamStore,
     readonly training: boolean,
-    dtype: 'float32' | 'float64' = 'float32',
+    graph: Graph | 'float32' | 'float64' = 'float32',
   ) {
-    this.graph = new Graph(dtype)
+    this.graph = graph instanceof Graph ? graph : new Graph(graph)
   }
 
   /** A parameter as a graph input. */

@@ -23,3 +23,46 @@ describe('TrainSession', () => {
     assert.ok(auc > 0.95, `test AUC ${auc.toFixed(4)} ≤ 0.95`)
   })
 })
+
+describe('TrainSession determinism and modes', () => {
+  async function trainTwice(seed: number, dropoutRate = 0.2) {
+    const { spec, batch } = xorData(2000, 5)
+    const s = await TrainSession.create(tinyModel(spec, { dropout: dropoutRate }), { seed })
+    const losses: number[] = []
+    for (let i = 0; i < 2000; i += 200) losses.push((await s.trainStep(sliceBatch(batch, i, i + 200))).loss)
+    const p = await s.predict(sliceBatch(batch, 0, 300))
+    return { losses, p: p.y!, s, batch }
+  }
+
+  it('the same seed reproduces losses and predictions bit for bit; another seed does not', async () => {
+    const a = await trainTwice(11)
+    const b = await trainTwice(11)
+    const c = await trainTwice(12)
+    assert.deepEqual(a.losses, b.losses)
+    assert.deepEqual(Array.from(a.p), Array.from(b.p))
+    assert.notDeepEqual(a.losses, c.losses)
+  })
+
+  it('with dropout in the model, inference is deterministic (dropout is off at inference)', async () => {
+    const { s, batch } = await trainTwice(11, 0.5)
+    const rows = sliceBatch(batch, 0, 300)
+    const p1 = await s.predict(rows)
+    const p2 = await s.predict(rows)
+    assert.deepEqual(Array.from(p1.y!), Array.from(p2.y!))
+  })
+
+  it('a step changes only the embedding rows its batch touches', async () => {
+    const { spec, batch } = xorData(400, 9, 1000)
+    const s = await TrainSession.create(tinyModel(spec), { seed: 1 })
+    const table = s.tables.get('cat')!
+    const before = table.weights()
+    const part = sliceBatch(batch, 0, 50)
+    await s.trainStep(part)
+    const after = table.weights()
+    const touched = new Set(part.sparse.cat)
+    for (let r = 0; r < table.rows; r++) {
+      const changed = after.subarray(r * 4, r * 4 + 4).some((v, j) => v !== before[r * 4 + j])
+      assert.equal(changed, touched.has(r), `row ${r}`)
+    }
+  })
+})

@@ -177,6 +177,13 @@ export const OPS: Record<string, OpRow> = {
     grad: (y, g) => [mul(y, sub(g, reduceSum(mul(g, y), [y.attrs.axis as number], true)))],
   },
   identity: { emit: simple('Identity'), grad: (_y, g) => [g] },
+  /** rows of a table by integer ids; inference and export only (training gathers on the JS side) */
+  gather: {
+    emit: (y, e) => {
+      const { ins, out } = io(y, e)
+      e.node('Gather', ins, [out], { axis: 0 })
+    },
+  },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +412,14 @@ function swapLast(x: Tensor): Tensor {
 export function softmax(x: Tensor, axis = -1): Tensor {
   const ax = normAxes(x, [axis])[0]!
   return makeTensor(x.graph, 'softmax', [x], { axis: ax }, x.shape, x.dtype)
+}
+
+/** table[ids]: [N, D] gathered by int64 ids of any shape S → [...S, D]. No gradient (export graphs only). */
+export function gather(table: Tensor, ids: Tensor): Tensor {
+  sameGraph('gather', [table, ids])
+  check(ids.dtype === 'int64', `gather: ids must be int64, got ${ids.dtype}`)
+  check(table.rank === 2, `gather: the table must be 2-D, got ${formatShape(table.shape)}`)
+  return makeTensor(table.graph, 'gather', [table, ids], {}, [...ids.shape, table.shape[1]!], table.dtype)
 }
 
 export type { Attrs }

@@ -190,3 +190,20 @@ export class TrainSession {
     await this.inferProgram.release()
   }
 }
+
+/** Loads weights saved by `saveWeights` into a session (dense parameters, buffers and tables). */
+export function loadSessionWeights(session: TrainSession, weights: import('./checkpoint.js').WeightsFile): void {
+  for (const [name, { values }] of weights.params) {
+    const entry = session.params.entries.get(name)
+    if (!entry) throw new DataError(`weights: parameter "${name}" does not exist in model "${session.model.name}"`, { field: name })
+    if (entry.values.length !== values.length) throw new DataError(`weights: parameter "${name}" has ${values.length} values, the model expects ${entry.values.length}`, { field: name })
+    entry.values.set(values)
+  }
+  for (const [name, table] of session.tables) {
+    const state = weights.tableStates.get(name)
+    const w = weights.tables.get(name)
+    if (state) table.data.set(state.values)
+    else if (w) table.setWeights(w.values)
+    else throw new DataError(`weights: no embedding table "${name}"`, { field: name })
+  }
+}

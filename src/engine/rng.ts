@@ -9,6 +9,15 @@ export class Rng {
     this.state = seed >>> 0
   }
 
+  /** the generator's whole state, to save and restore (resume) */
+  get seedState(): number {
+    return this.state
+  }
+
+  set seedState(v: number) {
+    this.state = v >>> 0
+  }
+
   /** next uint32 */
   nextUint32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0

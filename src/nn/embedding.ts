@@ -47,7 +47,8 @@ export class EmbeddingTable {
   private readonly slot: Int32Array // row → 1 + position in the current step's unique list, 0 = untouched
   private unique = new Int32Array(1024)
   private accum = new Float32Array(1024 * 16)
-  private step = 0
+  /** optimizer steps taken (Adam's bias correction uses it) */
+  step = 0
 
   constructor(
     readonly spec: EmbeddingSpec,

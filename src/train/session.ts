@@ -26,6 +26,13 @@ export interface SessionOptions {
   embeddingInitStd?: number
 }
 
+export interface TrainingState {
+  step: number
+  rng: number
+  dense: ReturnType<DenseOptimizer['state']>
+  tableSteps: Record<string, number>
+}
+
 export interface StepResult {
   loss: number
   gradNorm: number
@@ -176,6 +183,23 @@ export class TrainSession {
     const probs: Record<string, Float32Array> = {}
     for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)
     return probs
+  }
+
+  /** Everything besides weights that a resumed run needs to continue exactly. */
+  trainingState(): TrainingState {
+    return {
+      step: this.step,
+      rng: this.rng.seedState,
+      dense: this.dense.state(),
+      tableSteps: Object.fromEntries([...this.tables].map(([k, t]) => [k, t.step])),
+    }
+  }
+
+  loadTrainingState(state: TrainingState): void {
+    this.step = state.step
+    this.rng.seedState = state.rng
+    this.dense.load(state.dense)
+    for (const [k, t] of this.tables) t.step = state.tableSteps[k] ?? 0
   }
 
   /** Number of trainable scalars: dense parameters plus embedding rows. */

@@ -24,6 +24,8 @@ export interface ChartSpec {
   x: number[]
   /** category labels for x = 0, 1, 2, ... (the fusion sweep's weight combinations) */
   xTicks?: string[]
+  /** x takes whole numbers only (epochs, categories): ticks at integers */
+  integerX?: boolean
   series: SeriesSpec[]
 }
 
@@ -48,14 +50,14 @@ export function buildCharts(data: ReportData): ChartSpec[] {
       { label: `train ${name(run)}`, color: PALETTE[i % PALETTE.length], dash: [6, 4], points: run.history.map((e) => [e.epoch, e.trainLoss] as const) },
       { label: `val ${name(run)}`, color: PALETTE[i % PALETTE.length], dash: undefined, points: run.history.map((e) => [e.epoch, e.valLoss] as const) },
     ])
-    charts.push({ id: `loss-${model}`, section: 'loss', title: `Loss per epoch: ${model}`, xLabel: 'epoch', yLabel: 'loss', ...joinCurves(curves) })
+    charts.push({ id: `loss-${model}`, section: 'loss', title: `Loss per epoch: ${model}`, xLabel: 'epoch', yLabel: 'loss', integerX: true, ...joinCurves(curves) })
   }
 
   for (const task of data.tasks) {
     const runs = data.runs.filter((r) => r.history.some((e) => e.valAuc[task] !== undefined))
     if (runs.length === 0) continue
     const curves = runs.map((run) => ({ label: name(run), ...style(run), points: run.history.map((e) => [e.epoch, e.valAuc[task] ?? NaN] as const) }))
-    charts.push({ id: `auc-${task}`, section: 'auc', title: `Validation AUC per epoch: ${task}`, xLabel: 'epoch', yLabel: 'AUC', ...joinCurves(curves) })
+    charts.push({ id: `auc-${task}`, section: 'auc', title: `Validation AUC per epoch: ${task}`, xLabel: 'epoch', yLabel: 'AUC', integerX: true, ...joinCurves(curves) })
   }
 
   for (const task of rocTasks(data)) {
@@ -90,7 +92,7 @@ export function buildCharts(data: ReportData): ChartSpec[] {
     const objectives = [...new Set(fused.map((r) => r.fusion!.objective))].join(', ')
     charts.push({
       id: 'fusion-sweep', section: 'fusion', title: `Fusion-weight sweep (first task's weight fixed to 1)`, xLabel: 'weights', yLabel: objectives,
-      x: ticks.map((_, i) => i), xTicks: ticks, series,
+      x: ticks.map((_, i) => i), xTicks: ticks, integerX: true, series,
     })
   }
   return charts

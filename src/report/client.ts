@@ -11,12 +11,15 @@ export const CLIENT_SCRIPT = String.raw`
   data.charts.forEach(function (spec) {
     var el = document.getElementById('chart-' + spec.id);
     var xAxis = { label: spec.xLabel };
+    var xScale = { time: false };
+    if (spec.integerX) xAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
     if (spec.xTicks) {
       xAxis.values = function (u, splits) {
         return splits.map(function (v) { return Number.isInteger(v) && spec.xTicks[v] !== undefined ? spec.xTicks[v] : ''; });
       };
-      xAxis.incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
-      xAxis.space = 70;
+      xAxis.space = 80;
+      // half a category of margin on each side, so the first and last labels are not cut off
+      xScale.range = [-0.5, spec.xTicks.length - 0.5];
     }
     var series = [{ label: spec.xLabel, value: spec.xTicks ? function (u, v) { return v == null ? '' : spec.xTicks[v]; } : undefined }];
     spec.series.forEach(function (s) {
@@ -29,7 +32,7 @@ export const CLIENT_SCRIPT = String.raw`
       width: 580,
       height: 320,
       title: spec.title,
-      scales: { x: { time: false } },
+      scales: { x: xScale },
       axes: [xAxis, { label: spec.yLabel }],
       series: series,
     };

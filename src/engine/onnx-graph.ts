@@ -60,7 +60,7 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
   const int64Cache = new Map<string, string>()
 
   const emitter: Emitter = {
-    name: (t) => t.name ?? `t${t.id}`,
+    name: (t) => (t.op === 'part' ? `${emitter.name(t.inputs[0]!)}__${t.attrs.part}` : t.name ?? `t${t.id}`),
     temp: (hint) => `${hint}_${temps++}`,
     int64(values) {
       const key = values.join(',')
@@ -76,8 +76,14 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
       return name
     },
     node(opType, ins, outs, attrs = {}) {
-      const attribute = Object.entries(attrs).map(([name, v]) => {
-        if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) })
+      const attribute = Object.entries(attrs).filter(([k]) => k !== 'to_dtype').map(([name, v]) => {
+        if (name === 'value_float') {
+        // a scalar Constant of the graph's float dtype
+        const dtype = (attrs.to_dtype as number) ?? 1
+        const data = dtype === 11 ? Float64Array.of(v as number) : Float32Array.of(v as number)
+        return onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: [], dataType: dtype, rawData: new Uint8Array(data.buffer) } })
+      }
+      if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) })
         if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
         return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v as number })
       })

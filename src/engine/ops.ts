@@ -177,6 +177,48 @@ export const OPS: Record<string, OpRow> = {
     grad: (y, g) => [mul(y, sub(g, reduceSum(mul(g, y), [y.attrs.axis as number], true)))],
   },
   identity: { emit: simple('Identity'), grad: (_y, g) => [g] },
+  /**
+   * BatchNorm over axis 0 with batch statistics, fused: one row whose backward is the compact formula
+   *   x̂ = (x − μ)·σ⁻¹,  dβ = Σ_b g,  dγ = Σ_b g·x̂,  dx = γσ⁻¹ · (g − (x̂·dγ + dβ)/B)
+   * instead of autodiff through the mean and variance (about half the kernels). Auxiliary outputs
+   * (parts): mean [H], var [H] (biased), xc = x − μ [B, H], invstd = σ⁻¹ [H].
+   */
+  batchNormTrain: {
+    emit: (y, e) => {
+      const [x, gamma, beta] = y.inputs.map((t) => e.name(t)) as [string, string, string]
+      const out = e.name(y)
+      const sq = e.temp('bn_sq')
+      const veps = e.temp('bn_veps')
+      const std = e.temp('bn_std')
+      const k = e.temp('bn_k')
+      const scaled = e.temp('bn_scaled')
+      const epsName = e.temp('bn_eps')
+      e.node('Constant', [], [epsName], { value_float: y.attrs.eps as number, to_dtype: y.dtype === 'float64' ? 11 : 1 })
+      e.node('ReduceMean', [x], [`${out}__mean`], { axes: [0], keepdims: 0 })
+      e.node('Sub', [x, `${out}__mean`], [`${out}__xc`])
+      e.node('Mul', [`${out}__xc`, `${out}__xc`], [sq])
+      e.node('ReduceMean', [sq], [`${out}__var`], { axes: [0], keepdims: 0 })
+      e.node('Add', [`${out}__var`, epsName], [veps])
+      e.node('Sqrt', [veps], [std])
+      e.node('Reciprocal', [std], [`${out}__invstd`])
+      e.node('Mul', [gamma, `${out}__invstd`], [k])
+      e.node('Mul', [`${out}__xc`, k], [scaled])
+      e.node('Add', [scaled, beta], [out])
+    },
+    grad: (y, g) => {
+      const [x, gamma] = y.inputs as [Tensor, Tensor]
+      const xc = part(y, 'xc', x.shape)
+      const invstd = part(y, 'invstd', [x.shape[1]!])
+      const rb = countRecip(x, [0]) // 1/B
+      const dbeta = reduceSum(g, [0])
+      const xhat = mul(xc, invstd)
+      const dgamma = reduceSum(mul(g, xhat), [0])
+      const dx = mul(sub(g, add(mul(xhat, mul(dgamma, rb)), mul(dbeta, rb))), mul(gamma, invstd))
+      return [dx, dgamma, dbeta]
+    },
+  },
+  /** an auxiliary output of a multi-output row (named "<row>__<part>"); no gradient flows through it */
+  part: { emit: () => {} },
   /** rows of a table by integer ids; inference and export only (training gathers on the JS side) */
   gather: {
     emit: (y, e) => {
@@ -412,6 +454,21 @@ function swapLast(x: Tensor): Tensor {
 export function softmax(x: Tensor, axis = -1): Tensor {
   const ax = normAxes(x, [axis])[0]!
   return makeTensor(x.graph, 'softmax', [x], { axis: ax }, x.shape, x.dtype)
+}
+
+/** Auxiliary output `name` of a multi-output row y. */
+export function part(y: Tensor, name: string, shape: Shape): Tensor {
+  return makeTensor(y.graph, 'part', [y], { part: name }, shape, y.dtype)
+}
+
+/** BatchNorm with batch statistics over axis 0 of [B, H]; see the op row for the fused backward. */
+export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+  sameGraph('batchNormTrain', [x, gamma, beta])
+  check(x.rank === 2, `batchNormTrain: input must be [B, H], got ${formatShape(x.shape)}`)
+  const h = x.shape[1]!
+  check(gamma.rank === 1 && gamma.shape[0] === h && beta.rank === 1 && beta.shape[0] === h, `batchNormTrain: gamma/beta must be [${h}]`)
+  const y = makeTensor(x.graph, 'batchNormTrain', [x, gamma, beta], { eps }, x.shape, floatOut('batchNormTrain', [x, gamma, beta]))
+  return { y, mean: part(y, 'mean', [h]), variance: part(y, 'var', [h]) }
 }
 
 /** table[ids]: [N, D] gathered by int64 ids of any shape S → [...S, D]. No gradient (export graphs only). */

@@ -3,7 +3,7 @@
  * BatchNorm block of the reference towers. Each takes the build context and a unique name prefix.
  */
 import type { Tensor } from '../engine/node.js'
-import { add, greater, matmul, mul, reduceMean, relu, scalarLike, sqrt, sub, div, where } from '../engine/ops.js'
+import { add, batchNormTrain, div, greater, matmul, mul, relu, scalarLike, sqrt, sub, where } from '../engine/ops.js'
 import { ShapeError } from '../errors.js'
 import { constant, xavierUniform, zeros } from './init.js'
 import type { BuildContext } from './params.js'
@@ -39,10 +39,9 @@ export function batchNorm(ctx: BuildContext, name: string, x: Tensor, opts: { ep
   let mean: Tensor
   let variance: Tensor
   if (ctx.training) {
-    mean = reduceMean(x, [0]) // [H]
-    const centered = sub(x, mean)
-    variance = reduceMean(mul(centered, centered), [0]) // [H]
-    ctx.batchStats.push({ name, mean, variance, momentum: opts.momentum ?? 0.1 })
+    const bn = batchNormTrain(x, gamma, beta, eps) // fused, with the compact backward
+    ctx.batchStats.push({ name, mean: bn.mean, variance: bn.variance, momentum: opts.momentum ?? 0.1 })
+    return bn.y
   } else {
     mean = ctx.param(`${name}.running_mean`, [h], zeros, { trainable: false })
     variance = ctx.param(`${name}.running_var`, [h], constant(1), { trainable: false })

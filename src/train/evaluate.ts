@@ -1,0 +1,81 @@
+/**
+ * Scoring: a session's predictions over a split, gathered into whole columns, and the MetricRecords
+ * computed from them (the rows of results.json and `resflow eval --json`).
+ */
+import type { Batch } from '../data/types.js'
+import { type Fusion, fuse } from '../export/fusion.js'
+import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/index.js'
+import type { TrainSession } from './session.js'
+
+/** Whole-split columns: probabilities and labels per task, and the group id when the data has one. */
+export interface Predictions {
+  rows: number
+  probs: Record<string, Float32Array>
+  labels: Record<string, Float32Array>
+  groups?: Float64Array
+}
+
+/** Runs inference over every batch and concatenates the outputs. */
+export async function collectPredictions(session: TrainSession, batches: AsyncIterable<Batch> | Iterable<Batch>): Promise<Predictions> {
+  const tasks = session.model.tasks
+  const probs: Record<string, Float32Array[]> = Object.fromEntries(tasks.map((t) => [t, []]))
+  const labels: Record<string, Float32Array[]> = Object.fromEntries(tasks.map((t) => [t, []]))
+  const groups: Float64Array[] = []
+  let hasGroups = true
+  let rows = 0
+  for await (const batch of batches) {
+    const p = await session.predict(batch)
+    for (const t of tasks) {
+      probs[t]!.push(p[t]!)
+      labels[t]!.push(Float32Array.from(batch.labels[t]!))
+    }
+    if (batch.group) groups.push(Float64Array.from(batch.group))
+    else hasGroups = false
+    rows += batch.size
+  }
+  const out: Predictions = {
+    rows,
+    probs: Object.fromEntries(tasks.map((t) => [t, concat(probs[t]!, Float32Array)])),
+    labels: Object.fromEntries(tasks.map((t) => [t, concat(labels[t]!, Float32Array)])),
+  }
+  if (hasGroups && groups.length > 0) out.groups = concat(groups, Float64Array)
+  return out
+}
+
+function concat<T extends Float32Array | Float64Array>(parts: T[], Ctor: { new (n: number): T }): T {
+  const out = new Ctor(parts.reduce((n, p) => n + p.length, 0))
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+
+export interface ScoreOptions {
+  model: string
+  seed: number
+  split: string
+  tasks: readonly string[]
+  /** the run's fusion; adds task "fused" records */
+  fusion?: Fusion | null
+  /** cut-offs for ndcg@K / recall@K when the data has groups */
+  ks?: number[]
+}
+
+/**
+ * Every metric of every task, plus for the fused score its AUC against each task's labels
+ * (metric "auc" is against the last task, the one fusion is searched for; "auc@click" etc. name the others).
+ */
+export function scorePredictions(pred: Predictions, options: ScoreOptions): MetricRecord[] {
+  const { model, seed, split } = options
+  const tasks = [...options.tasks]
+  const records: MetricRecord[] = computeTaskMetrics({ tasks, probs: pred.probs, labels: pred.labels, groups: pred.groups, ks: options.ks }).map((m) => ({ model, seed, split, ...m }))
+  if (options.fusion) {
+    const score = fuse(options.fusion, pred.probs)
+    const last = tasks[tasks.length - 1]!
+    records.push({ model, seed, split, task: 'fused', metric: 'auc', value: computeAuc(score, pred.labels[last]!) })
+    for (const task of tasks.slice(0, -1)) records.push({ model, seed, split, task: 'fused', metric: `auc@${task}`, value: computeAuc(score, pred.labels[task]!) })
+  }
+  return records
+}

@@ -1,0 +1,220 @@
+/**
+ * The fit loop: epochs of training batches, validation after each epoch, early stopping on the
+ * validation split only, the best epoch's weights kept, and a checkpoint written atomically at the end
+ * of every epoch so that `--resume` continues exactly where an uninterrupted run would be.
+ *
+ * Why resuming is exact: a checkpoint holds the dense parameters and BatchNorm statistics, the embedding
+ * rows with their optimizer state, the dense optimizer's moments, the session's step and dropout RNG,
+ * and the trainer's own state (epoch, early-stopping state, history), all in one file renamed into
+ * place. The batch order of an epoch depends only on the epoch number (see TrainData), so the epochs
+ * after a resume see the same batches in the same order.
+ *
+ *   RUN_DIR/checkpoint.bin  end of the last finished epoch (weights + state, for --resume)
+ *   RUN_DIR/weights.bin     the best epoch so far by the monitored validation value
+ *   RUN_DIR/log.jsonl       one EpochLog per finished epoch
+ */
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs'
+import type { Batch } from '../data/types.js'
+import { ConfigError, ResflowError } from '../errors.js'
+import { computeAuc, computeLogloss } from '../metrics/index.js'
+import { loadWeights, saveWeights, writeAtomic } from './checkpoint.js'
+import { type EarlyStopState, type EarlyStoppingConfig, describeMonitor, initialEarlyStop, monitorValue, updateEarlyStop } from './early-stop.js'
+import { type Predictions, collectPredictions } from './evaluate.js'
+import { type Progress, silentProgress } from './progress.js'
+import { runFiles } from './run-dir.js'
+import { type TrainSession, type TrainingState, loadSessionWeights } from './session.js'
+
+/** Where batches come from. Splits are fixed before training; the test split never reaches the trainer. */
+export interface TrainData {
+  /** rows in one training epoch (for progress and throughput) */
+  trainRows: number
+  /** the training batches of epoch `epoch` (1-based); the order must depend only on the epoch number */
+  trainBatches(epoch: number): AsyncIterable<Batch> | Iterable<Batch>
+  /** the validation batches, the same on every call */
+  valBatches(): AsyncIterable<Batch> | Iterable<Batch>
+}
+
+export interface FitOptions {
+  runDir: string
+  epochs: number
+  earlyStopping: EarlyStoppingConfig
+  /** continue from RUN_DIR/checkpoint.bin */
+  resume?: boolean
+  /** identifies the experiment; a checkpoint written under another fingerprint is refused on resume */
+  fingerprint?: string
+  progress?: Progress
+}
+
+/** One line of log.jsonl (a superset of the report's EpochRecord). */
+export interface EpochLog {
+  epoch: number
+  trainLoss: number
+  /** sum over tasks of the validation logloss */
+  valLoss: number
+  valAuc: Record<string, number>
+  monitor: number
+  best: boolean
+  rows: number
+  /** training time of the epoch, validation excluded */
+  seconds: number
+  samplesPerSecond: number
+}
+
+export interface FitResult {
+  history: EpochLog[]
+  best: { epoch: number; metric: number }
+  stoppedEarly: boolean
+  /** validation predictions of the weights the session holds at the end (the best epoch's with restoreBest) */
+  val: Predictions
+  /** training rows per second over the epochs run in this process */
+  samplesPerSecond: number
+}
+
+/** Training stopped because the loss stopped being a finite number. */
+export class TrainingDivergedError extends ResflowError {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly checkpoint: string | null,
+  ) {
+    super(message, { field: 'loss' })
+  }
+}
+
+/** Everything in a checkpoint besides weights and optimizer moments (stored as JSON bytes in the file). */
+interface TrainerState {
+  fingerprint: string
+  epoch: number
+  stopped: boolean
+  earlyStop: EarlyStopState
+  history: EpochLog[]
+  session: Omit<TrainingState, 'dense'> & { denseStep: number }
+}
+
+const STATE_KEY = 'trainer.state'
+
+export async function fit(session: TrainSession, data: TrainData, options: FitOptions): Promise<FitResult> {
+  const files = runFiles(options.runDir)
+  const progress = options.progress ?? silentProgress
+  const es = options.earlyStopping
+  const fingerprint = options.fingerprint ?? ''
+  mkdirSync(options.runDir, { recursive: true })
+
+  let state: TrainerState = { fingerprint, epoch: 0, stopped: false, earlyStop: initialEarlyStop(), history: [], session: { step: 0, rng: 0, tableSteps: {}, denseStep: 0 } }
+  if (options.resume) {
+    state = restoreCheckpoint(session, files.checkpoint, fingerprint)
+    writeAtomic(files.log, state.history.map((h) => JSON.stringify(h) + '\n').join(''))
+    progress.note(`resumed from ${files.checkpoint} at the end of epoch ${state.epoch}${state.stopped ? ' (the run had already finished)' : ''}`)
+  } else {
+    writeAtomic(files.log, '')
+  }
+
+  let bestVal: Predictions | null = null
+  let lastVal: Predictions | null = null
+  let trainRows = 0
+  let trainSeconds = 0
+  for (let epoch = state.epoch + 1; epoch <= options.epochs && !state.stopped; epoch++) {
+    progress.startEpoch(epoch, options.epochs, data.trainRows)
+    const t0 = performance.now()
+    let rows = 0
+    let lossSum = 0
+    let batches = 0
+    for await (const batch of data.trainBatches(epoch)) {
+      const { loss } = await session.trainStep(batch)
+      batches++
+      if (!Number.isFinite(loss)) throw diverged(session.step, epoch, batches, loss, state, files)
+      rows += batch.size
+      lossSum += loss * batch.size
+      progress.step(batch.size, loss)
+    }
+    const seconds = (performance.now() - t0) / 1000
+    trainRows += rows
+    trainSeconds += seconds
+
+    const val = await collectPredictions(session, data.valBatches())
+    const valAuc: Record<string, number> = {}
+    let valLoss = 0
+    for (const task of session.model.tasks) {
+      valAuc[task] = computeAuc(val.probs[task]!, val.labels[task]!)
+      valLoss += computeLogloss(val.probs[task]!, val.labels[task]!)
+    }
+    const monitor = monitorValue(es, valAuc)
+    const update = updateEarlyStop(state.earlyStop, epoch, monitor, es)
+    const log: EpochLog = { epoch, trainLoss: lossSum / Math.max(1, rows), valLoss, valAuc, monitor, best: update.improved, rows, seconds, samplesPerSecond: rows / Math.max(1e-9, seconds) }
+    progress.endEpoch({ epoch, epochs: options.epochs, trainLoss: log.trainLoss, valLoss, valAuc, monitor, improved: update.improved, rows, seconds })
+
+    if (update.improved) {
+      saveWeights(files.weights, session.params, session.tables)
+      bestVal = val
+    }
+    lastVal = val
+    state = { ...state, epoch, stopped: update.stop, earlyStop: update.state, history: [...state.history, log] }
+    saveCheckpoint(session, files.checkpoint, state)
+    appendFileSync(files.log, JSON.stringify(log) + '\n')
+    if (update.stop) progress.note(`early stop after epoch ${epoch}: ${describeMonitor(es)} has not improved for ${es.patience} epoch(s); best ${state.earlyStop.best.toFixed(4)} at epoch ${state.earlyStop.bestEpoch}`)
+  }
+
+  const lastEpoch = state.history.length
+  const { best, bestEpoch } = state.earlyStop
+  if (bestEpoch === 0) {
+    // no epoch had a finite monitored value (e.g. a one-class validation split): keep the last weights
+    saveWeights(files.weights, session.params, session.tables)
+  } else if (es.restoreBest && bestEpoch !== lastEpoch) {
+    loadSessionWeights(session, loadWeights(files.weights))
+    progress.note(`restored the weights of epoch ${bestEpoch} (${describeMonitor(es)} ${best.toFixed(4)})`)
+    lastVal = bestVal
+  } else if (!es.restoreBest) {
+    saveWeights(files.weights, session.params, session.tables)
+  }
+  const val = lastVal ?? (await collectPredictions(session, data.valBatches()))
+  return {
+    history: state.history,
+    best: { epoch: bestEpoch, metric: best },
+    stoppedEarly: state.stopped,
+    val,
+    samplesPerSecond: trainSeconds > 0 ? trainRows / trainSeconds : NaN,
+  }
+}
+
+function diverged(step: number, epoch: number, batch: number, loss: number, state: TrainerState, files: ReturnType<typeof runFiles>): TrainingDivergedError {
+  const good = state.epoch > 0 && existsSync(files.checkpoint)
+  const where = good ? `last good checkpoint: ${files.checkpoint} (end of epoch ${state.epoch})` : 'no checkpoint yet (the loss diverged in the first epoch)'
+  return new TrainingDivergedError(
+    `step ${step} (epoch ${epoch}, batch ${batch}): training loss is ${loss}, stopped; ${where}. ` +
+      'Hint: lower optimizer.lr or set optimizer.clipNorm, and check the input data for NaN or infinite values.',
+    step,
+    good ? files.checkpoint : null,
+  )
+}
+
+function saveCheckpoint(session: TrainSession, file: string, state: TrainerState): void {
+  const { dense, ...rest } = session.trainingState()
+  const extras = new Map<string, Float32Array>()
+  for (const [name, m] of Object.entries(dense.m)) extras.set(`optim.m.${name}`, m)
+  for (const [name, v] of Object.entries(dense.v)) extras.set(`optim.v.${name}`, v)
+  // the JSON state, one byte per float (exact), so weights and state stay one atomically renamed file
+  const json = new TextEncoder().encode(JSON.stringify({ ...state, session: { ...rest, denseStep: dense.step } }))
+  extras.set(STATE_KEY, Float32Array.from(json))
+  saveWeights(file, session.params, session.tables, { withState: true, extras })
+}
+
+function restoreCheckpoint(session: TrainSession, file: string, fingerprint: string): TrainerState {
+  if (!existsSync(file)) throw new ConfigError(`${file}: no checkpoint to resume from (hint: drop --resume to start a new run)`, { file })
+  const weights = loadWeights(file)
+  const bytes = weights.extras.get(STATE_KEY)
+  if (!bytes) throw new ConfigError(`${file}: not a training checkpoint (no trainer state; weights.bin files cannot be resumed)`, { file })
+  const state = JSON.parse(new TextDecoder().decode(Uint8Array.from(bytes.values))) as TrainerState
+  if (state.fingerprint !== fingerprint) {
+    throw new ConfigError(`${file}: the checkpoint was written by a different experiment config (hint: resume with the config the run was started with, or train into a new --out directory)`, { file })
+  }
+  loadSessionWeights(session, weights)
+  const m: Record<string, Float32Array> = {}
+  const v: Record<string, Float32Array> = {}
+  for (const [name, { values }] of weights.extras) {
+    if (name.startsWith('optim.m.')) m[name.slice('optim.m.'.length)] = Float32Array.from(values)
+    else if (name.startsWith('optim.v.')) v[name.slice('optim.v.'.length)] = Float32Array.from(values)
+  }
+  const { denseStep, ...rest } = state.session
+  session.loadTrainingState({ ...rest, dense: { step: denseStep, m, v } })
+  return state
+}

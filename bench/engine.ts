@@ -18,9 +18,12 @@ const batchSizes = (args.get('batch') ?? '1024,2048').split(',').map(Number)
 async function resflowRun(batch: number): Promise<number> {
   const session = await TrainSession.create(benchModel(), { seed: 1, threads, optimizer: { kind: 'adam', lr: 1e-3 }, sparseOptimizer: { kind: 'adam', lr: 1e-3 } })
   const batches = benchBatches(8, batch, 7)
-  for (let i = 0; i < warmup; i++) await session.trainStep(batches[i % batches.length]!)
+  const stream = function* (n: number) {
+    for (let i = 0; i < n; i++) yield batches[i % batches.length]!
+  }
+  await session.trainBatches(stream(warmup))
   const t0 = performance.now()
-  for (let i = 0; i < steps; i++) await session.trainStep(batches[i % batches.length]!)
+  await session.trainBatches(stream(steps))
   const seconds = (performance.now() - t0) / 1000
   await session.release()
   return (steps * batch) / seconds

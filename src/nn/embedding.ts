@@ -164,53 +164,113 @@ export class EmbeddingTable {
     this.accum = a
   }
 
-  /** Applies d loss / d looked-up vectors ([B, D]) to the touched rows only. */
+  /** Applies d loss / d looked-up vectors ([B, D]) to the touched rows only. Returns the number of rows. */
   update(ids: Int32Array, grad: Float32Array, offsets?: Int32Array): number {
+    const n = this.beginUpdate(ids, grad, offsets)
+    this.finishUpdate()
+    return n
+  }
+
+  // The update in phases, so that a pipelined trainer can update first the rows the next batch reads,
+  // re-gather those, and finish the other rows while the next step runs. The result is the same as
+  // `update` followed by `gather`.
+  private pending = 0
+  private done = new Uint8Array(1024)
+
+  /** Phase 1: sum the gradients per touched row and advance the optimizer step. */
+  beginUpdate(ids: Int32Array, grad: Float32Array, offsets?: Int32Array): number {
+    if (this.pending) this.finishUpdate()
     const n = this.accumulate(ids, grad, offsets, this.spec.pooling === 'mean')
+    if (this.done.length < n) this.done = new Uint8Array(this.unique.length)
+    this.done.fill(0, 0, n)
+    this.pending = n
     this.step++
+    return n
+  }
+
+  /**
+   * Phase 2 (optional): update now the touched rows that `nextIds` reads, then refresh the rows of `out`
+   * (the next batch's already gathered [B, D] vectors) whose id was among them.
+   */
+  updateRowsReadBy(nextIds: Int32Array, out: Float32Array): void {
+    const slot = this.slot
+    for (let p = 0; p < nextIds.length; p++) {
+      const pos = slot[nextIds[p]!]! - 1
+      if (pos >= 0 && !this.done[pos]) {
+        this.applyRow(pos)
+        this.done[pos] = 1
+      }
+    }
     const d = this.spec.dim
     const s = this.stride
     const data = this.data
+    for (let p = 0; p < nextIds.length; p++) {
+      const r = nextIds[p]!
+      if (slot[r]! > 0) {
+        const src = r * s
+        const dst = p * d
+        for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
+      }
+    }
+  }
+
+  /** Phase 3: update the remaining touched rows and clear the bookkeeping. */
+  finishUpdate(): void {
+    const n = this.pending
+    for (let u = 0; u < n; u++) {
+      if (!this.done[u]) this.applyRow(u)
+      this.slot[this.unique[u]!] = 0
+    }
+    this.pending = 0
+  }
+
+  /** The optimizer update of the u-th touched row with its summed gradient. */
+  private applyRow(u: number): void {
+    const d = this.spec.dim
+    const data = this.data
     const o = this.optimizer
     const l2 = o.l2 ?? 0
-    const eps = o.eps ?? (o.kind === 'adam' ? 1e-8 : 1e-10)
+    const w = this.unique[u]! * this.stride
+    const gi = u * d
+    const accum = this.accum
     if (o.kind === 'adam') {
       const b1 = o.beta1 ?? 0.9
       const b2 = o.beta2 ?? 0.999
       // bias correction with the global step, as PyTorch's SparseAdam does
-      const lrT = (o.lr * Math.sqrt(1 - b2 ** this.step)) / (1 - b1 ** this.step)
-      const epsT = eps * Math.sqrt(1 - b2 ** this.step)
-      for (let u = 0; u < n; u++) {
-        const r = this.unique[u]!
-        this.slot[r] = 0
-        const w = r * s
-        const m = w + d
-        const v = m + d
-        const gi = u * d
-        for (let j = 0; j < d; j++) {
-          const g = this.accum[gi + j]! + l2 * data[w + j]!
-          const mj = b1 * data[m + j]! + (1 - b1) * g
-          const vj = b2 * data[v + j]! + (1 - b2) * g * g
-          data[m + j] = mj
-          data[v + j] = vj
-          data[w + j] = data[w + j]! - (lrT * mj) / (Math.sqrt(vj) + epsT)
-        }
+      const c = this.adamCorrection()
+      const m = w + d
+      const v = m + d
+      for (let j = 0; j < d; j++) {
+        const g = accum[gi + j]! + l2 * data[w + j]!
+        const mj = b1 * data[m + j]! + (1 - b1) * g
+        const vj = b2 * data[v + j]! + (1 - b2) * g * g
+        data[m + j] = mj
+        data[v + j] = vj
+        data[w + j] = data[w + j]! - (c.lr * mj) / (Math.sqrt(vj) + c.eps)
       }
     } else {
-      for (let u = 0; u < n; u++) {
-        const r = this.unique[u]!
-        this.slot[r] = 0
-        const w = r * s
-        const a = w + d
-        const gi = u * d
-        for (let j = 0; j < d; j++) {
-          const g = this.accum[gi + j]! + l2 * data[w + j]!
-          const acc = data[a + j]! + g * g
-          data[a + j] = acc
-          data[w + j] = data[w + j]! - (o.lr * g) / (Math.sqrt(acc) + eps)
-        }
+      const eps = o.eps ?? 1e-10
+      const a = w + d
+      for (let j = 0; j < d; j++) {
+        const g = accum[gi + j]! + l2 * data[w + j]!
+        const acc = data[a + j]! + g * g
+        data[a + j] = acc
+        data[w + j] = data[w + j]! - (o.lr * g) / (Math.sqrt(acc) + eps)
       }
     }
-    return n
+  }
+
+  private corrStep = -1
+  private corr = { lr: 0, eps: 0 }
+  private adamCorrection(): { lr: number; eps: number } {
+    if (this.corrStep !== this.step) {
+      const o = this.optimizer
+      const b1 = o.beta1 ?? 0.9
+      const b2 = o.beta2 ?? 0.999
+      const t = this.step
+      this.corr = { lr: (o.lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t), eps: (o.eps ?? 1e-8) * Math.sqrt(1 - b2 ** t) }
+      this.corrStep = t
+    }
+    return this.corr
   }
 }

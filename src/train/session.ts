@@ -112,55 +112,122 @@ export class TrainSession {
     return b
   }
 
-  /** Feeds common to both programs: looked-up embeddings, dense features, parameters. */
-  private feeds(batch: Batch, prefix: string): Record<string, Feed> {
+  /** Looks up one table's vectors for a batch into the buffer of `prefix`. */
+  private gatherTable(name: string, table: EmbeddingTable, batch: Batch, prefix: string): Float32Array {
+    const out = this.buffer(`${prefix}emb.${name}`, batch.size * table.spec.dim)
+    if (table.spec.pooling) {
+      const col = batch.multi[name]
+      if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
+      table.gatherPooled(col, out)
+    } else {
+      const ids = batch.sparse[name]
+      if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
+      table.gather(ids, out)
+    }
+    return out
+  }
+
+  /**
+   * Feeds common to both programs: looked-up embeddings, dense features, parameters. With
+   * `skipPooled`, multi-valued tables are left for later (the pipelined trainer gathers them after the
+   * previous step's update).
+   */
+  private feeds(batch: Batch, prefix: string, skipPooled = false): Record<string, Feed> {
     const feeds: Record<string, Feed> = {}
     for (const [name, table] of this.tables) {
-      const out = this.buffer(`${prefix}emb.${name}`, batch.size * table.spec.dim)
-      if (table.spec.pooling) {
-        const col = batch.multi[name]
-        if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
-        table.gatherPooled(col, out)
-      } else {
-        const ids = batch.sparse[name]
-        if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
-        table.gather(ids, out)
-      }
-      feeds[`emb.${name}`] = out
+      if (skipPooled && table.spec.pooling) continue
+      feeds[`emb.${name}`] = this.gatherTable(name, table, batch, prefix)
     }
     if (this.model.spec.dense.length > 0) feeds.dense = batch.dense
     for (const e of this.params.entries.values()) feeds[e.name] = e.values
     return feeds
   }
 
-  /** One optimisation step on a batch. */
-  async trainStep(batch: Batch): Promise<StepResult> {
-    const feeds = this.feeds(batch, 't.')
+  /** Training feeds: embeddings (single-valued), dense, labels and fresh dropout masks. */
+  private trainFeeds(batch: Batch, prefix: string): Record<string, Feed> {
+    const feeds = this.feeds(batch, prefix, true)
     for (const task of this.model.tasks) {
       const y = batch.labels[task]
       if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
+      if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
       feeds[`label.${task}`] = y
     }
     for (const d of this.dropouts) {
       const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
-      const mask = this.buffer(d.name, size)
+      const mask = this.buffer(`${prefix}${d.name}`, size)
       const keep = 1 / (1 - d.rate)
       for (let i = 0; i < size; i++) mask[i] = this.rng.next() < d.rate ? 0 : keep
       feeds[d.name] = mask
     }
-    const out = (await this.trainProgram.run(feeds, { B: batch.size })) as Record<string, Float32Array>
-    const loss = out.loss![0]!
-    const grads = new Map<string, Float32Array>()
-    for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
-    const gradNorm = this.dense.apply(this.params.trainable(), grads)
-    for (const [name, table] of this.tables) {
-      const g = out[`grad.emb.${name}`]!
-      if (table.spec.pooling) table.update(batch.multi[name]!.ids, g, batch.multi[name]!.offsets)
-      else table.update(batch.sparse[name]!, g)
+    return feeds
+  }
+
+  /** One optimisation step on a batch. */
+  async trainStep(batch: Batch): Promise<StepResult> {
+    let result: StepResult = { loss: NaN, gradNorm: NaN }
+    await this.trainBatches([batch], (r) => {
+      result = r
+    })
+    return result
+  }
+
+  /**
+   * Trains on a stream of batches, pipelined: while step t runs in onnxruntime, the JS side finishes
+   * the embedding updates of step t−1 and gathers step t+1's rows; after step t, the rows that step
+   * t+1 reads are updated first and re-gathered. The result equals running `trainStep` on each batch
+   * in order, bit for bit. `onStep` may return false to stop early. Returns the number of steps.
+   */
+  async trainBatches(
+    source: Iterable<Batch> | AsyncIterable<Batch>,
+    onStep?: (result: StepResult, batch: Batch, step: number) => void | boolean | Promise<void | boolean>,
+  ): Promise<number> {
+    const iterator =
+      Symbol.asyncIterator in source ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]() : (source as Iterable<Batch>)[Symbol.iterator]()
+    const next = async (): Promise<Batch | null> => {
+      const r = await iterator.next()
+      return r.done ? null : r.value
     }
-    this.updateRunningStats(out, batch.size)
-    this.step++
-    return { loss, gradNorm }
+    let steps = 0
+    let parity = 0
+    let cur = await next()
+    if (!cur) return 0
+    let feeds = this.trainFeeds(cur, `t${parity}.`)
+    for (const [name, table] of this.tables) if (table.spec.pooling) feeds[`emb.${name}`] = this.gatherTable(name, table, cur, `t${parity}.`)
+    try {
+      while (cur) {
+        const running = this.trainProgram.run(feeds, { B: cur.size })
+        // while step t runs: finish step t−1's other rows, then gather step t+1 (single-valued tables)
+        for (const table of this.tables.values()) table.finishUpdate()
+        const upcoming = await next()
+        parity ^= 1
+        const nextFeeds = upcoming ? this.trainFeeds(upcoming, `t${parity}.`) : null
+        const out = (await running) as Record<string, Float32Array>
+        const loss = out.loss![0]!
+        const grads = new Map<string, Float32Array>()
+        for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
+        const gradNorm = this.dense.apply(this.params.trainable(), grads)
+        this.updateRunningStats(out, cur.size)
+        for (const [name, table] of this.tables) {
+          const g = out[`grad.emb.${name}`]!
+          if (table.spec.pooling) {
+            table.update(cur.multi[name]!.ids, g, cur.multi[name]!.offsets)
+            if (upcoming && nextFeeds) nextFeeds[`emb.${name}`] = this.gatherTable(name, table, upcoming, `t${parity}.`)
+          } else {
+            table.beginUpdate(cur.sparse[name]!, g)
+            if (upcoming && nextFeeds) table.updateRowsReadBy(upcoming.sparse[name]!, nextFeeds[`emb.${name}`] as Float32Array)
+          }
+        }
+        this.step++
+        steps++
+        const verdict = onStep ? await onStep({ loss, gradNorm }, cur, this.step) : undefined
+        if (verdict === false) break
+        cur = upcoming
+        if (nextFeeds) feeds = nextFeeds
+      }
+    } finally {
+      for (const table of this.tables.values()) table.finishUpdate()
+    }
+    return steps
   }
 
   private updateRunningStats(out: Record<string, Float32Array>, batchSize: number): void {
@@ -179,6 +246,7 @@ export class TrainSession {
 
   /** Task probabilities for a batch (inference mode). Returned arrays are fresh copies. */
   async predict(batch: Batch): Promise<Record<string, Float32Array>> {
+    for (const table of this.tables.values()) table.finishUpdate()
     const out = await this.inferProgram.run(this.feeds(batch, 'i.'), { B: batch.size })
     const probs: Record<string, Float32Array> = {}
     for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)

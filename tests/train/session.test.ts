@@ -66,3 +66,19 @@ describe('TrainSession determinism and modes', () => {
     }
   })
 })
+
+describe('pipelined training', () => {
+  it('trainBatches equals trainStep on each batch in order, bit for bit', async () => {
+    const { spec, batch } = xorData(1600, 21, 40) // a small vocabulary: consecutive batches share many rows
+    const parts = Array.from({ length: 8 }, (_, i) => sliceBatch(batch, i * 200, (i + 1) * 200))
+    const a = await TrainSession.create(tinyModel(spec, { dropout: 0.1 }), { seed: 4 })
+    const b = await TrainSession.create(tinyModel(spec, { dropout: 0.1 }), { seed: 4 })
+    const lossesA: number[] = []
+    for (const p of parts) lossesA.push((await a.trainStep(p)).loss)
+    const lossesB: number[] = []
+    await b.trainBatches(parts, (r) => { lossesB.push(r.loss) })
+    assert.deepEqual(lossesB, lossesA)
+    assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
+    for (const [name, e] of a.params.entries) assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
+  })
+})

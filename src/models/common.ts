@@ -1,0 +1,105 @@
+/**
+ * What every model shares: the common config options, per-task option lookup, and the multi-task loss
+ *
+ *   L = Σ_k w_k · BCE_k(z_k, y_k; pos_k)                                  (fixed weights)
+ *   L = Σ_k w_k · (exp(−s_k) · BCE_k + ½ s_k),  s_k = log σ_k² learned    (Kendall et al., CVPR 2018)
+ *
+ * with BCE_k the mean binary cross-entropy on task k's logits and pos_k its positive-class weight.
+ * (The paper's Ali-CCP preset: lossWeights {click: 2, purchase: 1}, see configs/models/.)
+ */
+import { z } from 'zod'
+import type { Tensor } from '../engine/node.js'
+import { add, exp, mul, neg, reduceSum, reshape, scalarLike, sigmoid } from '../engine/ops.js'
+import type { InputSpec } from '../data/types.js'
+import { ConfigError } from '../errors.js'
+import { zeros } from '../nn/init.js'
+import { bceWithLogits } from '../nn/losses.js'
+import type { BuildContext } from '../nn/params.js'
+
+export const Units = z.array(z.number().int().positive()).min(1)
+/** Tower sizes: one list for all tasks, or one list per task. */
+export const towersOption = (units: number[]) => z.union([Units, z.record(z.string(), Units)]).default(units)
+
+/** Options every model accepts. Spread into each model's strict schema. */
+export const commonOptions = {
+  /** width D of every embedding table (brief's default) */
+  embeddingDim: z.number().int().positive().default(16),
+  /** hidden units of each task tower; one list for all tasks, or one per task. paper: 128, 64 */
+  towers: towersOption([128, 64]),
+  /** dropout after each hidden block; the paper uses none */
+  dropout: z.number().min(0).lt(1).default(0),
+  /** w_k per task (default 1); the paper's Ali-CCP preset is click 2, purchase 1 */
+  lossWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+  /** positive-class weight per task (default 1), for rare conversions */
+  positiveWeights: z.record(z.string(), z.number().positive()).default({}),
+  /** learn the task weights as homoscedastic uncertainties (Kendall et al.) on top of lossWeights */
+  uncertaintyWeighting: z.boolean().default(false),
+}
+
+export const CommonConfig = z.strictObject(commonOptions)
+export type CommonConfig = z.infer<typeof CommonConfig>
+
+/** Validates that a per-task record names only tasks of the spec. */
+export function checkTaskKeys(field: string, record: Record<string, unknown>, tasks: readonly string[]): void {
+  for (const key of Object.keys(record)) {
+    if (!tasks.includes(key)) {
+      throw new ConfigError(`model.${field}: unknown task "${key}" (tasks: ${tasks.join(', ')})`, { field: `model.${field}` })
+    }
+  }
+}
+
+/** Checks the common per-task options against the spec; call at the start of every build. */
+export function checkCommon(spec: InputSpec, config: CommonConfig): void {
+  if (spec.tasks.length === 0) throw new ConfigError('spec.tasks: a model needs at least one task', { field: 'spec.tasks' })
+  checkTaskKeys('lossWeights', config.lossWeights, spec.tasks)
+  checkTaskKeys('positiveWeights', config.positiveWeights, spec.tasks)
+  if (!Array.isArray(config.towers)) {
+    checkTaskKeys('towers', config.towers, spec.tasks)
+    const missing = spec.tasks.filter((t) => !(t in (config.towers as Record<string, number[]>)))
+    if (missing.length) {
+      throw new ConfigError(`model.towers: no tower sizes for task(s) ${missing.map((t) => `"${t}"`).join(', ')} (give a list for all tasks or one per task)`, {
+        field: 'model.towers',
+      })
+    }
+  }
+}
+
+/** Hidden units of task `task`'s tower. */
+export function towerUnits(config: CommonConfig, task: string): number[] {
+  return Array.isArray(config.towers) ? config.towers : config.towers[task]!
+}
+
+/** Per-task BCE on logits with positive weights. */
+export function bceLosses(config: CommonConfig, tasks: readonly string[], logits: Record<string, Tensor>, labels: Record<string, Tensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {}
+  for (const t of tasks) out[t] = bceWithLogits(logits[t]!, labels[t]!, config.positiveWeights[t] ?? 1)
+  return out
+}
+
+/** Σ_k w_k L_k, or with learned uncertainty Σ_k w_k (exp(−s_k) L_k + ½ s_k). Scalar. */
+export function combineLosses(ctx: BuildContext, config: CommonConfig, perTask: Record<string, Tensor>): Tensor {
+  let total: Tensor | null = null
+  for (const [task, loss] of Object.entries(perTask)) {
+    let term = loss
+    if (config.uncertaintyWeighting) {
+      const s = reshape(ctx.param(`loss.log_var.${task}`, [1], zeros), []) // s_k = log σ_k², scalar
+      term = add(mul(exp(neg(s)), loss), mul(s, scalarLike(s, 0.5)))
+    }
+    const w = config.lossWeights[task] ?? 1
+    if (w !== 1) term = mul(term, scalarLike(term, w))
+    total = total ? add(total, term) : term
+  }
+  if (!total) throw new ConfigError('loss: no task losses to combine')
+  return total.rank === 0 ? total : reduceSum(total, total.shape.map((_, i) => i))
+}
+
+/** probs = σ(logits), both keyed in funnel order. */
+export function funnelOutputs(tasks: readonly string[], logits: Record<string, Tensor>): { probs: Record<string, Tensor>; logits: Record<string, Tensor> } {
+  const probs: Record<string, Tensor> = {}
+  const ordered: Record<string, Tensor> = {}
+  for (const t of tasks) {
+    ordered[t] = logits[t]!
+    probs[t] = sigmoid(logits[t]!)
+  }
+  return { probs, logits: ordered }
+}

@@ -1,0 +1,59 @@
+/**
+ * MMoE — "Modeling Task Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts",
+ * Ma et al., KDD 2018.
+ *
+ *   x   = BN([e_1 ‖ … ‖ e_F ‖ dense])
+ *   e_i = Expert_i(x),  i = 1..E                    shared experts (Dense → PReLU → BN blocks)
+ *   g_k = softmax(x W_k)                            one gate per task, [B, E]
+ *   z_k = f_k(Tower_k(Σ_i g_k[:, i] · e_i)),  p_k = σ(z_k)
+ * OMoE (one-gate MoE, the paper's ablation) lives in omoe.ts and shares this config.
+ */
+import { z } from 'zod'
+import type { Tensor } from '../engine/node.js'
+import type { InputSpec } from '../data/types.js'
+import { experts, gate, mixExperts } from '../nn/experts.js'
+import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
+import { linear, mlp } from '../nn/layers.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption } from './common.js'
+import type { Model } from './types.js'
+
+export const moeOptions = {
+  ...commonOptions,
+  /** paper's census experiment: 8 experts */
+  numExperts: z.number().int().positive().default(8),
+  /** hidden units of each expert; 128 matches ResFlow's first layer */
+  expertUnits: Units.default([128]),
+  towers: towersOption([64]),
+}
+export const MmoeConfig = z.strictObject(moeOptions)
+export type MmoeConfig = z.infer<typeof MmoeConfig>
+
+/** MMoE, or OMoE with `oneGate` (a single gate shared by all tasks). */
+export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean): Model {
+  checkCommon(spec, config)
+  return {
+    name: oneGate ? 'omoe' : 'mmoe',
+    tasks: spec.tasks,
+    spec,
+    embeddings: embeddingSpecs(spec, config.embeddingDim),
+    forward(ctx, inputs) {
+      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const es = experts(ctx, 'expert', x, config.numExperts, config.expertUnits, { dropout: config.dropout }) // E × [B, H]
+      const shared = oneGate ? mixExperts(es, gate(ctx, 'gate', x, config.numExperts)) : null
+      const logits: Record<string, Tensor> = {}
+      for (const task of spec.tasks) {
+        const mixed = shared ?? mixExperts(es, gate(ctx, `gate.${task}`, x, config.numExperts)) // [B, H]
+        const hidden = mlp(ctx, `tower.${task}`, mixed, towerUnits(config, task), { dropout: config.dropout })
+        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1) // z_k, [B, 1]
+      }
+      return funnelOutputs(spec.tasks, logits)
+    },
+    loss(ctx, outputs, labels) {
+      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
+    },
+  }
+}
+
+export function buildMmoe(spec: InputSpec, config: MmoeConfig): Model {
+  return buildMoe(spec, config, false)
+}

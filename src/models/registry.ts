@@ -1,0 +1,103 @@
+/**
+ * The model registry: a typed object literal, name → { config schema, build, summary }. Nothing
+ * registers itself on import; adding a model means adding a row here (and it then joins the
+ * conformance suite in tests/models/conformance.test.ts automatically).
+ *
+ *   buildModel(spec, { model: 'resflow', towers: [128, 64], ... }, { positiveRates })
+ *
+ * `extras.positiveRates` (per-task share of positives on the training data, see task-graph.ts
+ * `positiveRates`) is only read by the ResFlow family's taskOrder 'auto'.
+ */
+import type { z } from 'zod'
+import type { InputSpec } from '../data/types.js'
+import { ConfigError } from '../errors.js'
+import { AitmConfig, buildAitm } from './aitm.js'
+import { EsmmConfig, buildEsmm } from './esmm.js'
+import { MmoeConfig, buildMmoe } from './mmoe.js'
+import { OmoeConfig, buildOmoe } from './omoe.js'
+import { PleConfig, buildPle } from './ple.js'
+import { type BuildExtras, ResFlowConfig, buildResFlow } from './resflow.js'
+import { NseConfig, ResFlowLogitConfig, buildNse, buildResFlowLogit } from './resflow-presets.js'
+import { ResFlowTwinConfig, buildResFlowTwin } from './resflow-twin.js'
+import { SharedBottomConfig, buildSharedBottom } from './shared-bottom.js'
+import { SingleTaskConfig, buildSingleTask } from './single-task.js'
+import type { Model } from './types.js'
+
+export type { BuildExtras }
+
+export interface ModelEntry<C extends z.ZodObject = z.ZodObject> {
+  /** strict schema of the model's options (everything but `model`) */
+  config: C
+  /** method syntax on purpose: each entry takes its own config type */
+  build(spec: InputSpec, config: z.infer<C>, extras?: BuildExtras): Model
+  summary: string
+}
+
+export const MODELS = {
+  single: { config: SingleTaskConfig, build: buildSingleTask, summary: 'SingleTask: one independent model per task (own embeddings and tower)' },
+  nse: { config: NseConfig, build: buildNse, summary: 'NSE: shared embeddings, independent towers (ResFlow with residuals off)' },
+  'shared-bottom': { config: SharedBottomConfig, build: buildSharedBottom, summary: 'SharedBottom: a shared MLP under per-task towers (Caruana 1997)' },
+  esmm: { config: EsmmConfig, build: buildEsmm, summary: 'ESMM: p_ctcvr = p_ctr · p_cvr over the entire space (SIGIR 2018)' },
+  omoe: { config: OmoeConfig, build: buildOmoe, summary: 'OMoE: shared experts, one softmax gate for all tasks' },
+  mmoe: { config: MmoeConfig, build: buildMmoe, summary: 'MMoE: shared experts, one softmax gate per task (KDD 2018)' },
+  ple: { config: PleConfig, build: buildPle, summary: 'PLE: CGC levels of shared and task-specific experts (RecSys 2020)' },
+  aitm: { config: AitmConfig, build: buildAitm, summary: 'AITM: attention-based transfer between consecutive tasks, calibration constraint (KDD 2021)' },
+  resflow: { config: ResFlowConfig, build: buildResFlow, summary: 'ResFlow: residuals between consecutive task towers, hidden layers and logit (KDD 2024)' },
+  'resflow-logit': { config: ResFlowLogitConfig, build: buildResFlowLogit, summary: 'ResFlow with the logit residual only (z_k = f_k + z_{k−1})' },
+  'resflow-twin': { config: ResFlowTwinConfig, build: buildResFlowTwin, summary: 'Twin-tower ResFlow for pre-ranking: user · item per task, residuals on each side' },
+} satisfies Record<string, ModelEntry<any>>
+
+export type ModelName = keyof typeof MODELS
+export const MODEL_NAMES = Object.keys(MODELS) as ModelName[]
+
+export function isModelName(name: string): name is ModelName {
+  return Object.hasOwn(MODELS, name)
+}
+
+export function getModel(name: string): ModelEntry {
+  if (!isModelName(name)) {
+    throw new ConfigError(`model: unknown model "${name}" (available: ${MODEL_NAMES.join(', ')})`, { field: 'model' })
+  }
+  return MODELS[name] as unknown as ModelEntry
+}
+
+/** A model config as written in a file: `model` names the entry, the rest are its options. */
+export type ModelConfigInput = { model: string } & Record<string, unknown>
+
+/** Validates options against the model's strict schema; returns them with defaults filled in. */
+export function parseModelConfig(input: ModelConfigInput): { model: ModelName; options: Record<string, unknown> } {
+  if (typeof input?.model !== 'string') {
+    throw new ConfigError(`model: expected a model name (available: ${MODEL_NAMES.join(', ')}), got ${JSON.stringify(input?.model)}`, { field: 'model' })
+  }
+  const { model, ...rest } = input
+  const entry = getModel(model)
+  const parsed = entry.config.safeParse(rest)
+  if (!parsed.success) throw configError(model, entry, parsed.error)
+  return { model: model as ModelName, options: parsed.data as Record<string, unknown> }
+}
+
+/** Builds a registered model from a config like `{ model: 'resflow', towers: [128, 64] }`. */
+export function buildModel(spec: InputSpec, config: ModelConfigInput, extras: BuildExtras = {}): Model {
+  const { model, options } = parseModelConfig(config)
+  return getModel(model).build(spec, options, extras)
+}
+
+function configError(model: string, entry: ModelEntry, error: z.ZodError): ConfigError {
+  const allowed = Object.keys(entry.config.shape).sort()
+  const issue = error.issues[0]!
+  const path = ['model', ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].join('.').replace(/\.\[/g, '[')
+  let message: string
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => `"${k}"`).join(', ')
+    message = `${path}: unknown option ${keys} for model "${model}" (allowed: ${allowed.join(', ')})`
+  } else if (issue.code === 'invalid_value') {
+    message = `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(valueAt(issue.input))}`
+  } else {
+    message = `${path}: ${issue.message}`
+  }
+  return new ConfigError(message, { field: path, cause: error })
+}
+
+function valueAt(v: unknown): unknown {
+  return v === undefined ? 'nothing' : v
+}

@@ -1,0 +1,46 @@
+/**
+ * SharedBottom — hard parameter sharing (Caruana, "Multitask Learning", Machine Learning 1997).
+ *
+ *   x   = BN([e_1 ‖ … ‖ e_F ‖ dense])
+ *   s   = MLP_shared(x)                     shared bottom, [B, H_bottom]
+ *   z_k = f_k(MLP_k(s)),  p_k = σ(z_k)      task towers
+ */
+import { z } from 'zod'
+import type { Tensor } from '../engine/node.js'
+import type { InputSpec } from '../data/types.js'
+import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
+import { linear, mlp } from '../nn/layers.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption } from './common.js'
+import type { Model } from './types.js'
+
+export const SharedBottomConfig = z.strictObject({
+  ...commonOptions,
+  /** shared bottom layers; with towers [64] this matches ResFlow's 128 → 64 depth */
+  bottom: Units.default([128]),
+  towers: towersOption([64]),
+})
+export type SharedBottomConfig = z.infer<typeof SharedBottomConfig>
+
+export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig): Model {
+  checkCommon(spec, config)
+  return {
+    name: 'shared-bottom',
+    tasks: spec.tasks,
+    spec,
+    embeddings: embeddingSpecs(spec, config.embeddingDim),
+    forward(ctx, inputs) {
+      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const bottom = mlp(ctx, 'bottom', x, config.bottom, { dropout: config.dropout })
+      const s = bottom[bottom.length - 1]! // [B, H_bottom]
+      const logits: Record<string, Tensor> = {}
+      for (const task of spec.tasks) {
+        const hidden = mlp(ctx, `tower.${task}`, s, towerUnits(config, task), { dropout: config.dropout })
+        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1) // z_k, [B, 1]
+      }
+      return funnelOutputs(spec.tasks, logits)
+    },
+    loss(ctx, outputs, labels) {
+      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
+    },
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * SingleTask — one independent model per task (the classic baseline: no sharing at all).
+ *
+ *   x_k = BN([e_1(k) ‖ … ‖ e_F(k) ‖ dense]),   z_k = f_k(MLP_k(x_k)),   p_k = σ(z_k)
+ *
+ * Task k has its own embeddings e(k). They live in one table of width K·D per feature, task k using
+ * columns [k·D, (k+1)·D): its loss never reaches the other tasks' columns, and the row-wise Adam/Adagrad
+ * updates are element-wise, so this trains exactly like K separate tables (and counts as many rows).
+ */
+import { z } from 'zod'
+import type { Tensor } from '../engine/node.js'
+import { slice } from '../engine/ops.js'
+import type { InputSpec } from '../data/types.js'
+import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
+import { linear, mlp } from '../nn/layers.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits } from './common.js'
+import type { Model } from './types.js'
+
+export const SingleTaskConfig = z.strictObject({ ...commonOptions })
+export type SingleTaskConfig = z.infer<typeof SingleTaskConfig>
+
+export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig): Model {
+  checkCommon(spec, config)
+  const D = config.embeddingDim
+  const K = spec.tasks.length
+  return {
+    name: 'single',
+    tasks: spec.tasks,
+    spec,
+    embeddings: embeddingSpecs(spec, K * D),
+    forward(ctx, inputs) {
+      const logits: Record<string, Tensor> = {}
+      spec.tasks.forEach((task, k) => {
+        const own: Record<string, Tensor> = {}
+        for (const [f, e] of Object.entries(inputs.embeddings)) own[f] = slice(e, 1, k * D, (k + 1) * D) // e_f(k), [B, D]
+        const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense })
+        const hidden = mlp(ctx, `${task}.tower`, x, towerUnits(config, task), { dropout: config.dropout })
+        logits[task] = linear(ctx, `${task}.logit`, hidden[hidden.length - 1]!, 1) // z_k, [B, 1]
+      })
+      return funnelOutputs(spec.tasks, logits)
+    },
+    loss(ctx, outputs, labels) {
+      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
+    },
+  }
+}

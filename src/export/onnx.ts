@@ -1,0 +1,195 @@
+/**
+ * The inference graph as a standalone ONNX model: embedding tables and weights baked in as
+ * initializers, integer ids and dense values in, every task's probability and the fused score out.
+ *
+ * Inputs (B rows; a feature's name is the one of the preprocessing artifact):
+ *   ids.<f>       int64 [B]        single-valued categorical feature f (0 = out-of-vocabulary)
+ *   ids.<f>       int64 [B, L_f]   multi-valued feature f, each row's ids padded to L_f (pad with 0)
+ *   weights.<f>   float [B, L_f]   the pooling weight of each id: 1 for sum pooling, 1/len for mean
+ *                                  pooling, 0 on padding (an empty list is all zeros → a zero vector)
+ *   dense         float [B, nDense] transformed numeric features in feature order (absent if none)
+ * Outputs:
+ *   p.<task>      float [B, 1]     probability of each task, funnel order
+ *   score         float [B, 1]     fused ranking score: additive Σ w_k p_k or multiplicative
+ *                                  exp(Σ a_k log p_k); with no stored fusion, the last task's probability
+ * Metadata (metadata_props): resflow.schema_version, resflow.model, resflow.tasks, resflow.fusion,
+ * resflow.features (feature order and kinds), resflow.inputs / resflow.outputs (names, dtypes, shapes).
+ *
+ * Models that return `extras` named `<side>.<name>` (the twin tower's `user.*` / `item.*` vectors) are
+ * also exported one file per side: each holds only what its outputs depend on, so item vectors can be
+ * precomputed from item features alone.
+ */
+import type { IOInfo } from '../engine/runtime.js'
+import { type Graph as GraphT, Graph, type Tensor } from '../engine/node.js'
+import { add, exp, gather, log, mul, reduceSum, reshape, scalarLike } from '../engine/ops.js'
+import { topoSort } from '../engine/autodiff.js'
+import { toOnnx } from '../engine/onnx-graph.js'
+import { ExportError } from '../errors.js'
+import type { Model } from '../models/types.js'
+import { BuildContext, ParamStore } from '../nn/params.js'
+import type { Fusion } from './fusion.js'
+
+/** Bumped when inputs, outputs or metadata change meaning. */
+export const EXPORT_SCHEMA_VERSION = 1
+
+/** Trained values: dense parameters by name and embedding tables ([rows, D]) by feature. */
+export interface ModelWeights {
+  params: ReadonlyMap<string, Float32Array>
+  tables: ReadonlyMap<string, Float32Array>
+}
+
+/** Feature order and kinds, as stored in the metadata and used to build feeds. */
+export interface FeatureLayout {
+  sparse: string[]
+  multi: { name: string; pooling: 'sum' | 'mean' }[]
+  dense: string[]
+}
+
+export interface ExportedGraph {
+  bytes: Uint8Array
+  inputs: IOInfo[]
+  outputs: IOInfo[]
+  metadata: Record<string, string>
+}
+
+export interface ExportedModel {
+  /** the full model: probabilities and score */
+  main: ExportedGraph
+  /** one graph per extras side (e.g. user, item), empty for models without extras */
+  towers: Record<string, ExportedGraph>
+  layout: FeatureLayout
+  fusion: Fusion
+}
+
+export function featureLayout(model: Model): FeatureLayout {
+  return {
+    sparse: model.embeddings.filter((e) => !e.pooling).map((e) => e.name),
+    multi: model.embeddings.filter((e) => e.pooling).map((e) => ({ name: e.name, pooling: e.pooling! })),
+    dense: model.spec.dense.map((f) => f.name),
+  }
+}
+
+/** The fusion a run stores, or the last task's probability when it stores none. */
+export function effectiveFusion(tasks: readonly string[], fusion: Fusion | null | undefined): Fusion {
+  if (fusion) {
+    for (const task of Object.keys(fusion.weights)) {
+      if (!tasks.includes(task)) throw new ExportError(`fusion.weights.${task}: unknown task (tasks: ${tasks.join(', ')})`, { field: `fusion.weights.${task}` })
+    }
+    return fusion
+  }
+  return { kind: 'additive', weights: { [tasks[tasks.length - 1]!]: 1 } }
+}
+
+/** score [B, 1] from the task probabilities, in the graph. */
+function fusedScore(fusion: Fusion, probs: Record<string, Tensor>): Tensor {
+  let total: Tensor | null = null
+  for (const [task, w] of Object.entries(fusion.weights)) {
+    if (w === 0) continue
+    const p = probs[task]!
+    const term = fusion.kind === 'additive' ? (w === 1 ? p : mul(p, scalarLike(p, w))) : mul(log(p), scalarLike(p, w))
+    total = total ? add(total, term) : term
+  }
+  if (!total) {
+    const p = Object.values(probs)[0]!
+    return fusion.kind === 'additive' ? mul(p, scalarLike(p, 0)) : add(mul(p, scalarLike(p, 0)), scalarLike(p, 1))
+  }
+  return fusion.kind === 'additive' ? total : exp(total)
+}
+
+/** Declares the id inputs and looks the vectors up in the table initializers. */
+function lookupInputs(graph: GraphT, model: Model, initializers: Map<string, Float32Array>, weights: ModelWeights): Record<string, Tensor> {
+  const embeddings: Record<string, Tensor> = {}
+  for (const e of model.embeddings) {
+    const values = weights.tables.get(e.name)
+    if (!values) throw new ExportError(`weights: no embedding table "${e.name}" (have: ${[...weights.tables.keys()].join(', ') || 'none'})`, { field: e.name })
+    if (values.length !== e.rows * e.dim) {
+      throw new ExportError(`weights: table "${e.name}" has ${values.length} values, the model expects [${e.rows}, ${e.dim}] = ${e.rows * e.dim}`, { field: e.name })
+    }
+    const table = graph.input(`table.${e.name}`, [e.rows, e.dim]) // [N, D]
+    initializers.set(`table.${e.name}`, values)
+    if (!e.pooling) {
+      embeddings[e.name] = gather(table, graph.input(`ids.${e.name}`, ['B'], 'int64')) // [B, D]
+    } else {
+      const L = `L_${e.name}`
+      const ids = graph.input(`ids.${e.name}`, ['B', L], 'int64')
+      const w = graph.input(`weights.${e.name}`, ['B', L]) // [B, L]
+      const rows = gather(table, ids) // [B, L, D]
+      embeddings[e.name] = reduceSum(mul(rows, reshape(w, ['B', L, 1])), [1]) // [B, D]
+    }
+  }
+  return embeddings
+}
+
+/** Inputs of a graph that are not initializers, in topological order. */
+function graphInputs(outputs: Record<string, Tensor>, initializers: ReadonlyMap<string, unknown>): IOInfo[] {
+  return topoSort(Object.values(outputs))
+    .filter((t) => t.op === 'input' && !initializers.has(t.name!))
+    .map((t) => ({ name: t.name!, shape: t.shape, dtype: t.dtype }))
+}
+
+function ioJson(ios: IOInfo[]): string {
+  return JSON.stringify(ios.map((io) => ({ name: io.name, dtype: io.dtype, shape: io.shape })))
+}
+
+/**
+ * Builds the inference graph of `model` with `weights` and serialises it (and its extras sides).
+ * Every dense parameter the forward pass uses must be in `weights.params`, with its shape.
+ */
+export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): ExportedModel {
+  const graph = new Graph('float32')
+  const store = new ParamStore(0)
+  const ctx = new BuildContext(store, false, graph)
+  const initializers = new Map<string, Float32Array>()
+  const embeddings = lookupInputs(graph, model, initializers, weights)
+  const dense = model.spec.dense.length > 0 ? graph.input('dense', ['B', model.spec.dense.length]) : null
+  const out = model.forward(ctx, { embeddings, dense })
+  for (const name of ctx.paramNames()) {
+    const entry = store.entries.get(name)!
+    const values = weights.params.get(name)
+    if (!values) throw new ExportError(`weights: no parameter "${name}" for model "${model.name}" (hint: was the run trained with another model config?)`, { field: name })
+    if (values.length !== entry.values.length) {
+      throw new ExportError(`weights: parameter "${name}" has ${values.length} values, the model expects [${entry.shape.join(', ')}]`, { field: name })
+    }
+    initializers.set(name, values)
+  }
+
+  const fusion = effectiveFusion(model.tasks, opts.fusion)
+  const layout = featureLayout(model)
+  const outputs: Record<string, Tensor> = {}
+  for (const task of model.tasks) outputs[`p.${task}`] = out.probs[task]!
+  outputs.score = fusedScore(fusion, out.probs)
+  const common: Record<string, string> = {
+    'resflow.schema_version': String(EXPORT_SCHEMA_VERSION),
+    'resflow.model': model.name,
+    'resflow.tasks': JSON.stringify(model.tasks),
+    'resflow.fusion': JSON.stringify(fusion),
+    'resflow.features': JSON.stringify(layout),
+  }
+  const emit = (outs: Record<string, Tensor>, part: string): ExportedGraph => {
+    const inputs = graphInputs(outs, initializers)
+    const outputInfos = Object.entries(outs).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }))
+    const metadata = { ...common, 'resflow.part': part, 'resflow.inputs': ioJson(inputs), 'resflow.outputs': ioJson(outputInfos) }
+    const used = new Set(topoSort(Object.values(outs)).filter((t) => t.op === 'input').map((t) => t.name!))
+    const inits = new Map([...initializers].filter(([k]) => used.has(k)))
+    return { bytes: toOnnx(outs, { initializers: inits, metadata, docString: `resflow ${model.name} (${part})` }), inputs, outputs: outputInfos, metadata }
+  }
+
+  const towers: Record<string, ExportedGraph> = {}
+  const sides = new Map<string, Record<string, Tensor>>()
+  for (const [key, t] of Object.entries(out.extras ?? {})) {
+    const dot = key.indexOf('.')
+    if (dot <= 0) continue
+    const side = key.slice(0, dot)
+    if (!sides.has(side)) sides.set(side, {})
+    sides.get(side)![key] = t
+  }
+  for (const [side, outs] of sides) towers[side] = emit(outs, side)
+  return { main: emit(outputs, 'main'), towers, layout, fusion }
+}
+
+/** Reads the resflow metadata of an exported file back (tests, tools). */
+export async function readExportMetadata(bytes: Uint8Array): Promise<Record<string, string>> {
+  const { default: onnxProto } = await import('onnx-proto')
+  const model = onnxProto.onnx.ModelProto.decode(bytes)
+  return Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]))
+}

@@ -374,11 +374,13 @@ export function unbroadcast(g: Tensor, target: Tensor): Tensor {
   return summed.rank === target.rank && summed.shape.every((d, i) => d === target.shape[i]) ? summed : reshape(summed, target.shape)
 }
 
-export function concat(xs: readonly Tensor[], axis: number): Tensor {
-  check(xs.length > 0, 'concat: no inputs')
-  sameGraph('concat', xs)
+export function concat(inputs: readonly Tensor[], axis: number): Tensor {
+  check(inputs.length > 0, 'concat: no inputs')
+  sameGraph('concat', inputs)
+  const ax = normAxes(inputs[0]!, [axis])[0]!
+  const xs = mergeSlices(inputs, ax)
+  if (xs.length === 1) return xs[0]!
   const first = xs[0]!
-  const ax = normAxes(first, [axis])[0]!
   for (const x of xs) {
     check(
       x.rank === first.rank && x.shape.every((d, i) => i === ax || d === first.shape[i]),
@@ -391,12 +393,31 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   return makeTensor(first.graph, 'concat', xs, { axis: ax }, shape, floatOut('concat', xs))
 }
 
-/** x[..., start:end, ...] along one axis of known size. */
+/**
+ * Folds runs of adjacent slices of one tensor along `axis` back into one slice (or the tensor itself),
+ * so that splitting an input and concatenating the parts in order costs nothing.
+ */
+function mergeSlices(xs: readonly Tensor[], axis: number): Tensor[] {
+  const out: Tensor[] = []
+  for (const x of xs) {
+    const prev = out[out.length - 1]
+    if (
+      prev && prev.op === 'slice' && x.op === 'slice' && prev.inputs[0] === x.inputs[0] &&
+      prev.attrs.axis === axis && x.attrs.axis === axis && prev.attrs.end === x.attrs.start
+    ) {
+      out[out.length - 1] = slice(x.inputs[0]!, axis, prev.attrs.start as number, x.attrs.end as number)
+    } else out.push(x)
+  }
+  return out
+}
+
+/** x[..., start:end, ...] along one axis of known size; the whole axis gives x itself. */
 export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
   const ax = normAxes(x, [axis])[0]!
   const size = x.shape[ax]
   check(typeof size === 'number', `slice along a symbolic axis is not supported (${formatShape(x.shape)})`)
   check(0 <= start && start < end && end <= size, `slice ${start}:${end} is out of range for axis ${ax} of ${formatShape(x.shape)}`)
+  if (start === 0 && end === size) return x
   const shape = x.shape.map((d, i) => (i === ax ? end - start : d))
   return makeTensor(x.graph, 'slice', [x], { axis: ax, start, end }, shape, x.dtype)
 }

@@ -29,6 +29,30 @@ export function embeddingInputs(ctx: BuildContext, specs: readonly EmbeddingSpec
   return out
 }
 
+/**
+ * The packed layout used for training: one input `features` [B, W] holding every feature's looked-up
+ * vector side by side, then the dense features. Models see per-feature column slices; a model that
+ * concatenates them back in this order gets the packed input itself (concat of contiguous slices is
+ * folded), so there is no Concat in the forward pass and one gradient output instead of one per field.
+ */
+export interface PackedLayout {
+  width: number
+  /** column offset of each feature's vector */
+  offsets: Record<string, number>
+  denseOffset: number
+  denseWidth: number
+}
+
+export function packedLayout(specs: readonly EmbeddingSpec[], denseWidth: number): PackedLayout {
+  const offsets: Record<string, number> = {}
+  let w = 0
+  for (const s of specs) {
+    offsets[s.name] = w
+    w += s.dim
+  }
+  return { width: w + denseWidth, offsets, denseOffset: w, denseWidth }
+}
+
 export interface SparseOptimizerConfig {
   kind: 'adam' | 'adagrad'
   lr: number
@@ -92,30 +116,33 @@ export class EmbeddingTable {
     for (let r = 0; r < this.rows; r++) this.data.set(w.subarray(r * d, r * d + d), r * this.stride)
   }
 
-  /** Looks up one id per row: out[b] = W[ids[b]], out is [B, D]. */
-  gather(ids: Int32Array, out: Float32Array): void {
+  /**
+   * Looks up one id per row: out[b] = W[ids[b]]. `out` is [B, D], or the columns offset..offset+D of
+   * a wider row-major [B, rowStride] buffer (the session packs all features into one input).
+   */
+  gather(ids: Int32Array, out: Float32Array, rowStride = this.spec.dim, offset = 0): void {
     const d = this.spec.dim
     const s = this.stride
     const data = this.data
     for (let b = 0; b < ids.length; b++) {
       const src = ids[b]! * s
-      const dst = b * d
+      const dst = b * rowStride + offset
       for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
     }
   }
 
   /** Pools the ids of each row (sum or mean; an empty list gives zeros). */
-  gatherPooled(col: MultiColumn, out: Float32Array): void {
+  gatherPooled(col: MultiColumn, out: Float32Array, rowStride = this.spec.dim, offset = 0): void {
     const d = this.spec.dim
     const s = this.stride
     const data = this.data
     const mean = this.spec.pooling === 'mean'
     const rows = col.offsets.length - 1
-    out.fill(0, 0, rows * d)
     for (let b = 0; b < rows; b++) {
       const lo = col.offsets[b]!
       const hi = col.offsets[b + 1]!
-      const dst = b * d
+      const dst = b * rowStride + offset
+      out.fill(0, dst, dst + d)
       for (let k = lo; k < hi; k++) {
         const src = col.ids[k]! * s
         for (let j = 0; j < d; j++) out[dst + j] += data[src + j]!
@@ -128,27 +155,35 @@ export class EmbeddingTable {
   }
 
   /** Sums the per-occurrence gradients into one per touched row; returns the number of unique rows. */
-  private accumulate(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, mean = false): number {
+  private accumulate(ids: Int32Array, grad: Float32Array, offsets: Int32Array | undefined, mean: boolean, rowStride: number, colOffset: number): number {
     const d = this.spec.dim
-    let n = 0
     const rowsOf = offsets ? offsets.length - 1 : ids.length
+    const occurrences = offsets ? offsets[rowsOf]! - offsets[0]! : ids.length
+    if (this.unique.length < occurrences) this.grow(occurrences) // at most one new row per occurrence
+    const slot = this.slot
+    const unique = this.unique
+    const accum = this.accum
+    let n = 0
     for (let b = 0; b < rowsOf; b++) {
       const lo = offsets ? offsets[b]! : b
       const hi = offsets ? offsets[b + 1]! : b + 1
       const scale = mean && hi > lo ? 1 / (hi - lo) : 1
+      const src = b * rowStride + colOffset
       for (let k = lo; k < hi; k++) {
         const r = ids[k]!
-        let pos = this.slot[r]! - 1
+        let pos = slot[r]! - 1
         if (pos < 0) {
           pos = n++
-          if (pos >= this.unique.length) this.grow(pos + 1)
-          this.slot[r] = pos + 1
-          this.unique[pos] = r
-          this.accum.fill(0, pos * d, pos * d + d)
+          slot[r] = pos + 1
+          unique[pos] = r
+          const dst = pos * d
+          if (scale === 1) for (let j = 0; j < d; j++) accum[dst + j] = grad[src + j]!
+          else for (let j = 0; j < d; j++) accum[dst + j] = grad[src + j]! * scale
+        } else {
+          const dst = pos * d
+          if (scale === 1) for (let j = 0; j < d; j++) accum[dst + j] += grad[src + j]!
+          else for (let j = 0; j < d; j++) accum[dst + j] += grad[src + j]! * scale
         }
-        const dst = pos * d
-        const src = b * d
-        for (let j = 0; j < d; j++) this.accum[dst + j] += grad[src + j]! * scale
       }
     }
     return n
@@ -165,8 +200,8 @@ export class EmbeddingTable {
   }
 
   /** Applies d loss / d looked-up vectors ([B, D]) to the touched rows only. Returns the number of rows. */
-  update(ids: Int32Array, grad: Float32Array, offsets?: Int32Array): number {
-    const n = this.beginUpdate(ids, grad, offsets)
+  update(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, rowStride = this.spec.dim, colOffset = 0): number {
+    const n = this.beginUpdate(ids, grad, offsets, rowStride, colOffset)
     this.finishUpdate()
     return n
   }
@@ -178,9 +213,9 @@ export class EmbeddingTable {
   private done = new Uint8Array(1024)
 
   /** Phase 1: sum the gradients per touched row and advance the optimizer step. */
-  beginUpdate(ids: Int32Array, grad: Float32Array, offsets?: Int32Array): number {
+  beginUpdate(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, rowStride = this.spec.dim, colOffset = 0): number {
     if (this.pending) this.finishUpdate()
-    const n = this.accumulate(ids, grad, offsets, this.spec.pooling === 'mean')
+    const n = this.accumulate(ids, grad, offsets, this.spec.pooling === 'mean', rowStride, colOffset)
     if (this.done.length < n) this.done = new Uint8Array(this.unique.length)
     this.done.fill(0, 0, n)
     this.pending = n
@@ -192,7 +227,7 @@ export class EmbeddingTable {
    * Phase 2 (optional): update now the touched rows that `nextIds` reads, then refresh the rows of `out`
    * (the next batch's already gathered [B, D] vectors) whose id was among them.
    */
-  updateRowsReadBy(nextIds: Int32Array, out: Float32Array): void {
+  updateRowsReadBy(nextIds: Int32Array, out: Float32Array, rowStride = this.spec.dim, colOffset = 0): void {
     const slot = this.slot
     for (let p = 0; p < nextIds.length; p++) {
       const pos = slot[nextIds[p]!]! - 1
@@ -208,7 +243,7 @@ export class EmbeddingTable {
       const r = nextIds[p]!
       if (slot[r]! > 0) {
         const src = r * s
-        const dst = p * d
+        const dst = p * rowStride + colOffset
         for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
       }
     }
@@ -228,16 +263,12 @@ export class EmbeddingTable {
   private applyRow(u: number): void {
     const d = this.spec.dim
     const data = this.data
-    const o = this.optimizer
-    const l2 = o.l2 ?? 0
+    const accum = this.accum
+    const h = this.hyper()
     const w = this.unique[u]! * this.stride
     const gi = u * d
-    const accum = this.accum
-    if (o.kind === 'adam') {
-      const b1 = o.beta1 ?? 0.9
-      const b2 = o.beta2 ?? 0.999
-      // bias correction with the global step, as PyTorch's SparseAdam does
-      const c = this.adamCorrection()
+    if (h.adam) {
+      const { b1, b2, lrT, epsT, l2 } = h
       const m = w + d
       const v = m + d
       for (let j = 0; j < d; j++) {
@@ -246,31 +277,37 @@ export class EmbeddingTable {
         const vj = b2 * data[v + j]! + (1 - b2) * g * g
         data[m + j] = mj
         data[v + j] = vj
-        data[w + j] = data[w + j]! - (c.lr * mj) / (Math.sqrt(vj) + c.eps)
+        data[w + j] = data[w + j]! - (lrT * mj) / (Math.sqrt(vj) + epsT)
       }
     } else {
-      const eps = o.eps ?? 1e-10
+      const { lr, eps, l2 } = h
       const a = w + d
       for (let j = 0; j < d; j++) {
         const g = accum[gi + j]! + l2 * data[w + j]!
         const acc = data[a + j]! + g * g
         data[a + j] = acc
-        data[w + j] = data[w + j]! - (o.lr * g) / (Math.sqrt(acc) + eps)
+        data[w + j] = data[w + j]! - (lr * g) / (Math.sqrt(acc) + eps)
       }
     }
   }
 
-  private corrStep = -1
-  private corr = { lr: 0, eps: 0 }
-  private adamCorrection(): { lr: number; eps: number } {
-    if (this.corrStep !== this.step) {
+  private hyperStep = -1
+  private hyperCache = { adam: true, b1: 0.9, b2: 0.999, lr: 0, lrT: 0, eps: 0, epsT: 0, l2: 0 }
+  /** The optimizer's constants for the current step (Adam's bias correction uses the global step, as PyTorch's SparseAdam). */
+  private hyper() {
+    if (this.hyperStep !== this.step) {
       const o = this.optimizer
       const b1 = o.beta1 ?? 0.9
       const b2 = o.beta2 ?? 0.999
       const t = this.step
-      this.corr = { lr: (o.lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t), eps: (o.eps ?? 1e-8) * Math.sqrt(1 - b2 ** t) }
-      this.corrStep = t
+      const eps = o.eps ?? (o.kind === 'adam' ? 1e-8 : 1e-10)
+      this.hyperCache = {
+        adam: o.kind === 'adam', b1, b2, lr: o.lr, eps, l2: o.l2 ?? 0,
+        lrT: (o.lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t),
+        epsT: eps * Math.sqrt(1 - b2 ** t),
+      }
+      this.hyperStep = t
     }
-    return this.corr
+    return this.hyperCache
   }
 }

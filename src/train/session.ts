@@ -11,7 +11,8 @@ import { Rng } from '../engine/rng.js'
 import type { Feed, Program } from '../engine/runtime.js'
 import type { Batch } from '../data/types.js'
 import { DataError } from '../errors.js'
-import { EmbeddingTable, type SparseOptimizerConfig, embeddingInputs } from '../nn/embedding.js'
+import { EmbeddingTable, type PackedLayout, type SparseOptimizerConfig, packedLayout } from '../nn/embedding.js'
+import { slice } from '../engine/ops.js'
 import { BuildContext, type BatchStat, type DropoutMask, ParamStore } from '../nn/params.js'
 import type { Model, ModelInputs } from '../models/types.js'
 import { DenseOptimizer, type DenseOptimizerConfig } from './optim.js'
@@ -38,11 +39,13 @@ export interface StepResult {
   gradNorm: number
 }
 
-function buildInputs(ctx: BuildContext, model: Model): ModelInputs {
-  const embeddings = embeddingInputs(ctx, model.embeddings)
-  const nDense = model.spec.dense.length
-  const dense = nDense > 0 ? ctx.graph.input('dense', ['B', nDense]) : null
-  return { embeddings, dense }
+/** The model's inputs as column slices of the packed input `features` [B, W] (see nn/embedding.ts). */
+function buildInputs(ctx: BuildContext, model: Model, layout: PackedLayout): { inputs: ModelInputs; features: Tensor } {
+  const features = ctx.graph.input('features', ['B', layout.width])
+  const embeddings: Record<string, Tensor> = {}
+  for (const e of model.embeddings) embeddings[e.name] = slice(features, 1, layout.offsets[e.name]!, layout.offsets[e.name]! + e.dim)
+  const dense = layout.denseWidth > 0 ? slice(features, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
+  return { inputs: { embeddings, dense }, features }
 }
 
 export class TrainSession {
@@ -60,6 +63,7 @@ export class TrainSession {
     private readonly trainableNames: string[],
     private readonly batchStats: BatchStat[],
     private readonly dropouts: DropoutMask[],
+    private readonly layout: PackedLayout,
     readonly options: SessionOptions,
   ) {
     this.dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
@@ -69,18 +73,19 @@ export class TrainSession {
   static async create(model: Model, options: SessionOptions): Promise<TrainSession> {
     const params = new ParamStore(options.seed)
     // training graph: loss and every gradient in one model
+    const layout = packedLayout(model.embeddings, model.spec.dense.length)
     const tctx = new BuildContext(params, true)
-    const tin = buildInputs(tctx, model)
+    const { inputs: tin, features } = buildInputs(tctx, model, layout)
     const tout = model.forward(tctx, tin)
     const labels: Record<string, Tensor> = {}
     for (const task of model.tasks) labels[task] = tctx.graph.input(`label.${task}`, ['B', 1])
     const loss = model.loss(tctx, tout, labels)
     const trainableNames = tctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
-    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), ...Object.values(tin.embeddings)]
+    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), features]
     const grads = gradients(loss, wrt)
     const outputs: Record<string, Tensor> = { loss }
     trainableNames.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]!))
-    model.embeddings.forEach((e, i) => (outputs[`grad.emb.${e.name}`] = grads[trainableNames.length + i]!))
+    if (model.embeddings.length > 0) outputs['grad.features'] = grads[trainableNames.length]!
     for (const s of tctx.batchStats) {
       outputs[`stat.${s.name}.mean`] = s.mean
       outputs[`stat.${s.name}.var`] = s.variance
@@ -90,7 +95,7 @@ export class TrainSession {
 
     // inference graph: forward only, BatchNorm with running statistics, no dropout
     const ictx = new BuildContext(params, false)
-    const iout = model.forward(ictx, buildInputs(ictx, model))
+    const iout = model.forward(ictx, buildInputs(ictx, model, layout).inputs)
     const probs: Record<string, Tensor> = {}
     for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!
     const inferProgram = await compile(probs, { threads: options.threads })
@@ -100,7 +105,7 @@ export class TrainSession {
     model.embeddings.forEach((spec, i) => {
       tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
     })
-    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, options)
+    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, options)
   }
 
   private buffer(key: string, size: number): Float32Array {
@@ -112,33 +117,40 @@ export class TrainSession {
     return b
   }
 
-  /** Looks up one table's vectors for a batch into the buffer of `prefix`. */
-  private gatherTable(name: string, table: EmbeddingTable, batch: Batch, prefix: string): Float32Array {
-    const out = this.buffer(`${prefix}emb.${name}`, batch.size * table.spec.dim)
+  /** Looks up one table's vectors for a batch into its columns of the packed buffer. */
+  private gatherTable(name: string, table: EmbeddingTable, batch: Batch, packed: Float32Array): void {
+    const { width, offsets } = this.layout
     if (table.spec.pooling) {
       const col = batch.multi[name]
       if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
-      table.gatherPooled(col, out)
+      if (col.offsets.length !== batch.size + 1) throw new DataError(`multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`, { field: name })
+      table.gatherPooled(col, packed, width, offsets[name]!)
     } else {
       const ids = batch.sparse[name]
       if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
-      table.gather(ids, out)
+      if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
+      table.gather(ids, packed, width, offsets[name]!)
     }
-    return out
   }
 
   /**
-   * Feeds common to both programs: looked-up embeddings, dense features, parameters. With
-   * `skipPooled`, multi-valued tables are left for later (the pipelined trainer gathers them after the
-   * previous step's update).
+   * Feeds common to both programs: the packed features (looked-up embeddings, then dense values) and
+   * the parameters. With `skipPooled`, multi-valued tables are left for later (the pipelined trainer
+   * gathers them after the previous step's update).
    */
   private feeds(batch: Batch, prefix: string, skipPooled = false): Record<string, Feed> {
-    const feeds: Record<string, Feed> = {}
+    const { width, denseOffset, denseWidth } = this.layout
+    const packed = this.buffer(`${prefix}features`, batch.size * width)
     for (const [name, table] of this.tables) {
       if (skipPooled && table.spec.pooling) continue
-      feeds[`emb.${name}`] = this.gatherTable(name, table, batch, prefix)
+      this.gatherTable(name, table, batch, packed)
     }
-    if (this.model.spec.dense.length > 0) feeds.dense = batch.dense
+    if (denseWidth > 0) {
+      if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: 'dense' })
+      const src = batch.dense
+      for (let b = 0; b < batch.size; b++) packed.set(src.subarray(b * denseWidth, (b + 1) * denseWidth), b * width + denseOffset)
+    }
+    const feeds: Record<string, Feed> = { features: packed }
     for (const e of this.params.entries.values()) feeds[e.name] = e.values
     return feeds
   }
@@ -192,7 +204,7 @@ export class TrainSession {
     let cur = await next()
     if (!cur) return 0
     let feeds = this.trainFeeds(cur, `t${parity}.`)
-    for (const [name, table] of this.tables) if (table.spec.pooling) feeds[`emb.${name}`] = this.gatherTable(name, table, cur, `t${parity}.`)
+    for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, cur, feeds.features as Float32Array)
     try {
       while (cur) {
         const running = this.trainProgram.run(feeds, { B: cur.size })
@@ -207,14 +219,16 @@ export class TrainSession {
         for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
         const gradNorm = this.dense.apply(this.params.trainable(), grads)
         this.updateRunningStats(out, cur.size)
+        const g = out['grad.features']!
+        const { width, offsets } = this.layout
         for (const [name, table] of this.tables) {
-          const g = out[`grad.emb.${name}`]!
+          const next = upcoming && nextFeeds ? (nextFeeds.features as Float32Array) : null
           if (table.spec.pooling) {
-            table.update(cur.multi[name]!.ids, g, cur.multi[name]!.offsets)
-            if (upcoming && nextFeeds) nextFeeds[`emb.${name}`] = this.gatherTable(name, table, upcoming, `t${parity}.`)
+            table.update(cur.multi[name]!.ids, g, cur.multi[name]!.offsets, width, offsets[name]!)
+            if (next) this.gatherTable(name, table, upcoming!, next)
           } else {
-            table.beginUpdate(cur.sparse[name]!, g)
-            if (upcoming && nextFeeds) table.updateRowsReadBy(upcoming.sparse[name]!, nextFeeds[`emb.${name}`] as Float32Array)
+            table.beginUpdate(cur.sparse[name]!, g, undefined, width, offsets[name]!)
+            if (next) table.updateRowsReadBy(upcoming!.sparse[name]!, next, width, offsets[name]!)
           }
         }
         this.step++

@@ -1,0 +1,61 @@
+/**
+ * The loaded model, swappable while requests run. A request acquires the current predictor and
+ * releases it when done; a reload loads the new version first (the old one keeps serving), swaps,
+ * and frees the old session once its last in-flight request has finished. Reloads are serialised, and
+ * a failed reload leaves the old version in place.
+ */
+import type { Predictor } from '../export/predictor.js'
+
+export class ModelSlot {
+  private current: Predictor
+  private readonly users = new Map<Predictor, number>()
+  private readonly retired = new Set<Predictor>()
+  private pending: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    initial: Predictor,
+    private readonly load: () => Promise<Predictor>,
+  ) {
+    this.current = initial
+  }
+
+  get predictor(): Predictor {
+    return this.current
+  }
+
+  acquire(): Predictor {
+    const p = this.current
+    this.users.set(p, (this.users.get(p) ?? 0) + 1)
+    return p
+  }
+
+  release(p: Predictor): void {
+    const n = (this.users.get(p) ?? 1) - 1
+    if (n > 0) {
+      this.users.set(p, n)
+      return
+    }
+    this.users.delete(p)
+    if (this.retired.delete(p)) void p.release()
+  }
+
+  /** Loads a new version and swaps it in; resolves with it (rejects, keeping the old one, on failure). */
+  reload(): Promise<Predictor> {
+    const next = this.pending.then(async () => {
+      const fresh = await this.load()
+      const old = this.current
+      this.current = fresh
+      if (this.users.has(old)) this.retired.add(old)
+      else await old.release()
+      return fresh
+    })
+    this.pending = next.catch(() => undefined)
+    return next
+  }
+
+  /** Waits for a running reload, then frees the current predictor (shutdown). */
+  async close(): Promise<void> {
+    await this.pending
+    await this.current.release()
+  }
+}

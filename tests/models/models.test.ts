@@ -197,3 +197,30 @@ describe('multi-task loss', () => {
     assert.ok(Math.abs(k.grads['loss.log_var.purchase']![0]! - (0.5 - lp)) < 1e-5)
   })
 })
+
+describe('example configs', () => {
+  it('every configs/models/*.yaml is a valid model config', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs')
+    const { parse } = await import('yaml')
+    const { parseModelConfig } = await import('../../src/models/registry.js')
+    const dir = new URL('../../configs/models/', import.meta.url)
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'))
+    assert.ok(files.length >= 5)
+    for (const f of files) assert.doesNotThrow(() => parseModelConfig(parse(readFileSync(new URL(f, dir), 'utf8'))), f)
+  })
+})
+
+describe('multi-valued features', () => {
+  it('pooled features join the shared input (and a side of the twin towers)', async () => {
+    const spec: InputSpec = { ...FUNNEL_SPEC, multi: [{ name: 'tags', vocabSize: 12, pooling: 'mean', side: 'item' }] }
+    const offsets = Int32Array.from({ length: batch.size + 1 }, (_, i) => 2 * i)
+    const ids = Int32Array.from({ length: 2 * batch.size }, (_, i) => 1 + (i % 11))
+    const b = { ...batch, multi: { tags: { offsets, ids } } }
+    for (const name of ['resflow', 'resflow-twin'] as const) {
+      const model = buildModel(spec, { model: name, ...SMALL_CONFIGS[name] })
+      assert.ok(model.embeddings.some((e) => e.name === 'tags' && e.pooling === 'mean'))
+      const { outputs } = await runForward(model, paramsFor(model), b)
+      assert.equal(outputs['p.purchase']!.length, b.size)
+    }
+  })
+})

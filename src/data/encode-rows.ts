@@ -1,0 +1,85 @@
+/**
+ * Serving-time encoding: raw row objects → one Batch, with exactly the mapping of the fitted
+ * preprocessing (unknown categories → id 0). Errors name the row and the field.
+ */
+import { DataError } from '../errors.js'
+import { bucketOf, inputSpecOf, transformDense, type Preprocessing } from './preprocessing.js'
+import type { Batch, MultiColumn } from './types.js'
+
+export type RawRow = Record<string, string | number | null | undefined>
+
+const lookups = new WeakMap<Preprocessing, Map<string, Map<string, number>>>()
+
+function vocabMap(prep: Preprocessing, key: string, vocab: string[]): Map<string, number> {
+  let perPrep = lookups.get(prep)
+  if (!perPrep) lookups.set(prep, (perPrep = new Map()))
+  let m = perPrep.get(key)
+  if (!m) perPrep.set(key, (m = new Map(vocab.map((v, i) => [v, i + 1]))))
+  return m
+}
+
+function canonical(v: string | number, valueType: 'int' | 'string', trim: boolean): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v)
+  const s = trim ? v.trim() : v
+  if (valueType === 'int') {
+    const n = Number(s)
+    return Number.isInteger(n) && s !== '' ? String(n) : s
+  }
+  return s
+}
+
+/** Encodes rows keyed by the source column names; labels are not needed (filled with 0). */
+export function encodeRows(prep: Preprocessing, rows: RawRow[], where = 'rows'): Batch {
+  const spec = inputSpecOf(prep)
+  const B = rows.length
+  const trim = prep.schema.csv.trim
+  const nulls = new Set(prep.schema.csv.nullValues.filter((s) => s !== ''))
+  const isMissing = (v: unknown) => v === null || v === undefined || v === '' || (typeof v === 'string' && nulls.has(trim ? v.trim() : v))
+  const sparse: Record<string, Int32Array> = {}
+  for (const f of prep.sparse) {
+    const ids = new Int32Array(B)
+    const map = vocabMap(prep, `s:${f.name}`, f.vocab)
+    rows.forEach((r, i) => {
+      const v = r[f.column]
+      ids[i] = isMissing(v) ? 0 : (map.get(canonical(v as string | number, f.valueType, trim)) ?? 0)
+    })
+    sparse[f.name] = ids
+  }
+  const number = (r: RawRow, i: number, column: string, fill: number | undefined): number => {
+    const v = r[column]
+    if (isMissing(v)) {
+      if (fill !== undefined) return fill
+      throw new DataError(`${where}[${i}].${column}: expected a number, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, { field: `${where}[${i}].${column}` })
+    }
+    const x = typeof v === 'number' ? v : Number(String(v).trim())
+    if (!Number.isFinite(x)) throw new DataError(`${where}[${i}].${column}: expected a number, got ${JSON.stringify(v)}`, { field: `${where}[${i}].${column}` })
+    return x
+  }
+  for (const f of prep.buckets) {
+    const ids = new Int32Array(B)
+    rows.forEach((r, i) => {
+      const v = r[f.column]
+      ids[i] = isMissing(v) && f.fill === undefined ? 0 : bucketOf(f.edges, number(r, i, f.column, f.fill))
+    })
+    sparse[f.name] = ids
+  }
+  const multi: Record<string, MultiColumn> = {}
+  for (const f of prep.multi) {
+    const map = vocabMap(prep, `m:${f.name}`, f.vocab)
+    const lists = rows.map((r) => {
+      const v = r[f.column]
+      if (isMissing(v)) return []
+      return String(v).split(f.separator).filter((x) => x !== '').map((x) => map.get(x) ?? 0)
+    })
+    const offsets = new Int32Array(B + 1)
+    lists.forEach((l, i) => { offsets[i + 1] = offsets[i] + l.length })
+    multi[f.name] = { offsets, ids: Int32Array.from(lists.flat()) }
+  }
+  const nD = prep.dense.length
+  const dense = new Float32Array(B * nD)
+  rows.forEach((r, i) => {
+    prep.dense.forEach((f, d) => { dense[i * nD + d] = transformDense(f, number(r, i, f.column, f.fill)) })
+  })
+  const labels = Object.fromEntries(spec.tasks.map((t) => [t, new Float32Array(B)]))
+  return { size: B, sparse, multi, dense, labels }
+}

@@ -1,0 +1,211 @@
+/**
+ * The first pass: raw files → encoded typed columns. DuckDB casts and splits the cells; string vocabularies
+ * map through ENUM types (hash lookups that keep row order), integer vocabularies through a JS lookup
+ * table; numeric transforms run in JS with the same code that serving uses. Bad cells stop the pass with
+ * file, line and column (or are skipped and counted with badRows: skip).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api'
+import { DataError } from '../errors.js'
+import { connect, sqlString, streamColumns, type ChunkColumn, type ColumnKind, type ListChunk } from './duck.js'
+import { makeEncodedDataset, type EncodedColumns, type EncodedDataset } from './dataset.js'
+import { dataChecks, findFirstBad, funnelChecks, labelSql, withDiagnosis } from './diagnose.js'
+import { bucketOf, inputSpecOf, transformDense, type Preprocessing } from './preprocessing.js'
+import { columnOf } from './schema.js'
+import { cellExpr, describeColumns, formatOf, fromClause, requireColumns } from './source.js'
+
+let enumCounter = 0
+
+/** Creates an ENUM type holding the vocabulary (position = id - 1); returns its name. */
+async function createVocabEnum(conn: DuckDBConnection, vocab: string[]): Promise<string> {
+  const name = `resflow_vocab_${process.pid}_${enumCounter++}`
+  await conn.run(`CREATE TABLE ${name}_t (i INTEGER, v VARCHAR)`)
+  const app = await conn.createAppender(`${name}_t`)
+  vocab.forEach((v, i) => { app.appendInteger(i); app.appendVarchar(v); app.endRow() })
+  app.closeSync()
+  await conn.run(`CREATE TYPE ${name} AS ENUM (SELECT v FROM ${name}_t ORDER BY i)`)
+  return name
+}
+
+/** id lookup for integer-valued vocabularies: a dense table when the values are small, a Map otherwise. */
+export function intLookup(vocab: string[]): (x: number) => number {
+  const values = vocab.map(Number)
+  const max = values.reduce((a, b) => Math.max(a, b), -1)
+  const min = values.reduce((a, b) => Math.min(a, b), 0)
+  if (min >= 0 && max < 1 << 24 && max < 64 * values.length + 1024) {
+    const lut = new Int32Array(max + 1)
+    values.forEach((v, i) => { lut[v] = i + 1 })
+    return (x) => (x >= 0 && x <= max && Number.isInteger(x) ? lut[x] : 0)
+  }
+  const map = new Map(values.map((v, i) => [v, i + 1]))
+  return (x) => map.get(x) ?? 0
+}
+
+class Grow<T extends Int32Array | Float32Array | Float64Array> {
+  data: T
+  constructor(private readonly make: (n: number) => T, cap: number) { this.data = make(cap) }
+  ensure(n: number): void {
+    if (n <= this.data.length) return
+    const next = this.make(Math.max(n, this.data.length * 2))
+    next.set(this.data)
+    this.data = next
+  }
+  done(n: number): T { return this.data.slice(0, n) as T }
+}
+
+export interface EncodeOptions {
+  conn?: DuckDBConnection
+}
+
+/** Encodes the files with the fitted preprocessing (the same mapping for train, val, test and serving). */
+export async function encodeDataset(prep: Preprocessing, files: string[], opts: EncodeOptions = {}): Promise<EncodedDataset> {
+  const conn = opts.conn ?? (await connect())
+  const schema = prep.schema
+  const format = formatOf(schema, files)
+  const have = await describeColumns(conn, schema, files)
+  requireColumns(have, [...prep.sparse, ...prep.multi, ...prep.dense, ...prep.buckets, ...schema.tasks].map(columnOf).concat(schema.group ? [schema.group] : [], schema.extra), files)
+  const cell = (col: string) => cellExpr(schema, col, format)
+  const skip = schema.badRows === 'skip'
+  const cast = skip ? 'TRY_CAST' : 'CAST'
+  const nan = `'NaN'::DOUBLE`
+
+  const exprs: string[] = []
+  const kinds: ColumnKind[] = []
+  const add = (sql: string, kind: ColumnKind) => { exprs.push(sql); kinds.push(kind) }
+  const enums: string[] = []
+  const lookups: ((x: number) => number)[] = []
+  for (const f of prep.sparse) {
+    if (f.valueType === 'int') {
+      lookups.push(intLookup(f.vocab))
+      add(`coalesce(TRY_CAST(${cell(f.column)} AS DOUBLE), ${nan})`, 'f64')
+    } else {
+      lookups.push((x) => x)
+      if (f.vocab.length === 0) { add('0::INTEGER', 'i32'); continue }
+      const e = await createVocabEnum(conn, f.vocab)
+      enums.push(e)
+      add(`coalesce(enum_code(TRY_CAST(CAST(${cell(f.column)} AS VARCHAR) AS ${e}))::INTEGER + 1, 0)`, 'i32')
+    }
+  }
+  for (const f of prep.multi) {
+    const e = f.vocab.length > 0 ? await createVocabEnum(conn, f.vocab) : undefined
+    if (e) enums.push(e)
+    const id = e ? `coalesce(enum_code(TRY_CAST(x AS ${e}))::INTEGER + 1, 0)` : '0'
+    add(`coalesce(list_transform(list_filter(string_split(CAST(${cell(f.column)} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> ''), x -> ${id}), [])::INTEGER[]`, 'i32list')
+  }
+  for (const f of [...prep.buckets, ...prep.dense]) add(`coalesce(${cast}(${cell(f.column)} AS DOUBLE), ${nan})`, 'f64')
+  schema.tasks.forEach((t) => add(`coalesce(${skip ? `TRY_CAST(${labelSql(t, cell(columnOf(t)))} AS DOUBLE)` : labelSql(t, cell(columnOf(t)))}, -1)::DOUBLE`, 'f64'))
+  if (schema.group) add(`coalesce(TRY_CAST(${cell(schema.group)} AS DOUBLE), (hash(CAST(${cell(schema.group)} AS VARCHAR)) % 4503599627370496)::DOUBLE, -1)`, 'f64')
+  for (const x of schema.extra) add(`coalesce(${cast}(${cell(x)} AS DOUBLE), ${nan})`, 'f64')
+  if (skip) {
+    const checks = dataChecks(schema)
+    add(`(${checks.map((ch) => `(${ch.bad(cell(ch.column))})`).join(' OR ') || 'false'})::INTEGER`, 'i32')
+  }
+
+  const nS = prep.sparse.length
+  const nB = prep.buckets.length
+  const nD = prep.dense.length
+  const nT = schema.tasks.length
+  const spec = inputSpecOf(prep)
+  const nDenseOut = spec.dense.length
+  const cap = 1 << 16
+  const sparse = [...prep.sparse, ...prep.buckets].map(() => new Grow((n) => new Int32Array(n), cap))
+  const multiOff = prep.multi.map(() => new Grow((n) => new Int32Array(n), cap))
+  const multiIds = prep.multi.map(() => new Grow((n) => new Int32Array(n), cap))
+  const dense = new Grow((n) => new Float32Array(n), cap * Math.max(1, nDenseOut))
+  const labels = schema.tasks.map(() => new Grow((n) => new Float32Array(n), cap))
+  const group = schema.group ? new Grow((n) => new Float64Array(n), cap) : undefined
+  const extra = schema.extra.map(() => new Grow((n) => new Float32Array(n), cap))
+  multiOff.forEach((g) => { g.data[0] = 0 })
+
+  let w = 0 // rows written
+  let read = 0
+  let droppedFunnel = 0
+  let skippedBad = 0
+  let problem: 'label' | 'dense' | 'funnel' | undefined
+  const y = new Float64Array(nT)
+
+  const onChunk = (cols: ChunkColumn[], n: number) => {
+    const need = w + n
+    sparse.forEach((g) => g.ensure(need))
+    multiOff.forEach((g) => g.ensure(need + 1))
+    dense.ensure(need * nDenseOut)
+    labels.forEach((g) => g.ensure(need))
+    group?.ensure(need)
+    extra.forEach((g) => g.ensure(need))
+    const bad = skip ? (cols[cols.length - 1] as Int32Array) : undefined
+    const at = (j: number) => cols[j] as Float64Array
+    const labelBase = nS + prep.multi.length + nB + nD
+    for (let i = 0; i < n; i++) {
+      if (problem) return
+      if (bad && bad[i]) { skippedBad++; continue }
+      let ok = true
+      for (let k = 0; k < nT; k++) {
+        const v = at(labelBase + k)[i]
+        if (v !== 0 && v !== 1) { problem = 'label'; return }
+        y[k] = v
+        if (k > 0 && v > y[k - 1]) ok = false
+      }
+      if (!ok && schema.funnel === 'error') { problem = 'funnel'; return }
+      if (!ok && schema.funnel === 'drop') { droppedFunnel++; continue }
+      let j = 0
+      for (; j < nS; j++) {
+        const c = cols[j]
+        sparse[j].data[w] = c instanceof Float64Array ? lookups[j](c[i]) : (c as Int32Array)[i]
+      }
+      prep.multi.forEach((_, m) => {
+        const l = cols[j++] as ListChunk
+        const off = multiOff[m]
+        const start = off.data[w]
+        multiIds[m].ensure(start + l.lengths[i])
+        multiIds[m].data.set(l.ids.subarray(l.starts[i], l.starts[i] + l.lengths[i]), start)
+        off.data[w + 1] = start + l.lengths[i]
+      })
+      for (let b = 0; b < nB; b++, j++) {
+        const x = at(j)[i]
+        const f = prep.buckets[b]
+        const v = Number.isNaN(x) ? f.fill : x
+        sparse[nS + b].data[w] = v === undefined || Number.isNaN(v) ? 0 : bucketOf(f.edges, v)
+      }
+      for (let d = 0; d < nD; d++, j++) {
+        let x = at(j)[i]
+        const f = prep.dense[d]
+        if (Number.isNaN(x)) {
+          if (f.fill === undefined) { problem = 'dense'; return }
+          x = f.fill
+        }
+        dense.data[w * nDenseOut + d] = transformDense(f, x)
+      }
+      for (let k = 0; k < nT; k++) labels[k].data[w] = y[k]
+      j += nT
+      if (group) group.data[w] = at(j++)[i]
+      for (let e = 0; e < extra.length; e++) extra[e].data[w] = at(j++)[i]
+      w++
+    }
+    read += n
+  }
+
+  const sql = `SELECT ${exprs.join(', ')} FROM ${fromClause(schema, files)}`
+  try {
+    await withDiagnosis(schema, files, () => streamColumns(conn, sql, kinds, onChunk))
+  } finally {
+    for (const e of enums) {
+      await conn.run(`DROP TYPE IF EXISTS ${e}`)
+      await conn.run(`DROP TABLE IF EXISTS ${e}_t`)
+    }
+  }
+  if (problem) {
+    const checks = problem === 'funnel' ? funnelChecks(schema) : dataChecks(schema)
+    throw (await findFirstBad(schema, files, checks)) ?? new DataError(`${files.join(', ')}: bad ${problem} value (row ${read + 1} or later); could not locate it`, { file: files[0] })
+  }
+  if (read === 0 && w === 0) throw new DataError(`${files.join(', ')}: no data rows`, { file: files[0] })
+
+  const names = [...prep.sparse, ...prep.buckets].map((f) => f.name)
+  const columns: EncodedColumns = {
+    sparse: Object.fromEntries(names.map((nm, s) => [nm, sparse[s].done(w)])),
+    multi: Object.fromEntries(prep.multi.map((f, m) => [f.name, { offsets: multiOff[m].done(w + 1), ids: multiIds[m].done(multiOff[m].data[w]) }])),
+    dense: dense.done(w * nDenseOut),
+    labels: Object.fromEntries(schema.tasks.map((t, k) => [t.name, labels[k].done(w)])),
+    ...(group ? { group: group.done(w) } : {}),
+    extra: Object.fromEntries(schema.extra.map((x, e) => [x, extra[e].done(w)])),
+  }
+  return makeEncodedDataset(spec, columns, { files, read, rows: w, droppedFunnel, skippedBad })
+}

@@ -1,0 +1,165 @@
+/**
+ * The fitted preprocessing artifact: vocabularies (min count; rare, unseen and missing → id 0), numeric
+ * statistics and quantile edges, fitted on the training split only and saved as JSON. Training,
+ * evaluation, export and serving all load it, so a value maps to the same id everywhere.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { z } from 'zod'
+import { validateConfig } from '../config/load.js'
+import { DataError } from '../errors.js'
+import { connect, queryObjects, sqlIdent, sqlString } from './duck.js'
+import { DatasetSchemaSchema, columnOf, type DatasetSchema } from './schema.js'
+import { cellExpr, describeColumns, formatOf, fromClause, isIntegerType, requireColumns } from './source.js'
+import type { InputSpec } from './types.js'
+import { withDiagnosis } from './diagnose.js'
+
+const Side = z.enum(['user', 'item']).optional()
+export const PreprocessingSchema = z.strictObject({
+  version: z.literal(1),
+  schema: DatasetSchemaSchema,
+  /** id = index in vocab + 1; valueType int means cells are compared as integers */
+  sparse: z.array(z.strictObject({ name: z.string(), column: z.string(), valueType: z.enum(['int', 'string']), vocab: z.array(z.string()), side: Side })),
+  multi: z.array(z.strictObject({ name: z.string(), column: z.string(), separator: z.string(), pooling: z.enum(['sum', 'mean']), vocab: z.array(z.string()), side: Side })),
+  dense: z.array(z.strictObject({
+    name: z.string(), column: z.string(), transform: z.enum(['none', 'standardize', 'minmax', 'log1p']),
+    fill: z.number().optional(), mean: z.number(), std: z.number(), min: z.number(), max: z.number(), side: Side,
+  })),
+  /** dense features with transform quantile: id 0 = missing, id b+1 = bucket b (x ≥ edges[b-1]) */
+  buckets: z.array(z.strictObject({ name: z.string(), column: z.string(), edges: z.array(z.number()), fill: z.number().optional(), side: Side })),
+  tasks: z.array(z.string()),
+  fit: z.strictObject({ files: z.array(z.string()), rows: z.number() }),
+})
+export type Preprocessing = z.output<typeof PreprocessingSchema>
+
+export interface FitOptions {
+  /** rows sampled for quantile edges are all rows; nothing to tune yet */
+  conn?: import('@duckdb/node-api').DuckDBConnection
+}
+
+/** Fits vocabularies and statistics on the training files only. */
+export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string[], opts: FitOptions = {}): Promise<Preprocessing> {
+  const conn = opts.conn ?? (await connect())
+  const format = formatOf(schema, trainFiles)
+  const from = fromClause(schema, trainFiles)
+  const have = await describeColumns(conn, schema, trainFiles)
+  const needed = [...schema.sparse, ...schema.multi, ...schema.dense, ...schema.tasks].map(columnOf)
+  requireColumns(have, [...needed, ...(schema.group ? [schema.group] : []), ...schema.extra], trainFiles)
+  const typeOf = new Map(have.map((c) => [c.name, c.type]))
+  const cell = (col: string) => cellExpr(schema, col, format)
+
+  return withDiagnosis(schema, trainFiles, async () => {
+    // vocabularies: one scan, all categorical cells unpivoted to (feature, value)
+    const counts = new Map<string, { v: string; c: number }[]>()
+    const catCols = [
+      ...schema.sparse.map((f, i) => ({ key: `s${i}`, sql: `CAST(${cell(columnOf(f))} AS VARCHAR)` })),
+      ...schema.multi.map((f, i) => ({ key: `m${i}`, sql: `list_filter(string_split(CAST(${cell(columnOf(f))} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> '')` })),
+    ]
+    if (catCols.length > 0) {
+      const single = catCols.filter((c) => c.key[0] === 's')
+      const lists = catCols.filter((c) => c.key[0] === 'm')
+      const parts: string[] = []
+      if (single.length > 0) {
+        parts.push(`SELECT k, v, count(*)::DOUBLE AS c FROM (SELECT ${single.map((c) => `${c.sql} AS ${c.key}`).join(', ')} FROM ${from}) UNPIVOT (v FOR k IN (${single.map((c) => c.key).join(', ')})) GROUP BY ALL`)
+      }
+      for (const l of lists) parts.push(`SELECT '${l.key}' AS k, v, count(*)::DOUBLE AS c FROM (SELECT unnest(${l.sql}) AS v FROM ${from}) GROUP BY ALL`)
+      const rows = await queryObjects(conn, `${parts.join(' UNION ALL ')} ORDER BY k, c DESC, v`)
+      for (const r of rows) {
+        const k = String(r.k)
+        if (!counts.has(k)) counts.set(k, [])
+        counts.get(k)!.push({ v: String(r.v), c: Number(r.c) })
+      }
+    }
+    const vocabOf = (key: string, minCount: number) => (counts.get(key) ?? []).filter((e) => e.c >= minCount).map((e) => e.v)
+
+    // numeric statistics and quantile edges: one aggregate scan
+    const num = (col: string) => `CAST(${cell(col)} AS DOUBLE)`
+    const aggs = ['count(*)::DOUBLE AS n']
+    schema.dense.forEach((f, i) => {
+      const x = num(columnOf(f))
+      aggs.push(`avg(${x}) AS mean${i}`, `stddev_pop(${x}) AS std${i}`, `min(${x}) AS min${i}`, `max(${x}) AS max${i}`)
+      if (f.transform === 'quantile') {
+        const qs = Array.from({ length: f.buckets - 1 }, (_, b) => ((b + 1) / f.buckets).toFixed(6))
+        aggs.push(`to_json(quantile_disc(${x}, [${qs.join(', ')}])) AS q${i}`)
+      }
+    })
+    const [stats] = await queryObjects(conn, `SELECT ${aggs.join(', ')} FROM ${from}`)
+    const rows = Number(stats.n)
+    if (rows === 0) throw new DataError(`${trainFiles.join(', ')}: no data rows; cannot fit preprocessing on an empty training split`, { file: trainFiles[0] })
+
+    const prep: Preprocessing = {
+      version: 1,
+      schema,
+      sparse: schema.sparse.map((f, i) => ({
+        name: f.name, column: columnOf(f), side: f.side,
+        valueType: isIntegerType(typeOf.get(columnOf(f)) ?? '') ? 'int' as const : 'string' as const,
+        vocab: vocabOf(`s${i}`, f.minCount),
+      })),
+      multi: schema.multi.map((f, i) => ({ name: f.name, column: columnOf(f), separator: f.separator, pooling: f.pooling, side: f.side, vocab: vocabOf(`m${i}`, f.minCount) })),
+      dense: [],
+      buckets: [],
+      tasks: schema.tasks.map((t) => t.name),
+      fit: { files: trainFiles, rows },
+    }
+    schema.dense.forEach((f, i) => {
+      const stat = (k: string) => (stats[`${k}${i}`] === null ? 0 : Number(stats[`${k}${i}`]))
+      if (f.transform === 'quantile') {
+        const edges = [...new Set((JSON.parse(String(stats[`q${i}`] ?? '[]')) as (number | null)[]).filter((e): e is number => e !== null))].sort((a, b) => a - b)
+        prep.buckets.push({ name: f.name, column: columnOf(f), edges, fill: f.fillMissing, side: f.side })
+      } else {
+        prep.dense.push({ name: f.name, column: columnOf(f), transform: f.transform, fill: f.fillMissing, mean: stat('mean'), std: stat('std'), min: stat('min'), max: stat('max'), side: f.side })
+      }
+    })
+    return prep
+  })
+}
+
+/** The model-facing description: quantile-bucketed numbers are sparse features with edges + 2 ids. */
+export function inputSpecOf(prep: Preprocessing): InputSpec {
+  return {
+    sparse: [
+      ...prep.sparse.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1, ...(f.side ? { side: f.side } : {}) })),
+      ...prep.buckets.map((f) => ({ name: f.name, vocabSize: f.edges.length + 2, ...(f.side ? { side: f.side } : {}) })),
+    ],
+    multi: prep.multi.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1, pooling: f.pooling, ...(f.side ? { side: f.side } : {}) })),
+    dense: prep.dense.map((f) => ({ name: f.name, ...(f.side ? { side: f.side } : {}) })),
+    tasks: [...prep.tasks],
+  }
+}
+
+/** The transform of one numeric value (training encode and serving share it). NaN means missing. */
+export function transformDense(f: Preprocessing['dense'][number], x: number): number {
+  switch (f.transform) {
+    case 'none': return x
+    case 'standardize': return f.std > 0 ? (x - f.mean) / f.std : x - f.mean
+    case 'minmax': return f.max > f.min ? (x - f.min) / (f.max - f.min) : 0
+    case 'log1p': return Math.sign(x) * Math.log1p(Math.abs(x)) // symmetric, so negative values stay finite
+  }
+}
+
+/** Bucket id of x: 1 + number of edges ≤ x (binary search); missing handled by the caller. */
+export function bucketOf(edges: number[], x: number): number {
+  let lo = 0
+  let hi = edges.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (edges[mid] <= x) lo = mid + 1
+    else hi = mid
+  }
+  return lo + 1
+}
+
+export function savePreprocessing(prep: Preprocessing, file: string): void {
+  writeFileSync(file, JSON.stringify(prep) + '\n')
+}
+
+export function loadPreprocessing(file: string): Preprocessing {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (cause) {
+    throw new DataError(`${file}: cannot read the preprocessing artifact (${(cause as Error).message}); fit it again with the train command`, { file, cause })
+  }
+  return validateConfig(raw, file, PreprocessingSchema)
+}
+
+void sqlIdent

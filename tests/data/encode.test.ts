@@ -1,0 +1,102 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodeDataset, encodeRows, fitPreprocessing, inputSpecOf, loadPreprocessing, parseDatasetSchema, savePreprocessing } from '../../src/data/index.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'resflow-encode-'))
+function csv(name: string, lines: string[]): string {
+  const f = join(dir, name)
+  writeFileSync(f, lines.join('\n') + '\n')
+  return f
+}
+const header = 'user,city,tags,price,click,buy'
+const train = csv('train.csv', [header, 'u1,paris,a|b,10,1,0', 'u1,paris,b,20,0,0', 'u2,rome,,30,1,1', 'u3,paris,a|c|a,40,0,1', 'u2,oslo,c,50,0,0'])
+const schema = parseDatasetSchema({
+  sparse: [{ name: 'user' }, { name: 'city', minCount: 2 }],
+  multi: [{ name: 'tags', separator: '|', pooling: 'sum' }],
+  dense: [{ name: 'price', transform: 'standardize' }],
+  tasks: [{ name: 'click' }, { name: 'purchase', column: 'buy' }],
+  funnel: 'drop',
+}, 'test schema')
+
+describe('fitPreprocessing + encodeDataset', () => {
+  it('maps rare and unseen values to id 0 and counts funnel drops', async () => {
+    const prep = await fitPreprocessing(schema, [train])
+    const spec = inputSpecOf(prep)
+    assert.deepEqual(spec.tasks, ['click', 'purchase'])
+    assert.equal(spec.sparse.find((f) => f.name === 'city')?.vocabSize, 2) // paris only (rome, oslo seen once)
+    const ds = await encodeDataset(prep, [train])
+    assert.equal(ds.report.read, 5)
+    assert.equal(ds.report.droppedFunnel, 1) // u3: click 0, buy 1
+    assert.equal(ds.rows, 4)
+    const city = ds.columns.sparse.city
+    assert.deepEqual([...city], [1, 1, 0, 0])
+    const tags = ds.columns.multi.tags
+    assert.deepEqual([...tags.offsets], [0, 2, 3, 3, 4])
+    // standardized with the training mean (30 over all 5 rows) and population std
+    const std = Math.sqrt((400 + 100 + 0 + 100 + 400) / 5)
+    assert.ok(Math.abs(ds.columns.dense[0] - (10 - 30) / std) < 1e-6)
+  })
+
+  it('encodes serving rows exactly as the training pass does, after a JSON round trip', async () => {
+    const prep = await fitPreprocessing(schema, [train])
+    const file = join(dir, 'prep.json')
+    savePreprocessing(prep, file)
+    const loaded = loadPreprocessing(file)
+    const ds = await encodeDataset(loaded, [train])
+    const b = encodeRows(loaded, [{ user: 'u1', city: 'paris', tags: 'a|b', price: 10 }, { user: 'zz', city: 'rome', tags: 'c', price: '30' }])
+    assert.equal(b.sparse.user[0], ds.columns.sparse.user[0])
+    assert.equal(b.sparse.user[1], 0)
+    assert.equal(b.sparse.city[1], 0)
+    assert.deepEqual([...b.multi.tags.ids.subarray(0, 2)], [...ds.columns.multi.tags.ids.subarray(0, 2)])
+    assert.equal(b.dense[0], ds.columns.dense[0])
+    assert.throws(() => encodeRows(loaded, [{ user: 'u1', city: 'x', tags: '', price: 'cheap' }]), /rows\[0\]\.price: expected a number, got "cheap"/)
+  })
+
+  it('gives seeded shuffled batches that cover every row once', async () => {
+    const prep = await fitPreprocessing(schema, [train])
+    const ds = await encodeDataset(prep, [train])
+    const seen = (seed: number) => [...ds.batches(3, { shuffle: true, seed })].flatMap((b) => [...b.dense])
+    assert.deepEqual(seen(7), seen(7))
+    assert.deepEqual([...seen(7)].sort(), [...ds.columns.dense].sort())
+    const plain = [...ds.batches(3)]
+    assert.deepEqual(plain.map((b) => b.size), [3, 1])
+    assert.equal([...ds.batches(3, { dropLast: true })].length, 1)
+  })
+})
+
+describe('bad input', () => {
+  it('names file, line and column of a label outside {0,1}', async () => {
+    const prep = await fitPreprocessing(schema, [train])
+    const bad = csv('bad-label.csv', [header, 'u1,paris,a,10,1,0', 'u1,paris,a,10,0,0', 'u1,paris,a,10,2,0'])
+    await assert.rejects(encodeDataset(prep, [bad]), /bad-label\.csv:4: column "click": label must be 0 or 1, got "2"/)
+  })
+
+  it('names file, line and column of a non-numeric value', async () => {
+    const prep = await fitPreprocessing(schema, [train])
+    const rows = [header, ...Array.from({ length: 3000 }, () => 'u1,paris,a,10,1,0'), 'u1,paris,a,ten,1,0']
+    const bad = csv('bad-number.csv', rows)
+    await assert.rejects(encodeDataset(prep, [bad]), /bad-number\.csv:3002: column "price": expected a number, got "ten"/)
+  })
+
+  it('skips and counts bad rows when asked', async () => {
+    const skipping = parseDatasetSchema({ ...schema, badRows: 'skip' }, 'test schema')
+    const prep = await fitPreprocessing(skipping, [train])
+    const bad = csv('bad-skip.csv', [header, 'u1,paris,a,10,1,0', 'u1,paris,a,x,1,0', 'u1,paris,a,10,7,0'])
+    const ds = await encodeDataset(prep, [bad])
+    assert.equal(ds.report.skippedBad, 2)
+    assert.equal(ds.rows, 1)
+  })
+
+  it('reports a missing column, a broken funnel and an empty file', async () => {
+    const prep = await fitPreprocessing(schema, [train])
+    const noBuy = csv('no-buy.csv', ['user,city,tags,price,click', 'u1,paris,a,10,1'])
+    await assert.rejects(encodeDataset(prep, [noBuy]), /no-buy\.csv: missing column "buy"/)
+    const strict = parseDatasetSchema({ ...schema, funnel: 'error' }, 'test schema')
+    await assert.rejects(fitPreprocessing(strict, [train]).then((p) => encodeDataset(p, [train])), /train\.csv:5: column "buy": funnel broken/)
+    const empty = csv('empty.csv', [header])
+    await assert.rejects(encodeDataset(prep, [empty]), /empty\.csv: no data rows/)
+  })
+})

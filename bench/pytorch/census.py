@@ -6,16 +6,22 @@ Everything below is the contract that resflow's `configs/census.yaml` mirrors
 
 DATA  ../shared/data/census-income/census-income.{train,val}.gz (raw UCI census-income KDD)
   * One row per line, no header. Each line (trailing "\\n" removed) is split on "," and every
-    field is stripped of surrounding spaces (ASCII " "); exactly 42 fields. "?" is kept as an
-    ordinary string value (it only occurs in categorical fields).
+    field is stripped of surrounding spaces (ASCII " "); exactly 42 fields. "?" means missing
+    (it only occurs in categorical fields: mig_* about half the rows, country_*, hisp_origin,
+    state_prev_res).
   * Labels: income  = 1 if field 41 (income_50k) == "50000+."        (train: 6.2 % positive)
             marital = 1 if field 7 (marital_stat) == "Never married"  (train: 43.1 % positive)
   * Dropped: instance_weight (field 24), and the label sources marital_stat (7) and
     income_50k (41) are never features.
   * Numeric (7, in this order): age(0), wage_per_hour(5), capital_gains(16), capital_losses(17),
-    stock_dividends(18), num_emp(30), weeks_worked(39). Standardised with the TRAIN mean and
-    population std (ddof = 0), computed in float64: v' = (v - mean) / std (std 0 -> 1), then
-    stored as float32.
+    stock_dividends(18), num_emp(30), weeks_worked(39). Transform (--numeric):
+      adapter (default; = resflow's built-in `census` dataset, src/data/adapters.ts):
+        age, num_emp, weeks_worked -> standardised: (v - mean) / std with the TRAIN mean and
+          population std (ddof = 0) in float64 (std 0 -> v - mean);
+        wage_per_hour, capital_gains, capital_losses, stock_dividends -> sign(v) * log1p(|v|)
+          (not standardised afterwards; the input BatchNorm rescales every column anyway);
+      standardize: all 7 standardised as above.
+    Stored as float32.
   * Categorical (the other 32 fields, in file order): 1 class_worker, 2 det_ind_code,
     3 det_occ_code, 4 education, 6 hs_college, 8 major_ind_code, 9 major_occ_code, 10 race,
     11 hisp_origin, 12 sex, 13 union_member, 14 unemp_reason, 15 full_or_part_emp,
@@ -23,9 +29,10 @@ DATA  ../shared/data/census-income/census-income.{train,val}.gz (raw UCI census-
     25 mig_chg_msa, 26 mig_chg_reg, 27 mig_move_reg, 28 mig_same, 29 mig_prev_sunbelt,
     31 fam_under_18, 32 country_father, 33 country_mother, 34 country_self, 35 citizenship,
     36 own_or_self, 37 vet_question, 38 vet_benefits, 40 year (codes are categories too).
-    Vocabulary per field = every distinct stripped string of the TRAIN file (min count 1),
-    ids 1..V ordered by descending train count, ties by ascending string (code-point order);
-    id 0 = value unseen in train (OOV). Table rows = V + 1. Embedding dim 8.
+    Vocabulary per field = every distinct stripped string of the TRAIN file except "?"
+    (min count 1), ids 1..V ordered by descending train count, ties by ascending string
+    (code-point order); id 0 = missing ("?") or unseen in train. Table rows = V + 1
+    (517 rows over the 32 fields). Embedding dim 8.
   * Splits: train = the whole train file (69,833 rows). The val file (9,976 rows) is split by
     mulberry32(seed = 2024): for row i (0-based, file order) draw u_i = next() (the i-th draw,
     one per row); u_i < 0.5 -> "val" (early stopping), else "test" (the reported figures).
@@ -50,12 +57,13 @@ MODELS (--model)
                  tasks; per task Block(64) -> Linear(1)
   mmoe           as omoe with one gate per task
   ple            2 extraction levels (PLE; each level is a CGC), per level 2 shared experts and
-                 2 experts per task, expert = one Block, widths 128 (level 1) and 64 (level 2);
+                 2 experts per task, expert = one Block(128) at both levels;
                  task gate softmax over [own experts, shared experts] from the task's previous
                  level output (level 1: x); shared gate (level 1 only) softmax over
                  [marital experts, income experts, shared experts] from the shared previous output;
                  towers per task Block(64) -> Linear(1)
-  aitm           per task tower Block(128) -> Block(64) = q_k; for income: p = Block(64)(r_marital),
+  aitm           per task tower Block(128) -> Block(64) = q_k; for income:
+                 p = PReLU(Linear(64,64)(r_marital)) (transfer: no BatchNorm),
                  r_income = AIT(q_income, p): tokens u in {q_income, p}, Q/K/V = Linear(64,64,
                  bias=False), w = softmax_u(<Q u, K u> / sqrt(64)), r = sum_u w_u V u;
                  r_marital = q_marital; z_k = Linear(64,1)(r_k). Calibrator (behavioural
@@ -111,6 +119,8 @@ FIELDS = ("age class_worker det_ind_code det_occ_code education wage_per_hour hs
 assert len(FIELDS) == 42
 NUMERIC = ["age", "wage_per_hour", "capital_gains", "capital_losses", "stock_dividends",
            "num_emp", "weeks_worked"]
+LOG1P = ["wage_per_hour", "capital_gains", "capital_losses", "stock_dividends"]
+MISSING = "?"
 DROPPED = ["instance_weight", "marital_stat", "income_50k"]
 CATEGORICAL = [f for f in FIELDS if f not in NUMERIC and f not in DROPPED]
 assert len(CATEGORICAL) == 32
@@ -154,22 +164,23 @@ def read_rows(path):
 class Census:
     """Preprocessed splits: ids int64 [N, 32], num float32 [N, 7], y float32 [N, 2] (TASKS order)."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, numeric="adapter"):
         train = read_rows(os.path.join(data_dir, "census-income.train.gz"))
         valfile = read_rows(os.path.join(data_dir, "census-income.val.gz"))
         idx = {f: i for i, f in enumerate(FIELDS)}
-        # numeric standardisation from train (float64, population std)
+        # numeric: which columns are log1p'd, the others standardised (train, float64, ddof 0)
+        self.log1p = np.array([numeric == "adapter" and f in LOG1P for f in NUMERIC])
         raw = np.array([[float(r[idx[f]]) for f in NUMERIC] for r in train], dtype=np.float64)
         self.num_mean = raw.mean(axis=0)
-        std = raw.std(axis=0)
-        self.num_std = np.where(std > 0, std, 1.0)
+        self.num_std = raw.std(axis=0)
         # vocabularies from train, min count 1, by descending count then ascending string
         self.vocab = []
         for f in CATEGORICAL:
             counts = {}
             for r in train:
                 v = r[idx[f]]
-                counts[v] = counts.get(v, 0) + 1
+                if v != MISSING:
+                    counts[v] = counts.get(v, 0) + 1
             order = sorted(counts, key=lambda v: (-counts[v], v))
             self.vocab.append({v: i + 1 for i, v in enumerate(order)})
         self.vocab_sizes = [len(v) + 1 for v in self.vocab]  # + OOV row 0
@@ -186,7 +197,9 @@ class Census:
         ids = np.array([[voc.get(r[idx[f]], 0) for f, voc in zip(CATEGORICAL, self.vocab)]
                         for r in rows], dtype=np.int64)
         num = np.array([[float(r[idx[f]]) for f in NUMERIC] for r in rows], dtype=np.float64)
-        num = ((num - self.num_mean) / self.num_std).astype(np.float32)
+        std = np.where(self.num_std > 0, (num - self.num_mean) / np.where(self.num_std > 0, self.num_std, 1.0),
+                       num - self.num_mean)
+        num = np.where(self.log1p, np.sign(num) * np.log1p(np.abs(num)), std).astype(np.float32)
         y = np.array([[r[idx["marital_stat"]] == "Never married", r[idx["income_50k"]] == "50000+."]
                       for r in rows], dtype=np.float32)
         return torch.from_numpy(ids), torch.from_numpy(num), torch.from_numpy(y)
@@ -203,7 +216,6 @@ def auc(y, p):
     order = np.argsort(p, kind="mergesort")
     ps = p[order]
     ranks = np.empty(len(p), dtype=np.float64)
-    i = 0
     n = len(p)
     # average ranks over runs of equal scores
     bounds = np.flatnonzero(np.diff(ps) != 0) + 1
@@ -211,7 +223,6 @@ def auc(y, p):
     ends = np.concatenate([bounds, [n]])
     for s, e in zip(starts, ends):
         ranks[order[s:e]] = (s + e + 1) / 2.0  # mean of 1-based ranks s+1..e
-        i = e
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
@@ -370,7 +381,7 @@ class MoE(Model):
 
 
 class PLE(Model):
-    def __init__(self, vs, n_num, level_units=(128, 64), n_shared=2, n_specific=2, towers=(64,)):
+    def __init__(self, vs, n_num, level_units=(128, 128), n_shared=2, n_specific=2, towers=(64,)):
         super().__init__()
         self.input = Input(vs, n_num)
         self.levels = nn.ModuleList()
@@ -424,7 +435,8 @@ class AITM(Model):
         self.input = Input(vs, n_num)
         d = towers[-1]
         self.towers = nn.ModuleDict({t: MLP(self.input.d_out, towers) for t in TASKS})
-        self.transfer = nn.ModuleDict({t: Block(d, d) for t in TASKS[1:]})
+        self.transfer = nn.ModuleDict({t: nn.Sequential(init_linear(nn.Linear(d, d)), nn.PReLU(d, init=0.25))
+                                       for t in TASKS[1:]})
         self.ait = nn.ModuleDict({t: AIT(d) for t in TASKS[1:]})
         self.heads = nn.ModuleDict({t: Head(d) for t in TASKS})
 
@@ -597,6 +609,7 @@ def main():
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--aitm-alpha", type=float, default=0.6)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--numeric", choices=["adapter", "standardize"], default="adapter")
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--json", action="store_true", help="only the JSON lines on stdout (logs on stderr)")
     a = ap.parse_args()
@@ -608,15 +621,16 @@ def main():
     seeds = [int(s) for s in a.seed.split(",")]
     log = (lambda s: print(s, file=sys.stderr)) if a.json else print
     t0 = time.perf_counter()
-    data = Census(a.data)
+    data = Census(a.data, a.numeric)
     log(f"census: train {len(data.splits['train'][0])}, val {len(data.splits['val'][0])}, "
         f"test {len(data.splits['test'][0])} rows; {len(CATEGORICAL)} categorical "
         f"(vocab {sum(data.vocab_sizes)} rows), {len(NUMERIC)} numeric; loaded in "
         f"{time.perf_counter() - t0:.1f}s; torch {torch.__version__}, {_blas.blas_info()}, "
         f"threads {a.threads}")
-    for m in models:
-        for s in seeds:
+    for s in seeds:  # seed-major, so machine noise spreads over the models
+        for m in models:
             r = run(data, m, s, a.epochs, a.batch, a.lr, a.patience, a.aitm_alpha, log)
+            r["numeric"] = a.numeric
             print(json.dumps(r), flush=True)
 
 

@@ -8,6 +8,8 @@ import { ResflowError } from '../errors.js'
 type Command = { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }
 
 const COMMANDS: Record<string, Command> = {
+  'data stats': { summary: 'rows, label rates, funnel consistency, missing values and vocabulary sizes of a dataset', load: () => import('./commands/data-stats.js') },
+  datagen: { summary: 'write synthetic funnel data (train/val/test Parquet + schema)', load: () => import('./commands/datagen.js') },
   demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison', load: () => import('./commands/demo.js') },
 }
 

@@ -10,6 +10,10 @@ type Command = { summary: string; load: () => Promise<{ run: (argv: string[]) =>
 const COMMANDS: Record<string, Command> = {
   'data stats': { summary: 'rows, label rates, funnel consistency, missing values and vocabulary sizes of a dataset', load: () => import('./commands/data-stats.js') },
   datagen: { summary: 'write synthetic funnel data (train/val/test Parquet + schema)', load: () => import('./commands/datagen.js') },
+  train: { summary: 'train one model from an experiment config into a run directory (--resume continues one)', load: () => import('./commands/train.js') },
+  eval: { summary: 'score a saved run on any split: AUC, GAUC, logloss, calibration, funnel violations, fused score', load: () => import('./commands/eval.js') },
+  predict: { summary: 'per-row task probabilities and the fused score of a saved run, to a CSV file', load: () => import('./commands/predict.js') },
+  compare: { summary: 'train models × seeds (× one swept setting) on the same splits; results.json, results.md, report.html', load: () => import('./commands/compare.js') },
   demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison', load: () => import('./commands/demo.js') },
 }
 

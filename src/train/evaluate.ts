@@ -1,11 +1,16 @@
 /**
  * Scoring: a session's predictions over a split, gathered into whole columns, and the MetricRecords
- * computed from them (the rows of results.json and `resflow eval --json`).
+ * computed from them (the rows of results.json and `resflow eval --json`); and a saved run loaded back
+ * from its directory to score any file with the preprocessing it was trained with.
  */
 import type { Batch } from '../data/types.js'
 import { type Fusion, fuse } from '../export/fusion.js'
 import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/index.js'
-import type { TrainSession } from './session.js'
+import { encodeDataset } from '../data/encode.js'
+import { type Preprocessing, inputSpecOf, loadPreprocessing } from '../data/preprocessing.js'
+import { type ModelConfigInput, buildModel } from '../models/registry.js'
+import { type RunManifest, readRun, runFiles } from './run-dir.js'
+import { TrainSession, loadSessionWeights } from './session.js'
 
 /** Whole-split columns: probabilities and labels per task, and the group id when the data has one. */
 export interface Predictions {
@@ -78,4 +83,28 @@ export function scorePredictions(pred: Predictions, options: ScoreOptions): Metr
     for (const task of tasks.slice(0, -1)) records.push({ model, seed, split, task: 'fused', metric: `auc@${task}`, value: computeAuc(score, pred.labels[task]!) })
   }
   return records
+}
+
+/** A saved run ready to score: its session holding the best weights, manifest and preprocessing. */
+export interface LoadedRun {
+  session: TrainSession
+  manifest: RunManifest
+  preprocessing: Preprocessing
+}
+
+export async function loadRun(runDir: string, options: { threads?: number } = {}): Promise<LoadedRun> {
+  const { manifest, weights } = readRun(runDir)
+  const preprocessing = loadPreprocessing(runFiles(runDir).preprocessing)
+  const model = buildModel(inputSpecOf(preprocessing), manifest.modelConfig as ModelConfigInput, { positiveRates: manifest.positiveRates })
+  const session = await TrainSession.create(model, { seed: manifest.seed, threads: options.threads })
+  loadSessionWeights(session, weights)
+  return { session, manifest, preprocessing }
+}
+
+/** Encodes the file(s) at `path` with the run's preprocessing and scores them: records and predictions. */
+export async function evaluateRun(run: LoadedRun, path: string, options: { split: string; batchSize?: number; ks?: number[] }): Promise<{ records: MetricRecord[]; predictions: Predictions }> {
+  const data = await encodeDataset(run.preprocessing, [path])
+  const predictions = await collectPredictions(run.session, data.batches(options.batchSize ?? 8192))
+  const records = scorePredictions(predictions, { model: run.manifest.model, seed: run.manifest.seed, split: options.split, tasks: run.manifest.tasks, fusion: run.manifest.fusion, ks: options.ks })
+  return { records, predictions }
 }

@@ -30,6 +30,27 @@ export interface RunManifest {
   /** best epoch and its validation metrics */
   best?: { epoch: number; metric: number }
   createdAt: string
+  /** per task share of positives on the training data; buildModel needs it to rebuild taskOrder 'auto' */
+  positiveRates?: Record<string, number>
+  /** how the run was trained (written by train/train-run.ts) */
+  training?: RunTraining
+}
+
+export interface RunTraining {
+  /** the experiment config file */
+  experiment: string
+  /** hash of the settings that determine the run; --resume refuses a different one */
+  fingerprint: string
+  parameterCount: number
+  epochs: number
+  batchSize: number
+  trainRows: number
+  epochsRun?: number
+  stoppedEarly?: boolean
+  /** training rows per second (validation excluded) */
+  samplesPerSecond?: number
+  /** wall time of the fit loop */
+  seconds?: number
 }
 
 export const runFiles = (dir: string) => ({
@@ -43,6 +64,15 @@ export const runFiles = (dir: string) => ({
 export function writeManifest(dir: string, manifest: RunManifest): void {
   mkdirSync(dir, { recursive: true })
   writeAtomic(runFiles(dir).manifest, JSON.stringify(manifest, null, 2) + '\n')
+}
+
+/** The manifest alone (no weights), checked for the format version. */
+export function readManifest(dir: string): RunManifest {
+  const file = runFiles(dir).manifest
+  if (!existsSync(file)) throw new ConfigError(`${dir}: not a run directory (missing ${file}); train one with \`resflow train --config FILE --out ${dir}\``, { file })
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as RunManifest
+  if (manifest.version !== RUN_VERSION) throw new ConfigError(`${file}: run format version ${manifest.version}, this resflow reads ${RUN_VERSION}`, { file })
+  return manifest
 }
 
 export function readRun(dir: string): { manifest: RunManifest; preprocessing: unknown; weights: WeightsFile } {

@@ -119,14 +119,20 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
     let rows = 0
     let lossSum = 0
     let batches = 0
-    for await (const batch of data.trainBatches(epoch)) {
-      const { loss } = await session.trainStep(batch)
+    let bad: number | null = null
+    // pipelined steps (session.trainBatches), equal bit for bit to one trainStep per batch
+    await session.trainBatches(data.trainBatches(epoch), ({ loss }, batch) => {
       batches++
-      if (!Number.isFinite(loss)) throw diverged(session.step, epoch, batches, loss, state, files)
+      if (!Number.isFinite(loss)) {
+        bad = loss
+        return false
+      }
       rows += batch.size
       lossSum += loss * batch.size
       progress.step(batch.size, loss)
-    }
+      return true
+    })
+    if (bad !== null) throw diverged(session.step, epoch, batches, bad, state, files)
     const seconds = (performance.now() - t0) / 1000
     trainRows += rows
     trainSeconds += seconds

@@ -1,0 +1,76 @@
+/** `resflow compare --config FILE [--models a,b,c] [--seeds N] [--out DIR]`: models × seeds on the same splits. */
+import { join } from 'node:path'
+import { ConfigError } from '../../errors.js'
+import { MODEL_NAMES, isModelName } from '../../models/registry.js'
+import { runCompare } from '../../train/compare.js'
+import { type Experiment, loadExperiment } from '../../train/experiment.js'
+import { createProgress } from '../../train/progress.js'
+import { comparisonTables, formatSummary } from '../../report/index.js'
+import type { MetricRecord } from '../../metrics/index.js'
+import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+
+const OPTIONS: OptionSpec = {
+  config: { type: 'string', description: 'experiment config, YAML or JSON', required: true },
+  models: { type: 'string', description: 'comma-separated registry names (default: the config\'s compare.models, else its model)' },
+  seeds: { type: 'string', description: 'seeds per model (default: compare.seeds)' },
+  out: { type: 'string', description: 'output folder (default runs/compare-<name>)' },
+  parallel: { type: 'string', description: 'trainings at once (default: compare.parallel)' },
+  epochs: { type: 'string', description: 'override the config\'s epochs' },
+  quiet: { type: 'boolean', description: 'no per-epoch lines' },
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, help } = parseOptions('compare', argv, OPTIONS)
+  if (help) {
+    console.log(helpText('compare', '--config FILE [--models a,b,c] [--seeds N] [--out DIR]', OPTIONS))
+    return 0
+  }
+  const experiment = loadExperiment(stringOption(values.config)!)
+  const epochs = intOption('epochs', values.epochs, 1)
+  if (epochs !== undefined) experiment.epochs = epochs
+  const models = modelList(experiment, stringOption(values.models))
+  const seeds = intOption('seeds', values.seeds, 1) ?? experiment.compare.seeds
+  const outDir = stringOption(values.out) ?? join('runs', `compare-${experiment.name}`)
+  const log = (line: string) => process.stderr.write(line + '\n')
+  const result = await runCompare(experiment, {
+    models,
+    seeds,
+    outDir,
+    parallel: intOption('parallel', values.parallel, 1),
+    log,
+    progress: values.quiet ? undefined : (label) => createProgress({ tty: false, label }),
+    command: `resflow compare ${argv.join(' ')}`,
+  })
+  console.log(formatComparison(result.records))
+  console.log(`\n${result.records.length} records → ${result.files.json}\ntables → ${result.files.markdown}\nreport → ${result.files.html}\n(${result.seconds.toFixed(0)}s)`)
+  return 0
+}
+
+export function modelList(e: Experiment, option: string | undefined): string[] {
+  const names = option ? option.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(e.compare.models).length > 0 ? Object.keys(e.compare.models) : [e.model.model]
+  for (const name of names) {
+    if (!isModelName(name)) throw new ConfigError(`--models: unknown model "${name}" (available: ${MODEL_NAMES.join(', ')})`, { field: '--models' })
+  }
+  if (new Set(names).size !== names.length) throw new ConfigError(`--models: a model is listed twice in "${names.join(',')}"`, { field: '--models' })
+  return names
+}
+
+/** The terminal table: test split (else val), AUC rows per task and the fused score, columns models. */
+export function formatComparison(records: MetricRecord[], metrics = ['auc', 'gauc', 'logloss']): string {
+  const tables = comparisonTables(records)
+  const table = tables.find((t) => t.split === 'test') ?? tables.find((t) => t.split === 'val')
+  if (!table) return '(no records)'
+  const rows = table.rows.filter((r) => metrics.includes(r.metric))
+  const head = ['task', 'metric', ...table.models]
+  const body = rows.map((r) => [r.task, r.metric, ...r.cells.map((c) => (c ? formatSummary(c) + (r.best !== undefined && c.mean === r.best ? ' *' : '') : '—'))])
+  const cost = tables.find((t) => t.split === 'train')
+  if (cost) {
+    for (const metric of ['rows_per_s', 'seconds']) {
+      const row = cost.rows.find((r) => r.metric === metric)
+      if (row) body.push(['train', metric, ...table.models.map((m) => { const c = row.cells[cost.models.indexOf(m)]; return c ? c.mean.toFixed(metric === 'seconds' ? 1 : 0) : '—' })])
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)))
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')
+  return [`${table.split} split (mean ± std over seeds; * best)`, line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
+}

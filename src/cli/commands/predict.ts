@@ -1,0 +1,46 @@
+/** `resflow predict --run RUN_DIR --dataset NAME --path PATH --out FILE`: per-row probabilities and the fused score. */
+import { createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+import { fuse } from '../../export/fusion.js'
+import { evaluateRun, loadRun } from '../../train/evaluate.js'
+import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
+import { checkDataset } from './eval.js'
+
+const OPTIONS: OptionSpec = {
+  run: { type: 'string', description: 'run directory written by train or compare', required: true },
+  dataset: { type: 'string', description: 'the dataset the file belongs to (the run\'s dataset, or csv / parquet)', required: true },
+  path: { type: 'string', description: 'file, glob or folder to score', required: true },
+  out: { type: 'string', description: 'CSV to write: row, p_<task> per task, fused (when the run has a fusion)', required: true },
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, help } = parseOptions('predict', argv, OPTIONS)
+  if (help) {
+    console.log(helpText('predict', '--run RUN_DIR --dataset NAME --path PATH --out FILE', OPTIONS))
+    return 0
+  }
+  const loaded = await loadRun(stringOption(values.run)!)
+  checkDataset(stringOption(values.dataset)!, loaded.manifest.dataset)
+  const { predictions } = await evaluateRun(loaded, stringOption(values.path)!, { split: 'predict' })
+  await loaded.session.release()
+  const tasks = loaded.manifest.tasks
+  const fused = loaded.manifest.fusion ? fuse(loaded.manifest.fusion, predictions.probs) : null
+  const out = createWriteStream(stringOption(values.out)!)
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain')
+  }
+  await write(['row', ...tasks.map((t) => `p_${t}`), ...(fused ? ['fused'] : [])].join(',') + '\n')
+  let chunk = ''
+  for (let i = 0; i < predictions.rows; i++) {
+    chunk += [i, ...tasks.map((t) => predictions.probs[t]![i]!.toPrecision(7)), ...(fused ? [fused[i]!.toPrecision(7)] : [])].join(',') + '\n'
+    if (chunk.length > 1 << 16) {
+      await write(chunk)
+      chunk = ''
+    }
+  }
+  await write(chunk)
+  out.end()
+  await once(out, 'finish')
+  console.error(`predict: ${predictions.rows} rows → ${values.out}${fused ? ` (fused: ${loaded.manifest.fusion!.kind} ${JSON.stringify(loaded.manifest.fusion!.weights)})` : ''}`)
+  return 0
+}

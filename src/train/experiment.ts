@@ -1,0 +1,221 @@
+/**
+ * The experiment config (YAML or JSON): data, model, loss, optimizers, epochs, batch size, early
+ * stopping, fusion, seed, threads, and the `compare` settings (models, seeds, one swept setting).
+ * Strict zod schemas: an unknown key is an error that lists the allowed ones, and every error names
+ * the file and the field (config/load.ts).
+ *
+ *   name: synthetic
+ *   data: { dataset: synthetic, dir: ../.cache/synthetic, generate: { rows: 60000, seed: 1 } }
+ *   model: { model: resflow, towers: [64, 32] }
+ *   optimizer: { kind: adam, lr: 0.002 }
+ *   epochs: 4
+ *   batchSize: 1024
+ *   earlyStopping: { metric: mean-auc, patience: 2 }
+ *   compare: { models: { resflow: {}, mmoe: { experts: 4 } }, seeds: 2 }
+ *
+ * Relative paths in `data` are relative to the config file's folder.
+ */
+import { createHash } from 'node:crypto'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { z } from 'zod'
+import { loadConfigFile } from '../config/load.js'
+import { ConfigError } from '../errors.js'
+import { FUSION_KINDS } from '../export/fusion.js'
+import { commonOptions } from '../models/common.js'
+import { type ModelConfigInput, parseModelConfig } from '../models/registry.js'
+
+const Path = z.string().min(1)
+
+export const DataConfig = z.strictObject({
+  /** dataset adapter: census, aliexpress, aliccp, aliccp-raw, kuairand, csv, parquet, synthetic */
+  dataset: z.string().min(1),
+  /** a folder in the adapter's layout (e.g. census-income with its train and val files) */
+  dir: Path.optional(),
+  /** or the files of each split (a file, glob or hive folder) */
+  train: Path.optional(),
+  val: Path.optional(),
+  test: Path.optional(),
+  /** csv / parquet: the dataset schema file */
+  schema: Path.optional(),
+  /** adapter options, checked by the adapter */
+  options: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * No test file: split the validation rows in two, u = mulberry32(seed) per row in file order,
+   * u < valFraction → validation (early stopping, fusion), else test (the reported figures).
+   */
+  splitVal: z.strictObject({ seed: z.number().int().default(2024), valFraction: z.number().gt(0).lt(1).default(0.5) }).optional(),
+  /** synthetic: generate the files into `dir` first (skipped when they exist with the same settings) */
+  generate: z
+    .strictObject({
+      rows: z.number().int().positive(),
+      seed: z.number().int().default(1),
+      /** funnel tasks, e.g. [click, cart, purchase] */
+      tasks: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .optional(),
+})
+export type DataConfig = z.infer<typeof DataConfig>
+
+/** The loss, shared by every model of a comparison; becomes the models' lossWeights / positiveWeights options. */
+export const LossConfig = z.strictObject({
+  /** w_k per task (default 1) */
+  weights: z.record(z.string(), z.number().nonnegative()).optional(),
+  /** positive-class weight per task (default 1) */
+  positiveWeights: z.record(z.string(), z.number().positive()).optional(),
+  /** learned homoscedastic-uncertainty task weights */
+  uncertaintyWeighting: z.boolean().optional(),
+})
+
+export const OptimizerConfig = z.strictObject({
+  kind: z.enum(['adam', 'adamw']).default('adam'),
+  lr: z.number().positive().default(1e-3),
+  weightDecay: z.number().nonnegative().default(0),
+  /** clip the global L2 norm of the dense gradients */
+  clipNorm: z.number().positive().optional(),
+})
+
+export const SparseOptimizerConfig = z.strictObject({
+  kind: z.enum(['adam', 'adagrad']).default('adam'),
+  lr: z.number().positive().default(1e-3),
+  l2: z.number().nonnegative().default(0),
+})
+
+export const EarlyStoppingSchema = z.strictObject({
+  /** mean-auc: mean of the task AUCs; task-auc: one task's (`task`); weighted-auc: Σ w_k AUC_k / Σ w_k (`weights`) */
+  metric: z.enum(['mean-auc', 'task-auc', 'weighted-auc']).default('mean-auc'),
+  task: z.string().optional(),
+  weights: z.record(z.string(), z.number().positive()).optional(),
+  /** epochs without improvement before stopping; null: train all epochs, still keep the best */
+  patience: z.number().int().positive().nullable().default(2),
+  minDelta: z.number().nonnegative().default(0),
+  restoreBest: z.boolean().default(true),
+})
+
+export const FusionConfig = z.strictObject({
+  kind: z.enum(FUSION_KINDS).default('multiplicative'),
+  /** the task whose AUC the fused score maximises on validation (default: the last task) */
+  task: z.string().optional(),
+  grid: z.array(z.number()).min(1).optional(),
+})
+
+export const SweepConfig = z.strictObject({
+  /** dotted path of the swept setting, e.g. model.residual, model.taskOrder, data.generate.tasks */
+  field: z.string().min(1),
+  values: z.array(z.unknown()).min(1),
+  /** column header in the tables (default: the field) */
+  label: z.string().optional(),
+})
+
+export const CompareConfig = z.strictObject({
+  /** model name → its options, on top of `model`'s embeddingDim and dropout and the `loss` section */
+  models: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  seeds: z.number().int().positive().default(3),
+  sweep: SweepConfig.optional(),
+  /** run this many trainings at once (each its own process); default 1 */
+  parallel: z.number().int().positive().default(1),
+})
+
+export const ExperimentSchema = z.strictObject({
+  name: z.string().min(1).default('experiment'),
+  data: DataConfig,
+  /** `model` names a registry entry; the other keys are its options */
+  model: z.looseObject({ model: z.string() }),
+  loss: LossConfig.optional(),
+  optimizer: OptimizerConfig.prefault({}),
+  sparseOptimizer: SparseOptimizerConfig.prefault({}),
+  /** std of the normal initialiser of embedding rows */
+  embeddingInitStd: z.number().positive().default(0.01),
+  epochs: z.number().int().positive().default(10),
+  batchSize: z.number().int().positive().default(2048),
+  /** batch size for validation and test scoring */
+  evalBatchSize: z.number().int().positive().default(8192),
+  earlyStopping: EarlyStoppingSchema.prefault({}),
+  fusion: FusionConfig.nullable().prefault({}),
+  seed: z.number().int().nonnegative().default(1),
+  /** onnxruntime intra-op threads */
+  threads: z.number().int().positive().default(1),
+  compare: CompareConfig.prefault({}),
+})
+export type Experiment = z.infer<typeof ExperimentSchema> & { file: string }
+
+/** Reads and validates an experiment file; resolves data paths against the file's folder. */
+export function loadExperiment(file: string): Experiment {
+  const parsed = loadConfigFile(file, ExperimentSchema)
+  const experiment = { ...parsed, file, data: resolveDataPaths(parsed.data, dirname(file)) }
+  checkExperiment(experiment)
+  return experiment
+}
+
+function resolveDataPaths(data: DataConfig, base: string): DataConfig {
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p))
+  return { ...data, dir: abs(data.dir), train: abs(data.train), val: abs(data.val), test: abs(data.test), schema: abs(data.schema) }
+}
+
+/** Cross-field checks zod cannot express; errors name the file and field. */
+export function checkExperiment(e: Experiment): void {
+  const fail = (field: string, message: string) => {
+    throw new ConfigError(`${e.file}: ${field}: ${message}`, { file: e.file, field })
+  }
+  if (!e.data.dir && !e.data.train) fail('data', 'give either dir (a folder in the adapter\'s layout) or train and val files')
+  if (e.data.train && !e.data.val && !e.data.dir) fail('data.val', 'expected a validation file next to data.train (early stopping needs one)')
+  if (e.earlyStopping.metric === 'task-auc' && !e.earlyStopping.task) fail('earlyStopping.task', 'metric task-auc needs the task to monitor, e.g. task: purchase')
+  if (e.earlyStopping.metric === 'weighted-auc' && !e.earlyStopping.weights) fail('earlyStopping.weights', 'metric weighted-auc needs weights per task, e.g. weights: {click: 1, purchase: 2}')
+  for (const key of ['lossWeights', 'positiveWeights', 'uncertaintyWeighting'] as const) {
+    if (e.loss && key in e.model) fail(`model.${key}`, 'the loss is set in the loss section; give it there only')
+  }
+  withFile(e.file, () => parseModelConfig(modelConfigFor(e, e.model.model)))
+  for (const name of Object.keys(e.compare.models)) withFile(e.file, () => parseModelConfig(modelConfigFor(e, name)))
+  if (e.compare.sweep && !e.compare.sweep.field.startsWith('model.') && !e.compare.sweep.field.startsWith('data.')) {
+    fail('compare.sweep.field', `expected a path under model. or data., got "${e.compare.sweep.field}"`)
+  }
+}
+
+function withFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ConfigError && !err.message.startsWith(file)) throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
+    throw err
+  }
+}
+
+/** Options that mean the same in every model; `towers` does not (ResFlow's whole towers, MMoE's towers above the experts). */
+const SHARED_KEYS = ['embeddingDim', 'dropout'] satisfies (keyof typeof commonOptions)[]
+
+/**
+ * The model config of `name`: for the experiment's own model, its options; for another model, the
+ * options every model shares (embeddingDim, dropout) taken from `model`, then compare.models[name].
+ * The loss section applies to every model.
+ */
+export function modelConfigFor(e: Pick<Experiment, 'model' | 'loss' | 'compare'>, name: string): ModelConfigInput {
+  const own = name === e.model.model
+  const base: Record<string, unknown> = own ? { ...e.model } : Object.fromEntries(SHARED_KEYS.filter((k) => k in e.model).map((k) => [k, e.model[k]]))
+  const loss: Record<string, unknown> = {}
+  if (e.loss?.weights) loss.lossWeights = e.loss.weights
+  if (e.loss?.positiveWeights) loss.positiveWeights = e.loss.positiveWeights
+  if (e.loss?.uncertaintyWeighting !== undefined) loss.uncertaintyWeighting = e.loss.uncertaintyWeighting
+  return { ...base, ...(e.compare.models[name] ?? {}), ...loss, model: name }
+}
+
+/** A copy of the experiment with the dotted `field` set to `value` (a sweep point). */
+export function withSetting(e: Experiment, field: string, value: unknown): Experiment {
+  const copy = structuredClone(e) as Record<string, unknown>
+  const keys = field.split('.')
+  let node = copy
+  for (const key of keys.slice(0, -1)) {
+    if (node[key] === undefined) node[key] = {}
+    if (typeof node[key] !== 'object' || node[key] === null) throw new ConfigError(`${e.file}: compare.sweep.field: "${field}" goes through "${key}", which is not an object`, { file: e.file, field: 'compare.sweep.field' })
+    node = node[key] as Record<string, unknown>
+  }
+  node[keys[keys.length - 1]!] = value
+  const out = copy as Experiment
+  checkExperiment(out)
+  return out
+}
+
+/** A short stable hash of what determines a training run (not epochs: a finished run can be extended). */
+export function fingerprint(e: Experiment, modelConfig: ModelConfigInput, seed: number): string {
+  const { data, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads } = e
+  const key = JSON.stringify({ data, modelConfig, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads, seed })
+  return createHash('sha256').update(key).digest('hex').slice(0, 16)
+}

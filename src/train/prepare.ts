@@ -1,0 +1,154 @@
+/**
+ * From the experiment's `data` section to encoded, in-memory splits: generate synthetic data when
+ * asked, find the schema and files (a built-in adapter or a user schema), fit the preprocessing on the
+ * training split only, encode every split with it, and (census) split the validation file in two.
+ * Everything downstream (trainer, compare, eval) sees only PreparedData.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { DatasetSchemaSchema, type DatasetSchema, loadDatasetSchema, parseDatasetSchema } from '../data/schema.js'
+import { type EncodedDataset, makeEncodedDataset } from '../data/dataset.js'
+import { encodeDataset } from '../data/encode.js'
+import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
+import { generateSynthetic } from '../data/synth.js'
+import type { Batch, InputSpec, MultiColumn } from '../data/types.js'
+import { Rng } from '../engine/rng.js'
+import { ConfigError } from '../errors.js'
+import type { DataConfig } from './experiment.js'
+
+export interface PreparedData {
+  spec: InputSpec
+  /** the fitted preprocessing artifact, written to RUN_DIR/preprocessing.json */
+  preprocessing: Preprocessing
+  /** how the data was read, stored in the run manifest */
+  dataset: Record<string, unknown>
+  rows: { train: number; val: number; test: number }
+  /** share of positives per task on the training split (ResFlow's taskOrder 'auto') */
+  positiveRates: Record<string, number>
+  /** one epoch of shuffled training batches; the order depends only on (seed, epoch) */
+  trainBatches(seed: number, epoch: number, batchSize: number): Iterable<Batch>
+  valBatches(batchSize: number): Iterable<Batch>
+  /** null when there is no test split */
+  testBatches(batchSize: number): Iterable<Batch> | null
+}
+
+/** The schema and the files of each split. */
+export interface DataSource {
+  schema: DatasetSchema
+  train: string[]
+  val: string[]
+  test: string[] | null
+}
+
+export async function prepareData(config: DataConfig, log: (line: string) => void = () => {}): Promise<PreparedData> {
+  const source = await resolveSource(config, log)
+  const t0 = performance.now()
+  const preprocessing = await fitPreprocessing(source.schema, source.train)
+  const train = await encodeDataset(preprocessing, source.train)
+  let val = await encodeDataset(preprocessing, source.val)
+  let test = source.test ? await encodeDataset(preprocessing, source.test) : null
+  if (config.splitVal) {
+    if (test) throw new ConfigError(`data.splitVal: the data already has a test split (${source.test!.join(', ')}); drop splitVal or the test file`, { field: 'data.splitVal' })
+    const halves = splitRows(val, config.splitVal.seed, config.splitVal.valFraction)
+    val = halves.val
+    test = halves.test
+  }
+  log(`data: ${train.rows} train, ${val.rows} val, ${test?.rows ?? 0} test rows encoded in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
+  const spec = inputSpecOf(preprocessing)
+  const positiveRates = Object.fromEntries(spec.tasks.map((t) => [t, mean(train.columns.labels[t]!)]))
+  return {
+    spec,
+    preprocessing,
+    dataset: { name: config.dataset, ...(config.dir ? { dir: config.dir } : {}), ...(config.splitVal ? { splitVal: config.splitVal } : {}), files: { train: source.train, val: source.val, test: source.test } },
+    rows: { train: train.rows, val: val.rows, test: test?.rows ?? 0 },
+    positiveRates,
+    // a distinct permutation per epoch, the same for every run with this seed (and after --resume)
+    trainBatches: (seed, epoch, batchSize) => train.batches(batchSize, { shuffle: true, seed: (seed * 1000 + epoch) >>> 0 }),
+    valBatches: (batchSize) => val.batches(batchSize),
+    testBatches: (batchSize) => (test ? test.batches(batchSize) : null),
+  }
+}
+
+/** Encodes the files at `path` with a run's fitted preprocessing (eval, predict). */
+export async function encodeWithRun(preprocessing: Preprocessing, path: string): Promise<EncodedDataset> {
+  return encodeDataset(preprocessing, [path])
+}
+
+async function resolveSource(config: DataConfig, log: (line: string) => void): Promise<DataSource> {
+  if (config.dataset === 'synthetic') {
+    if (!config.dir) throw new ConfigError('data.dir: the synthetic dataset needs a folder (generated into when data.generate is set)', { field: 'data.dir' })
+    if (config.generate) await ensureSynthetic(config.dir, config.generate, log)
+    const schemaFile = join(config.dir, 'schema.json')
+    if (!existsSync(schemaFile)) throw new ConfigError(`data.dir: ${config.dir} has no schema.json (hint: add data.generate: {rows: 100000} or run \`resflow datagen --out ${config.dir}\`)`, { field: 'data.dir' })
+    const schema = loadDatasetSchema(schemaFile)
+    const file = (split: string) => [join(config.dir!, `${split}.parquet`)]
+    return { schema, train: file('train'), val: file('val'), test: existsSync(join(config.dir, 'test.parquet')) ? file('test') : null }
+  }
+  if (config.dataset === 'csv' || config.dataset === 'parquet') {
+    if (!config.schema) throw new ConfigError(`data.schema: dataset "${config.dataset}" needs a schema file (sparse, dense, tasks)`, { field: 'data.schema' })
+    if (!config.train || !config.val) throw new ConfigError(`data.train: dataset "${config.dataset}" needs data.train and data.val files`, { field: 'data.train' })
+    const schema = loadDatasetSchema(config.schema)
+    return { schema: config.dataset === 'parquet' ? { ...schema, format: 'parquet' } : schema, train: [config.train], val: [config.val], test: config.test ? [config.test] : null }
+  }
+  return resolveAdapter(config)
+}
+
+/** Built-in dataset layouts (census, aliexpress, ...). */
+async function resolveAdapter(config: DataConfig): Promise<DataSource> {
+  void DatasetSchemaSchema
+  void parseDatasetSchema
+  throw new ConfigError(`data.dataset: unknown dataset "${config.dataset}" (available: synthetic, csv, parquet)`, { field: 'data.dataset' })
+}
+
+/** Generates synthetic data into `dir` unless it already holds data generated with the same settings. */
+async function ensureSynthetic(dir: string, generate: NonNullable<DataConfig['generate']>, log: (line: string) => void): Promise<void> {
+  const stamp = join(dir, 'generate.json')
+  const want = JSON.stringify(generate)
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return
+  const t0 = performance.now()
+  const result = await generateSynthetic({ outDir: dir, rows: generate.rows, seed: generate.seed, tasks: generate.tasks })
+  writeFileSync(stamp, want)
+  const rates = Object.entries(result.rates).map(([t, r]) => `${t} ${(100 * r).toFixed(2)}%`).join(', ')
+  log(`data: generated ${generate.rows} synthetic rows into ${dir} (${rates}) in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
+}
+
+/**
+ * Splits encoded rows in two: u_i = the i-th draw of mulberry32(seed), row order as read;
+ * u_i < fraction → val, else test (the rule of bench/pytorch/census.py).
+ */
+export function splitRows(ds: EncodedDataset, seed: number, fraction: number): { val: EncodedDataset; test: EncodedDataset } {
+  const rng = new Rng(seed)
+  const a: number[] = []
+  const b: number[] = []
+  for (let i = 0; i < ds.rows; i++) (rng.next() < fraction ? a : b).push(i)
+  return { val: takeRows(ds, Int32Array.from(a)), test: takeRows(ds, Int32Array.from(b)) }
+}
+
+function takeRows(ds: EncodedDataset, idx: Int32Array): EncodedDataset {
+  const c = ds.columns
+  const nd = ds.spec.dense.length
+  const pick = <T extends Float32Array | Int32Array | Float64Array>(src: T): T => {
+    const out = new (src.constructor as { new (n: number): T })(idx.length)
+    for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!
+    return out
+  }
+  const map = <T extends Float32Array | Int32Array>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, pick(v)]))
+  const dense = new Float32Array(idx.length * nd)
+  for (let i = 0; i < idx.length; i++) dense.set(c.dense.subarray(idx[i]! * nd, idx[i]! * nd + nd), i * nd)
+  const multi: Record<string, MultiColumn> = {}
+  for (const [k, m] of Object.entries(c.multi)) {
+    const offsets = new Int32Array(idx.length + 1)
+    for (let i = 0; i < idx.length; i++) offsets[i + 1] = offsets[i]! + m.offsets[idx[i]! + 1]! - m.offsets[idx[i]!]!
+    const ids = new Int32Array(offsets[idx.length]!)
+    for (let i = 0; i < idx.length; i++) ids.set(m.ids.subarray(m.offsets[idx[i]!]!, m.offsets[idx[i]! + 1]!), offsets[i]!)
+    multi[k] = { offsets, ids }
+  }
+  const columns = { sparse: map(c.sparse), multi, dense, labels: map(c.labels), extra: map(c.extra), ...(c.group ? { group: pick(c.group) } : {}) }
+  return makeEncodedDataset(ds.spec, columns, { ...ds.report, rows: idx.length })
+}
+
+function mean(a: Float32Array): number {
+  let s = 0
+  for (let i = 0; i < a.length; i++) s += a[i]!
+  return a.length > 0 ? s / a.length : NaN
+}

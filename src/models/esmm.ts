@@ -9,7 +9,8 @@
  * The towers share the embeddings (x), as in the paper.
  *
  * Outputs: probs[task_k] = p_k (the entire-space probability); logits only for the first task (p_k for
- * k > 1 is a product, with no logit of its own); extras `cond.<task>` hold q_k (e.g. the CVR).
+ * k > 1 is a product, with no logit of its own); extras `cond.<task>` hold q_k (e.g. the CVR) and
+ * `condLogit.<task>` its logit f_k, which the loss reads.
  * The loss on p_k uses log p_k = −Σ_j softplus(−f_j), computed in log space for stability.
  */
 import { z } from 'zod'
@@ -19,8 +20,7 @@ import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
 import { bceWithLogits, softplus } from '../nn/losses.js'
-import { checkCommon, combineLosses, commonOptions } from './common.js'
-import { towerUnits } from './common.js'
+import { checkCommon, combineLosses, commonOptions, towerUnits } from './common.js'
 import type { Model } from './types.js'
 
 export const EsmmConfig = z.strictObject({ ...commonOptions })
@@ -31,8 +31,6 @@ const LOG_EPS = 1e-7
 
 export function buildEsmm(spec: InputSpec, config: EsmmConfig): Model {
   checkCommon(spec, config)
-  // the per-step logits f_j, kept by forward for the loss (the loss works in log space)
-  const stepLogits = new WeakMap<Tensor, Tensor[]>()
   return {
     name: 'esmm',
     tasks: spec.tasks,
@@ -52,7 +50,7 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig): Model {
         fs.push(f)
         probs[task] = p
         extras[`cond.${task}`] = q
-        stepLogits.set(p, [...fs])
+        extras[`condLogit.${task}`] = f
       }
       const first = spec.tasks[0]!
       return { probs, logits: { [first]: fs[0]! }, extras }
@@ -61,7 +59,7 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig): Model {
       const perTask: Record<string, Tensor> = {}
       spec.tasks.forEach((task, k) => {
         const w = config.positiveWeights[task] ?? 1
-        const fs = stepLogits.get(outputs.probs[task]!)!
+        const fs = spec.tasks.slice(0, k + 1).map((t) => outputs.extras![`condLogit.${t}`]!) // f_1 … f_k
         if (k === 0) {
           perTask[task] = bceWithLogits(fs[0]!, labels[task]!, w)
           return

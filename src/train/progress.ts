@@ -1,6 +1,6 @@
 /**
  * Training progress. On a terminal: one redrawn line with a bar, ETA, running loss and throughput.
- * Otherwise (CI logs, pipes, files): plain lines, one per epoch plus a few within long epochs.
+ * Otherwise (CI logs, pipes, files): plain lines, one per epoch plus one every 15 s within long epochs.
  * Written to stderr, so stdout stays clean for results and `--json`.
  */
 
@@ -36,6 +36,9 @@ export interface ProgressOptions {
   now?: () => number
 }
 
+/** plain mode: a line within an epoch at most this often */
+const PLAIN_EVERY_MS = 15_000
+
 /** A progress reporter that prints nothing (library use, tests). */
 export const silentProgress: Progress = { startEpoch() {}, step() {}, endEpoch() {}, note() {} }
 
@@ -52,7 +55,6 @@ export function createProgress(options: ProgressOptions = {}): Progress {
   let lossSum = 0
   let steps = 0
   let lastDraw = 0
-  let nextPlain = 0.25 // plain mode: lines at 25%, 50%, 75% of an epoch that takes long
   let drawn = false
 
   const running = () => (steps > 0 ? lossSum / steps : NaN)
@@ -78,8 +80,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
       lossSum = 0
       steps = 0
       start = now()
-      lastDraw = 0
-      nextPlain = 0.25
+      lastDraw = start
     },
     step(rows, loss) {
       done += rows
@@ -91,9 +92,9 @@ export function createProgress(options: ProgressOptions = {}): Progress {
           lastDraw = t
           draw()
         }
-      } else if (total > 0 && done / total >= nextPlain && t - start > 10_000) {
-        stream.write(`${prefix}epoch ${epoch}/${epochs} ${(100 * done / total).toFixed(0)}%  loss ${running().toFixed(4)}  ${formatRate(rate())}\n`)
-        while (done / total >= nextPlain) nextPlain += 0.25
+      } else if (done < total && t - lastDraw > PLAIN_EVERY_MS) {
+        lastDraw = t
+        stream.write(`${prefix}epoch ${epoch}/${epochs} ${(100 * done / total).toFixed(0)}%  loss ${running().toFixed(4)}  ${formatRate(rate())}  ETA ${formatDuration((total - done) / rate())}\n`)
       }
     },
     endEpoch(s) {

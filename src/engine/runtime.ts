@@ -5,12 +5,20 @@
  * off; one intra-op thread is the default since a second one did not speed up `run` for our sizes.
  * `run` is asynchronous: the caller may do embedding work in JS while a step runs.
  */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
 import type { DType, Shape } from './node.js'
 
 export interface RuntimeOptions {
   /** intra-op threads for onnxruntime (default 1) */
   threads?: number
+  /**
+   * Run the session on a worker thread (default false). onnxruntime-node's `run` blocks the calling
+   * thread; on a worker, the main thread can do embedding work while a training step runs.
+   */
+  worker?: boolean
   /** execution providers, default ['cpu']; users with a GPU may pass ['cuda', 'cpu'] */
   providers?: string[]
 }
@@ -24,17 +32,120 @@ export interface IOInfo {
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' }
 
+/** Where a program runs: in this thread, or on a worker thread. */
+interface Backend {
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array | Float64Array>>
+  release(): Promise<void>
+}
+
+/**
+ * onnxruntime-node rejects views of a SharedArrayBuffer ("Invalid argument"): such feeds are copied
+ * into a plain buffer kept per input name.
+ */
+export class PlainCopies {
+  private readonly scratch = new Map<string, Float32Array | Float64Array | BigInt64Array | Uint8Array>()
+  tensor(name: string, type: ort.Tensor.Type, data: Feed, dims: readonly number[]): ort.Tensor {
+    if (!(data.buffer instanceof SharedArrayBuffer)) return new ort.Tensor(type, data as never, dims)
+    let plain = this.scratch.get(name)
+    if (!plain || plain.length !== data.length || plain.constructor !== data.constructor) {
+      plain = new (data.constructor as new (n: number) => Float32Array)(data.length)
+      this.scratch.set(name, plain)
+    }
+    ;(plain as Float32Array).set(data as Float32Array)
+    return new ort.Tensor(type, plain as never, dims)
+  }
+}
+
+class LocalBackend implements Backend {
+  private readonly copies = new PlainCopies()
+  constructor(private readonly session: ort.InferenceSession) {}
+  async run(feeds: Record<string, ort.Tensor>) {
+    for (const [k, t] of Object.entries(feeds)) feeds[k] = this.copies.tensor(k, t.type, t.data as Feed, t.dims)
+    const out = await this.session.run(feeds)
+    const result: Record<string, Float32Array | Float64Array> = {}
+    for (const [k, t] of Object.entries(out)) result[k] = t.data as Float32Array | Float64Array
+    return result
+  }
+  release() {
+    return this.session.release()
+  }
+}
+
+function workerUrl(): URL {
+  // compiled: ort-worker.js beside this file; from sources (tsx): ort-worker.ts
+  const js = new URL('./ort-worker.js', import.meta.url)
+  return existsSync(fileURLToPath(js)) ? js : new URL('./ort-worker.ts', import.meta.url)
+}
+
+class WorkerBackend implements Backend {
+  private nextId = 0
+  private readonly waiting = new Map<number, { resolve: (r: Record<string, Float32Array | Float64Array>) => void; reject: (e: Error) => void }>()
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (msg: { type: string; id: number; result?: Record<string, Float32Array | Float64Array>; message?: string }) => {
+      const w = this.waiting.get(msg.id)
+      if (!w) return
+      this.waiting.delete(msg.id)
+      if (this.waiting.size === 0) worker.unref() // idle: must not keep the process alive
+      if (msg.type === 'error') w.reject(new Error(`onnxruntime worker: ${msg.message}`))
+      else w.resolve(msg.result!)
+    })
+    worker.on('error', (err) => {
+      for (const w of this.waiting.values()) w.reject(err)
+      this.waiting.clear()
+    })
+  }
+
+  static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<WorkerBackend> {
+    const url = workerUrl()
+    // run from sources (tsx): register the TypeScript loader inside the worker before loading it
+    const worker = url.pathname.endsWith('.ts')
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`, { eval: true })
+      : new Worker(url)
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (msg: { type: string; message?: string }) => {
+        worker.off('message', onMessage)
+        if (msg.type === 'ready') resolve()
+        else reject(new Error(`onnxruntime worker: ${msg.message}`))
+      }
+      worker.on('message', onMessage)
+      worker.once('error', reject)
+      worker.postMessage({ type: 'init', bytes, options })
+    })
+    const backend = new WorkerBackend(worker)
+    worker.unref() // an idle training worker must not keep the process alive
+    return backend
+  }
+
+  run(feeds: Record<string, ort.Tensor>) {
+    const id = this.nextId++
+    const plain: Record<string, { type: string; data: unknown; dims: readonly number[] }> = {}
+    for (const [k, t] of Object.entries(feeds)) plain[k] = { type: t.type, data: t.data, dims: t.dims }
+    return new Promise<Record<string, Float32Array | Float64Array>>((resolve, reject) => {
+      if (this.waiting.size === 0) this.worker.ref() // a step is running: keep the process alive until it returns
+      this.waiting.set(id, { resolve, reject })
+      this.worker.postMessage({ type: 'run', id, feeds: plain })
+    })
+  }
+
+  async release() {
+    await this.worker.terminate()
+  }
+}
+
 /** A compiled ONNX model with its declared inputs and outputs. */
 export class Program {
   private constructor(
-    readonly session: ort.InferenceSession,
+    private readonly backend: Backend,
     readonly inputs: readonly IOInfo[],
     readonly outputs: readonly IOInfo[],
   ) {}
 
   static async create(bytes: Uint8Array, inputs: readonly IOInfo[], outputs: readonly IOInfo[], options: RuntimeOptions = {}): Promise<Program> {
-    const session = await ort.InferenceSession.create(bytes, sessionOptions(options))
-    return new Program(session, inputs, outputs)
+    const backend = options.worker
+      ? await WorkerBackend.create(bytes, sessionOptions(options))
+      : new LocalBackend(await ort.InferenceSession.create(bytes, sessionOptions(options)))
+    return new Program(backend, inputs, outputs)
   }
 
   /**
@@ -50,16 +161,16 @@ export class Program {
       if (shape.some((d) => Number.isNaN(d))) throw new Error(`Program.run: no value for a symbolic dim of "${io.name}" [${io.shape.join(', ')}]`)
       const size = shape.reduce((a, b) => a * b, 1)
       if (data.length !== size) throw new Error(`Program.run: feed "${io.name}" has ${data.length} values, expected ${size} for [${shape.join(', ')}]`)
-      ortFeeds[io.name] = new ort.Tensor(ORT_TYPE[io.dtype], data as never, shape)
+      ortFeeds[io.name] = { type: ORT_TYPE[io.dtype], data, dims: shape } as unknown as ort.Tensor
     }
-    const result = await this.session.run(ortFeeds)
+    const result = await this.backend.run(ortFeeds)
     const out: Record<string, Float32Array | Float64Array> = {}
-    for (const io of this.outputs) out[io.name] = result[io.name]!.data as Float32Array | Float64Array
+    for (const io of this.outputs) out[io.name] = result[io.name]!
     return out
   }
 
   async release(): Promise<void> {
-    await this.session.release()
+    await this.backend.release()
   }
 }
 

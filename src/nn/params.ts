@@ -38,7 +38,7 @@ export class ParamStore {
       if (entry.shape.join() !== shape.join()) throw new ConfigError(`parameter "${name}" has shape [${entry.shape}] but is requested as [${shape}]`)
       return entry
     }
-    const values = new Float32Array(numel(shape))
+    const values = new Float32Array(new SharedArrayBuffer(numel(shape) * 4)) // read by the training worker without a copy
     init(values, shape, new Rng(hashName(name) ^ this.seed))
     entry = { name, shape, values, trainable: opts.trainable ?? true, decay: opts.decay ?? false }
     this.entries.set(name, entry)

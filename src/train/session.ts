@@ -25,6 +25,11 @@ export interface SessionOptions {
   sparseOptimizer?: SparseOptimizerConfig
   /** std of the normal initialiser of embedding rows */
   embeddingInitStd?: number
+  /**
+   * Run training steps on a worker thread (default true), so embedding updates overlap the step.
+   * onnxruntime-node's run blocks its thread; see engine/runtime.ts.
+   */
+  workerThread?: boolean
 }
 
 export interface TrainingState {
@@ -91,7 +96,7 @@ export class TrainSession {
       outputs[`stat.${s.name}.var`] = s.variance
     }
     for (const task of model.tasks) outputs[`p.${task}`] = tout.probs[task]!
-    const trainProgram = await compile(outputs, { threads: options.threads })
+    const trainProgram = await compile(outputs, { threads: options.threads, worker: options.workerThread ?? true })
 
     // inference graph: forward only, BatchNorm with running statistics, no dropout
     const ictx = new BuildContext(params, false)
@@ -111,7 +116,7 @@ export class TrainSession {
   private buffer(key: string, size: number): Float32Array {
     let b = this.buffers.get(key)
     if (!b || b.length !== size) {
-      b = new Float32Array(size)
+      b = new Float32Array(new SharedArrayBuffer(size * 4)) // shared: the worker thread reads it without a copy
       this.buffers.set(key, b)
     }
     return b

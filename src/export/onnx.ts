@@ -15,8 +15,8 @@
  * Metadata (metadata_props): resflow.schema_version, resflow.model, resflow.tasks, resflow.fusion,
  * resflow.features (feature order and kinds), resflow.inputs / resflow.outputs (names, dtypes, shapes).
  *
- * Models that return `extras` named `<side>.<name>` (the twin tower's `user.*` / `item.*` vectors) are
- * also exported one file per side: each holds only what its outputs depend on, so item vectors can be
+ * Models that return `extras` named `<side>.<name>` for an input side (the twin tower's `user.*` /
+ * `item.*` vectors) are also exported one file per side: each holds only what its outputs depend on, so item vectors can be
  * precomputed from item features alone.
  */
 import type { IOInfo } from '../engine/runtime.js'
@@ -26,8 +26,12 @@ import { topoSort } from '../engine/autodiff.js'
 import { toOnnx } from '../engine/onnx-graph.js'
 import { ExportError } from '../errors.js'
 import type { Model } from '../models/types.js'
+import type { Side } from '../nn/inputs.js'
 import { BuildContext, ParamStore } from '../nn/params.js'
 import type { Fusion } from './fusion.js'
+
+/** Input sides (InputSpec `side`) whose extras, named `<side>.<name>`, are exported as separate towers. */
+export const TOWER_SIDES = ['user', 'item'] as const satisfies readonly Side[]
 
 /** Bumped when inputs, outputs or metadata change meaning. */
 export const EXPORT_SCHEMA_VERSION = 1
@@ -177,9 +181,8 @@ export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?
   const towers: Record<string, ExportedGraph> = {}
   const sides = new Map<string, Record<string, Tensor>>()
   for (const [key, t] of Object.entries(out.extras ?? {})) {
-    const dot = key.indexOf('.')
-    if (dot <= 0) continue
-    const side = key.slice(0, dot)
+    const side = key.slice(0, key.indexOf('.'))
+    if (!(TOWER_SIDES as readonly string[]).includes(side)) continue // other extras (e.g. ESMM's conditional CVR) stay internal
     if (!sides.has(side)) sides.set(side, {})
     sides.get(side)![key] = t
   }

@@ -20,11 +20,18 @@ export type RawRow = Readonly<Record<string, RawValue>>
 /** How a raw feature is validated in requests. */
 export type RawKind = 'categorical' | 'numeric' | 'list'
 
+export interface RawFeature {
+  name: string
+  kind: RawKind
+  /** whether null (a missing value) is accepted; false for numbers without a fill value. Default true */
+  nullable?: boolean
+}
+
 /** Raw rows ⇄ encoded batches, from a fitted preprocessing artifact. */
 export interface RowCodec {
   spec: InputSpec
   /** every raw feature a request must carry, with its kind, in feature order */
-  features: readonly { name: string; kind: RawKind }[]
+  features: readonly RawFeature[]
   /** encodes raw rows (unknown categorical values → id 0, as in training) */
   encode(rows: readonly RawRow[]): Batch
 }

@@ -70,7 +70,7 @@ async function rankWith(p: Predictor, body: unknown, limits: RankLimits): Promis
     batch = p.codec.encode(rows)
   } catch (err) {
     // the codec knows value rules the schema check cannot (e.g. a numeric column given a bucket string)
-    if (err instanceof DataError) throw new RequestError(`body: ${err.message}`, { field: err.field ? `body.${err.field}` : 'body', cause: err })
+    if (err instanceof DataError) throw new RequestError(err.message, { field: err.field ?? 'body', cause: err })
     throw err
   }
   const { probs, score } = await p.predict(batch)

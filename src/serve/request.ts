@@ -7,12 +7,12 @@
  * Every feature of the model must be given exactly once per candidate: in the context or in the
  * candidate (not both, so it is never ambiguous which one counts). Values are raw, as in the data:
  * categorical → string or number, numeric → a finite number, multi-valued → a list of strings or
- * numbers; null is a missing value (mapped as in training). Unknown categorical values are not
+ * numbers (or the separator-joined string, as in the data); null is a missing value (mapped as in training). Unknown categorical values are not
  * errors: they map to the out-of-vocabulary id 0. Every rejection is a RequestError whose message
  * and `field` name the path, e.g. `body.candidates[3].price: expected a finite number, got "12"`.
  */
 import { RequestError } from '../errors.js'
-import type { RawKind, RawRow, RawValue } from '../export/predictor.js'
+import type { RawFeature, RawRow, RawValue } from '../export/predictor.js'
 
 export interface RankLimits {
   /** most candidates per request */
@@ -41,9 +41,9 @@ function describe(v: unknown): string {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Checks one value against its feature's kind; returns it as a raw value. */
-function checkValue(field: string, kind: RawKind, v: unknown): RawValue {
-  if (v === null) return null
-  switch (kind) {
+function checkValue(field: string, f: RawFeature, v: unknown): RawValue {
+  if (v === null) return f.nullable === false ? fail(field, 'expected a value, got null (the feature has no fill value for missing ones)') : null
+  switch (f.kind) {
     case 'numeric':
       if (typeof v !== 'number') fail(field, `expected a finite number, got ${describe(v)}`)
       if (!Number.isFinite(v)) fail(field, `expected a finite number, got ${v}`)
@@ -53,6 +53,7 @@ function checkValue(field: string, kind: RawKind, v: unknown): RawValue {
       if (typeof v === 'number') return Number.isFinite(v) ? v : fail(field, `expected a string or a finite number, got ${v}`)
       return fail(field, `expected a string or a number, got ${describe(v)}`)
     case 'list':
+      if (typeof v === 'string') return v // the joined form, as in the data files
       if (!Array.isArray(v)) fail(field, `expected a list of strings or numbers, got ${describe(v)}`)
       v.forEach((x, i) => {
         if (typeof x === 'string') return
@@ -64,7 +65,7 @@ function checkValue(field: string, kind: RawKind, v: unknown): RawValue {
 }
 
 /** Parses and validates a raw body (string) or an already-parsed JSON value. */
-export function parseRankRequest(body: unknown, features: readonly { name: string; kind: RawKind }[], limits: RankLimits = DEFAULT_LIMITS): ParsedRank {
+export function parseRankRequest(body: unknown, features: readonly RawFeature[], limits: RankLimits = DEFAULT_LIMITS): ParsedRank {
   let value = body
   if (typeof body === 'string' || body instanceof Uint8Array) {
     const text = typeof body === 'string' ? body : new TextDecoder().decode(body)
@@ -79,7 +80,7 @@ export function parseRankRequest(body: unknown, features: readonly { name: strin
   for (const key of Object.keys(value)) {
     if (key !== 'context' && key !== 'candidates') fail(`body.${key}`, 'unknown key (allowed: context, candidates)')
   }
-  const kinds = new Map(features.map((f) => [f.name, f.kind]))
+  const kinds = new Map(features.map((f) => [f.name, f]))
   const allowed = () => features.map((f) => f.name).join(', ')
 
   const context = value.context ?? {}

@@ -23,6 +23,8 @@ export interface RunningServer {
   url: string
   /** stops accepting, finishes in-flight requests, then frees the model */
   close(): Promise<void>
+  /** resolves once the server has closed (by `close` or a signal) */
+  closed: Promise<void>
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -69,10 +71,13 @@ export async function startServer(handler: Handler, slot: ModelSlot, opts: Serve
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : opts.port
   let closing: Promise<void> | null = null
+  let resolveClosed: () => void = () => {}
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve))
   return {
     app,
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    close: () => (closing ??= app.close().then(() => slot.close())),
+    close: () => (closing ??= app.close().then(() => slot.close()).then(resolveClosed)),
+    closed,
   }
 }
 

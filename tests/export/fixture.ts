@@ -45,7 +45,7 @@ export const codec: RowCodec = {
     { name: 'tags', kind: 'list' },
     { name: 'cats', kind: 'list' },
     { name: 'age', kind: 'numeric' },
-    { name: 'price', kind: 'numeric' },
+    { name: 'price', kind: 'numeric', nullable: false },
   ],
   encode(rows: readonly RawRow[]): Batch {
     const B = rows.length

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { loadPredictor } from '../../src/export/predictor.js'
+import { type RawRow, loadPredictor } from '../../src/export/predictor.js'
 import { type Handler, createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { codec, deps, rawRows, tinyRun } from '../export/fixture.js'
@@ -33,7 +33,7 @@ describe('rank handler', () => {
   it('scores every candidate as the model predicts the same rows, sorted by fused score', async () => {
     const base = rawRows(40, 3)
     const body = request(base)
-    const rows = body.candidates.map((c) => ({ ...body.context, ...c }))
+    const rows = body.candidates.map((c) => ({ ...body.context, ...c })) as RawRow[]
     const want = await run.session.predict(codec.encode(rows))
     const res = await post(handler, JSON.stringify(body))
     assert.equal(res.status, 200, res.body)
@@ -73,6 +73,7 @@ describe('rank handler', () => {
     ['a string for a number', '{"context": {"user": "u1", "tags": [], "age": "30"}, "candidates": [{"item": "i1", "cats": [], "price": 1}]}', 400, /^body\.context\.age: expected a finite number, got "30"/],
     ['an object for a category', '{"context": {"user": {"id": 1}, "tags": [], "age": 3}, "candidates": [{"item": "i1", "cats": [], "price": 1}]}', 400, /^body\.context\.user: expected a string or a number, got an object/],
     ['a bad list element', '{"context": {"user": "u1", "tags": ["t1", true], "age": 3}, "candidates": [{"item": "i1", "cats": [], "price": 1}]}', 400, /^body\.context\.tags\[1\]: expected a string or a number, got boolean/],
+    ['null for a number without a fill value', '{"context": {"user": null, "tags": null, "age": 3}, "candidates": [{"item": "i1", "cats": [], "price": null}]}', 400, /^body\.candidates\[0\]\.price: expected a value, got null/],
     ['a non-finite number', '{"context": {"user": "u1", "tags": [], "age": 3}, "candidates": [{"item": "i1", "cats": [], "price": 1e999}]}', 400, /^body\.candidates\[0\]\.price: expected a finite number, got Infinity/],
   ]
   for (const [what, body, status, message] of bad) {

@@ -1,0 +1,55 @@
+/**
+ * The serving codec of a fitted preprocessing artifact: which raw values a request carries, and their
+ * encoding with the data layer's `encodeRows` (the same mapping as training: unknown categories → id 0).
+ *
+ * Request keys are the data's column names (a feature's name unless its schema sets `column`), each
+ * listed once even when two features read the same column. Kinds: a categorical column takes a string
+ * or a number; a numeric one (transformed or quantile-bucketed) a number; a multi-valued one a list of
+ * values or the separator-joined string as in the data. null is a missing value: id 0, or the
+ * feature's fill value; a numeric column without a fill value rejects it.
+ */
+import { type Preprocessing, PreprocessingSchema, encodeRows, inputSpecOf } from '../data/index.js'
+import type { RawRow as DataRow } from '../data/index.js'
+import { validateConfig } from '../config/load.js'
+import type { RawFeature, RawRow, RowCodec } from './predictor.js'
+
+export function codecFromPreprocessing(prep: Preprocessing): RowCodec {
+  const features = new Map<string, RawFeature>()
+  const add = (column: string, f: RawFeature) => {
+    const seen = features.get(column)
+    // a column read by several features: the strictest rule wins
+    if (!seen) features.set(column, f)
+    else if (f.nullable === false) seen.nullable = false
+  }
+  for (const f of prep.sparse) add(f.column, { name: f.column, kind: 'categorical' })
+  for (const f of prep.multi) add(f.column, { name: f.column, kind: 'list' })
+  for (const f of prep.buckets) add(f.column, { name: f.column, kind: 'numeric' })
+  for (const f of prep.dense) add(f.column, { name: f.column, kind: 'numeric', nullable: f.fill !== undefined })
+  const separators = new Map(prep.multi.map((f) => [f.column, f.separator]))
+  const spec = inputSpecOf(prep)
+
+  return {
+    spec,
+    features: [...features.values()],
+    encode(rows: readonly RawRow[]) {
+      // lists arrive as JSON arrays; the data layer reads the joined form, as in the files
+      const flat: DataRow[] = rows.map((r) => {
+        let out: DataRow | null = null
+        for (const [column, sep] of separators) {
+          const v = r[column]
+          if (Array.isArray(v)) {
+            out ??= { ...(r as DataRow) }
+            out[column] = v.join(sep)
+          }
+        }
+        return out ?? (r as DataRow)
+      })
+      return encodeRows(prep, flat, 'body.candidates')
+    },
+  }
+}
+
+/** Validates the preprocessing stored in a run directory and makes its codec. */
+export function codecOf(preprocessing: unknown, file: string): RowCodec {
+  return codecFromPreprocessing(validateConfig(preprocessing, file, PreprocessingSchema))
+}

@@ -14,6 +14,8 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: 'score a saved run on any split: AUC, GAUC, logloss, calibration, funnel violations, fused score', load: () => import('./commands/eval.js') },
   predict: { summary: 'per-row task probabilities and the fused score of a saved run, to a CSV file', load: () => import('./commands/predict.js') },
   compare: { summary: 'train models × seeds (× one swept setting) on the same splits; results.json, results.md, report.html', load: () => import('./commands/compare.js') },
+  export: { summary: 'write a run as a standalone ONNX file (tables as initializers, metadata) + preprocessing JSON; twin towers per side', load: () => import('./commands/export.js') },
+  serve: { summary: 'serve rankings over HTTP: POST /v1/rank, /healthz, /metrics, reload on SIGHUP or POST /admin/reload', load: () => import('./commands/serve.js') },
   demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison', load: () => import('./commands/demo.js') },
 }
 

@@ -3,7 +3,7 @@
  * BatchNorm block of the reference towers. Each takes the build context and a unique name prefix.
  */
 import type { Tensor } from '../engine/node.js'
-import { add, batchNormTrain, div, greater, matmul, mul, relu, scalarLike, sqrt, sub, where } from '../engine/ops.js'
+import { prelu as preluOp, add, batchNormTrain, div, greater, matmul, mul, relu, scalarLike, sqrt, sub, where } from '../engine/ops.js'
 import { ShapeError } from '../errors.js'
 import { constant, xavierUniform, zeros } from './init.js'
 import type { BuildContext } from './params.js'
@@ -24,6 +24,7 @@ export function linear(ctx: BuildContext, name: string, x: Tensor, units: number
 /** PReLU with one learned slope per unit: max(0,x) + a·min(0,x), as Where(x>0, x, a·x) (faster than ONNX PRelu on CPU). */
 export function prelu(ctx: BuildContext, name: string, x: Tensor, init = 0.25): Tensor {
   const a = ctx.param(`${name}.slope`, [width(x, name)], constant(init)) // [H]
+  if (x.rank === 2) return preluOp(x, a) // fused row with a compact backward
   return where(greater(x, scalarLike(x, 0)), x, mul(x, a))
 }
 

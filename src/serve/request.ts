@@ -40,28 +40,27 @@ function describe(v: unknown): string {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Checks one value against its feature's kind; returns it as a raw value. */
-function checkValue(field: string, f: RawFeature, v: unknown): RawValue {
-  if (v === null) return f.nullable === false ? fail(field, 'expected a value, got null (the feature has no fill value for missing ones)') : null
-  switch (f.kind) {
-    case 'numeric':
-      if (typeof v !== 'number') fail(field, `expected a finite number, got ${describe(v)}`)
-      if (!Number.isFinite(v)) fail(field, `expected a finite number, got ${v}`)
-      return v
-    case 'categorical':
-      if (typeof v === 'string') return v
-      if (typeof v === 'number') return Number.isFinite(v) ? v : fail(field, `expected a string or a finite number, got ${v}`)
-      return fail(field, `expected a string or a number, got ${describe(v)}`)
-    case 'list':
-      if (typeof v === 'string') return v // the joined form, as in the data files
-      if (!Array.isArray(v)) fail(field, `expected a list of strings or numbers, got ${describe(v)}`)
-      v.forEach((x, i) => {
-        if (typeof x === 'string') return
-        if (typeof x !== 'number') fail(`${field}[${i}]`, `expected a string or a number, got ${describe(x)}`)
-        if (!Number.isFinite(x)) fail(`${field}[${i}]`, `expected a finite number, got ${x}`)
-      })
-      return v as (string | number)[]
+/** Checks one value against its feature's kind; returns it as a raw value. `at` names it in errors. */
+function checkValue(f: RawFeature, v: unknown, at: () => string): RawValue {
+  switch (typeof v) {
+    case 'number':
+      if (f.kind === 'list') return fail(at(), `expected a list of strings or numbers, got ${v}`)
+      return Number.isFinite(v) ? v : fail(at(), `expected a finite number, got ${v}`)
+    case 'string':
+      if (f.kind === 'numeric') return fail(at(), `expected a finite number, got ${describe(v)}`)
+      return v // a category, or a list in its separator-joined form as in the data files
   }
+  if (v === null) return f.nullable === false ? fail(at(), 'expected a value, got null (the feature has no fill value for missing ones)') : null
+  if (f.kind === 'list' && Array.isArray(v)) {
+    v.forEach((x, i) => {
+      if (typeof x === 'string') return
+      if (typeof x !== 'number') fail(`${at()}[${i}]`, `expected a string or a number, got ${describe(x)}`)
+      if (!Number.isFinite(x)) fail(`${at()}[${i}]`, `expected a finite number, got ${x}`)
+    })
+    return v as (string | number)[]
+  }
+  const expected = f.kind === 'numeric' ? 'a finite number' : f.kind === 'list' ? 'a list of strings or numbers' : 'a string or a number'
+  return fail(at(), `expected ${expected}, got ${describe(v)}`)
 }
 
 /** Parses and validates a raw body (string) or an already-parsed JSON value. */
@@ -89,7 +88,7 @@ export function parseRankRequest(body: unknown, features: readonly RawFeature[],
   for (const [name, v] of Object.entries(context)) {
     const kind = kinds.get(name)
     if (!kind) fail(`body.context.${name}`, `unknown feature (features: ${allowed()})`)
-    shared[name] = checkValue(`body.context.${name}`, kind, v)
+    shared[name] = checkValue(kind, v, () => `body.context.${name}`)
   }
 
   const candidates = value.candidates
@@ -98,25 +97,26 @@ export function parseRankRequest(body: unknown, features: readonly RawFeature[],
   if (candidates.length === 0) fail('body.candidates', 'expected at least 1 candidate, got 0')
   if (candidates.length > limits.maxCandidates) fail('body.candidates', `${candidates.length} candidates, over the limit of ${limits.maxCandidates} (hint: split the request)`, 413)
 
-  // the features each candidate must bring itself
+  // the features each candidate must bring itself; field paths are only built for errors
   const own = features.filter((f) => !Object.hasOwn(shared, f.name))
+  const sharedEntries = Object.entries(shared)
   const rows: RawRow[] = new Array(candidates.length)
   for (let i = 0; i < candidates.length; i++) {
     const c: unknown = candidates[i]
-    const at = `body.candidates[${i}]`
-    if (!isObject(c)) fail(at, `expected an object of feature values, got ${describe(c)}`)
-    const row: Record<string, RawValue> = { ...shared }
+    if (!isObject(c)) fail(`body.candidates[${i}]`, `expected an object of feature values, got ${describe(c)}`)
+    const row: Record<string, RawValue> = {}
+    for (const [name, v] of sharedEntries) row[name] = v
     let given = 0
-    for (const name in c) {
-      const kind = kinds.get(name)
-      if (!kind) fail(`${at}.${name}`, `unknown feature (features: ${allowed()})`)
-      if (Object.hasOwn(shared, name)) fail(`${at}.${name}`, 'also given in context (give a feature in one place)')
-      row[name] = checkValue(`${at}.${name}`, kind, c[name])
+    for (const name of Object.keys(c)) {
+      const feature = kinds.get(name)
+      if (!feature) fail(`body.candidates[${i}].${name}`, `unknown feature (features: ${allowed()})`)
+      if (Object.hasOwn(shared, name)) fail(`body.candidates[${i}].${name}`, 'also given in context (give a feature in one place)')
+      row[name] = checkValue(feature, c[name], () => `body.candidates[${i}].${name}`)
       given++
     }
     if (given !== own.length) {
       const missing = own.find((f) => !Object.hasOwn(c, f.name))!
-      fail(`${at}.${missing.name}`, 'missing feature (not in the candidate nor in context)')
+      fail(`body.candidates[${i}].${missing.name}`, 'missing feature (not in the candidate nor in context)')
     }
     rows[i] = row
   }

@@ -101,7 +101,8 @@ export async function runCompare(e: Experiment, options: CompareOptions): Promis
   })
   for (const r of perJob) records.push(...r)
 
-  const tasks = [...new Set([...data.values()].flatMap((d) => d.spec.tasks))]
+  // funnel order: the longest chain first, then any task the others add
+  const tasks = [...new Set([...data.values()].map((d) => d.spec.tasks).sort((a, b) => b.length - a.length).flat())]
   const first = [...data.values()][0]!
   const report: ReportData = {
     title: `resflow compare: ${e.name}`,

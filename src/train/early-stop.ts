@@ -39,13 +39,13 @@ export function describeMonitor(config: Pick<EarlyStoppingConfig, 'metric' | 'ta
   return 'mean val AUC'
 }
 
-/** Checks that the tasks named by the config exist; `field` locates errors (e.g. "earlyStopping"). */
-export function checkMonitor(config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>, tasks: readonly string[], field = 'earlyStopping'): void {
+/** Checks that the tasks named by the config exist; `file` and `field` locate errors. */
+export function checkMonitor(config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>, tasks: readonly string[], file?: string, field = 'earlyStopping'): void {
   const named = config.metric === 'task-auc' ? [config.task ?? ''] : config.metric === 'weighted-auc' ? Object.keys(config.weights ?? {}) : []
   for (const task of named) {
     if (!tasks.includes(task)) {
       const where = config.metric === 'task-auc' ? `${field}.task` : `${field}.weights.${task}`
-      throw new ConfigError(`${where}: unknown task "${task}" (tasks: ${tasks.join(', ')})`, { field: where })
+      throw new ConfigError(`${file ? `${file}: ` : ''}${where}: unknown task "${task}" (tasks: ${tasks.join(', ')})`, { file, field: where })
     }
   }
 }

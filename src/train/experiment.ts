@@ -170,7 +170,8 @@ export function checkExperiment(e: Experiment): void {
   }
 }
 
-function withFile<T>(file: string, fn: () => T): T {
+/** Runs `fn`, prefixing the file to a ConfigError that does not name it yet. */
+export function withFile<T>(file: string, fn: () => T): T {
   try {
     return fn()
   } catch (err) {

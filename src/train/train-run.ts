@@ -9,7 +9,7 @@ import { buildModel } from '../models/registry.js'
 import type { Model } from '../models/types.js'
 import { ConfigError } from '../errors.js'
 import { checkMonitor } from './early-stop.js'
-import { type Experiment, fingerprint, modelConfigFor } from './experiment.js'
+import { type Experiment, fingerprint, modelConfigFor, withFile } from './experiment.js'
 import type { PreparedData } from './prepare.js'
 import type { Progress } from './progress.js'
 import { RUN_VERSION, type RunManifest, readManifest, runFiles, writeManifest } from './run-dir.js'
@@ -40,8 +40,8 @@ export async function trainRun(e: Experiment, data: PreparedData, options: Train
   const name = options.model ?? e.model.model
   const seed = options.seed ?? e.seed
   const modelConfig = modelConfigFor(e, name)
-  const model = buildModel(data.spec, modelConfig, { positiveRates: data.positiveRates })
-  checkMonitor(e.earlyStopping, model.tasks)
+  const model = withFile(e.file, () => buildModel(data.spec, modelConfig, { positiveRates: data.positiveRates }))
+  checkMonitor(e.earlyStopping, model.tasks, e.file)
   if (e.fusion?.task && !model.tasks.includes(e.fusion.task)) {
     throw new ConfigError(`${e.file}: fusion.task: unknown task "${e.fusion.task}" (tasks: ${model.tasks.join(', ')})`, { file: e.file, field: 'fusion.task' })
   }

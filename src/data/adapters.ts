@@ -11,14 +11,21 @@ import { encodeDataset } from './encode.js'
 import { fitPreprocessing, inputSpecOf, type Preprocessing } from './preprocessing.js'
 import { loadDatasetSchema, parseDatasetSchema, type DatasetSchema, type DatasetSchemaInput } from './schema.js'
 import { describeColumns } from './source.js'
+import { prepareAliccpRaw } from './aliccp-raw.js'
+import { loadKuaiRandSchema } from './kuairand.js'
 import type { InputSpec } from './types.js'
 
 export interface Splits { train: string[]; val: string[]; test: string[] }
 
+export interface ResolveOptions {
+  /** where adapters that convert a raw layout (aliccp-raw) keep their converted files (default .cache/resflow) */
+  cacheDir?: string
+}
+
 export interface DatasetAdapter {
   summary: string
-  /** schema and split files for a path in the dataset's layout; `schemaFile` is the user's schema (csv/parquet) */
-  resolve(path: string, schemaFile?: string): Promise<{ schema: DatasetSchema; splits: Splits }>
+  /** schema and split files for a path in the dataset's layout; `schemaFile` is the user's schema (csv/parquet) or the adapter's options file (kuairand) */
+  resolve(path: string, schemaFile?: string, opts?: ResolveOptions): Promise<{ schema: DatasetSchema; splits: Splits }>
 }
 
 /** Files in a folder whose names contain train / val / test (val falls back to test when absent). */
@@ -110,6 +117,14 @@ export const DATASETS = {
       return { schema: parseDatasetSchema(aliccpSchema(cols), 'aliccp'), splits }
     },
   },
+  'aliccp-raw': {
+    summary: 'Ali-CCP original release (sample_skeleton_{train,test}.csv + common_features_{train,test}.csv), joined and converted once to Parquet',
+    resolve: async (path, _schemaFile, opts) => prepareAliccpRaw(path, opts?.cacheDir),
+  },
+  kuairand: {
+    summary: 'KuaiRand-style logs CSV with a header: click → watch_5s → ... → watch_90s (play_time_ms > t); --schema takes an options file (thresholdsSec, sparse, dense, funnel)',
+    resolve: async (path, optionsFile) => ({ schema: loadKuaiRandSchema(optionsFile), splits: findSplits(path, /\.csv(\.gz)?$/) }),
+  },
   synthetic: {
     summary: 'output folder of `resflow datagen` (train/val/test.parquet + schema.json)',
     resolve: async (path, schemaFile) => ({ schema: loadDatasetSchema(schemaFile ?? join(path, 'schema.json')), splits: findSplits(path, /\.parquet$/) }),
@@ -139,6 +154,8 @@ export interface OpenDatasetOptions {
   schema?: string
   /** an already fitted preprocessing (evaluation, serving); otherwise fitted on train */
   preprocessing?: Preprocessing
+  /** cache root for converted raw layouts and, with `cache`, encoded columns (default .cache/resflow or RESFLOW_CACHE_DIR) */
+  cacheDir?: string
 }
 
 export interface OpenedDataset {
@@ -150,7 +167,7 @@ export interface OpenedDataset {
 }
 
 export async function openDataset(opts: OpenDatasetOptions): Promise<OpenedDataset> {
-  const { schema, splits } = await getAdapter(opts.dataset).resolve(opts.path, opts.schema)
+  const { schema, splits } = await getAdapter(opts.dataset).resolve(opts.path, opts.schema, { cacheDir: opts.cacheDir })
   const conn = await connect()
   try {
     const prep = opts.preprocessing ?? (await fitPreprocessing(schema, splits.train, { conn }))

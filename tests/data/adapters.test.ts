@@ -46,6 +46,6 @@ describe('dataset adapters on ../shared/data', () => {
   })
 
   it('rejects an unknown dataset name listing the available ones', () => {
-    assert.throws(() => getAdapter('censu'), /unknown dataset "censu" \(available: aliccp, aliexpress, census, csv, parquet, synthetic\)/)
+    assert.throws(() => getAdapter('censu'), /unknown dataset "censu" \(available: aliccp, aliccp-raw, aliexpress, census, csv, kuairand, parquet, synthetic\)/)
   })
 })

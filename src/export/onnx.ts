@@ -16,11 +16,12 @@
  * resflow.features (feature order and kinds), resflow.inputs / resflow.outputs (names, dtypes, shapes).
  *
  * Models that return `extras` named `<side>.<name>` for an input side (the twin tower's `user.*` /
- * `item.*` vectors) are also exported one file per side: each holds only what its outputs depend on, so item vectors can be
- * precomputed from item features alone.
+ * `item.*` vectors) are also exported one file per side: each holds only what its outputs depend on,
+ * so item vectors can be precomputed from item features alone. (Dense features stay one `dense` input
+ * in every file: a tower reads only its side's columns of it, so the other side's may hold zeros.)
  */
 import type { IOInfo } from '../engine/runtime.js'
-import { type Graph as GraphT, Graph, type Tensor } from '../engine/node.js'
+import { Graph, type Tensor } from '../engine/node.js'
 import { add, exp, gather, log, mul, reduceSum, reshape, scalarLike } from '../engine/ops.js'
 import { topoSort } from '../engine/autodiff.js'
 import { toOnnx } from '../engine/onnx-graph.js'
@@ -101,7 +102,7 @@ function fusedScore(fusion: Fusion, probs: Record<string, Tensor>): Tensor {
 }
 
 /** Declares the id inputs and looks the vectors up in the table initializers. */
-function lookupInputs(graph: GraphT, model: Model, initializers: Map<string, Float32Array>, weights: ModelWeights): Record<string, Tensor> {
+function lookupInputs(graph: Graph, model: Model, initializers: Map<string, Float32Array>, weights: ModelWeights): Record<string, Tensor> {
   const embeddings: Record<string, Tensor> = {}
   for (const e of model.embeddings) {
     const values = weights.tables.get(e.name)

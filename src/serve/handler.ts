@@ -62,8 +62,18 @@ export interface Handler {
 const JSON_TYPE = 'application/json; charset=utf-8'
 const json = (status: number, value: unknown): HttpResponse => ({ status, contentType: JSON_TYPE, body: JSON.stringify(value) })
 
+/** Scores, and the candidate order by fused score (highest first; ties: lower index first). */
+interface Ranked {
+  model: string
+  version: string
+  tasks: readonly string[]
+  probs: Record<string, Float32Array>
+  score: Float32Array
+  order: Uint32Array
+}
+
 /** Scores all candidates in one batched run and sorts them by fused score. */
-async function rankWith(p: Predictor, body: unknown, limits: RankLimits): Promise<RankResponse> {
+async function rankWith(p: Predictor, body: unknown, limits: RankLimits): Promise<Ranked> {
   const { rows } = parseRankRequest(body, p.codec.features, limits)
   let batch
   try {
@@ -74,15 +84,33 @@ async function rankWith(p: Predictor, body: unknown, limits: RankLimits): Promis
     throw err
   }
   const { probs, score } = await p.predict(batch)
-  const order = Array.from({ length: rows.length }, (_, i) => i)
+  const order = Uint32Array.from({ length: rows.length }, (_, i) => i)
   order.sort((a, b) => score[b]! - score[a]! || a - b)
-  const tasks = p.tasks
-  const results = order.map((i) => {
+  return { model: p.model, version: p.version, tasks: p.tasks, probs, score, order }
+}
+
+function toResponse(r: Ranked): RankResponse {
+  const results = Array.from(r.order, (i) => {
     const t: Record<string, number> = {}
-    for (const task of tasks) t[task] = probs[task]![i]!
-    return { index: i, score: score[i]!, tasks: t }
+    for (const task of r.tasks) t[task] = r.probs[task]![i]!
+    return { index: i, score: r.score[i]!, tasks: t }
   })
-  return { model: p.model, version: p.version, results }
+  return { model: r.model, version: r.version, results }
+}
+
+/** The response JSON written directly from the typed arrays (equal to JSON.stringify(toResponse(r))). */
+function toJson(r: Ranked): string {
+  const num = (x: number) => (Number.isFinite(x) ? String(x) : 'null')
+  const keys = r.tasks.map((t) => JSON.stringify(t) + ':')
+  const columns = r.tasks.map((t) => r.probs[t]!)
+  const parts: string[] = new Array(r.order.length)
+  for (let k = 0; k < r.order.length; k++) {
+    const i = r.order[k]!
+    let tasks = ''
+    for (let j = 0; j < keys.length; j++) tasks += (j ? ',' : '') + keys[j] + num(columns[j]![i]!)
+    parts[k] = `{"index":${i},"score":${num(r.score[i]!)},"tasks":{${tasks}}}`
+  }
+  return `{"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"results":[${parts.join(',')}]}`
 }
 
 export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handler {
@@ -91,16 +119,17 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
   const setModel = (p: Predictor) => (metrics.model = { name: p.model, version: p.version })
   setModel(slot.predictor)
 
-  async function rank(body: unknown): Promise<RankResponse> {
+  async function ranked(body: unknown): Promise<Ranked> {
     const p = slot.acquire()
     try {
       const out = await rankWith(p, body, limits)
-      metrics.candidates += out.results.length
+      metrics.candidates += out.order.length
       return out
     } finally {
       slot.release(p)
     }
   }
+  const rank = async (body: unknown) => toResponse(await ranked(body))
 
   async function reload(): Promise<HttpResponse> {
     try {
@@ -116,7 +145,7 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
 
   type Route = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse
   const routes: Record<string, Route> = {
-    'POST /v1/rank': async (req) => json(200, await rank(req.body ?? '')),
+    'POST /v1/rank': async (req) => ({ status: 200, contentType: JSON_TYPE, body: toJson(await ranked(req.body ?? '')) }),
     'GET /healthz': () => {
       const p = slot.predictor
       return json(200, { status: 'ok', model: p.model, version: p.version, tasks: p.tasks })

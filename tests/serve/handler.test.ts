@@ -48,6 +48,11 @@ describe('rank handler', () => {
     }
   })
 
+  it('writes the response JSON exactly as JSON.stringify of the ranked results', async () => {
+    const body = JSON.stringify(request(rawRows(25, 8)))
+    assert.equal((await post(handler, body)).body, JSON.stringify(await handler.rank(body)))
+  })
+
   it('maps unknown categorical values to the out-of-vocabulary id, as in training', async () => {
     const cands = [{ item: 'never-seen', cats: ['nope'], price: 3 }, { item: 'i0', cats: ['c0'], price: 3 }]
     const res = await handler.rank({ context: { user: 'u1', tags: [], age: 30 }, candidates: cands })

@@ -51,7 +51,14 @@ export async function runCompare(e: Experiment, options: CompareOptions): Promis
   const t0 = performance.now()
   const log = options.log ?? (() => {})
   const sweep = e.compare.sweep
-  const points = sweep ? sweep.values.map((v) => ({ suffix: ` ${sweep.label ?? sweep.field.split('.').pop()}=${formatValue(v)}`, dir: `-${slug(formatValue(v))}`, experiment: withSetting(e, sweep.field, v) })) : [{ suffix: '', dir: '', experiment: e }]
+  const points = sweep
+    ? sweep.values.map((v) => {
+        let experiment = withSetting(e, sweep.field, v)
+        // generated data swept: each value generates into its own folder, so runs keep pointing at their data
+        if (sweep.field.startsWith('data.generate.') && experiment.data.dir) experiment = { ...experiment, data: { ...experiment.data, dir: `${experiment.data.dir}-${slug(formatValue(v))}` } }
+        return { suffix: ` ${sweep.label ?? sweep.field.split('.').pop()}=${formatValue(v)}`, dir: `-${slug(formatValue(v))}`, experiment }
+      })
+    : [{ suffix: '', dir: '', experiment: e }]
   const jobs: Job[] = []
   for (const point of points) {
     for (const model of options.models) {
@@ -64,7 +71,7 @@ export async function runCompare(e: Experiment, options: CompareOptions): Promis
 
   // the same splits for every model: data prepared once per distinct data section
   const data = new Map<string, PreparedData>()
-  for (const job of jobs) if (!data.has(job.dataKey)) data.set(job.dataKey, await prepareData(job.experiment.data, log))
+  for (const job of jobs) if (!data.has(job.dataKey)) data.set(job.dataKey, await prepareData(job.experiment.data, log, e.file))
 
   const records: MetricRecord[] = []
   const runs: RunReport[] = new Array(jobs.length)

@@ -37,8 +37,8 @@ export const DataConfig = z.strictObject({
   test: Path.optional(),
   /** csv / parquet: the dataset schema file */
   schema: Path.optional(),
-  /** adapter options, checked by the adapter */
-  options: z.record(z.string(), z.unknown()).default({}),
+  /** the dataset's tasks in the funnel order to train them in (a permutation of the schema's tasks) */
+  tasks: z.array(z.string().min(1)).min(1).optional(),
   /**
    * No test file: split the validation rows in two, u = mulberry32(seed) per row in file order,
    * u < valFraction → validation (early stopping, fusion), else test (the reported figures).

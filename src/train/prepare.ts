@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { DatasetSchemaSchema, type DatasetSchema, loadDatasetSchema, parseDatasetSchema } from '../data/schema.js'
+import { getAdapter } from '../data/adapters.js'
+import type { DatasetSchema } from '../data/schema.js'
 import { type EncodedDataset, makeEncodedDataset } from '../data/dataset.js'
 import { encodeDataset } from '../data/encode.js'
 import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
@@ -40,8 +41,16 @@ export interface DataSource {
   test: string[] | null
 }
 
-export async function prepareData(config: DataConfig, log: (line: string) => void = () => {}): Promise<PreparedData> {
-  const source = await resolveSource(config, log)
+/** `file` (the experiment config) prefixes config errors. */
+export async function prepareData(config: DataConfig, log: (line: string) => void = () => {}, file?: string): Promise<PreparedData> {
+  let source: DataSource
+  try {
+    source = await resolveSource(config, log)
+  } catch (err) {
+    if (file && err instanceof ConfigError && !err.message.startsWith(file)) throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
+    throw err
+  }
+  if (config.tasks) source.schema = orderTasks(source.schema, config.tasks, file)
   const t0 = performance.now()
   const preprocessing = await fitPreprocessing(source.schema, source.train)
   const train = await encodeDataset(preprocessing, source.train)
@@ -75,29 +84,39 @@ export async function encodeWithRun(preprocessing: Preprocessing, path: string):
 }
 
 async function resolveSource(config: DataConfig, log: (line: string) => void): Promise<DataSource> {
-  if (config.dataset === 'synthetic') {
-    if (!config.dir) throw new ConfigError('data.dir: the synthetic dataset needs a folder (generated into when data.generate is set)', { field: 'data.dir' })
-    if (config.generate) await ensureSynthetic(config.dir, config.generate, log)
-    const schemaFile = join(config.dir, 'schema.json')
-    if (!existsSync(schemaFile)) throw new ConfigError(`data.dir: ${config.dir} has no schema.json (hint: add data.generate: {rows: 100000} or run \`resflow datagen --out ${config.dir}\`)`, { field: 'data.dir' })
-    const schema = loadDatasetSchema(schemaFile)
-    const file = (split: string) => [join(config.dir!, `${split}.parquet`)]
-    return { schema, train: file('train'), val: file('val'), test: existsSync(join(config.dir, 'test.parquet')) ? file('test') : null }
+  if (config.generate) {
+    if (config.dataset !== 'synthetic') throw new ConfigError(`data.generate: only the synthetic dataset is generated, got dataset "${config.dataset}"`, { field: 'data.generate' })
+    if (!config.dir) throw new ConfigError('data.dir: the folder to generate the synthetic data into', { field: 'data.dir' })
+    await ensureSynthetic(config.dir, config.generate, log)
   }
-  if (config.dataset === 'csv' || config.dataset === 'parquet') {
-    if (!config.schema) throw new ConfigError(`data.schema: dataset "${config.dataset}" needs a schema file (sparse, dense, tasks)`, { field: 'data.schema' })
-    if (!config.train || !config.val) throw new ConfigError(`data.train: dataset "${config.dataset}" needs data.train and data.val files`, { field: 'data.train' })
-    const schema = loadDatasetSchema(config.schema)
-    return { schema: config.dataset === 'parquet' ? { ...schema, format: 'parquet' } : schema, train: [config.train], val: [config.val], test: config.test ? [config.test] : null }
+  const adapter = withField('data.dataset', () => getAdapter(config.dataset))
+  if (config.dir) {
+    const { schema, splits } = await adapter.resolve(config.dir, config.schema)
+    if (splits.val.length === 0) throw new ConfigError(`data.dir: ${config.dir} has no validation file (early stopping needs one; expected a name containing "val" or "test")`, { field: 'data.dir' })
+    // findSplits falls back to the test files for validation; never use one file for both
+    const test = splits.test.filter((f) => !splits.val.includes(f))
+    return { schema, train: splits.train, val: splits.val, test: test.length > 0 ? test : null }
   }
-  return resolveAdapter(config)
+  const { schema } = await adapter.resolve(config.train!, config.schema)
+  return { schema, train: [config.train!], val: [config.val!], test: config.test ? [config.test] : null }
 }
 
-/** Built-in dataset layouts (census, aliexpress, ...). */
-async function resolveAdapter(config: DataConfig): Promise<DataSource> {
-  void DatasetSchemaSchema
-  void parseDatasetSchema
-  throw new ConfigError(`data.dataset: unknown dataset "${config.dataset}" (available: synthetic, csv, parquet)`, { field: 'data.dataset' })
+function withField<T>(field: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${field}: ${err.message}`, { field, cause: err })
+    throw err
+  }
+}
+
+/** The schema with its tasks in `order` (the preprocessing, and so every later reader, keeps that order). */
+function orderTasks(schema: DatasetSchema, order: string[], file?: string): DatasetSchema {
+  const have = schema.tasks.map((t) => t.name)
+  if (order.length !== have.length || !have.every((t) => order.includes(t))) {
+    throw new ConfigError(`${file ? `${file}: ` : ''}data.tasks: expected an order of the dataset's tasks ${have.join(', ')}, got [${order.join(', ')}]`, { file, field: 'data.tasks' })
+  }
+  return { ...schema, tasks: order.map((name) => schema.tasks.find((t) => t.name === name)!) }
 }
 
 /** Generates synthetic data into `dir` unless it already holds data generated with the same settings. */

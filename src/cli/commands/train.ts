@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new ConfigError(`${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`, { file: runDir })
   }
   const log = (line: string) => process.stderr.write(line + '\n')
-  const data = await prepareData(experiment.data, log)
+  const data = await prepareData(experiment.data, log, experiment.file)
   log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize} → ${runDir}`)
   const result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress() })
   const best = result.fit.history[result.fit.best.epoch - 1]

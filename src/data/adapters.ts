@@ -12,6 +12,8 @@ import { fitPreprocessing, inputSpecOf, type Preprocessing } from './preprocessi
 import { loadDatasetSchema, parseDatasetSchema, type DatasetSchema, type DatasetSchemaInput } from './schema.js'
 import { describeColumns } from './source.js'
 import { prepareAliccpRaw } from './aliccp-raw.js'
+import { defaultCacheDir } from './file-key.js'
+import { cachedPreprocessing } from './cache.js'
 import { loadKuaiRandSchema } from './kuairand.js'
 import type { InputSpec } from './types.js'
 
@@ -156,6 +158,8 @@ export interface OpenDatasetOptions {
   preprocessing?: Preprocessing
   /** cache root for converted raw layouts and, with `cache`, encoded columns (default .cache/resflow or RESFLOW_CACHE_DIR) */
   cacheDir?: string
+  /** keep the encoded splits in the on-disk cache under cacheDir; later opens of unchanged files read them back */
+  cache?: boolean
 }
 
 export interface OpenedDataset {
@@ -170,10 +174,13 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<OpenedDatas
   const { schema, splits } = await getAdapter(opts.dataset).resolve(opts.path, opts.schema, { cacheDir: opts.cacheDir })
   const conn = await connect()
   try {
-    const prep = opts.preprocessing ?? (await fitPreprocessing(schema, splits.train, { conn }))
-    const train = await encodeDataset(prep, splits.train, { conn })
-    const val = splits.val.length > 0 ? await encodeDataset(prep, splits.val, { conn }) : undefined
-    const test = splits.test.length > 0 ? await encodeDataset(prep, splits.test, { conn }) : undefined
+    const cacheDir = opts.cache ? (opts.cacheDir ?? defaultCacheDir()) : undefined
+    const fit = () => fitPreprocessing(schema, splits.train, { conn })
+    const prep = opts.preprocessing ?? (cacheDir ? await cachedPreprocessing(schema, splits.train, cacheDir, fit) : await fit())
+    const enc = { conn, cacheDir }
+    const train = await encodeDataset(prep, splits.train, enc)
+    const val = splits.val.length > 0 ? await encodeDataset(prep, splits.val, enc) : undefined
+    const test = splits.test.length > 0 ? await encodeDataset(prep, splits.test, enc) : undefined
     return { prep, spec: inputSpecOf(prep), train, val, test }
   } finally {
     conn.closeSync()

@@ -25,6 +25,8 @@ export interface EncodeReport {
   droppedFunnel: number
   /** rows skipped for bad cells (badRows: skip) */
   skippedBad: number
+  /** the on-disk cache entry used (hit: read from it; otherwise encoded and written to it) */
+  cache?: { dir: string; hit: boolean }
 }
 
 export interface BatchOptions {

@@ -11,6 +11,7 @@ import { makeEncodedDataset, type EncodedColumns, type EncodedDataset } from './
 import { dataChecks, findFirstBad, funnelChecks, labelSql, withDiagnosis } from './diagnose.js'
 import { bucketOf, inputSpecOf, transformDense, type Preprocessing } from './preprocessing.js'
 import { columnOf } from './schema.js'
+import { encodedCacheDir, readEncodedCache, writeEncodedCache } from './cache.js'
 import { cellExpr, describeColumns, formatOf, fromClause, requireColumns } from './source.js'
 
 let enumCounter = 0
@@ -54,11 +55,28 @@ class Grow<T extends Int32Array | Float32Array | Float64Array> {
 
 export interface EncodeOptions {
   conn?: DuckDBConnection
+  /** read the encoded columns from (or write them to) an on-disk cache under this folder, e.g. .cache/resflow */
+  cacheDir?: string
 }
 
-/** Encodes the files with the fitted preprocessing (the same mapping for train, val, test and serving). */
+/**
+ * Encodes the files with the fitted preprocessing (the same mapping for train, val, test and serving). With
+ * cacheDir, a previous pass over the same files (path, size, mtime) with the same preprocessing is read back
+ * from the typed-array column files instead.
+ */
 export async function encodeDataset(prep: Preprocessing, files: string[], opts: EncodeOptions = {}): Promise<EncodedDataset> {
-  const conn = opts.conn ?? (await connect())
+  if (!opts.cacheDir) return encodeFiles(prep, files, opts.conn)
+  const dir = await encodedCacheDir(prep, files, opts.cacheDir)
+  const hit = readEncodedCache(dir, prep)
+  if (hit) return hit
+  const ds = await encodeFiles(prep, files, opts.conn)
+  writeEncodedCache(dir, ds)
+  ds.report.cache = { dir, hit: false }
+  return ds
+}
+
+async function encodeFiles(prep: Preprocessing, files: string[], connection?: DuckDBConnection): Promise<EncodedDataset> {
+  const conn = connection ?? (await connect())
   const schema = prep.schema
   const format = formatOf(schema, files)
   const have = await describeColumns(conn, schema, files)

@@ -1,13 +1,23 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import { pathToFileURL } from 'node:url'
+import { before, describe, it } from 'node:test'
+import { chromium } from 'playwright-core'
+import { type ReportData, buildCharts } from '../../src/report/index.js'
 import { cli, tempDir, tinyConfig } from './tiny.js'
 
+const CHROMIUM = '/usr/bin/chromium'
+const noChromium = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`
+
 describe('resflow compare', () => {
-  it('trains models × seeds on the same splits and writes results.json, results.md and report.html', async () => {
-    const out = tempDir()
-    const r = await cli('compare', '--config', tinyConfig(), '--models', 'resflow,shared-bottom', '--seeds', '2', '--out', out, '--quiet')
+  const out = tempDir()
+  let r: Awaited<ReturnType<typeof cli>>
+  before(async () => {
+    r = await cli('compare', '--config', tinyConfig(), '--models', 'resflow,shared-bottom', '--seeds', '2', '--out', out, '--quiet')
+  })
+
+  it('trains models × seeds on the same splits and writes results.json, results.md and report.html', () => {
     assert.equal(r.code, 0, r.stderr)
 
     const records = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { model: string; seed: number; split: string; task: string; metric: string; value: number }[]
@@ -28,5 +38,23 @@ describe('resflow compare', () => {
 
     assert.match(r.stdout, /test split \(mean ± std over seeds; \* best\)/)
     assert.match(r.stdout, new RegExp(`report → ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/report\\.html`))
+  })
+
+  it('writes a report that opens in headless Chromium without errors and draws every chart', { skip: noChromium, timeout: 60_000 }, async () => {
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as ReportData
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] })
+    try {
+      const page = await browser.newPage()
+      const problems: string[] = []
+      page.on('console', (msg) => { if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`) })
+      page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
+      await page.goto(pathToFileURL(join(out, 'report.html')).href)
+      await page.waitForSelector('body[data-charts-drawn]', { timeout: 15_000 })
+      assert.deepEqual(problems, [])
+      assert.equal(await page.evaluate('Number(document.body.dataset.chartsDrawn)'), buildCharts(report).length)
+      assert.ok(buildCharts(report).some((c) => c.section === 'roc') && buildCharts(report).some((c) => c.section === 'fusion'))
+    } finally {
+      await browser.close()
+    }
   })
 })

@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type Preprocessing, fitPreprocessing, generateSynthetic, inputSpecOf, loadDatasetSchema } from '../src/data/index.js'
@@ -119,6 +119,8 @@ try {
     }
   }
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
+  const busy = loadavg()[0]! // other processes competing for the cores skew the tail latencies
+  if (busy > 1) console.log(`\nnote: load average ${busy.toFixed(1)} before the report: other processes share the ${cpus().length} cores`)
   console.log(`\nresflow serve, ${MODEL} (default config), synthetic funnel features; loopback, ${cpus().length} cores (${cpu}), ${SECONDS} s per row`)
   console.log(`command: npm run bench:serve${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`)
   console.log('| candidates | clients | p50 ms | p99 ms | requests/s | candidates/s | errors |')

@@ -61,7 +61,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
   const rate = () => done / Math.max(1e-9, (now() - start) / 1000)
 
   function draw(): void {
-    const width = 24
+    const width = 16
     const frac = total > 0 ? Math.min(1, done / total) : 0
     const filled = Math.round(frac * width)
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled)

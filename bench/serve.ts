@@ -27,6 +27,8 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6
 const SECONDS = Number(values.seconds)
 const MODEL = values.model!
 const TARGET_P99_MS = 10
+/** other processes competing for the cores skew the tail latencies; recorded with the figures */
+const LOAD_BEFORE = loadavg()[0]!
 
 /** The part of autocannon's API used here (it ships no types). */
 interface LoadResult {
@@ -119,8 +121,7 @@ try {
     }
   }
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
-  const busy = loadavg()[0]! // other processes competing for the cores skew the tail latencies
-  if (busy > 1) console.log(`\nnote: load average ${busy.toFixed(1)} before the report: other processes share the ${cpus().length} cores`)
+  if (LOAD_BEFORE > 0.5) console.log(`\nnote: load average ${LOAD_BEFORE.toFixed(1)} before the bench started: other processes shared the ${cpus().length} cores`)
   console.log(`\nresflow serve, ${MODEL} (default config), synthetic funnel features; loopback, ${cpus().length} cores (${cpu}), ${SECONDS} s per row`)
   console.log(`command: npm run bench:serve${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`)
   console.log('| candidates | clients | p50 ms | p99 ms | requests/s | candidates/s | errors |')

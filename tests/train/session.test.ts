@@ -82,3 +82,19 @@ describe('pipelined training', () => {
     for (const [name, e] of a.params.entries) assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
   })
 })
+
+describe('large embedding tables', () => {
+  it('trains with a 2-million-row table and touches only the rows in the batch', async () => {
+    const { spec, batch } = xorData(512, 13, 2_000_000)
+    const s = await TrainSession.create(tinyModel(spec, { dim: 2 }), { seed: 2, sparseOptimizer: { kind: 'adagrad', lr: 0.05 } })
+    const table = s.tables.get('cat')!
+    assert.equal(table.rows, 2_000_000)
+    const probe = [0, 1_999_999, batch.sparse.cat![0]!]
+    const before = probe.map((r) => Array.from(table.row(r)))
+    await s.trainStep(batch)
+    const after = probe.map((r) => Array.from(table.row(r)))
+    assert.deepEqual(after[0], before[0])
+    assert.deepEqual(after[1], before[1])
+    assert.notDeepEqual(after[2], before[2])
+  })
+})

@@ -67,7 +67,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
     const eta = rate() > 0 ? (total - done) / rate() : NaN
     const line = `${prefix}epoch ${epoch}/${epochs} ${bar} ${(frac * 100).toFixed(0).padStart(3)}%  loss ${running().toFixed(4)}  ${formatRate(rate())}  ETA ${formatDuration(eta)}`
-    stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1)}\x1b[K`)
+    stream.write(`\r${line.slice(0, (stream.columns || 120) - 1)}\x1b[K`)
     drawn = true
   }
 

@@ -5,7 +5,7 @@ export type { DatasetSchema, DatasetSchemaInput, SparseSpec, MultiSpec, DenseSpe
 export { fitPreprocessing, savePreprocessing, loadPreprocessing, inputSpecOf, transformDense, bucketOf, PreprocessingSchema } from './preprocessing.js'
 export type { Preprocessing } from './preprocessing.js'
 export { encodeDataset } from './encode.js'
-export { makeEncodedDataset, sliceBatch, permutation } from './dataset.js'
+export { makeEncodedDataset, sliceBatch, permutation, blockPermutation } from './dataset.js'
 export type { EncodedDataset, EncodedColumns, EncodeReport, BatchOptions } from './dataset.js'
 export { encodeRows } from './encode-rows.js'
 export type { RawRow } from './encode-rows.js'

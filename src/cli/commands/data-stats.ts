@@ -1,45 +1,79 @@
-/** `resflow data stats --dataset NAME --path PATH [--schema FILE] [--json]`: rows, label rates, funnel, vocabularies. */
+/**
+ * `resflow data stats --dataset NAME --path PATH [--schema FILE] [--json]`: per split (train, val, test) rows,
+ * label rates, funnel violations and missing cells; vocabulary sizes of the preprocessing fitted on train.
+ * The JSON keeps the train figures at the top level and adds every split under `splits`.
+ */
 import { parseArgs } from 'node:util'
+import type { DuckDBConnection } from '@duckdb/node-api'
 import { ConfigError } from '../../errors.js'
 import { getAdapter } from '../../data/adapters.js'
 import { connect, queryObjects } from '../../data/duck.js'
 import { encodeDataset } from '../../data/encode.js'
-import { fitPreprocessing } from '../../data/preprocessing.js'
-import { parseDatasetSchema } from '../../data/schema.js'
+import { fitPreprocessing, type Preprocessing } from '../../data/preprocessing.js'
+import { parseDatasetSchema, type DatasetSchema } from '../../data/schema.js'
 import { cellExpr, describeColumns, formatOf, fromClause } from '../../data/source.js'
+
+interface SplitStats {
+  files: string[]
+  rows: number
+  columns: number
+  labelRates: Record<string, number>
+  funnelViolations: number
+  missing: Record<string, number>
+}
+
+async function splitStats(conn: DuckDBConnection, schema: DatasetSchema, prep: Preprocessing, files: string[]): Promise<SplitStats> {
+  const columns = await describeColumns(conn, schema, files)
+  const [missing] = await queryObjects(conn, `SELECT ${columns.map((c, i) => `count_if(${cellExpr(schema, c.name, formatOf(schema, files))} IS NULL)::DOUBLE AS m${i}`).join(', ')} FROM ${fromClause(schema, files)}`)
+  const ds = await encodeDataset(prep, files, { conn })
+  const labels = ds.columns.labels
+  const tasks = prep.tasks
+  let violations = 0
+  for (let i = 0; i < ds.rows; i++) for (let k = 1; k < tasks.length; k++) if (labels[tasks[k]][i] > labels[tasks[k - 1]][i]) { violations++; break }
+  return {
+    files,
+    rows: ds.rows,
+    columns: columns.length,
+    labelRates: Object.fromEntries(tasks.map((t) => [t, labels[t].reduce((a, b) => a + b, 0) / Math.max(1, ds.rows)])),
+    funnelViolations: violations,
+    missing: Object.fromEntries(columns.map((c, i) => [c.name, Number(missing[`m${i}`])]).filter(([, v]) => Number(v) > 0)),
+  }
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { dataset: { type: 'string' }, path: { type: 'string' }, schema: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true })
   if (!values.dataset || !values.path) throw new ConfigError('expected --dataset NAME and --path PATH', { field: values.dataset ? 'path' : 'dataset' })
   const { schema, splits } = await getAdapter(values.dataset).resolve(values.path, values.schema)
   const conn = await connect()
-  const columns = await describeColumns(conn, schema, splits.train)
-  const [missing] = await queryObjects(conn, `SELECT ${columns.map((c, i) => `count_if(${cellExpr(schema, c.name, formatOf(schema, splits.train))} IS NULL)::DOUBLE AS m${i}`).join(', ')} FROM ${fromClause(schema, splits.train)}`)
-  const prep = await fitPreprocessing(parseDatasetSchema({ ...schema, funnel: 'keep' }), splits.train, { conn })
-  const ds = await encodeDataset(prep, splits.train, { conn })
-  const labels = ds.columns.labels
-  const tasks = prep.tasks
-  let violations = 0
-  for (let i = 0; i < ds.rows; i++) for (let k = 1; k < tasks.length; k++) if (labels[tasks[k]][i] > labels[tasks[k - 1]][i]) { violations++; break }
-  const stats = {
-    dataset: values.dataset,
-    files: splits.train,
-    rows: ds.rows,
-    columns: columns.length,
-    labelRates: Object.fromEntries(tasks.map((t) => [t, labels[t].reduce((a, b) => a + b, 0) / Math.max(1, ds.rows)])),
-    funnelViolations: violations,
-    missing: Object.fromEntries(columns.map((c, i) => [c.name, Number(missing[`m${i}`])]).filter(([, v]) => Number(v) > 0)),
-    vocabularySizes: Object.fromEntries([...prep.sparse, ...prep.multi].map((f) => [f.name, f.vocab.length + 1])),
+  // funnel: keep, so violations are counted rather than dropped
+  const keep = parseDatasetSchema({ ...schema, funnel: 'keep' })
+  const prep = await fitPreprocessing(keep, splits.train, { conn })
+  const bySplit: Record<string, SplitStats> = {}
+  const seen = new Set<string>()
+  for (const [name, files] of [['train', splits.train], ['val', splits.val], ['test', splits.test]] as const) {
+    const id = files.join('\n')
+    if (files.length === 0 || seen.has(id)) continue // val falls back to test when absent
+    seen.add(id)
+    bySplit[name] = await splitStats(conn, keep, prep, files)
   }
   conn.closeSync()
+  const train = bySplit.train
+  const stats = {
+    dataset: values.dataset,
+    ...train,
+    vocabularySizes: Object.fromEntries([...prep.sparse, ...prep.multi].map((f) => [f.name, f.vocab.length + 1])),
+    splits: bySplit,
+  }
   if (values.json) {
     console.log(JSON.stringify(stats, null, 2))
     return 0
   }
-  console.log(`${stats.dataset}: ${stats.rows} rows, ${stats.columns} columns (${stats.files.join(', ')})`)
-  for (const [t, r] of Object.entries(stats.labelRates)) console.log(`  label ${t}: ${(100 * r).toFixed(2)}% positive`)
-  console.log(`  funnel violations (later stage positive, earlier negative): ${violations}`)
-  console.log(`  missing cells: ${Object.entries(stats.missing).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
-  console.log(`  vocabulary sizes: ${Object.entries(stats.vocabularySizes).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  console.log(`${stats.dataset}: ${train.columns} columns; vocabulary sizes (fitted on train): ${Object.entries(stats.vocabularySizes).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  for (const [name, s] of Object.entries(bySplit)) {
+    console.log(`${name}: ${s.rows} rows (${s.files.join(', ')})`)
+    for (const [t, r] of Object.entries(s.labelRates)) console.log(`  label ${t}: ${(100 * r).toFixed(2)}% positive`)
+    console.log(`  funnel violations (later stage positive, earlier negative): ${s.funnelViolations}`)
+    console.log(`  missing cells: ${Object.entries(s.missing).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)
+  }
   return 0
 }

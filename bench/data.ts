@@ -67,4 +67,5 @@ for (const [format, file] of [['parquet', parquet], ['csv', csv]] as const) {
   console.log(results.slice(-2).join('\n'))
 }
 conn.closeSync()
+rmSync(cacheDir, { recursive: true, force: true }) // ~0.6 GB of column files per format
 console.log(`\nbench/data.ts, ${rows} rows × 82 columns, ${new Date().toISOString()}, node ${process.version}`)

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { z } from 'zod'
 import { validateConfig } from '../config/load.js'
 import { DataError } from '../errors.js'
-import { connect, queryObjects, sqlIdent, sqlString } from './duck.js'
+import { connect, connectOrdered, queryObjects, sqlIdent, sqlString } from './duck.js'
 import { DatasetSchemaSchema, columnOf, type DatasetSchema } from './schema.js'
 import { cellExpr, describeColumns, formatOf, fromClause, isIntegerType, requireColumns } from './source.js'
 import type { InputSpec } from './types.js'
@@ -82,7 +82,15 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
         aggs.push(`to_json(quantile_disc(${x}, [${qs.join(', ')}])) AS q${i}`)
       }
     })
-    const [stats] = await queryObjects(conn, `SELECT ${aggs.join(', ')} FROM ${from}`)
+    // Floating-point sums depend on the order DuckDB's threads add them in; one thread makes the
+    // fitted means and deviations (and so every run) reproducible bit for bit.
+    const ordered = await connectOrdered()
+    let stats: Record<string, unknown>
+    try {
+      ;[stats] = (await queryObjects(ordered.conn, `SELECT ${aggs.join(', ')} FROM ${from}`)) as [Record<string, unknown>]
+    } finally {
+      ordered.close()
+    }
     const rows = Number(stats.n)
     if (rows === 0) throw new DataError(`${trainFiles.join(', ')}: no data rows; cannot fit preprocessing on an empty training split`, { file: trainFiles[0] })
 

@@ -1,11 +1,7 @@
-/** mulberry32: a tiny seeded PRNG for the metric and report tests (never Math.random). */
+/** A seeded uniform generator for the metric and report tests (never Math.random): the project's Rng. */
+import { Rng } from '../../src/engine/rng.js'
+
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const rng = new Rng(seed)
+  return () => rng.next()
 }

@@ -5,7 +5,7 @@
  */
 import { ShapeError } from '../errors.js'
 import type { Tensor } from './node.js'
-import { OPS, add, expandAs, scalarLike } from './ops.js'
+import { OPS, add, concat, expandAs, padAxisOf, scalarLike } from './ops.js'
 
 /** Nodes reachable from `roots`, inputs before the nodes that use them. */
 export function topoSort(roots: readonly Tensor[]): Tensor[] {
@@ -41,20 +41,79 @@ export function topoSort(roots: readonly Tensor[]): Tensor[] {
 export function gradients(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
   if (loss.rank !== 0) throw new ShapeError(`gradients: the loss must be a scalar, got shape [${loss.shape.join(', ')}]`)
   const order = topoSort([loss])
-  const grads = new Map<number, Tensor>([[loss.id, scalarLike(loss, 1)]])
+  const parts = new Map<number, Tensor[]>([[loss.id, [scalarLike(loss, 1)]]])
+  const grads = new Map<number, Tensor>()
+  const total = (t: Tensor): Tensor | undefined => {
+    let g = grads.get(t.id)
+    if (!g) {
+      const list = parts.get(t.id)
+      if (!list) return undefined
+      g = sumGradients(list)
+      grads.set(t.id, g)
+    }
+    return g
+  }
   for (let i = order.length - 1; i >= 0; i--) {
     const y = order[i]!
-    const g = grads.get(y.id)
+    const g = total(y)
     if (!g || y.inputs.length === 0) continue
     const rule = OPS[y.op]?.grad
     if (!rule) continue // comparisons, sign, shape helpers: no gradient flows through them
-    const parts = rule(y, g)
+    const contributions = rule(y, g)
     y.inputs.forEach((x, k) => {
-      const part = parts[k]
+      const part = contributions[k]
       if (!part || x.dtype === 'bool' || x.dtype === 'int64') return
-      const prev = grads.get(x.id)
-      grads.set(x.id, prev ? add(prev, part) : part)
+      const list = parts.get(x.id)
+      if (list) list.push(part)
+      else parts.set(x.id, [part])
     })
   }
-  return wrt.map((x) => grads.get(x.id) ?? expandAs(scalarLike(x, 0), x))
+  return wrt.map((x) => total(x) ?? expandAs(scalarLike(x, 0), x))
+}
+
+/**
+ * The sum of a tensor's gradient contributions. Gradients of slices arrive zero-padded to the full
+ * width (see the slice row); when a tensor is cut into many slices (per-feature embeddings, per-task
+ * parts), adding those padded copies costs one full-width kernel each. Instead, slice gradients along
+ * one axis that do not overlap are concatenated into one tensor, with a single pad around each
+ * contiguous run.
+ */
+function sumGradients(list: readonly Tensor[]): Tensor {
+  if (list.length === 1) return list[0]!
+  const axis = list.find((t) => t.op === 'padAxis')?.attrs.axis as number | undefined
+  const padded = list.filter((t) => t.op === 'padAxis' && t.attrs.axis === axis)
+  const others = list.filter((t) => !padded.includes(t))
+  if (padded.length < 2) return list.reduce((a, b) => add(a, b))
+  // lanes of non-overlapping parts, each part in the first lane it fits (sorted by start)
+  type Part = { g: Tensor; start: number; end: number; after: number }
+  const sorted: Part[] = padded
+    .map((t) => {
+      const g = t.inputs[0]!
+      const start = t.attrs.before as number
+      return { g, start, end: start + (g.shape[axis!] as number), after: t.attrs.after as number }
+    })
+    .sort((p, q) => p.start - q.start)
+  const lanes: Part[][] = []
+  for (const part of sorted) {
+    const lane = lanes.find((l) => l[l.length - 1]!.end <= part.start)
+    if (lane) lane.push(part)
+    else lanes.push([part])
+  }
+  const merged: Tensor[] = []
+  for (const lane of lanes) {
+    // contiguous runs become one concat, padded once
+    let run: Part[] = []
+    const flush = () => {
+      if (run.length === 0) return
+      const body = run.length === 1 ? run[0]!.g : concat(run.map((r) => r.g), axis!)
+      merged.push(padAxisOf(body, axis!, run[0]!.start, run[run.length - 1]!.after))
+      run = []
+    }
+    for (const part of lane) {
+      if (run.length > 0 && run[run.length - 1]!.end !== part.start) flush()
+      run.push(part)
+    }
+    flush()
+  }
+  return [...merged, ...others].reduce((a, b) => add(a, b))
 }

@@ -65,6 +65,14 @@ export const OPS: Record<string, OpRow> = {
     emit: simple('MatMul'),
     grad: (y, g) => {
       const [a, b] = y.inputs as [Tensor, Tensor]
+      if (a.rank > 2 && b.rank === 2) {
+        // [.., M, K] × [K, N]: dB = Σ over the leading dims, as one 2-D product of the flattened rows
+        // (not a batched product followed by a reduction over a [.., K, N] intermediate)
+        const rows = a.shape.slice(0, -1).join('*')
+        const a2 = reshape(a, [rows, a.shape[a.rank - 1]!])
+        const g2 = reshape(g, [rows, g.shape[g.rank - 1]!])
+        return [matmul(g, swapLast(b)), matmul(swapLast(a2), g2)]
+      }
       return [matmul(g, swapLast(b)), unbroadcast(matmul(swapLast(a), g), b)]
     },
   },
@@ -446,6 +454,11 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   check(typeof size === 'number', `slice along a symbolic axis is not supported (${formatShape(x.shape)})`)
   check(0 <= start && start < end && end <= size, `slice ${start}:${end} is out of range for axis ${ax} of ${formatShape(x.shape)}`)
   if (start === 0 && end === size) return x
+  if (x.op === 'slice' && x.attrs.axis === ax) {
+    // a slice of a slice is one slice of the original
+    const base = x.attrs.start as number
+    return slice(x.inputs[0]!, ax, base + start, base + end)
+  }
   const shape = x.shape.map((d, i) => (i === ax ? end - start : d))
   return makeTensor(x.graph, 'slice', [x], { axis: ax, start, end }, shape, x.dtype)
 }
@@ -458,6 +471,11 @@ export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor
     start += s
     return part
   })
+}
+
+/** Zero-pads x along one axis (the gradient of a slice). */
+export function padAxisOf(x: Tensor, axis: number, before: number, after: number): Tensor {
+  return padAxis(x, axis, before, after)
 }
 
 function padAxis(x: Tensor, axis: number, before: number, after: number): Tensor {

@@ -47,3 +47,17 @@ describe('op gradients match central differences (float64)', () => {
     await gradcheck((a) => op.softmax(a, 1), [[2, 3, 2]])
   })
 })
+
+describe('gradients of many slices of one tensor', () => {
+  it('disjoint, contiguous, overlapping and nested slices all match central differences', async () => {
+    await gradcheck(
+      (x) => {
+        const parts = [op.slice(x, 1, 0, 2), op.slice(x, 1, 2, 3), op.slice(x, 1, 5, 7), op.slice(op.slice(x, 1, 3, 7), 1, 0, 2)]
+        const overlap = op.slice(x, 1, 1, 4)
+        return op.add(op.reduceSum(op.concat([parts[3]!, parts[0]!, parts[2]!, parts[1]!], 1), [1], true), op.reduceSum(op.mul(overlap, overlap), [1], true))
+      },
+      [['B', 8]],
+      { dims: { B: 3 } },
+    )
+  })
+})

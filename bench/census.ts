@@ -113,7 +113,8 @@ function formatTable(rs: Result[]): string {
     for (const t of tasks) {
       const a = meanStd(ours.map((r) => r.auc[t]!))
       const b = theirs.length ? meanStd(theirs.map((r) => r.auc[t]!)) : null
-      cells.push(`${a.mean.toFixed(4)} ± ${a.std.toFixed(4)}`, b ? `${b.mean.toFixed(4)} ± ${b.std.toFixed(4)}` : '—', b ? `${a.mean - b.mean >= 0 ? '+' : ''}${(a.mean - b.mean).toFixed(4)}` : '—')
+      const fmt = (m: { mean: number; std: number }) => (Number.isFinite(m.std) ? `${m.mean.toFixed(4)} ± ${m.std.toFixed(4)}` : m.mean.toFixed(4)) // one seed: no std
+      cells.push(fmt(a), b ? fmt(b) : '—', b ? `${a.mean - b.mean >= 0 ? '+' : ''}${(a.mean - b.mean).toFixed(4)}` : '—')
     }
     const sa = meanStd(ours.map((r) => r.samplesPerSecond)).mean
     const sb = theirs.length ? meanStd(theirs.map((r) => r.samplesPerSecond)).mean : NaN

@@ -90,10 +90,17 @@ class WorkerBackend implements Backend {
       if (msg.type === 'error') w.reject(new Error(`onnxruntime worker: ${msg.message}`))
       else w.resolve(msg.result!)
     })
-    worker.on('error', (err) => {
-      for (const w of this.waiting.values()) w.reject(err)
-      this.waiting.clear()
-    })
+    worker.on('error', (err) => this.fail(err))
+    worker.on('exit', (code) => this.fail(new Error(`onnxruntime worker exited (code ${code})`)))
+  }
+
+  private dead: Error | null = null
+
+  /** Rejects every pending run; later runs fail at once. */
+  private fail(err: Error): void {
+    this.dead ??= err
+    for (const w of this.waiting.values()) w.reject(err)
+    this.waiting.clear()
   }
 
   static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<WorkerBackend> {
@@ -122,6 +129,7 @@ class WorkerBackend implements Backend {
     const plain: Record<string, { type: string; data: unknown; dims: readonly number[] }> = {}
     for (const [k, t] of Object.entries(feeds)) plain[k] = { type: t.type, data: t.data, dims: t.dims }
     return new Promise<Record<string, Float32Array | Float64Array>>((resolve, reject) => {
+      if (this.dead) return reject(this.dead)
       if (this.waiting.size === 0) this.worker.ref() // a step is running: keep the process alive until it returns
       this.waiting.set(id, { resolve, reject })
       this.worker.postMessage({ type: 'run', id, feeds: plain })
@@ -129,6 +137,7 @@ class WorkerBackend implements Backend {
   }
 
   async release() {
+    this.fail(new Error('onnxruntime worker: the program was released'))
     await this.worker.terminate()
   }
 }
@@ -148,11 +157,24 @@ export class Program {
     return new Program(backend, inputs, outputs)
   }
 
+  private pending = 0
+  private tail: Promise<unknown> = Promise.resolve()
+
   /**
    * Runs the model. `feeds` holds one array per input; `dims` gives the value of each symbolic dim
-   * (e.g. { B: 2048 }). Extra feeds are ignored.
+   * (e.g. { B: 2048 }). Extra feeds are ignored. Runs of one program are serialised: a run's scratch
+   * buffers are not touched by the next until it has finished.
    */
-  async run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>): Promise<Record<string, Float32Array | Float64Array>> {
+  run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>): Promise<Record<string, Float32Array | Float64Array>> {
+    // an idle program starts at once (synchronously), so a pipelined caller overlaps from here on
+    const start = () => this.runNow(feeds, dims)
+    const result = this.pending === 0 ? start() : this.tail.then(start)
+    this.pending++
+    this.tail = result.finally(() => this.pending--).catch(() => undefined)
+    return result
+  }
+
+  private async runNow(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>): Promise<Record<string, Float32Array | Float64Array>> {
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const io of this.inputs) {
       const data = feeds[io.name]

@@ -9,7 +9,7 @@ import { compile } from '../engine/compile.js'
 import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'
 import type { Feed, Program } from '../engine/runtime.js'
-import type { Batch } from '../data/types.js'
+import type { Batch, MultiColumn } from '../data/types.js'
 import { DataError } from '../errors.js'
 import { EmbeddingTable, type PackedLayout, type SparseOptimizerConfig, packedLayout } from '../nn/embedding.js'
 import { slice } from '../engine/ops.js'
@@ -57,6 +57,7 @@ export class TrainSession {
   readonly dense: DenseOptimizer
   private readonly rng: Rng
   private readonly buffers = new Map<string, Float32Array>()
+  private readonly intBuffers = new Map<string, Int32Array>()
   step = 0
 
   private constructor(
@@ -200,53 +201,111 @@ export class TrainSession {
   ): Promise<number> {
     const iterator =
       Symbol.asyncIterator in source ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]() : (source as Iterable<Batch>)[Symbol.iterator]()
-    const next = async (): Promise<Batch | null> => {
+    let parity = 0
+    // Each batch is validated and its ids and labels copied into buffers of its parity: the source may
+    // reuse its buffers for the next batch, which is read while this one's step is still in flight.
+    let exhausted = false
+    const read = async (): Promise<{ batch: Batch; feeds: Record<string, Feed> } | null> => {
       const r = await iterator.next()
-      return r.done ? null : r.value
+      if (r.done) {
+        exhausted = true
+        return null
+      }
+      const batch = this.ownBatch(r.value, `t${parity}.`)
+      return { batch, feeds: this.trainFeeds(batch, `t${parity}.`) }
     }
     let steps = 0
-    let parity = 0
-    let cur = await next()
-    if (!cur) return 0
-    let feeds = this.trainFeeds(cur, `t${parity}.`)
-    for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, cur, feeds.features as Float32Array)
     try {
+      let cur = await read()
+      if (!cur) return 0
+      for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, cur.batch, cur.feeds.features as Float32Array)
       while (cur) {
-        const running = this.trainProgram.run(feeds, { B: cur.size })
-        // while step t runs: finish step t−1's other rows, then gather step t+1 (single-valued tables)
+        const running = this.trainProgram.run(cur.feeds, { B: cur.batch.size })
+        // while step t runs: finish step t−1's other rows, then read and gather step t+1 (single-valued
+        // tables). A failure there is raised only after step t is fully applied, as step by step would.
         for (const table of this.tables.values()) table.finishUpdate()
-        const upcoming = await next()
         parity ^= 1
-        const nextFeeds = upcoming ? this.trainFeeds(upcoming, `t${parity}.`) : null
+        const rngBefore = this.rng.seedState
+        let upcoming: Awaited<ReturnType<typeof read>> = null
+        let failure: unknown = null
+        try {
+          upcoming = await read()
+        } catch (err) {
+          failure = err
+        }
         const out = (await running) as Record<string, Float32Array>
         const loss = out.loss![0]!
         const grads = new Map<string, Float32Array>()
         for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
         const gradNorm = this.dense.apply(this.params.trainable(), grads)
-        this.updateRunningStats(out, cur.size)
+        this.updateRunningStats(out, cur.batch.size)
         const g = out['grad.features']!
         const { width, offsets } = this.layout
+        const next = upcoming ? (upcoming.feeds.features as Float32Array) : null
         for (const [name, table] of this.tables) {
-          const next = upcoming && nextFeeds ? (nextFeeds.features as Float32Array) : null
           if (table.spec.pooling) {
-            table.update(cur.multi[name]!.ids, g, cur.multi[name]!.offsets, width, offsets[name]!)
-            if (next) this.gatherTable(name, table, upcoming!, next)
+            table.update(cur.batch.multi[name]!.ids, g, cur.batch.multi[name]!.offsets, width, offsets[name]!)
           } else {
-            table.beginUpdate(cur.sparse[name]!, g, undefined, width, offsets[name]!)
-            if (next) table.updateRowsReadBy(upcoming!.sparse[name]!, next, width, offsets[name]!)
+            table.beginUpdate(cur.batch.sparse[name]!, g, undefined, width, offsets[name]!)
+            if (next) table.updateRowsReadBy(upcoming!.batch.sparse[name]!, next, width, offsets[name]!)
           }
         }
+        // pooled vectors of step t+1 mix many rows: gathered once every table has step t's update
+        if (upcoming) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, upcoming.batch, next!)
         this.step++
         steps++
-        const verdict = onStep ? await onStep({ loss, gradNorm }, cur, this.step) : undefined
-        if (verdict === false) break
+        if (failure !== null) throw failure
+        const verdict = onStep ? await onStep({ loss, gradNorm }, cur.batch, this.step) : undefined
+        if (verdict === false) {
+          // the batch read ahead is dropped; its dropout masks are given back to the generator
+          this.rng.seedState = rngBefore
+          break
+        }
         cur = upcoming
-        if (nextFeeds) feeds = nextFeeds
       }
     } finally {
       for (const table of this.tables.values()) table.finishUpdate()
+      if (!exhausted) await iterator.return?.() // stopped early or failed: let the source close what it holds
     }
     return steps
+  }
+
+  /** A batch whose id, list and label columns are validated copies owned by the session. */
+  private ownBatch(batch: Batch, prefix: string): Batch {
+    const ints = (key: string, src: Int32Array): Int32Array => {
+      let b = this.intBuffers.get(key)
+      if (!b || b.length !== src.length) {
+        b = new Int32Array(src.length)
+        this.intBuffers.set(key, b)
+      }
+      b.set(src)
+      return b
+    }
+    const sparse: Record<string, Int32Array> = {}
+    const multi: Record<string, MultiColumn> = {}
+    for (const [name, table] of this.tables) {
+      if (table.spec.pooling) {
+        const col = batch.multi[name]
+        if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
+        if (col.offsets.length !== batch.size + 1) throw new DataError(`multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`, { field: name })
+        multi[name] = { offsets: ints(`${prefix}off.${name}`, col.offsets), ids: ints(`${prefix}ids.${name}`, col.ids) }
+      } else {
+        const ids = batch.sparse[name]
+        if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
+        if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
+        sparse[name] = ints(`${prefix}ids.${name}`, ids)
+      }
+    }
+    const labels: Record<string, Float32Array> = {}
+    for (const task of this.model.tasks) {
+      const y = batch.labels[task]
+      if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
+      if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
+      const copy = this.buffer(`${prefix}label.${task}`, y.length)
+      copy.set(y)
+      labels[task] = copy
+    }
+    return { ...batch, sparse, multi, labels }
   }
 
   private updateRunningStats(out: Record<string, Float32Array>, batchSize: number): void {
@@ -265,12 +324,19 @@ export class TrainSession {
 
   /** Task probabilities for a batch (inference mode). Returned arrays are fresh copies. */
   async predict(batch: Batch): Promise<Record<string, Float32Array>> {
-    for (const table of this.tables.values()) table.finishUpdate()
-    const out = await this.inferProgram.run(this.feeds(batch, 'i.'), { B: batch.size })
-    const probs: Record<string, Float32Array> = {}
-    for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)
-    return probs
+    // one prediction at a time: they share the packed input buffer
+    const result = this.predictTail.then(async () => {
+      for (const table of this.tables.values()) table.finishUpdate()
+      const out = await this.inferProgram.run(this.feeds(batch, 'i.'), { B: batch.size })
+      const probs: Record<string, Float32Array> = {}
+      for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)
+      return probs
+    })
+    this.predictTail = result.catch(() => undefined)
+    return result
   }
+
+  private predictTail: Promise<unknown> = Promise.resolve()
 
   /** Everything besides weights that a resumed run needs to continue exactly. */
   trainingState(): TrainingState {
@@ -313,8 +379,16 @@ export function loadSessionWeights(session: TrainSession, weights: import('./che
   for (const [name, table] of session.tables) {
     const state = weights.tableStates.get(name)
     const w = weights.tables.get(name)
-    if (state) table.data.set(state.values)
-    else if (w) table.setWeights(w.values)
-    else throw new DataError(`weights: no embedding table "${name}"`, { field: name })
+    const expect = (got: readonly number[], rows: number, cols: number, what: string) => {
+      if (got[0] !== rows || got[1] !== cols)
+        throw new DataError(`weights: embedding table "${name}"${what ? ` ${what}` : ''} is [${got.join(', ')}], the model expects [${rows}, ${cols}]`, { field: name })
+    }
+    if (state) {
+      expect(state.shape, table.rows, table.stride, 'with optimizer state')
+      table.data.set(state.values)
+    } else if (w) {
+      expect(w.shape, table.rows, table.spec.dim, '')
+      table.setWeights(w.values)
+    } else throw new DataError(`weights: no embedding table "${name}"`, { field: name })
   }
 }

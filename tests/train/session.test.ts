@@ -98,3 +98,48 @@ describe('large embedding tables', () => {
     assert.notDeepEqual(after[2], before[2])
   })
 })
+
+describe('pipelined training, edge cases', () => {
+  it('a source that reuses its buffers for the next batch still trains as step by step', async () => {
+    const { spec, batch } = xorData(1200, 31, 40)
+    const parts = Array.from({ length: 6 }, (_, i) => sliceBatch(batch, i * 200, (i + 1) * 200))
+    // one shared buffer set, overwritten on every next(): the session must not read a batch's ids late
+    function* reusing() {
+      const ids = new Int32Array(200)
+      const y = new Float32Array(200)
+      for (const p of parts) {
+        ids.set(p.sparse.cat!)
+        y.set(p.labels.y!)
+        yield { ...p, sparse: { cat: ids }, labels: { y } }
+      }
+    }
+    const a = await TrainSession.create(tinyModel(spec), { seed: 8 })
+    for (const p of parts) await a.trainStep(p)
+    const b = await TrainSession.create(tinyModel(spec), { seed: 8 })
+    await b.trainBatches(reusing())
+    assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
+  })
+
+  it('a bad next batch fails after the current step is fully applied, as step by step would', async () => {
+    const { spec, batch } = xorData(400, 32, 40)
+    const good = sliceBatch(batch, 0, 200)
+    const bad = { ...sliceBatch(batch, 200, 400), labels: {} }
+    const a = await TrainSession.create(tinyModel(spec), { seed: 9 })
+    await a.trainStep(good)
+    const b = await TrainSession.create(tinyModel(spec), { seed: 9 })
+    await assert.rejects(b.trainBatches([good, bad]), /batch has no label column "y"/)
+    assert.equal(b.step, 1)
+    assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
+    for (const [name, e] of a.params.entries) assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
+  })
+
+  it('concurrent predictions each get their own rows', async () => {
+    const { spec, batch } = xorData(400, 33, 40)
+    const s = await TrainSession.create(tinyModel(spec), { seed: 1 })
+    const b1 = sliceBatch(batch, 0, 100)
+    const b2 = sliceBatch(batch, 100, 200)
+    const [p1, p2] = await Promise.all([s.predict(b1), s.predict(b2)])
+    assert.deepEqual(Array.from(p1.y!), Array.from((await s.predict(b1)).y!))
+    assert.deepEqual(Array.from(p2.y!), Array.from((await s.predict(b2)).y!))
+  })
+})

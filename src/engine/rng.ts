@@ -49,6 +49,23 @@ export class Rng {
     return new Rng(this.nextUint32() ^ 0x9e3779b9)
   }
 
+  /**
+   * Dropout mask: out[i] = 0 with probability `rate`, else `keep`. The same draws and decisions as
+   * `next() < rate` per element (u/2³² < rate ⟺ u < rate·2³², both exact), in one tight loop.
+   */
+  fillMask(out: Float32Array, rate: number, keep: number): void {
+    const threshold = rate * 4294967296
+    let state = this.state
+    for (let i = 0; i < out.length; i++) {
+      state = (state + 0x6d2b79f5) >>> 0
+      let t = state
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      out[i] = (t ^ (t >>> 14)) >>> 0 < threshold ? 0 : keep
+    }
+    this.state = state
+  }
+
   /** Fisher-Yates shuffle in place */
   shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {

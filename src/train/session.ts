@@ -173,8 +173,7 @@ export class TrainSession {
     for (const d of this.dropouts) {
       const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
       const mask = this.buffer(`${prefix}${d.name}`, size)
-      const keep = 1 / (1 - d.rate)
-      for (let i = 0; i < size; i++) mask[i] = this.rng.next() < d.rate ? 0 : keep
+      this.rng.fillMask(mask, d.rate, 1 / (1 - d.rate))
       feeds[d.name] = mask
     }
     return feeds

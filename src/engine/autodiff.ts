@@ -5,7 +5,7 @@
  */
 import { ShapeError } from '../errors.js'
 import type { Tensor } from './node.js'
-import { OPS, add, concat, expandAs, padAxisOf, scalarLike } from './ops.js'
+import { OPS, add, concat, expandAs, padAxis, scalarLike } from './ops.js'
 
 /** Nodes reachable from `roots`, inputs before the nodes that use them. */
 export function topoSort(roots: readonly Tensor[]): Tensor[] {
@@ -106,7 +106,7 @@ function sumGradients(list: readonly Tensor[]): Tensor {
     const flush = () => {
       if (run.length === 0) return
       const body = run.length === 1 ? run[0]!.g : concat(run.map((r) => r.g), axis!)
-      merged.push(padAxisOf(body, axis!, run[0]!.start, run[run.length - 1]!.after))
+      merged.push(padAxis(body, axis!, run[0]!.start, run[run.length - 1]!.after))
       run = []
     }
     for (const part of lane) {

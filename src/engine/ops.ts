@@ -474,11 +474,7 @@ export function split(x: Tensor, axis: number, sizes: readonly number[]): Tensor
 }
 
 /** Zero-pads x along one axis (the gradient of a slice). */
-export function padAxisOf(x: Tensor, axis: number, before: number, after: number): Tensor {
-  return padAxis(x, axis, before, after)
-}
-
-function padAxis(x: Tensor, axis: number, before: number, after: number): Tensor {
+export function padAxis(x: Tensor, axis: number, before: number, after: number): Tensor {
   if (before === 0 && after === 0) return x
   const shape = x.shape.map((d, i) => (i === axis ? (d as number) + before + after : d))
   return makeTensor(x.graph, 'padAxis', [x], { axis, before, after }, shape, x.dtype)

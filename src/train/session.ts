@@ -123,20 +123,34 @@ export class TrainSession {
     return b
   }
 
-  /** Looks up one table's vectors for a batch into its columns of the packed buffer. */
-  private gatherTable(name: string, table: EmbeddingTable, batch: Batch, packed: Float32Array): void {
-    const { width, offsets } = this.layout
+  /** A batch's column for one table, checked: present and one row (or one list) per batch row. */
+  private column(batch: Batch, name: string, table: EmbeddingTable): Int32Array | MultiColumn {
     if (table.spec.pooling) {
       const col = batch.multi[name]
       if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
       if (col.offsets.length !== batch.size + 1) throw new DataError(`multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`, { field: name })
-      table.gatherPooled(col, packed, width, offsets[name]!)
-    } else {
-      const ids = batch.sparse[name]
-      if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
-      if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
-      table.gather(ids, packed, width, offsets[name]!)
+      return col
     }
+    const ids = batch.sparse[name]
+    if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
+    if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
+    return ids
+  }
+
+  /** A batch's label column for one task, checked. */
+  private labelColumn(batch: Batch, task: string): Float32Array {
+    const y = batch.labels[task]
+    if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
+    if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
+    return y
+  }
+
+  /** Looks up one table's vectors for a batch into its columns of the packed buffer. */
+  private gatherTable(name: string, table: EmbeddingTable, batch: Batch, packed: Float32Array): void {
+    const { width, offsets } = this.layout
+    const col = this.column(batch, name, table)
+    if (col instanceof Int32Array) table.gather(col, packed, width, offsets[name]!)
+    else table.gatherPooled(col, packed, width, offsets[name]!)
   }
 
   /**
@@ -161,15 +175,10 @@ export class TrainSession {
     return feeds
   }
 
-  /** Training feeds: embeddings (single-valued), dense, labels and fresh dropout masks. */
+  /** Training feeds of a batch checked by `ownBatch`: embeddings (single-valued), dense, labels, fresh dropout masks. */
   private trainFeeds(batch: Batch, prefix: string): Record<string, Feed> {
     const feeds = this.feeds(batch, prefix, true)
-    for (const task of this.model.tasks) {
-      const y = batch.labels[task]
-      if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
-      if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
-      feeds[`label.${task}`] = y
-    }
+    for (const task of this.model.tasks) feeds[`label.${task}`] = batch.labels[task]!
     for (const d of this.dropouts) {
       const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
       const mask = this.buffer(`${prefix}${d.name}`, size)
@@ -283,23 +292,13 @@ export class TrainSession {
     const sparse: Record<string, Int32Array> = {}
     const multi: Record<string, MultiColumn> = {}
     for (const [name, table] of this.tables) {
-      if (table.spec.pooling) {
-        const col = batch.multi[name]
-        if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
-        if (col.offsets.length !== batch.size + 1) throw new DataError(`multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`, { field: name })
-        multi[name] = { offsets: ints(`${prefix}off.${name}`, col.offsets), ids: ints(`${prefix}ids.${name}`, col.ids) }
-      } else {
-        const ids = batch.sparse[name]
-        if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
-        if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
-        sparse[name] = ints(`${prefix}ids.${name}`, ids)
-      }
+      const col = this.column(batch, name, table)
+      if (col instanceof Int32Array) sparse[name] = ints(`${prefix}ids.${name}`, col)
+      else multi[name] = { offsets: ints(`${prefix}off.${name}`, col.offsets), ids: ints(`${prefix}ids.${name}`, col.ids) }
     }
     const labels: Record<string, Float32Array> = {}
     for (const task of this.model.tasks) {
-      const y = batch.labels[task]
-      if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
-      if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
+      const y = this.labelColumn(batch, task)
       const copy = this.buffer(`${prefix}label.${task}`, y.length)
       copy.set(y)
       labels[task] = copy

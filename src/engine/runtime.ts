@@ -204,5 +204,7 @@ export function sessionOptions(options: RuntimeOptions = {}): ort.InferenceSessi
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    // developer aid: RESFLOW_ORT_PROFILE=/tmp/prefix writes onnxruntime's per-node timings (JSON)
+    ...(process.env.RESFLOW_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RESFLOW_ORT_PROFILE } : {}),
   }
 }

@@ -26,14 +26,21 @@ export class DenseOptimizer {
   /** One update of every parameter that has a gradient. Returns the gradient norm before clipping. */
   apply(params: readonly ParamEntry[], grads: ReadonlyMap<string, Float32Array>): number {
     const { lr, beta1: b1 = 0.9, beta2: b2 = 0.999, eps = 1e-8, weightDecay = 0, clipNorm } = this.config
-    let sq = 0
-    for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!
-    const norm = Math.sqrt(sq)
-    const scale = clipNorm && norm > clipNorm ? clipNorm / norm : 1
+    // Without clipping the norm is only reported: it is summed in the update loop instead of a pass of its own.
+    let scale = 1
+    let norm = NaN
+    if (clipNorm) {
+      let sq = 0
+      for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!
+      norm = Math.sqrt(sq)
+      if (norm > clipNorm) scale = clipNorm / norm
+    }
     this.step++
-    const c1 = 1 - b1 ** this.step
-    const c2 = 1 - b2 ** this.step
+    // PyTorch's arrangement: w −= (lr / c1) · m / (√v / √c2 + eps), with c1, c2 the bias corrections
+    const stepSize = lr / (1 - b1 ** this.step)
+    const invSqrtC2 = 1 / Math.sqrt(1 - b2 ** this.step)
     const decoupled = this.config.kind === 'adamw'
+    let sq = 0
     for (const p of params) {
       const g = grads.get(p.name)
       if (!g) continue
@@ -45,21 +52,11 @@ export class DenseOptimizer {
         this.m.set(p.name, m)
         this.v.set(p.name, v)
       }
-      const w = p.values
       const wd = p.decay ? weightDecay : 0
-      for (let i = 0; i < w.length; i++) {
-        let gi = g[i]! * scale
-        if (!decoupled && wd) gi += wd * w[i]!
-        const mi = b1 * m[i]! + (1 - b1) * gi
-        const vi = b2 * v[i]! + (1 - b2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        let wi = w[i]!
-        if (decoupled && wd) wi -= lr * wd * wi
-        w[i] = wi - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps)
-      }
+      if (wd === 0 && scale === 1) sq += adamPlain(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps)
+      else adamGeneral(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps, scale, decoupled ? 0 : wd, decoupled ? lr * wd : 0)
     }
-    return norm
+    return clipNorm ? norm : Math.sqrt(sq)
   }
 
   /** State for checkpoints. */
@@ -73,5 +70,35 @@ export class DenseOptimizer {
     this.v.clear()
     for (const [k, a] of Object.entries(state.m)) this.m.set(k, a)
     for (const [k, a] of Object.entries(state.v)) this.v.set(k, a)
+  }
+}
+
+/** Adam on one tensor, no decay, no clipping (the common case: one tight loop). Returns Σ g². */
+function adamPlain(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, stepSize: number, invSqrtC2: number, eps: number): number {
+  const a1 = 1 - b1
+  const a2 = 1 - b2
+  let sq = 0
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i]!
+    sq += gi * gi
+    const mi = b1 * m[i]! + a1 * gi
+    const vi = b2 * v[i]! + a2 * gi * gi
+    m[i] = mi
+    v[i] = vi
+    w[i] = w[i]! - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps)
+  }
+  return sq
+}
+
+/** Adam with a gradient scale (clipping), L2 added to the gradient (`l2`) or decoupled decay (`decay` = lr·wd). */
+function adamGeneral(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, stepSize: number, invSqrtC2: number, eps: number, scale: number, l2: number, decay: number): void {
+  for (let i = 0; i < w.length; i++) {
+    const gi = g[i]! * scale + l2 * w[i]!
+    const mi = b1 * m[i]! + (1 - b1) * gi
+    const vi = b2 * v[i]! + (1 - b2) * gi * gi
+    m[i] = mi
+    v[i] = vi
+    const wi = w[i]! - decay * w[i]!
+    w[i] = wi - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps)
   }
 }

@@ -77,12 +77,12 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
     },
     node(opType, ins, outs, attrs = {}) {
       const attribute = Object.entries(attrs).filter(([k]) => k !== 'to_dtype').map(([name, v]) => {
-        if (name === 'value_float') {
-        // a scalar Constant of the graph's float dtype
-        const dtype = (attrs.to_dtype as number) ?? 1
-        const data = dtype === 11 ? Float64Array.of(v as number) : Float32Array.of(v as number)
-        return onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: [], dataType: dtype, rawData: new Uint8Array(data.buffer) } })
-      }
+        if (name === 'value_float' || name === 'value_float1') {
+          // a Constant scalar (value_float) or ConstantOfShape's one-element fill value (value_float1), of the graph's float dtype
+          const dtype = (attrs.to_dtype as number) ?? 1
+          const data = dtype === 11 ? Float64Array.of(v as number) : Float32Array.of(v as number)
+          return onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: name === 'value_float' ? [] : [1], dataType: dtype, rawData: new Uint8Array(data.buffer) } })
+        }
       if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) })
         if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
         return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v as number })

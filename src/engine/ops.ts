@@ -255,11 +255,30 @@ export const OPS: Record<string, OpRow> = {
   },
   /** an auxiliary output of a multi-output row (named "<row>__<part>"); no gradient flows through it */
   part: { emit: () => {} },
-  /** rows of a table by integer ids; inference and export only (training gathers on the JS side) */
+  /**
+   * Rows of a table by integer ids: table [R, D], ids [...] → [..., D]. Training feeds the batch's unique
+   * rows as the table (nn/lookup.ts); export bakes the whole table in. The table's gradient is the
+   * incoming gradient summed per row: scatterAddRows.
+   */
   gather: {
     emit: (y, e) => {
       const { ins, out } = io(y, e)
       e.node('Gather', ins, [out], { axis: 0 })
+    },
+    grad: (y, g) => [scatterAddRows(y.inputs[0]!, y.inputs[1]!, g), null],
+  },
+  /** zeros shaped like `table` [R, D], plus each slice g[i] added into row ids[i] (ScatterND, reduction add) */
+  scatterAddRows: {
+    emit: (y, e) => {
+      const [table, ids, g] = y.inputs.map((t) => e.name(t)) as [string, string, string]
+      const out = e.name(y)
+      const shape = e.temp('scatter_shape')
+      const zeros = e.temp('scatter_zeros')
+      const index = e.temp('scatter_index')
+      e.node('Shape', [table], [shape])
+      e.node('ConstantOfShape', [shape], [zeros], { value_float1: 0, to_dtype: y.dtype === 'float64' ? 11 : 1 })
+      e.node('Unsqueeze', [ids, e.int64([-1])], [index])
+      e.node('ScatterND', [zeros, index, g], [out], { reduction: 'add' })
     },
   },
 }
@@ -547,6 +566,14 @@ export function gather(table: Tensor, ids: Tensor): Tensor {
   check(ids.dtype === 'int64', `gather: ids must be int64, got ${ids.dtype}`)
   check(table.rank === 2, `gather: the table must be 2-D, got ${formatShape(table.shape)}`)
   return makeTensor(table.graph, 'gather', [table, ids], {}, [...ids.shape, table.shape[1]!], table.dtype)
+}
+
+/** d loss / d table of `gather(table, ids)`, given g = d loss / d gathered rows [...ids, D]. */
+export function scatterAddRows(table: Tensor, ids: Tensor, g: Tensor): Tensor {
+  sameGraph('scatterAddRows', [table, ids, g])
+  check(table.rank === 2 && ids.dtype === 'int64', `scatterAddRows: expected a 2-D table and int64 ids, got ${formatShape(table.shape)} and ${ids.dtype}`)
+  check(g.rank === ids.rank + 1, `scatterAddRows: gradient ${formatShape(g.shape)} does not match ids ${formatShape(ids.shape)} + [D]`)
+  return makeTensor(table.graph, 'scatterAddRows', [table, ids, g], {}, table.shape, table.dtype)
 }
 
 export type { Attrs }

@@ -261,18 +261,29 @@ export class EmbeddingTable {
 
   /** The optimizer update of the u-th touched row with its summed gradient. */
   private applyRow(u: number): void {
+    this.applyGradient(this.unique[u]!, this.accum, u * this.spec.dim)
+  }
+
+  /** Advances the optimizer step (Adam's bias correction): once per training step, before its row updates. */
+  advance(): void {
+    this.step++
+  }
+
+  /**
+   * The optimizer update of one row, given its gradient (summed over the row's occurrences in the
+   * batch) at grad[at .. at+D). Lazy: only rows that were looked up are updated.
+   */
+  applyGradient(row: number, grad: Float32Array, at: number): void {
     const d = this.spec.dim
     const data = this.data
-    const accum = this.accum
     const h = this.hyper()
-    const w = this.unique[u]! * this.stride
-    const gi = u * d
+    const w = row * this.stride
     if (h.adam) {
       const { b1, b2, lrT, epsT, l2 } = h
       const m = w + d
       const v = m + d
       for (let j = 0; j < d; j++) {
-        const g = accum[gi + j]! + l2 * data[w + j]!
+        const g = grad[at + j]! + l2 * data[w + j]!
         const mj = b1 * data[m + j]! + (1 - b1) * g
         const vj = b2 * data[v + j]! + (1 - b2) * g * g
         data[m + j] = mj
@@ -283,7 +294,7 @@ export class EmbeddingTable {
       const { lr, eps, l2 } = h
       const a = w + d
       for (let j = 0; j < d; j++) {
-        const g = accum[gi + j]! + l2 * data[w + j]!
+        const g = grad[at + j]! + l2 * data[w + j]!
         const acc = data[a + j]! + g * g
         data[a + j] = acc
         data[w + j] = data[w + j]! - (lr * g) / (Math.sqrt(acc) + eps)

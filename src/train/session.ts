@@ -1,8 +1,10 @@
 /**
  * A model compiled for training and inference. One ONNX model computes the whole training step
  * (forward, loss, gradients of dense parameters and of the looked-up embeddings, BatchNorm batch
- * statistics); a second, forward-only one predicts. Embedding lookups and sparse row updates happen
- * here in typed arrays, dense parameters are updated by our Adam/AdamW.
+ * statistics); a second, forward-only one predicts. Embedding tables live here in typed arrays:
+ * single-valued features are looked up in the graph from the batch's unique rows (nn/lookup.ts),
+ * multi-valued ones are pooled here into the packed input; sparse row updates happen here, dense
+ * parameters are updated by our Adam/AdamW.
  */
 import { gradients } from '../engine/autodiff.js'
 import { compile } from '../engine/compile.js'
@@ -12,6 +14,7 @@ import type { Feed, Program } from '../engine/runtime.js'
 import type { Batch, MultiColumn } from '../data/types.js'
 import { DataError } from '../errors.js'
 import { EmbeddingTable, type PackedLayout, type SparseOptimizerConfig, packedLayout } from '../nn/embedding.js'
+import { type LookupBatch, type LookupGroup, lookupGroups } from '../nn/lookup.js'
 import { slice } from '../engine/ops.js'
 import { BuildContext, type BatchStat, type DropoutMask, ParamStore } from '../nn/params.js'
 import type { Model, ModelInputs } from '../models/types.js'
@@ -44,13 +47,30 @@ export interface StepResult {
   gradNorm: number
 }
 
-/** The model's inputs as column slices of the packed input `features` [B, W] (see nn/embedding.ts). */
-function buildInputs(ctx: BuildContext, model: Model, layout: PackedLayout): { inputs: ModelInputs; features: Tensor } {
-  const features = ctx.graph.input('features', ['B', layout.width])
+/**
+ * The model's inputs: single-valued features gathered in the graph per lookup group; multi-valued
+ * (pooled) features and the dense values as column slices of the packed input `features` [B, W]
+ * (absent when there are neither).
+ */
+function buildInputs(ctx: BuildContext, model: Model, layout: PackedLayout, groups: readonly LookupGroup[]): { inputs: ModelInputs; features: Tensor | null; rows: Tensor[] } {
+  const looked: Record<string, Tensor> = {}
+  for (const g of groups) Object.assign(looked, g.build(ctx))
+  const features = layout.width > 0 ? ctx.graph.input('features', ['B', layout.width]) : null
   const embeddings: Record<string, Tensor> = {}
-  for (const e of model.embeddings) embeddings[e.name] = slice(features, 1, layout.offsets[e.name]!, layout.offsets[e.name]! + e.dim)
-  const dense = layout.denseWidth > 0 ? slice(features, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
-  return { inputs: { embeddings, dense }, features }
+  for (const e of model.embeddings) {
+    embeddings[e.name] = e.pooling ? slice(features!, 1, layout.offsets[e.name]!, layout.offsets[e.name]! + e.dim) : looked[e.name]!
+  }
+  const dense = layout.denseWidth > 0 ? slice(features!, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
+  return { inputs: { embeddings, dense }, features, rows: groups.map((g) => ctx.graph.inputs.get(g.rowsInput)!) }
+}
+
+/** A batch read for training: its checked copy and its feeds. */
+interface Prepared {
+  batch: Batch
+  feeds: Record<string, Feed>
+  dims: Record<string, number>
+  /** per lookup group (same order), the batch's unique rows */
+  lookups: LookupBatch[]
 }
 
 export class TrainSession {
@@ -70,6 +90,7 @@ export class TrainSession {
     private readonly batchStats: BatchStat[],
     private readonly dropouts: DropoutMask[],
     private readonly layout: PackedLayout,
+    private readonly groups: readonly LookupGroup[],
     readonly options: SessionOptions,
   ) {
     this.dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
@@ -78,20 +99,28 @@ export class TrainSession {
 
   static async create(model: Model, options: SessionOptions): Promise<TrainSession> {
     const params = new ParamStore(options.seed)
+    const sparse = options.sparseOptimizer ?? { kind: 'adam', lr: 1e-3 }
+    const tables = new Map<string, EmbeddingTable>()
+    model.embeddings.forEach((spec, i) => {
+      tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
+    })
+    const groups = lookupGroups(tables)
     // training graph: loss and every gradient in one model
-    const layout = packedLayout(model.embeddings, model.spec.dense.length)
+    const layout = packedLayout(model.embeddings.filter((e) => e.pooling), model.spec.dense.length)
     const tctx = new BuildContext(params, true)
-    const { inputs: tin, features } = buildInputs(tctx, model, layout)
+    const { inputs: tin, features, rows } = buildInputs(tctx, model, layout, groups)
     const tout = model.forward(tctx, tin)
     const labels: Record<string, Tensor> = {}
     for (const task of model.tasks) labels[task] = tctx.graph.input(`label.${task}`, ['B', 1])
     const loss = model.loss(tctx, tout, labels)
     const trainableNames = tctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
-    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), features]
+    const pooled = model.embeddings.some((e) => e.pooling)
+    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), ...rows, ...(pooled ? [features!] : [])]
     const grads = gradients(loss, wrt)
     const outputs: Record<string, Tensor> = { loss }
     trainableNames.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]!))
-    if (model.embeddings.length > 0) outputs['grad.features'] = grads[trainableNames.length]!
+    groups.forEach((g, i) => (outputs[`grad.${g.rowsInput}`] = grads[trainableNames.length + i]!))
+    if (pooled) outputs['grad.features'] = grads[trainableNames.length + groups.length]!
     for (const s of tctx.batchStats) {
       outputs[`stat.${s.name}.mean`] = s.mean
       outputs[`stat.${s.name}.var`] = s.variance
@@ -101,17 +130,11 @@ export class TrainSession {
 
     // inference graph: forward only, BatchNorm with running statistics, no dropout
     const ictx = new BuildContext(params, false)
-    const iout = model.forward(ictx, buildInputs(ictx, model, layout).inputs)
+    const iout = model.forward(ictx, buildInputs(ictx, model, layout, groups).inputs)
     const probs: Record<string, Tensor> = {}
     for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!
     const inferProgram = await compile(probs, { threads: options.threads })
-
-    const sparse = options.sparseOptimizer ?? { kind: 'adam', lr: 1e-3 }
-    const tables = new Map<string, EmbeddingTable>()
-    model.embeddings.forEach((spec, i) => {
-      tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
-    })
-    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, options)
+    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, groups, options)
   }
 
   private buffer(key: string, size: number): Float32Array {
@@ -153,31 +176,56 @@ export class TrainSession {
     else table.gatherPooled(col, packed, width, offsets[name]!)
   }
 
-  /**
-   * Feeds common to both programs: the packed features (looked-up embeddings, then dense values) and
-   * the parameters. With `skipPooled`, multi-valued tables are left for later (the pipelined trainer
-   * gathers them after the previous step's update).
-   */
-  private feeds(batch: Batch, prefix: string, skipPooled = false): Record<string, Feed> {
-    const { width, denseOffset, denseWidth } = this.layout
-    const packed = this.buffer(`${prefix}features`, batch.size * width)
-    for (const [name, table] of this.tables) {
-      if (skipPooled && table.spec.pooling) continue
-      this.gatherTable(name, table, batch, packed)
+  /** A lookup group's buffers for one purpose (`prefix`), grown to the batch size. */
+  private lookupBatch(prefix: string, i: number, size: number): LookupBatch {
+    const key = `${prefix}${i}`
+    let lb = this.lookupBuffers.get(key)
+    if (!lb || lb.ids32.length < 2 * size * this.groups[i]!.names.length) {
+      lb = this.groups[i]!.allocate(size)
+      this.lookupBuffers.set(key, lb)
     }
-    if (denseWidth > 0) {
-      if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: 'dense' })
-      const src = batch.dense
-      for (let b = 0; b < batch.size; b++) packed.set(src.subarray(b * denseWidth, (b + 1) * denseWidth), b * width + denseOffset)
-    }
-    const feeds: Record<string, Feed> = { features: packed }
-    for (const e of this.params.entries.values()) feeds[e.name] = e.values
-    return feeds
+    return lb
   }
 
-  /** Training feeds of a batch checked by `ownBatch`: embeddings (single-valued), dense, labels, fresh dropout masks. */
-  private trainFeeds(batch: Batch, prefix: string): Record<string, Feed> {
-    const feeds = this.feeds(batch, prefix, true)
+  private readonly lookupBuffers = new Map<string, LookupBatch>()
+
+  /**
+   * Feeds common to both programs: each lookup group's unique rows and positions, the packed input
+   * (pooled vectors, then dense values) and the parameters. Training (`mark`) keeps the unique rows
+   * marked for the pipelined update and leaves the pooled vectors for later (gathered after the
+   * previous step's update).
+   */
+  private feeds(batch: Batch, prefix: string, mark: boolean): Prepared {
+    const dims: Record<string, number> = { B: batch.size }
+    const feeds: Record<string, Feed> = {}
+    const lookups = this.groups.map((g, i) => {
+      const lb = this.lookupBatch(prefix, i, batch.size)
+      g.prepare(g.names.map((name, k) => this.column(batch, name, g.tables[k]!) as Int32Array), lb, mark)
+      const f = g.feeds(lb, batch.size)
+      feeds[g.rowsInput] = f.rows
+      feeds[g.idsInput] = f.ids
+      dims[g.uniqueDim] = lb.count
+      return lb
+    })
+    const { width, denseOffset, denseWidth } = this.layout
+    if (width > 0) {
+      const packed = this.buffer(`${prefix}features`, batch.size * width)
+      if (!mark) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, batch, packed)
+      if (denseWidth > 0) {
+        if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: 'dense' })
+        const src = batch.dense
+        for (let b = 0; b < batch.size; b++) packed.set(src.subarray(b * denseWidth, (b + 1) * denseWidth), b * width + denseOffset)
+      }
+      feeds.features = packed
+    }
+    for (const e of this.params.entries.values()) feeds[e.name] = e.values
+    return { batch, feeds, dims, lookups }
+  }
+
+  /** Training feeds of a batch checked by `ownBatch`: lookups (marked), dense, labels, fresh dropout masks. */
+  private trainFeeds(batch: Batch, prefix: string): Prepared {
+    const prepared = this.feeds(batch, prefix, true)
+    const feeds = prepared.feeds
     for (const task of this.model.tasks) feeds[`label.${task}`] = batch.labels[task]!
     for (const d of this.dropouts) {
       const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
@@ -185,7 +233,7 @@ export class TrainSession {
       this.rng.fillMask(mask, d.rate, 1 / (1 - d.rate))
       feeds[d.name] = mask
     }
-    return feeds
+    return prepared
   }
 
   /** One optimisation step on a batch. */
@@ -213,31 +261,41 @@ export class TrainSession {
     // Each batch is validated and its ids and labels copied into buffers of its parity: the source may
     // reuse its buffers for the next batch, which is read while this one's step is still in flight.
     let exhausted = false
-    const read = async (): Promise<{ batch: Batch; feeds: Record<string, Feed> } | null> => {
+    const read = async (): Promise<Prepared | null> => {
       const r = await iterator.next()
       if (r.done) {
         exhausted = true
         return null
       }
-      const batch = this.ownBatch(r.value, `t${parity}.`)
-      return { batch, feeds: this.trainFeeds(batch, `t${parity}.`) }
+      return this.trainFeeds(this.ownBatch(r.value, `t${parity}.`), `t${parity}.`)
     }
+    // rows of the previous step not read by the current one: updated while the current step runs
+    let deferred: { lb: LookupBatch; grad: Float32Array; rows: Int32Array }[] = []
+    const applyDeferred = () => {
+      deferred.forEach((d, i) => this.groups[i]!.applyDeferred(d.lb, d.grad, d.rows))
+      deferred = []
+    }
+    const live: Prepared[] = []
     let steps = 0
     try {
       let cur = await read()
       if (!cur) return 0
+      live.push(cur)
       for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, cur.batch, cur.feeds.features as Float32Array)
       while (cur) {
-        const running = this.trainProgram.run(cur.feeds, { B: cur.batch.size })
-        // while step t runs: finish step t−1's other rows, then read and gather step t+1 (single-valued
-        // tables). A failure there is raised only after step t is fully applied, as step by step would.
+        const running = this.trainProgram.run(cur.feeds, cur.dims)
+        // while step t runs: finish step t−1's other rows, then read step t+1 (its unique rows, marked).
+        // A failure there is raised only after step t is fully applied, as step by step would.
+        applyDeferred()
         for (const table of this.tables.values()) table.finishUpdate()
+        this.groups.forEach((g, i) => g.unmark(cur!.lookups[i]!)) // step t's marks are not needed any more
         parity ^= 1
         const rngBefore = this.rng.seedState
-        let upcoming: Awaited<ReturnType<typeof read>> = null
+        let upcoming: Prepared | null = null
         let failure: unknown = null
         try {
           upcoming = await read()
+          if (upcoming) live.push(upcoming)
         } catch (err) {
           failure = err
         }
@@ -247,19 +305,22 @@ export class TrainSession {
         for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
         const gradNorm = this.dense.apply(this.params.trainable(), grads)
         this.updateRunningStats(out, cur.batch.size)
-        const g = out['grad.features']!
-        const { width, offsets } = this.layout
+        // single-valued rows: those step t+1 reads now (and into its feed), the others while it runs
+        deferred = this.groups.map((g, i) => {
+          const lb = cur!.lookups[i]!
+          const grad = out[`grad.${g.rowsInput}`]!
+          return { lb, grad, rows: g.applyStep(lb, grad, upcoming ? upcoming.lookups[i]! : null) }
+        })
+        const g = out['grad.features']
         const next = upcoming ? (upcoming.feeds.features as Float32Array) : null
         for (const [name, table] of this.tables) {
-          if (table.spec.pooling) {
-            table.update(cur.batch.multi[name]!.ids, g, cur.batch.multi[name]!.offsets, width, offsets[name]!)
-          } else {
-            table.beginUpdate(cur.batch.sparse[name]!, g, undefined, width, offsets[name]!)
-            if (next) table.updateRowsReadBy(upcoming!.batch.sparse[name]!, next, width, offsets[name]!)
-          }
+          if (!table.spec.pooling) continue
+          const { width, offsets } = this.layout
+          table.update(cur.batch.multi[name]!.ids, g!, cur.batch.multi[name]!.offsets, width, offsets[name]!)
         }
         // pooled vectors of step t+1 mix many rows: gathered once every table has step t's update
         if (upcoming) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, upcoming.batch, next!)
+        live.shift()
         this.step++
         steps++
         if (failure !== null) throw failure
@@ -272,7 +333,9 @@ export class TrainSession {
         cur = upcoming
       }
     } finally {
+      applyDeferred()
       for (const table of this.tables.values()) table.finishUpdate()
+      for (const p of live) this.groups.forEach((g, i) => g.unmark(p.lookups[i]!))
       if (!exhausted) await iterator.return?.() // stopped early or failed: let the source close what it holds
     }
     return steps
@@ -325,7 +388,8 @@ export class TrainSession {
     // one prediction at a time: they share the packed input buffer
     const result = this.predictTail.then(async () => {
       for (const table of this.tables.values()) table.finishUpdate()
-      const out = await this.inferProgram.run(this.feeds(batch, 'i.'), { B: batch.size })
+      const { feeds, dims } = this.feeds(batch, 'i.', false)
+      const out = await this.inferProgram.run(feeds, dims)
       const probs: Record<string, Float32Array> = {}
       for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)
       return probs

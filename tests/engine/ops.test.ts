@@ -1,6 +1,10 @@
+import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { gradients } from '../../src/engine/autodiff.js'
+import { compile } from '../../src/engine/compile.js'
+import { Graph } from '../../src/engine/node.js'
 import * as op from '../../src/engine/ops.js'
-import { gradcheck } from '../helpers/gradcheck.js'
+import { gradcheck, gradcheckGraph } from '../helpers/gradcheck.js'
 
 describe('op gradients match central differences (float64)', () => {
   it('add / sub / mul / div with broadcasting', async () => {
@@ -41,6 +45,27 @@ describe('op gradients match central differences (float64)', () => {
     await gradcheck((a) => { const [p, q] = op.split(a, 1, [1, 3]); return op.mul(op.reduceSum(p!, [1], true), q!) }, [[2, 4]])
     await gradcheck((a) => op.reshape(a, ['B', 2, 3]), [['B', 6]], { dims: { B: 2 } })
     await gradcheck((a) => op.transpose(a, [0, 2, 1]), [[2, 3, 4]])
+  })
+  it('gather: the table gradient sums the rows hit several times (ScatterND add), in float64', async () => {
+    // ids hit row 1 three times, row 3 twice, row 0 and 4 never: their gradient must be exactly 0
+    const ids = BigInt64Array.from([1n, 3n, 1n, 2n, 3n, 1n])
+    const worst = await gradcheckGraph(
+      (g) => {
+        const table = g.input('x0', [5, 3])
+        const rows = op.gather(table, g.input('ids', ['B', 2], 'int64')) // [B, 2, 3]
+        return op.mul(rows, op.tanh(rows)) // non-linear in the rows, so each hit's gradient differs
+      },
+      { dims: { B: 3 }, ints: { ids } },
+    )
+    assert.ok(worst < 1e-6)
+    // hand-checked: with d loss / d rows = 1, row r's gradient is its hit count in every column
+    const g = new Graph('float64')
+    const table = g.input('t', [4, 2])
+    const idIn = g.input('ids', [5], 'int64')
+    const loss = op.reduceSum(op.gather(table, idIn), [0, 1])
+    const [dt] = gradients(loss, [table])
+    const out = await (await compile({ dt: dt! })).run({ t: new Float64Array(8), ids: BigInt64Array.from([0n, 2n, 2n, 0n, 2n]) }, {})
+    assert.deepEqual([...out.dt!], [2, 2, 0, 0, 3, 3, 0, 0])
   })
   it('softmax along the last and a middle axis', async () => {
     await gradcheck((a) => op.softmax(a, -1), [[3, 4]])

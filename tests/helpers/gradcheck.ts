@@ -19,6 +19,8 @@ export interface CheckOptions {
   dims?: Record<string, number>
   /** fixed values for some inputs (by index) */
   values?: Record<number, Float64Array>
+  /** values of integer inputs (by name), e.g. the ids of a gather */
+  ints?: Record<string, BigInt64Array>
 }
 
 /**
@@ -47,12 +49,12 @@ export async function gradcheckGraph(build: (g: Graph) => Tensor, options: Check
   grads.forEach((gr, i) => (outputs[`g${i}`] = gr))
   const program = await compile(outputs)
   const forward = await compile({ loss })
-  const feeds: Record<string, Float64Array> = { w: randomArray(rng, size(y.shape), 0.5, 1.5) }
+  const feeds: Record<string, Float64Array | BigInt64Array> = { w: randomArray(rng, size(y.shape), 0.5, 1.5), ...options.ints }
   xs.forEach((t, i) => (feeds[t.name!] = options.values?.[i] ?? randomArray(rng, size(t.shape), low, high)))
   const analytic = await program.run(feeds, dims)
   let worst = 0
   for (let i = 0; i < shapes.length; i++) {
-    const x = feeds[xs[i]!.name!]!
+    const x = feeds[xs[i]!.name!] as Float64Array
     const gA = analytic[`g${i}`]!
     assert.equal(gA.length, x.length, `gradient ${i} has ${gA.length} values, input has ${x.length}`)
     for (let j = 0; j < x.length; j++) {

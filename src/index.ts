@@ -49,6 +49,7 @@ export type { Experiment } from './train/experiment.js'
 export { prepareData } from './train/prepare.js'
 export { trainRun } from './train/train-run.js'
 export { loadRun, evaluateRun, collectPredictions, scorePredictions } from './train/evaluate.js'
+export type { EvaluateOptions, LoadedRun, Predictions, ScoreOptions } from './train/evaluate.js'
 export { runCompare } from './train/compare.js'
 export type { CompareOptions, CompareResult } from './train/compare.js'
 

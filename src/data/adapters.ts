@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { ConfigError, DataError } from '../errors.js'
-import { connect } from './duck.js'
+import { connect, queryObjects, sqlString } from './duck.js'
 import type { EncodedDataset } from './dataset.js'
 import { encodeDataset } from './encode.js'
 import { fitPreprocessing, inputSpecOf, type Preprocessing } from './preprocessing.js'
@@ -24,23 +24,41 @@ export interface ResolveOptions {
   cacheDir?: string
 }
 
+/** The split names a folder's files are sorted into (by the name each file contains). */
+export const SPLIT_NAMES = ['train', 'val', 'test'] as const
+export type SplitName = (typeof SPLIT_NAMES)[number]
+
+/** What an adapter finds in a folder: each split's own files (no fallbacks, train not required) and every data file it recognises. */
+export interface FolderFiles extends Splits {
+  files: string[]
+}
+
 export interface DatasetAdapter {
   summary: string
   /** schema and split files for a path in the dataset's layout; `schemaFile` is the user's schema (csv/parquet) or the adapter's options file (kuairand) */
   resolve(path: string, schemaFile?: string, opts?: ResolveOptions): Promise<{ schema: DatasetSchema; splits: Splits }>
+  /** the adapter's file discovery alone (no schema needed): a folder's data files by split, as `resolve` finds them but without its fallbacks (eval, predict) */
+  files(path: string, opts?: ResolveOptions): Promise<FolderFiles>
+}
+
+/** Files in a folder matching `pattern`, sorted into the splits their names contain (a file is its own train split). */
+export function discoverSplits(path: string, pattern: RegExp): FolderFiles {
+  if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`, { file: path })
+  if (!statSync(path).isDirectory()) return { train: [path], val: [], test: [], files: [path] }
+  const files = readdirSync(path).filter((f) => pattern.test(f)).sort().map((f) => join(path, f))
+  const pick = (re: RegExp) => files.filter((f) => re.test(basename(f)))
+  return { train: pick(/train/i), val: pick(/val/i), test: pick(/test/i), files }
+}
+
+/** The splits training needs: a train file is required, and val falls back to test when absent. */
+function trainingSplits(path: string, found: FolderFiles): Splits {
+  if (found.train.length === 0) throw new DataError(`${path}: no training file (expected a name containing "train"; found: ${found.files.map((f) => basename(f)).join(', ') || 'nothing'})`, { file: path })
+  return { train: found.train, val: found.val.length > 0 ? found.val : found.test, test: found.test }
 }
 
 /** Files in a folder whose names contain train / val / test (val falls back to test when absent). */
 export function findSplits(path: string, pattern: RegExp): Splits {
-  if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`, { file: path })
-  if (!statSync(path).isDirectory()) return { train: [path], val: [], test: [] }
-  const files = readdirSync(path).filter((f) => pattern.test(f)).sort().map((f) => join(path, f))
-  const pick = (re: RegExp) => files.filter((f) => re.test(basename(f)))
-  const train = pick(/train/i)
-  const test = pick(/test/i)
-  const val = pick(/val/i)
-  if (train.length === 0) throw new DataError(`${path}: no training file (expected a name containing "train"; found: ${files.map((f) => basename(f)).join(', ') || 'nothing'})`, { file: path })
-  return { train, val: val.length > 0 ? val : test, test }
+  return trainingSplits(path, discoverSplits(path, pattern))
 }
 
 const CENSUS_FIELDS = ['age', 'class_worker', 'det_ind_code', 'det_occ_code', 'education', 'wage_per_hour', 'hs_college', 'marital_stat', 'major_ind_code', 'major_occ_code', 'race', 'hisp_origin', 'sex', 'union_member', 'unemp_reason', 'full_or_part_emp', 'capital_gains', 'capital_losses', 'stock_dividends', 'tax_filer_stat', 'region_prev_res', 'state_prev_res', 'det_hh_fam_stat', 'det_hh_summ', 'instance_weight', 'mig_chg_msa', 'mig_chg_reg', 'mig_move_reg', 'mig_same', 'mig_prev_sunbelt', 'num_emp', 'fam_under_18', 'country_father', 'country_mother', 'country_self', 'citizenship', 'own_or_self', 'vet_question', 'vet_benefits', 'weeks_worked', 'year', 'income_50k']
@@ -86,6 +104,18 @@ export function aliccpSchema(columns: string[]): DatasetSchemaInput {
   }
 }
 
+const CSV_FILES = /\.csv(\.gz)?$/
+const PARQUET_FILES = /\.parquet$/
+const PARQUET_OR_HIVE = /\.parquet$|=/
+const ALICCP_FILES = /^ali_ccp.*\.csv(\.gz)?$|^(?!aitm).*\.csv(\.gz)?$/
+
+/** Census files by split; the original UCI release names its training file census-income.data(.gz). */
+function censusFiles(path: string): FolderFiles {
+  const found = discoverSplits(path, /census-income/)
+  if (found.train.length === 0 && statSync(path).isDirectory()) found.train = found.files.filter((f) => /^census-income\.data(\.gz)?$/.test(basename(f)))
+  return found
+}
+
 function userSchema(kind: string, schemaFile?: string): DatasetSchema {
   if (!schemaFile) throw new ConfigError(`dataset "${kind}" needs a schema file (--schema FILE) describing features and tasks`, { field: 'schema' })
   return loadDatasetSchema(schemaFile)
@@ -94,50 +124,55 @@ function userSchema(kind: string, schemaFile?: string): DatasetSchema {
 export const DATASETS = {
   census: {
     summary: 'UCI Census-Income raw layout (census-income.{train,val,test}.gz or .data/.test)',
-    resolve: async (path) => {
-      const splits = findSplits(path, /census-income/)
-      if (statSync(path).isDirectory()) {
-        const data = join(path, 'census-income.data.gz')
-        if (splits.train.length === 0 && existsSync(data)) splits.train = [data]
-      }
-      return { schema: parseDatasetSchema(censusSchema(), 'census'), splits }
-    },
+    resolve: async (path) => ({ schema: parseDatasetSchema(censusSchema(), 'census'), splits: trainingSplits(path, censusFiles(path)) }),
+    files: async (path) => censusFiles(path),
   },
   aliexpress: {
     summary: 'AliExpress processed CSV (search_id, categorical_1..16, numerical_1..63, click, conversion)',
-    resolve: async (path) => ({ schema: parseDatasetSchema(aliexpressSchema(), 'aliexpress'), splits: findSplits(path, /\.csv(\.gz)?$/) }),
+    resolve: async (path) => ({ schema: parseDatasetSchema(aliexpressSchema(), 'aliexpress'), splits: findSplits(path, CSV_FILES) }),
+    files: async (path) => discoverSplits(path, CSV_FILES),
   },
   aliccp: {
     summary: 'Ali-CCP processed CSV (click, purchase, id fields, D* dense fields)',
     resolve: async (path) => {
       // the folder of samples holds two layouts; a folder means the 23+8 one, a file may be either
-      const splits = findSplits(path, /^ali_ccp.*\.csv(\.gz)?$|^(?!aitm).*\.csv(\.gz)?$/)
+      const splits = findSplits(path, ALICCP_FILES)
       const conn = await connect()
       const probe = parseDatasetSchema({ format: 'csv', tasks: [{ name: 'click' }] }, 'aliccp')
       const cols = (await describeColumns(conn, probe, splits.train)).map((c) => c.name)
       conn.closeSync()
       return { schema: parseDatasetSchema(aliccpSchema(cols), 'aliccp'), splits }
     },
+    files: async (path) => discoverSplits(path, ALICCP_FILES),
   },
   'aliccp-raw': {
     summary: 'Ali-CCP original release (sample_skeleton_{train,test}.csv + common_features_{train,test}.csv), joined and converted once to Parquet',
     resolve: async (path, _schemaFile, opts) => prepareAliccpRaw(path, opts?.cacheDir),
+    files: async (path, opts) => {
+      // the converted Parquet files (what the run's preprocessing reads), without resolve's val → test fallback
+      const { splits } = await prepareAliccpRaw(path, opts?.cacheDir)
+      return { train: splits.train, val: [], test: splits.test, files: [...splits.train, ...splits.test] }
+    },
   },
   kuairand: {
     summary: 'KuaiRand-style logs CSV with a header: click → watch_5s → ... → watch_90s (play_time_ms > t); --schema takes an options file (thresholdsSec, sparse, dense, funnel)',
-    resolve: async (path, optionsFile) => ({ schema: loadKuaiRandSchema(optionsFile), splits: findSplits(path, /\.csv(\.gz)?$/) }),
+    resolve: async (path, optionsFile) => ({ schema: loadKuaiRandSchema(optionsFile), splits: findSplits(path, CSV_FILES) }),
+    files: async (path) => discoverSplits(path, CSV_FILES),
   },
   synthetic: {
     summary: 'output folder of `resflow datagen` (train/val/test.parquet + schema.json)',
-    resolve: async (path, schemaFile) => ({ schema: loadDatasetSchema(schemaFile ?? join(path, 'schema.json')), splits: findSplits(path, /\.parquet$/) }),
+    resolve: async (path, schemaFile) => ({ schema: loadDatasetSchema(schemaFile ?? join(path, 'schema.json')), splits: findSplits(path, PARQUET_FILES) }),
+    files: async (path) => discoverSplits(path, PARQUET_FILES),
   },
   csv: {
     summary: 'any CSV files with a user-written schema',
-    resolve: async (path, schemaFile) => ({ schema: { ...userSchema('csv', schemaFile), format: 'csv' as const }, splits: findSplits(path, /\.csv(\.gz)?$/) }),
+    resolve: async (path, schemaFile) => ({ schema: { ...userSchema('csv', schemaFile), format: 'csv' as const }, splits: findSplits(path, CSV_FILES) }),
+    files: async (path) => discoverSplits(path, CSV_FILES),
   },
   parquet: {
     summary: 'any Parquet files (or hive-partitioned folders) with a user-written schema',
-    resolve: async (path, schemaFile) => ({ schema: { ...userSchema('parquet', schemaFile), format: 'parquet' as const }, splits: findSplits(path, /\.parquet$|=/) }),
+    resolve: async (path, schemaFile) => ({ schema: { ...userSchema('parquet', schemaFile), format: 'parquet' as const }, splits: findSplits(path, PARQUET_OR_HIVE) }),
+    files: async (path) => discoverSplits(path, PARQUET_OR_HIVE),
   },
 } satisfies Record<string, DatasetAdapter>
 
@@ -147,6 +182,85 @@ export function getAdapter(name: string): DatasetAdapter {
   const a = (DATASETS as Record<string, DatasetAdapter>)[name]
   if (!a) throw new ConfigError(`unknown dataset "${name}" (available: ${Object.keys(DATASETS).sort().join(', ')})`, { field: 'dataset' })
   return a
+}
+
+/** How `resolveDataPath` turned a path into files: which kind of path it was and, for a folder, the split it took. */
+export interface ResolvedDataPath {
+  path: string
+  kind: 'file' | 'glob' | 'folder'
+  /** the files (or, for a glob, the pattern) to read */
+  files: string[]
+  /** the split the files were taken from (a folder with split-named files); null for a file, a glob or a folder without split names */
+  split: SplitName | null
+}
+
+export interface ResolveDataPathOptions extends ResolveOptions {
+  /** the dataset whose adapter finds a folder's files; required for a folder, checked for any path */
+  dataset?: string
+  /** for a folder: the split to take (train, val or test); default test when the folder has one */
+  split?: string
+  /** how the options are named in messages: '--' for the command line (--path, --split, --dataset), '' for the library */
+  optionPrefix?: string
+}
+
+const GLOB_CHARS = /[*?[]/
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i
+
+/**
+ * A path to score, as eval and predict take it: a file, a glob, or a dataset folder. A folder goes through
+ * the dataset adapter's own file discovery and yields one split (`split`, default test); a folder whose data
+ * files carry no split names is read whole. Errors name the path, the option and what was found.
+ */
+export async function resolveDataPath(path: string, opts: ResolveDataPathOptions = {}): Promise<ResolvedDataPath> {
+  const o = (name: string) => `${opts.optionPrefix ?? ''}${name}`
+  let adapter: DatasetAdapter | undefined
+  if (opts.dataset !== undefined) {
+    try {
+      adapter = getAdapter(opts.dataset)
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`${o('dataset')}: ${err.message}`, { field: o('dataset'), cause: err })
+      throw err
+    }
+  }
+  if (URL_LIKE.test(path)) return { path, kind: GLOB_CHARS.test(path) ? 'glob' : 'file', files: [path], split: null }
+  if (!existsSync(path)) {
+    if (!GLOB_CHARS.test(path)) throw new DataError(`${o('path')} ${path}: no such file or folder`, { file: path, field: o('path') })
+    const conn = await connect()
+    let matches: Record<string, unknown>[]
+    try {
+      matches = await queryObjects(conn, `SELECT file FROM glob(${sqlString(path)}) LIMIT 1`)
+    } finally {
+      conn.closeSync()
+    }
+    if (matches.length === 0) throw new DataError(`${o('path')} "${path}": no files match this glob`, { file: path, field: o('path') })
+    return { path, kind: 'glob', files: [path], split: null }
+  }
+  if (!statSync(path).isDirectory()) return { path, kind: 'file', files: [path], split: null }
+
+  if (!adapter) throw new ConfigError(`${o('path')} ${path} is a folder: give the dataset (${o('dataset')}) whose adapter finds its split files`, { field: o('dataset') })
+  if (opts.split !== undefined && !(SPLIT_NAMES as readonly string[]).includes(opts.split)) {
+    throw new ConfigError(`${o('split')}: a folder's split is one of ${SPLIT_NAMES.join(', ')}, got "${opts.split}" (${o('path')} ${path})`, { field: o('split') })
+  }
+  const found = await adapter.files(path, opts)
+  const names = (files: string[]) => files.map((f) => basename(f)).join(', ')
+  const present = SPLIT_NAMES.filter((s) => found[s].length > 0)
+  if (found.files.length === 0) {
+    const there = readdirSync(path).sort()
+    throw new DataError(`${o('path')} ${path}: no ${opts.dataset} data files in this folder (expected: ${adapter.summary}; found: ${there.join(', ') || 'nothing'})`, { file: path, field: o('path') })
+  }
+  if (present.length === 0) {
+    if (opts.split !== undefined) {
+      throw new DataError(`${o('path')} ${path}: no "${opts.split}" split in this folder: none of its ${opts.dataset} data files is named after a split (${SPLIT_NAMES.join(', ')}): ${names(found.files)}; drop ${o('split')} to read them all, or give a file or a glob`, { file: path, field: o('split') })
+    }
+    return { path, kind: 'folder', files: found.files, split: null }
+  }
+  const split = (opts.split ?? 'test') as SplitName
+  if (found[split].length === 0) {
+    const listed = present.map((s) => `${s}: ${names(found[s])}`).join('; ')
+    const which = opts.split === undefined ? `no test split (the default) in this folder` : `no "${split}" split in this folder`
+    throw new DataError(`${o('path')} ${path}: ${which} for dataset ${opts.dataset} (splits found: ${listed}); choose one with ${o('split')} ${present.join('|')}`, { file: path, field: o('split') })
+  }
+  return { path, kind: 'folder', files: found[split], split }
 }
 
 export interface OpenDatasetOptions {

@@ -7,6 +7,7 @@ import type { Batch } from '../data/types.js'
 import { type Fusion, fuse } from '../export/fusion.js'
 import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/index.js'
 import { encodeDataset } from '../data/encode.js'
+import { type ResolvedDataPath, resolveDataPath } from '../data/adapters.js'
 import { type Preprocessing, inputSpecOf, loadPreprocessing } from '../data/preprocessing.js'
 import { type ModelConfigInput, buildModel } from '../models/registry.js'
 import { type RunManifest, readRun, runFiles } from './run-dir.js'
@@ -101,10 +102,35 @@ export async function loadRun(runDir: string, options: { threads?: number } = {}
   return { session, manifest, preprocessing }
 }
 
-/** Encodes the file(s) at `path` with the run's preprocessing and scores them: records and predictions. */
-export async function evaluateRun(run: LoadedRun, path: string, options: { split: string; batchSize?: number; ks?: number[] }): Promise<{ records: MetricRecord[]; predictions: Predictions }> {
-  const data = await encodeDataset(run.preprocessing, [path])
+export interface EvaluateOptions {
+  /**
+   * When `path` is a dataset folder: the split to score (train, val or test; default test). Also the split
+   * named in the records (default: the folder's split, else test), so a file can be labelled e.g. "holdout".
+   */
+  split?: string
+  /** the dataset whose adapter finds a folder's split files (default: the run's dataset) */
+  dataset?: string
+  /** cache root for adapters that convert a raw layout first (aliccp-raw) */
+  cacheDir?: string
+  batchSize?: number
+  ks?: number[]
+}
+
+/** The dataset name a run was trained on, from its manifest. */
+export function runDatasetName(manifest: RunManifest): string | undefined {
+  const name = (manifest.dataset as Record<string, unknown> | undefined)?.name
+  return typeof name === 'string' ? name : undefined
+}
+
+/**
+ * Encodes the data at `path` with the run's preprocessing and scores it: records and predictions. `path` is
+ * a file, a glob, a dataset folder (one split of it, see `split`), or an already resolved `resolveDataPath` result.
+ */
+export async function evaluateRun(run: LoadedRun, path: string | ResolvedDataPath, options: EvaluateOptions = {}): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath }> {
+  const source = typeof path === 'string' ? await resolveDataPath(path, { dataset: options.dataset ?? runDatasetName(run.manifest), split: options.split, cacheDir: options.cacheDir }) : path
+  const data = await encodeDataset(run.preprocessing, source.files)
   const predictions = await collectPredictions(run.session, data.batches(options.batchSize ?? 8192))
-  const records = scorePredictions(predictions, { model: run.manifest.model, seed: run.manifest.seed, split: options.split, tasks: run.manifest.tasks, fusion: run.manifest.fusion, ks: options.ks })
-  return { records, predictions }
+  const split = source.split ?? options.split ?? 'test'
+  const records = scorePredictions(predictions, { model: run.manifest.model, seed: run.manifest.seed, split, tasks: run.manifest.tasks, fusion: run.manifest.fusion, ks: options.ks })
+  return { records, predictions, source }
 }

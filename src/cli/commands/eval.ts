@@ -1,35 +1,53 @@
-/** `resflow eval --run RUN_DIR --dataset NAME --path PATH [--json]`: score a saved run on any file. */
+/** `resflow eval --run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]`: score a saved run on any split. */
+import { basename } from 'node:path'
+import { type ResolvedDataPath, resolveDataPath } from '../../data/adapters.js'
 import { ConfigError } from '../../errors.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
+import { readManifest } from '../../train/run-dir.js'
 import { formatNumber } from '../../report/index.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by train or compare', required: true },
-  dataset: { type: 'string', description: 'the dataset the file belongs to (the run\'s dataset, or csv / parquet)', required: true },
-  path: { type: 'string', description: 'file, glob or folder to score (e.g. a test split never seen in training)', required: true },
-  split: { type: 'string', description: 'name of the split in the records (default: test)' },
+  dataset: { type: 'string', description: 'the dataset the data belongs to (the run\'s dataset, or csv / parquet); its adapter finds a folder\'s split files', required: true },
+  path: { type: 'string', description: 'file, glob, or dataset folder (the one a config\'s data.dir names) to score', required: true },
+  split: { type: 'string', description: 'with a folder: the split to score, train / val / test (default test); also the split named in the records' },
   json: { type: 'boolean', description: 'print the records as JSON: [{model, seed, split, task, metric, value}]' },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('eval', argv, OPTIONS)
   if (help) {
-    console.log(helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--json]', OPTIONS))
+    console.log(helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]', OPTIONS))
     return 0
   }
-  const loaded = await loadRun(stringOption(values.run)!)
-  checkDataset(stringOption(values.dataset)!, loaded.manifest.dataset)
-  const { records, predictions } = await evaluateRun(loaded, stringOption(values.path)!, { split: stringOption(values.split) ?? 'test' })
-  await loaded.session.release()
-  if (values.json) {
-    console.log(JSON.stringify(records, null, 1))
+  // the options are checked against the manifest and the files before the model is loaded
+  const runDir = stringOption(values.run)!
+  const dataset = stringOption(values.dataset)!
+  checkDataset(dataset, readManifest(runDir).dataset)
+  const split = stringOption(values.split)
+  const source = await resolveDataPath(stringOption(values.path)!, { dataset, split, optionPrefix: '--' })
+  const loaded = await loadRun(runDir)
+  try {
+    const { records, predictions } = await evaluateRun(loaded, source, { split })
+    if (values.json) {
+      console.log(JSON.stringify(records, null, 1))
+      return 0
+    }
+    console.log(`${loaded.manifest.model} seed ${loaded.manifest.seed} on ${describeSource(source)} (${predictions.rows} rows)`)
+    const width = Math.max(...records.map((r) => r.task.length))
+    for (const r of records) console.log(`  ${r.task.padEnd(width)}  ${r.metric.padEnd(18)} ${formatNumber(r.value)}`)
     return 0
+  } finally {
+    await loaded.session.release()
   }
-  console.log(`${loaded.manifest.model} seed ${loaded.manifest.seed} on ${values.path} (${predictions.rows} rows)`)
-  const width = Math.max(...records.map((r) => r.task.length))
-  for (const r of records) console.log(`  ${r.task.padEnd(width)}  ${r.metric.padEnd(18)} ${formatNumber(r.value)}`)
-  return 0
+}
+
+/** "PATH", or for a folder "PATH, split test: test.parquet". */
+export function describeSource(source: ResolvedDataPath): string {
+  if (source.kind !== 'folder') return source.path
+  const files = source.files.map((f) => basename(f)).join(', ')
+  return `${source.path}, ${source.split ? `split ${source.split}` : 'every data file'}: ${files}`
 }
 
 /** The file is encoded with the run's preprocessing, whose schema is the run's dataset's. */

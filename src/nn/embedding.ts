@@ -1,12 +1,14 @@
 /**
  * Embedding tables live in typed arrays on the JS side, not in the ONNX graph: tables of millions of
- * rows would otherwise be copied into every run. Per step:
- *   gather:  ids → looked-up (and, for multi-valued features, pooled) vectors, fed as `emb.<feature>` [B, D]
- *   run:     the graph returns d loss / d emb.<feature>, [B, D]
- *   update:  gradients of rows hit several times are summed, then only the touched rows are updated
- *            with lazy (row-wise) Adam or Adagrad, optionally with L2 on the touched rows.
- * Each row stores its optimizer state beside its weights ([w | m | v] for Adam, [w | acc] for Adagrad),
- * so an update reads and writes one contiguous span.
+ * rows would otherwise be copied into every run. Each row stores its optimizer state beside its weights
+ * ([w | m | v] for Adam, [w | acc] for Adagrad), so an update reads and writes one contiguous span.
+ * Updates are lazy: only the rows a batch looked up are updated, with row-wise Adam or Adagrad and
+ * optional L2 on those rows.
+ *
+ * Single-valued features are looked up inside the graph from the batch's unique rows (nn/lookup.ts,
+ * which calls `applyGradient` per row). Multi-valued features are pooled here (`gatherPooled`) into the
+ * packed input, and their per-occurrence gradients summed here (`update`, or the phased
+ * `beginUpdate` / `updateRowsReadBy` / `finishUpdate`).
  */
 import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'

@@ -21,7 +21,7 @@ export function linear(ctx: BuildContext, name: string, x: Tensor, units: number
   return opts.bias === false ? y : add(y, ctx.param(`${name}.bias`, [units], zeros))
 }
 
-/** PReLU with one learned slope per unit: max(0,x) + a·min(0,x), as Where(x>0, x, a·x) (faster than ONNX PRelu on CPU). */
+/** PReLU with one learned slope per unit: max(0,x) + a·min(0,x) (the fused `prelu` op row, engine/ops.ts). */
 export function prelu(ctx: BuildContext, name: string, x: Tensor, init = 0.25): Tensor {
   const a = ctx.param(`${name}.slope`, [width(x, name)], constant(init)) // [H]
   if (x.rank === 2) return preluOp(x, a) // fused row with a compact backward

@@ -16,6 +16,14 @@ describe('layer gradients match central differences (float64, parameters include
   it('prelu (learned slope), both sides of 0', async () => {
     await gradcheckGraph((g) => prelu(ctxOf(g), 'act', g.input('x', [4, 3])), { values: { 0: Float64Array.of(-2, -1, -0.3, 0.2, 1, 3, -0.5, 0.7, -4, 2, 0.1, -0.1) } })
   })
+  it('prelu forward: known values with slopes 0.25 (the init), x and a·x on each side of 0', async () => {
+    const g = new Graph('float32')
+    const y = prelu(ctxOf(g), 'act', g.input('x', [2, 3]))
+    const out = await (await compile({ y })).run({ x: Float32Array.of(-2, 0, 3, 1e-3, -1e-3, -8), 'act.slope': Float32Array.of(0.25, 0.25, 0.25) }, {})
+    const expected = [-0.5, 0, 3, 1e-3, -2.5e-4, -2]
+    // x + (a − 1)·min(x, 0) in float32: equal to a·x up to rounding
+    Array.from(out.y!).forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-7 * Math.max(1, Math.abs(expected[i]!)), `y[${i}] = ${v}, expected ${expected[i]}`))
+  })
   it('batchNorm in training mode (batch statistics)', async () => {
     await gradcheckGraph((g) => batchNorm(ctxOf(g), 'bn', g.input('x', ['B', 3])), { dims: { B: 5 }, tol: 1e-5 })
   })

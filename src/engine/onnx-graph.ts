@@ -59,8 +59,11 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
   let temps = 0
   const int64Cache = new Map<string, string>()
 
+  // a computed tensor that is an output takes the output's name (no Identity node per output)
+  const outputName = new Map<number, string>()
+  for (const [key, t] of Object.entries(outputs)) if (t.op !== 'input' && t.op !== 'const' && t.op !== 'part' && !outputName.has(t.id)) outputName.set(t.id, key)
   const emitter: Emitter = {
-    name: (t) => (t.op === 'part' ? `${emitter.name(t.inputs[0]!)}__${t.attrs.part}` : t.name ?? `t${t.id}`),
+    name: (t) => (t.op === 'part' ? `${emitter.name(t.inputs[0]!)}__${t.attrs.part}` : outputName.get(t.id) ?? t.name ?? `t${t.id}`),
     temp: (hint) => `${hint}_${temps++}`,
     int64(values) {
       const key = values.join(',')
@@ -124,7 +127,7 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
   }
 
   const outputInfos = Object.entries(outputs).map(([key, t]) => {
-    nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [emitter.name(t)], output: [key], name: `out_${key}` }))
+    if (outputName.get(t.id) !== key) nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [emitter.name(t)], output: [key], name: `out_${key}` }))
     return valueInfo(key, t.shape, t.dtype)
   })
 

@@ -7,7 +7,7 @@
  * gradient per input (null where an input has none, e.g. integer or boolean inputs).
  */
 import { ShapeError } from '../errors.js'
-import { type Attrs, type DType, type Dim, type Shape, Tensor, formatShape, makeTensor, numel } from './node.js'
+import { type Attrs, type DType, type Dim, type Graph, type Shape, Tensor, formatShape, makeTensor, numel } from './node.js'
 
 /** What an op row can ask of the ONNX writer. */
 export interface Emitter {
@@ -404,8 +404,18 @@ export function reduceMean(x: Tensor, axes: readonly number[], keepdims = false)
 }
 
 function countRecip(x: Tensor, axes: number[]): Tensor {
-  return makeTensor(x.graph, 'countRecip', [x], { axes }, [], x.dtype)
+  const dims = axes.map((a) => x.shape[a]!)
+  // static dims: a constant; symbolic ones (B): one node per graph and dims, whichever tensor first asked
+  if (dims.every((d) => typeof d === 'number')) return x.graph.constant(1 / (dims as number[]).reduce((a, b) => a * b, 1))
+  let perGraph = recipCache.get(x.graph)
+  if (!perGraph) recipCache.set(x.graph, (perGraph = new Map()))
+  const key = `${x.dtype}:${dims.join('*')}`
+  let t = perGraph.get(key)
+  if (!t) perGraph.set(key, (t = makeTensor(x.graph, 'countRecip', [x], { axes }, [], x.dtype)))
+  return t
 }
+
+const recipCache = new WeakMap<Graph, Map<string, Tensor>>()
 
 /** Broadcasts x to the (run-time) shape of `like`. */
 export function expandAs(x: Tensor, like: Tensor): Tensor {

@@ -1,13 +1,18 @@
 /**
  * Graph → runnable Program: the one call that everything above the engine uses.
  */
+import { writeFileSync } from 'node:fs'
 import { topoSort } from './autodiff.js'
 import type { Tensor } from './node.js'
 import { type ModelOptions, toOnnx } from './onnx-graph.js'
 import { type IOInfo, Program, type RuntimeOptions } from './runtime.js'
 
+let dumped = 0
+
 export async function compile(outputs: Readonly<Record<string, Tensor>>, options: ModelOptions & RuntimeOptions = {}): Promise<Program> {
   const bytes = toOnnx(outputs, options)
+  // developer aid: RESFLOW_DUMP_ONNX=/tmp/dir writes every compiled model there (model-<n>.onnx)
+  if (process.env.RESFLOW_DUMP_ONNX) writeFileSync(`${process.env.RESFLOW_DUMP_ONNX}/model-${dumped++}.onnx`, bytes)
   const inputs: IOInfo[] = []
   const seen = new Set<string>()
   const keep = new Set(options.keepInputs ?? [])

@@ -21,6 +21,28 @@ export interface RuntimeOptions {
   worker?: boolean
   /** execution providers, default ['cpu']; users with a GPU may pass ['cuda', 'cpu'] */
   providers?: string[]
+  /** with `worker`: work the worker thread does after each run (see AfterRun) */
+  afterRun?: AfterRunSpec
+}
+
+/**
+ * Work a worker-thread program does after each run, on shared memory, in two parts: `report` runs
+ * before the outputs are posted back (its numbers are added to them), `apply` right after, so it
+ * overlaps whatever the main thread does with the outputs. The next run starts only after `apply`
+ * has finished (the worker handles one message at a time). The training session uses it for the
+ * dense optimizer step (train/dense-worker.ts).
+ */
+export interface AfterRun {
+  /** outputs only the after-run work reads: they are not sent back to the main thread */
+  readonly consumes: ReadonlySet<string>
+  report(outputs: Readonly<Record<string, Float32Array>>, args: unknown): Record<string, number>
+  apply(outputs: Readonly<Record<string, Float32Array>>, args: unknown): void
+}
+
+/** A module (by URL) whose `createAfterRun(init)` makes the AfterRun, and its init data (cloneable; SharedArrayBuffers are shared). */
+export interface AfterRunSpec {
+  module: string
+  init: unknown
 }
 
 export type Feed = Float32Array | Float64Array | BigInt64Array | Uint8Array
@@ -34,7 +56,9 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 
 
 /** Where a program runs: in this thread, or on a worker thread. */
 interface Backend {
-  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array | Float64Array>>
+  run(feeds: Record<string, ort.Tensor>, afterArgs?: unknown): Promise<Record<string, Float32Array | Float64Array>>
+  /** resolves once every earlier run, and its after-run work, has finished */
+  sync(): Promise<void>
   release(): Promise<void>
 }
 
@@ -66,6 +90,7 @@ class LocalBackend implements Backend {
     for (const [k, t] of Object.entries(out)) result[k] = t.data as Float32Array | Float64Array
     return result
   }
+  async sync() {}
   release() {
     return this.session.release()
   }
@@ -83,6 +108,7 @@ class WorkerBackend implements Backend {
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (msg: { type: string; id: number; result?: Record<string, Float32Array | Float64Array>; message?: string }) => {
+      if (msg.type === 'fatal') return this.fail(new Error(`onnxruntime worker: ${msg.message}`))
       const w = this.waiting.get(msg.id)
       if (!w) return
       this.waiting.delete(msg.id)
@@ -103,7 +129,7 @@ class WorkerBackend implements Backend {
     this.waiting.clear()
   }
 
-  static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<WorkerBackend> {
+  static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, afterRun?: AfterRunSpec): Promise<WorkerBackend> {
     const url = workerUrl()
     // run from sources (tsx): register the TypeScript loader inside the worker before loading it
     const worker = url.pathname.endsWith('.ts')
@@ -117,14 +143,14 @@ class WorkerBackend implements Backend {
       }
       worker.on('message', onMessage)
       worker.once('error', reject)
-      worker.postMessage({ type: 'init', bytes, options })
+      worker.postMessage({ type: 'init', bytes, options, afterRun })
     })
     const backend = new WorkerBackend(worker)
     worker.unref() // an idle training worker must not keep the process alive
     return backend
   }
 
-  run(feeds: Record<string, ort.Tensor>) {
+  run(feeds: Record<string, ort.Tensor>, afterArgs?: unknown) {
     const id = this.nextId++
     const plain: Record<string, { type: string; data: unknown; dims: readonly number[] }> = {}
     for (const [k, t] of Object.entries(feeds)) plain[k] = { type: t.type, data: t.data, dims: t.dims }
@@ -132,7 +158,17 @@ class WorkerBackend implements Backend {
       if (this.dead) return reject(this.dead)
       if (this.waiting.size === 0) this.worker.ref() // a step is running: keep the process alive until it returns
       this.waiting.set(id, { resolve, reject })
-      this.worker.postMessage({ type: 'run', id, feeds: plain })
+      this.worker.postMessage({ type: 'run', id, feeds: plain, afterArgs })
+    })
+  }
+
+  sync() {
+    const id = this.nextId++
+    return new Promise<void>((resolve, reject) => {
+      if (this.dead) return reject(this.dead)
+      if (this.waiting.size === 0) this.worker.ref()
+      this.waiting.set(id, { resolve: () => resolve(), reject })
+      this.worker.postMessage({ type: 'sync', id })
     })
   }
 
@@ -151,8 +187,9 @@ export class Program {
   ) {}
 
   static async create(bytes: Uint8Array, inputs: readonly IOInfo[], outputs: readonly IOInfo[], options: RuntimeOptions = {}): Promise<Program> {
+    if (options.afterRun && !options.worker) throw new Error('Program.create: afterRun needs worker: true')
     const backend = options.worker
-      ? await WorkerBackend.create(bytes, sessionOptions(options))
+      ? await WorkerBackend.create(bytes, sessionOptions(options), options.afterRun)
       : new LocalBackend(await ort.InferenceSession.create(bytes, sessionOptions(options)))
     return new Program(backend, inputs, outputs)
   }
@@ -165,16 +202,16 @@ export class Program {
    * (e.g. { B: 2048 }). Extra feeds are ignored. Runs of one program are serialised: a run's scratch
    * buffers are not touched by the next until it has finished.
    */
-  run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>): Promise<Record<string, Float32Array | Float64Array>> {
+  run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>, afterArgs?: unknown): Promise<Record<string, Float32Array | Float64Array>> {
     // an idle program starts at once (synchronously), so a pipelined caller overlaps from here on
-    const start = () => this.runNow(feeds, dims)
+    const start = () => this.runNow(feeds, dims, afterArgs)
     const result = this.pending === 0 ? start() : this.tail.then(start)
     this.pending++
     this.tail = result.finally(() => this.pending--).catch(() => undefined)
     return result
   }
 
-  private async runNow(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>): Promise<Record<string, Float32Array | Float64Array>> {
+  private async runNow(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>, afterArgs?: unknown): Promise<Record<string, Float32Array | Float64Array>> {
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const io of this.inputs) {
       const data = feeds[io.name]
@@ -185,10 +222,17 @@ export class Program {
       if (data.length !== size) throw new Error(`Program.run: feed "${io.name}" has ${data.length} values, expected ${size} for [${shape.join(', ')}]`)
       ortFeeds[io.name] = { type: ORT_TYPE[io.dtype], data, dims: shape } as unknown as ort.Tensor
     }
-    const result = await this.backend.run(ortFeeds)
+    const result = await this.backend.run(ortFeeds, afterArgs)
     const out: Record<string, Float32Array | Float64Array> = {}
-    for (const io of this.outputs) out[io.name] = result[io.name]!
+    for (const io of this.outputs) if (result[io.name]) out[io.name] = result[io.name]!
+    for (const k of Object.keys(result)) if (k.startsWith('after.')) out[k] = result[k]!
     return out
+  }
+
+  /** Resolves once every run so far, and the after-run work of a worker program, has finished. */
+  async sync(): Promise<void> {
+    await this.tail
+    await this.backend.sync()
   }
 
   async release(): Promise<void> {

@@ -25,38 +25,58 @@ export class DenseOptimizer {
 
   /** One update of every parameter that has a gradient. Returns the gradient norm before clipping. */
   apply(params: readonly ParamEntry[], grads: ReadonlyMap<string, Float32Array>): number {
-    const { lr, beta1: b1 = 0.9, beta2: b2 = 0.999, eps = 1e-8, weightDecay = 0, clipNorm } = this.config
+    const { clipNorm } = this.config
     // Without clipping the norm is only reported: it is summed in the update loop instead of a pass of its own.
     let scale = 1
     let norm = NaN
     if (clipNorm) {
-      let sq = 0
-      for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!
-      norm = Math.sqrt(sq)
+      norm = gradientNorm(grads.values())
       if (norm > clipNorm) scale = clipNorm / norm
     }
     this.step++
+    const sq = this.update(this.step, params, grads, scale)
+    return clipNorm ? norm : Math.sqrt(sq)
+  }
+
+  /** The clipping scale of gradients whose global norm is `norm`. */
+  clipScale(norm: number): number {
+    const { clipNorm } = this.config
+    return clipNorm && norm > clipNorm ? clipNorm / norm : 1
+  }
+
+  /**
+   * The update of optimizer step `step` (1-based; Adam's bias corrections) with the gradients scaled
+   * by `scale`. Returns Σ g² of the unscaled gradients. Does not advance `step`.
+   */
+  update(step: number, params: readonly ParamEntry[], grads: ReadonlyMap<string, Float32Array>, scale = 1): number {
+    const { lr, beta1: b1 = 0.9, beta2: b2 = 0.999, eps = 1e-8, weightDecay = 0 } = this.config
     // PyTorch's arrangement: w −= (lr / c1) · m / (√v / √c2 + eps), with c1, c2 the bias corrections
-    const stepSize = lr / (1 - b1 ** this.step)
-    const invSqrtC2 = 1 / Math.sqrt(1 - b2 ** this.step)
+    const stepSize = lr / (1 - b1 ** step)
+    const invSqrtC2 = 1 / Math.sqrt(1 - b2 ** step)
     const decoupled = this.config.kind === 'adamw'
     let sq = 0
     for (const p of params) {
       const g = grads.get(p.name)
       if (!g) continue
-      let m = this.m.get(p.name)
-      let v = this.v.get(p.name)
-      if (!m || !v) {
-        m = new Float32Array(p.values.length)
-        v = new Float32Array(p.values.length)
-        this.m.set(p.name, m)
-        this.v.set(p.name, v)
-      }
+      const { m, v } = this.moments(p)
       const wd = p.decay ? weightDecay : 0
       if (wd === 0 && scale === 1) sq += adamPlain(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps)
-      else adamGeneral(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps, scale, decoupled ? 0 : wd, decoupled ? lr * wd : 0)
+      else sq += adamGeneral(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps, scale, decoupled ? 0 : wd, decoupled ? lr * wd : 0)
     }
-    return clipNorm ? norm : Math.sqrt(sq)
+    return sq
+  }
+
+  /** A parameter's first and second moments, created at zero (in shared memory: a worker thread may update them). */
+  moments(p: Pick<ParamEntry, 'name' | 'values'>): { m: Float32Array; v: Float32Array } {
+    let m = this.m.get(p.name)
+    let v = this.v.get(p.name)
+    if (!m || !v) {
+      m = new Float32Array(new SharedArrayBuffer(p.values.length * 4))
+      v = new Float32Array(new SharedArrayBuffer(p.values.length * 4))
+      this.m.set(p.name, m)
+      this.v.set(p.name, v)
+    }
+    return { m, v }
   }
 
   /** State for checkpoints. */
@@ -64,13 +84,31 @@ export class DenseOptimizer {
     return { step: this.step, m: Object.fromEntries(this.m), v: Object.fromEntries(this.v) }
   }
 
+  /** Restores a checkpoint's state; moments that exist are overwritten in place (a worker thread may share them). */
   load(state: { step: number; m: Record<string, Float32Array>; v: Record<string, Float32Array> }): void {
     this.step = state.step
-    this.m.clear()
-    this.v.clear()
-    for (const [k, a] of Object.entries(state.m)) this.m.set(k, a)
-    for (const [k, a] of Object.entries(state.v)) this.v.set(k, a)
+    const into = (map: Map<string, Float32Array>, from: Record<string, Float32Array>) => {
+      for (const [k, a] of map) if (!(k in from)) a.fill(0)
+      for (const [k, a] of Object.entries(from)) {
+        const mine = map.get(k)
+        if (mine && mine.length === a.length) mine.set(a)
+        else map.set(k, a)
+      }
+    }
+    into(this.m, state.m)
+    into(this.v, state.v)
   }
+}
+
+/** Global L2 norm of gradients (summed per tensor, then over tensors: the same order as the update loop's). */
+export function gradientNorm(grads: Iterable<Float32Array>): number {
+  let sq = 0
+  for (const g of grads) {
+    let s = 0
+    for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!
+    sq += s
+  }
+  return Math.sqrt(sq)
 }
 
 /** Adam on one tensor, no decay, no clipping (the common case: one tight loop). Returns Σ g². */
@@ -90,9 +128,11 @@ function adamPlain(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32
   return sq
 }
 
-/** Adam with a gradient scale (clipping), L2 added to the gradient (`l2`) or decoupled decay (`decay` = lr·wd). */
-function adamGeneral(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, stepSize: number, invSqrtC2: number, eps: number, scale: number, l2: number, decay: number): void {
+/** Adam with a gradient scale (clipping), L2 added to the gradient (`l2`) or decoupled decay (`decay` = lr·wd). Returns Σ g² (unscaled). */
+function adamGeneral(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, stepSize: number, invSqrtC2: number, eps: number, scale: number, l2: number, decay: number): number {
+  let sq = 0
   for (let i = 0; i < w.length; i++) {
+    sq += g[i]! * g[i]!
     const gi = g[i]! * scale + l2 * w[i]!
     const mi = b1 * m[i]! + (1 - b1) * gi
     const vi = b2 * v[i]! + (1 - b2) * gi * gi
@@ -101,4 +141,5 @@ function adamGeneral(w: Float32Array, g: Float32Array, m: Float32Array, v: Float
     const wi = w[i]! - decay * w[i]!
     w[i] = wi - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps)
   }
+  return sq
 }

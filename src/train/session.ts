@@ -18,6 +18,7 @@ import { type LookupBatch, type LookupGroup, lookupGroups } from '../nn/lookup.j
 import { slice } from '../engine/ops.js'
 import { BuildContext, type BatchStat, type DropoutMask, ParamStore } from '../nn/params.js'
 import type { Model, ModelInputs } from '../models/types.js'
+import { type DenseStepArgs, denseWorkerInit, denseWorkerModule } from './dense-worker.js'
 import { DenseOptimizer, type DenseOptimizerConfig } from './optim.js'
 
 export interface SessionOptions {
@@ -74,7 +75,6 @@ interface Prepared {
 }
 
 export class TrainSession {
-  readonly dense: DenseOptimizer
   private readonly rng: Rng
   private readonly buffers = new Map<string, Float32Array>()
   private readonly intBuffers = new Map<string, Int32Array>()
@@ -92,8 +92,10 @@ export class TrainSession {
     private readonly layout: PackedLayout,
     private readonly groups: readonly LookupGroup[],
     readonly options: SessionOptions,
+    readonly dense: DenseOptimizer,
+    /** the dense optimizer step runs on the worker thread, after each training run */
+    private readonly denseOnWorker: boolean,
   ) {
-    this.dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
     this.rng = new Rng(options.seed ^ 0x5eed)
   }
 
@@ -126,7 +128,10 @@ export class TrainSession {
       outputs[`stat.${s.name}.var`] = s.variance
     }
     for (const task of model.tasks) outputs[`p.${task}`] = tout.probs[task]!
-    const trainProgram = await compile(outputs, { threads: options.threads, worker: options.workerThread ?? true })
+    const dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
+    const onWorker = options.workerThread ?? true
+    const afterRun = onWorker ? { module: denseWorkerModule(), init: denseWorkerInit(dense, trainableNames.map((n) => params.entries.get(n)!)) } : undefined
+    const trainProgram = await compile(outputs, { threads: options.threads, worker: onWorker, afterRun })
 
     // inference graph: forward only, BatchNorm with running statistics, no dropout
     const ictx = new BuildContext(params, false)
@@ -134,7 +139,7 @@ export class TrainSession {
     const probs: Record<string, Tensor> = {}
     for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!
     const inferProgram = await compile(probs, { threads: options.threads })
-    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, groups, options)
+    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, groups, options, dense, onWorker)
   }
 
   private buffer(key: string, size: number): Float32Array {
@@ -277,13 +282,14 @@ export class TrainSession {
     }
     const live: Prepared[] = []
     let steps = 0
+    let failed = false
     try {
       let cur = await read()
       if (!cur) return 0
       live.push(cur)
       for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, cur.batch, cur.feeds.features as Float32Array)
       while (cur) {
-        const running = this.trainProgram.run(cur.feeds, cur.dims)
+        const running = this.trainProgram.run(cur.feeds, cur.dims, { step: this.dense.step + 1 } satisfies DenseStepArgs)
         // while step t runs: finish step t−1's other rows, then read step t+1 (its unique rows, marked).
         // A failure there is raised only after step t is fully applied, as step by step would.
         applyDeferred()
@@ -301,9 +307,16 @@ export class TrainSession {
         }
         const out = (await running) as Record<string, Float32Array>
         const loss = out.loss![0]!
-        const grads = new Map<string, Float32Array>()
-        for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
-        const gradNorm = this.dense.apply(this.params.trainable(), grads)
+        let gradNorm: number
+        if (this.denseOnWorker) {
+          // the worker is updating the dense parameters now; the next run starts after it has finished
+          this.dense.step++
+          gradNorm = out['after.gradNorm']![0]!
+        } else {
+          const grads = new Map<string, Float32Array>()
+          for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
+          gradNorm = this.dense.apply(this.params.trainable(), grads)
+        }
         this.updateRunningStats(out, cur.batch.size)
         // single-valued rows: those step t+1 reads now (and into its feed), the others while it runs
         deferred = this.groups.map((g, i) => {
@@ -332,10 +345,17 @@ export class TrainSession {
         }
         cur = upcoming
       }
+    } catch (err) {
+      failed = true
+      throw err
     } finally {
       applyDeferred()
       for (const table of this.tables.values()) table.finishUpdate()
       for (const p of live) this.groups.forEach((g, i) => g.unmark(p.lookups[i]!))
+      // the last dense update has landed before anything reads the parameters (a failure above wins)
+      await this.trainProgram.sync().catch((err) => {
+        if (!failed) throw err
+      })
       if (!exhausted) await iterator.return?.() // stopped early or failed: let the source close what it holds
     }
     return steps
@@ -383,10 +403,15 @@ export class TrainSession {
     }
   }
 
-  /** Task probabilities for a batch (inference mode). Returned arrays are fresh copies. */
+  /**
+   * Task probabilities for a batch (inference mode), with the parameters as of the last finished step
+   * (call it between training steps, e.g. from `onStep`, not concurrently with `trainBatches`).
+   * Returned arrays are fresh copies.
+   */
   async predict(batch: Batch): Promise<Record<string, Float32Array>> {
     // one prediction at a time: they share the packed input buffer
     const result = this.predictTail.then(async () => {
+      await this.trainProgram.sync()
       for (const table of this.tables.values()) table.finishUpdate()
       const { feeds, dims } = this.feeds(batch, 'i.', false)
       const out = await this.inferProgram.run(feeds, dims)

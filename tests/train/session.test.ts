@@ -100,6 +100,33 @@ describe('pipelined training, rows shared with the next batch and rows not', () 
   })
 })
 
+describe('dense optimizer on the worker thread', () => {
+  it('gives the same losses, gradient norms and parameters as on the main thread, bit for bit (AdamW + clipping too)', async () => {
+    const { spec, batch } = xorData(1200, 23, 300)
+    const parts = Array.from({ length: 6 }, (_, i) => sliceBatch(batch, i * 200, (i + 1) * 200))
+    for (const optimizer of [{ kind: 'adam' as const, lr: 0.01 }, { kind: 'adamw' as const, lr: 0.01, weightDecay: 0.1, clipNorm: 0.05 }]) {
+      const run = async (workerThread: boolean) => {
+        const s = await TrainSession.create(tinyModel(spec), { seed: 6, optimizer, workerThread })
+        const steps: number[][] = []
+        await s.trainBatches(parts, (r) => { steps.push([r.loss, r.gradNorm]) })
+        const p = await s.predict(parts[0]!)
+        await s.release()
+        return { steps, params: [...s.params.entries.values()].map((e) => Array.from(e.values)), moments: s.dense.state(), p: Array.from(p.y!) }
+      }
+      const worker = await run(true)
+      const main = await run(false)
+      assert.deepEqual(worker.steps, main.steps, optimizer.kind)
+      assert.ok(worker.steps.every(([, n]) => Number.isFinite(n) && n > 0))
+      if (optimizer.clipNorm) assert.ok(worker.steps.some(([, n]) => n! > optimizer.clipNorm), 'clipping was exercised')
+      assert.deepEqual(worker.params, main.params, optimizer.kind)
+      assert.equal(worker.moments.step, 6)
+      assert.deepEqual(Object.keys(worker.moments.m).sort(), Object.keys(main.moments.m).sort())
+      for (const k of Object.keys(main.moments.m)) assert.deepEqual(Array.from(worker.moments.v[k]!), Array.from(main.moments.v[k]!), k)
+      assert.deepEqual(worker.p, main.p)
+    }
+  })
+})
+
 describe('large embedding tables', () => {
   it('trains with a 2-million-row table and touches only the rows in the batch', async () => {
     const { spec, batch } = xorData(512, 13, 2_000_000)

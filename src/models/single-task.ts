@@ -9,7 +9,7 @@
  */
 import { z } from 'zod'
 import type { Tensor } from '../engine/node.js'
-import { slice } from '../engine/ops.js'
+import { concat, reshape, slice } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
@@ -30,9 +30,15 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig): Mode
     embeddings: embeddingSpecs(spec, K * D),
     forward(ctx, inputs) {
       const logits: Record<string, Tensor> = {}
+      // [e_1 ‖ … ‖ e_F] viewed as [B, F, K, D]: task k's features are one strided slice of it, taken
+      // with one Slice per task (not a Concat of F [B, D] slices per task, and their gradients)
+      const names = Object.keys(inputs.embeddings)
+      const F = names.length
+      const all = reshape(concat(names.map((f) => inputs.embeddings[f]!), 1), ['B', F, K, D])
       spec.tasks.forEach((task, k) => {
+        const mine = reshape(slice(all, 2, k, k + 1), ['B', F * D]) // [e_1(k) ‖ … ‖ e_F(k)]
         const own: Record<string, Tensor> = {}
-        for (const [f, e] of Object.entries(inputs.embeddings)) own[f] = slice(e, 1, k * D, (k + 1) * D) // e_f(k), [B, D]
+        names.forEach((f, i) => (own[f] = slice(mine, 1, i * D, (i + 1) * D))) // e_f(k), [B, D]
         const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense })
         const hidden = mlp(ctx, `${task}.tower`, x, towerUnits(config, task), { dropout: config.dropout })
         logits[task] = linear(ctx, `${task}.logit`, hidden[hidden.length - 1]!, 1) // z_k, [B, 1]

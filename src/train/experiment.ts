@@ -129,6 +129,8 @@ export const ExperimentSchema = z.strictObject({
   batchSize: z.number().int().positive().default(2048),
   /** batch size for validation and test scoring */
   evalBatchSize: z.number().int().positive().default(8192),
+  /** checkpoint within an epoch every this many minutes (resume continues mid-epoch); null: at epoch ends only */
+  checkpointMinutes: z.number().positive().nullable().default(10),
   earlyStopping: EarlyStoppingSchema.prefault({}),
   fusion: FusionConfig.nullable().prefault({}),
   seed: z.number().int().nonnegative().default(1),

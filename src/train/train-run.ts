@@ -78,7 +78,15 @@ export async function trainRun(e: Experiment, data: PreparedData, options: Train
       trainBatches: (epoch) => data.trainBatches(seed, epoch, e.batchSize),
       valBatches: () => data.valBatches(e.evalBatchSize),
     },
-    { runDir: options.runDir, epochs: e.epochs, earlyStopping: e.earlyStopping, resume: options.resume, fingerprint: print, progress: options.progress },
+    {
+      runDir: options.runDir,
+      epochs: e.epochs,
+      earlyStopping: e.earlyStopping,
+      resume: options.resume,
+      fingerprint: print,
+      progress: options.progress,
+      checkpointSeconds: e.checkpointMinutes === null ? null : e.checkpointMinutes * 60,
+    },
   )
   const seconds = (performance.now() - t0) / 1000
 

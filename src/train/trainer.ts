@@ -1,15 +1,17 @@
 /**
  * The fit loop: epochs of training batches, validation after each epoch, early stopping on the
  * validation split only, the best epoch's weights kept, and a checkpoint written atomically at the end
- * of every epoch so that `--resume` continues exactly where an uninterrupted run would be.
+ * of every epoch and every `checkpointSeconds` within one, so that `--resume` continues exactly where
+ * an uninterrupted run would be.
  *
  * Why resuming is exact: a checkpoint holds the dense parameters and BatchNorm statistics, the embedding
  * rows with their optimizer state, the dense optimizer's moments, the session's step and dropout RNG,
  * and the trainer's own state (epoch, early-stopping state, history), all in one file renamed into
  * place. The batch order of an epoch depends only on the epoch number (see TrainData), so the epochs
- * after a resume see the same batches in the same order.
+ * after a resume see the same batches in the same order; a checkpoint taken within an epoch records how
+ * many of its batches were trained, and the resumed run skips them.
  *
- *   RUN_DIR/checkpoint.bin  end of the last finished epoch (weights + state, for --resume)
+ *   RUN_DIR/checkpoint.bin  the last checkpoint (weights + state, for --resume)
  *   RUN_DIR/weights.bin     the best epoch so far by the monitored validation value
  *   RUN_DIR/log.jsonl       one EpochLog per finished epoch
  */
@@ -43,6 +45,10 @@ export interface FitOptions {
   /** identifies the experiment; a checkpoint written under another fingerprint is refused on resume */
   fingerprint?: string
   progress?: Progress
+  /** also checkpoint within an epoch once this many seconds have passed since the last one (default: epoch ends only) */
+  checkpointSeconds?: number | null
+  /** also checkpoint within an epoch every this many batches (tests; default: off) */
+  checkpointBatches?: number | null
 }
 
 /** One line of log.jsonl (a superset of the report's EpochRecord). */
@@ -89,6 +95,8 @@ interface TrainerState {
   earlyStop: EarlyStopState
   history: EpochLog[]
   session: Omit<TrainingState, 'dense'> & { denseStep: number }
+  /** progress within epoch `epoch + 1`, for a checkpoint taken inside it */
+  partial?: { batches: number; rows: number; lossSum: number; seconds: number }
 }
 
 const STATE_KEY = 'trainer.state'
@@ -104,7 +112,8 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   if (options.resume) {
     state = restoreCheckpoint(session, files.checkpoint, fingerprint)
     writeAtomic(files.log, state.history.map((h) => JSON.stringify(h) + '\n').join(''))
-    progress.note(`resumed from ${files.checkpoint} at the end of epoch ${state.epoch}${state.stopped ? ' (the run had already finished)' : ''}`)
+    const at = state.partial ? `in epoch ${state.epoch + 1} after ${state.partial.batches} batches` : `at the end of epoch ${state.epoch}`
+    progress.note(`resumed from ${files.checkpoint} ${at}${state.stopped ? ' (the run had already finished)' : ''}`)
   } else {
     writeAtomic(files.log, '')
   }
@@ -113,29 +122,52 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   let lastVal: Predictions | null = null
   let trainRows = 0
   let trainSeconds = 0
+  let lastCheckpoint = performance.now()
+  let checkpointAt = state.epoch > 0 ? (state.partial ? `epoch ${state.epoch + 1}, batch ${state.partial.batches}` : `end of epoch ${state.epoch}`) : null
   for (let epoch = state.epoch + 1; epoch <= options.epochs && !state.stopped; epoch++) {
+    const partial = state.partial
+    state = { ...state, partial: undefined }
     progress.startEpoch(epoch, options.epochs, data.trainRows)
-    const t0 = performance.now()
-    let rows = 0
-    let lossSum = 0
-    let batches = 0
+    let rows = partial?.rows ?? 0
+    let lossSum = partial?.lossSum ?? 0
+    let batches = partial?.batches ?? 0
+    let seconds = partial?.seconds ?? 0
     let bad: number | null = null
-    // pipelined steps (session.trainBatches), equal bit for bit to one trainStep per batch
-    await session.trainBatches(data.trainBatches(epoch), ({ loss }, batch) => {
-      batches++
-      if (!Number.isFinite(loss)) {
-        bad = loss
-        return false
+    const source = new Resumable(data.trainBatches(epoch))
+    try {
+      await source.skip(batches) // trained before the checkpoint this run resumed from
+      for (;;) {
+        // pipelined steps (session.trainBatches), equal bit for bit to one trainStep per batch; stopping
+        // for a checkpoint and going on with the same source gives the same steps as not stopping
+        const t0 = performance.now()
+        const before = batches
+        let pause = false
+        await session.trainBatches(source, ({ loss }, batch) => {
+          batches++
+          if (!Number.isFinite(loss)) {
+            bad = loss
+            return false
+          }
+          rows += batch.size
+          lossSum += loss * batch.size
+          progress.step(batch.size, loss)
+          const due = (options.checkpointBatches && batches % options.checkpointBatches === 0) || (options.checkpointSeconds && performance.now() - lastCheckpoint >= options.checkpointSeconds * 1000)
+          if (due) pause = true
+          return !due
+        })
+        seconds += (performance.now() - t0) / 1000
+        source.trained(batches - before)
+        if (bad !== null) throw diverged(session.step, epoch, batches, bad, checkpointAt, files)
+        if (!pause || source.exhausted) break
+        saveCheckpoint(session, files.checkpoint, { ...state, partial: { batches, rows, lossSum, seconds } })
+        lastCheckpoint = performance.now()
+        checkpointAt = `epoch ${epoch}, batch ${batches}`
       }
-      rows += batch.size
-      lossSum += loss * batch.size
-      progress.step(batch.size, loss)
-      return true
-    })
-    if (bad !== null) throw diverged(session.step, epoch, batches, bad, state, files)
-    const seconds = (performance.now() - t0) / 1000
-    trainRows += rows
-    trainSeconds += seconds
+    } finally {
+      await source.close()
+    }
+    trainRows += rows - (partial?.rows ?? 0)
+    trainSeconds += seconds - (partial?.seconds ?? 0)
 
     const val = await collectPredictions(session, data.valBatches())
     const valAuc: Record<string, number> = {}
@@ -156,6 +188,8 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
     lastVal = val
     state = { ...state, epoch, stopped: update.stop, earlyStop: update.state, history: [...state.history, log] }
     saveCheckpoint(session, files.checkpoint, state)
+    lastCheckpoint = performance.now()
+    checkpointAt = `end of epoch ${epoch}`
     appendFileSync(files.log, JSON.stringify(log) + '\n')
     if (update.stop) progress.note(`early stop after epoch ${epoch}: ${describeMonitor(es)} has not improved for ${es.patience} epoch(s); best ${state.earlyStop.best.toFixed(4)} at epoch ${state.earlyStop.bestEpoch}`)
   }
@@ -182,15 +216,69 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   }
 }
 
-function diverged(step: number, epoch: number, batch: number, loss: number, state: TrainerState, files: ReturnType<typeof runFiles>): TrainingDivergedError {
-  const good = state.epoch > 0 && existsSync(files.checkpoint)
-  const where = good ? `last good checkpoint: ${files.checkpoint} (end of epoch ${state.epoch})` : 'no checkpoint yet (the loss diverged in the first epoch)'
+function diverged(step: number, epoch: number, batch: number, loss: number, checkpointAt: string | null, files: ReturnType<typeof runFiles>): TrainingDivergedError {
+  const good = checkpointAt !== null && existsSync(files.checkpoint)
+  const where = good ? `last good checkpoint: ${files.checkpoint} (${checkpointAt})` : 'no checkpoint yet (the loss diverged before the first one)'
   return new TrainingDivergedError(
     `step ${step} (epoch ${epoch}, batch ${batch}): training loss is ${loss}, stopped; ${where}. ` +
       'Hint: lower optimizer.lr or set optimizer.clipNorm, and check the input data for NaN or infinite values.',
     step,
     good ? files.checkpoint : null,
   )
+}
+
+/**
+ * An epoch's batches that training can stop reading and go on with later: `trainBatches` reads one
+ * batch ahead and drops it when stopped, so the batches read but not trained are handed out again
+ * first (the source is not advanced in between, so a reused buffer still holds them). The underlying
+ * iterator is closed only by `close`.
+ */
+class Resumable implements AsyncIterable<Batch> {
+  private readonly it: Iterator<Batch> | AsyncIterator<Batch>
+  private readonly held: Batch[] = []
+  private handedOut: Batch[] = []
+  private done = false
+
+  /** nothing left to hand out */
+  get exhausted(): boolean {
+    return this.done && this.held.length === 0
+  }
+
+  constructor(source: AsyncIterable<Batch> | Iterable<Batch>) {
+    this.it = Symbol.asyncIterator in source ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]() : (source as Iterable<Batch>)[Symbol.iterator]()
+  }
+
+  async skip(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) if ((await this.it.next()).done) throw new ResflowError(`resume: the epoch has fewer than ${n} batches (was the data changed?)`)
+  }
+
+  /** `n` of the batches handed out since the last call were trained; the rest are handed out again. */
+  trained(n: number): void {
+    this.held.unshift(...this.handedOut.slice(n))
+    this.handedOut = []
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return {
+      next: async () => {
+        const b = this.held.shift() ?? (this.done ? undefined : await this.pull())
+        if (!b) return { done: true, value: undefined }
+        this.handedOut.push(b)
+        return { done: false, value: b }
+      },
+      return: async () => ({ done: true, value: undefined }),
+    }
+  }
+
+  private async pull(): Promise<Batch | undefined> {
+    const r = await this.it.next()
+    if (r.done) this.done = true
+    return r.done ? undefined : r.value
+  }
+
+  async close(): Promise<void> {
+    await this.it.return?.()
+  }
 }
 
 function saveCheckpoint(session: TrainSession, file: string, state: TrainerState): void {

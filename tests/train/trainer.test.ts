@@ -7,6 +7,7 @@ import type { Batch } from '../../src/data/types.js'
 import { Rng } from '../../src/engine/rng.js'
 import type { EarlyStoppingConfig } from '../../src/train/early-stop.js'
 import { type TrainData, TrainingDivergedError, fit } from '../../src/train/trainer.js'
+import { silentProgress } from '../../src/train/progress.js'
 import { TrainSession } from '../../src/train/session.js'
 import { sliceBatch, tinyModel, xorData } from '../helpers/tiny-model.js'
 
@@ -47,6 +48,40 @@ describe('fit', () => {
     assert.deepEqual(Array.from((await b2.predict(test)).y!), Array.from((await a.predict(test)).y!))
     const logs = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; valAuc: unknown })
     assert.deepEqual(logs(broken).map((l) => [l.epoch, l.valAuc]), logs(whole).map((l) => [l.epoch, l.valAuc]))
+  })
+
+  it('checkpoints within an epoch: pausing changes nothing, and a crash resumes from the batch after the checkpoint', async () => {
+    const whole = tmp()
+    const a = await session()
+    await fit(a, data(), { runDir: whole, epochs: 4, earlyStopping: noStop, fingerprint: 'x' })
+
+    // pausing every 3 batches (8 per epoch) to write a checkpoint: the same steps as not pausing
+    const paused = tmp()
+    const p = await session()
+    await fit(p, data(), { runDir: paused, epochs: 4, earlyStopping: noStop, fingerprint: 'x', checkpointBatches: 3 })
+    assert.deepEqual(readFileSync(join(paused, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
+
+    // killed at batch 5 of epoch 3, after the checkpoint taken at its batch 3: resume trains batches 4…8
+    const broken = tmp()
+    const crash: TrainData = {
+      ...data(),
+      *trainBatches(e) {
+        // lazily: the process dies while batch 5 of epoch 3 is being read
+        for (const [i, b] of batchesOf(train, e).entries()) {
+          if (e === 3 && i === 5) throw new Error('killed')
+          yield b
+        }
+      },
+    }
+    await assert.rejects(fit(await session(), crash, { runDir: broken, epochs: 4, earlyStopping: noStop, fingerprint: 'x', checkpointBatches: 3 }), /killed/)
+    const notes: string[] = []
+    const b2 = await session()
+    await fit(b2, data(), { runDir: broken, epochs: 4, earlyStopping: noStop, fingerprint: 'x', resume: true, progress: { ...silentProgress, note: (m) => notes.push(m) } })
+    assert.match(notes.join('\n'), /resumed from .*checkpoint\.bin in epoch 3 after 3 batches/)
+    assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
+    assert.deepEqual(Array.from((await b2.predict(test)).y!), Array.from((await a.predict(test)).y!))
+    const logs = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; trainLoss: number; rows: number })
+    assert.deepEqual(logs(broken).map((l) => [l.epoch, l.trainLoss, l.rows]), logs(whole).map((l) => [l.epoch, l.trainLoss, l.rows]))
   })
 
   it('refuses to resume a checkpoint of another experiment', async () => {

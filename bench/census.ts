@@ -4,6 +4,7 @@
  * side: test AUC per task (mean ± std over seeds) and training samples/s (training steps only).
  *
  *   npm run bench:census -- [--models resflow,nse,...] [--seeds 1,2,3] [--pytorch run|FILE.jsonl|skip] [--out FILE.jsonl]
+ *   npm run bench:census -- --from A.jsonl,B.jsonl [--models ...] [--seeds ...]   (no training: the table of earlier --out lines)
  *
  * --pytorch run (default) runs census.py for every model and seed, one after the other with resflow's
  * runs (never at the same time, so neither slows the other); FILE.jsonl reads earlier census.py lines
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     pytorch: { type: 'string', default: 'run' },
     out: { type: 'string' },
     config: { type: 'string', default: join(root, 'configs/census.yaml') },
+    from: { type: 'string' },
   },
 })
 
@@ -52,6 +54,17 @@ const record = (r: Result) => {
   results.push(r)
   if (values.out) appendFileSync(values.out, JSON.stringify(r) + '\n')
   console.error(`${r.side.padEnd(7)} ${r.model.padEnd(13)} seed ${r.seed}: test AUC income ${r.auc.income!.toFixed(4)} marital ${r.auc.marital!.toFixed(4)}, ${r.samplesPerSecond.toFixed(0)} samples/s, best epoch ${r.bestEpoch}/${r.epochs}`)
+}
+
+if (values.from) {
+  // the table of result lines written by --out (both sides), filtered by --models and, if given, --seeds
+  const lines = values.from.split(',').flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Result))
+  const wanted = (r: Result) => models.includes(r.model) && (process.argv.some((a) => a.startsWith('--seeds')) ? seeds.includes(r.seed) : true)
+  // the last line of a (side, model, seed) wins: a re-run replaces an earlier one
+  const latest = new Map(lines.filter(wanted).map((r) => [`${r.side}/${r.model}/${r.seed}`, r]))
+  console.log(formatTable([...latest.values()].sort((a, b) => a.seed - b.seed)))
+  console.log(`\ncommand: npm run bench:census -- ${process.argv.slice(2).join(' ')}`.trimEnd())
+  process.exit(0)
 }
 
 const pytorchLines = values.pytorch !== 'run' && values.pytorch !== 'skip' ? readPytorchLines(values.pytorch!) : null
@@ -114,7 +127,10 @@ function formatTable(rs: Result[]): string {
       const a = meanStd(ours.map((r) => r.auc[t]!))
       const b = theirs.length ? meanStd(theirs.map((r) => r.auc[t]!)) : null
       const fmt = (m: { mean: number; std: number }) => (Number.isFinite(m.std) ? `${m.mean.toFixed(4)} ± ${m.std.toFixed(4)}` : m.mean.toFixed(4)) // one seed: no std
-      cells.push(fmt(a), b ? fmt(b) : '—', b ? `${a.mean - b.mean >= 0 ? '+' : ''}${(a.mean - b.mean).toFixed(4)}` : '—')
+      // the difference of the means with its standard error (the seeds of the two sides are independent)
+      const se = b ? Math.sqrt(a.std ** 2 / ours.length + b.std ** 2 / theirs.length) : NaN
+      const delta = b ? `${a.mean - b.mean >= 0 ? '+' : ''}${(a.mean - b.mean).toFixed(4)}${Number.isFinite(se) ? ` (SE ${se.toFixed(4)})` : ''}` : '—'
+      cells.push(fmt(a), b ? fmt(b) : '—', delta)
     }
     const sa = meanStd(ours.map((r) => r.samplesPerSecond)).mean
     const sb = theirs.length ? meanStd(theirs.map((r) => r.samplesPerSecond)).mean : NaN
@@ -122,5 +138,5 @@ function formatTable(rs: Result[]): string {
     return cells
   })
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
-  return ['test AUC (mean ± std over seeds; Δ = resflow − pytorch) and training samples/s (mean), census-income, threads 1', '', ...lines].join('\n')
+  return ['test AUC (mean ± std over seeds; Δ = resflow − pytorch, with the standard error of that difference) and training samples/s (mean), census-income, threads 1', '', ...lines].join('\n')
 }

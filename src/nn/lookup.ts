@@ -93,29 +93,35 @@ export class LookupGroup {
     const size = cols[0]!.length
     const { ids32, table: ut, row: ur } = lb
     let n = 0
-    for (let t = 0; t < f; t++) {
-      const ids = cols[t]!
-      const rows = this.tables[t]!.rows
-      const m = this.marks[t]!
-      for (let b = 0; b < size; b++) {
-        const r = ids[b]!
-        if (!(r >= 0 && r < rows)) throw new DataError(`feature "${this.names[t]}": id ${r} at batch row ${b} is outside its embedding table (${rows} rows)`, { field: this.names[t] })
-        let p: number
-        if (mark) {
-          p = m[r]! - 1
-          if (p < 0) {
+    try {
+      for (let t = 0; t < f; t++) {
+        const ids = cols[t]!
+        const rows = this.tables[t]!.rows
+        const m = this.marks[t]!
+        for (let b = 0; b < size; b++) {
+          const r = ids[b]!
+          if (!(r >= 0 && r < rows)) throw new DataError(`feature "${this.names[t]}": id ${r} at batch row ${b} is outside its embedding table (${rows} rows)`, { field: this.names[t] })
+          let p: number
+          if (mark) {
+            p = m[r]! - 1
+            if (p < 0) {
+              p = n++
+              m[r] = p + 1
+              ut[p] = t
+              ur[p] = r
+            }
+          } else {
             p = n++
-            m[r] = p + 1
             ut[p] = t
             ur[p] = r
           }
-        } else {
-          p = n++
-          ut[p] = t
-          ur[p] = r
+          ids32[2 * (b * f + t)] = p
         }
-        ids32[2 * (b * f + t)] = p
       }
+    } catch (err) {
+      // a bad id: the marks set so far must not outlive the failed batch
+      if (mark) for (let u = 0; u < n; u++) this.marks[ut[u]!]![ur[u]!] = 0
+      throw err
     }
     lb.count = n
     lb.marked = mark

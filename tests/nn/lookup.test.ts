@@ -36,6 +36,18 @@ describe('LookupGroup', () => {
     assert.throws(() => g.prepare([Int32Array.of(-1)], g.allocate(1), false), /id -1/)
   })
 
+  it('a batch that fails on a bad id leaves no marks behind', () => {
+    const a = table('a', 4, 2, 1)
+    const b = table('b', 2, 2, 2)
+    const g = new LookupGroup(['a', 'b'], [a, b])
+    const lb = g.allocate(3)
+    assert.throws(() => g.prepare([Int32Array.of(0, 1, 2), Int32Array.of(1, 5, 0)], lb, true), /feature "b": id 5 at batch row 1/)
+    // had a0 a1 a2 b1 stayed marked, this batch would reuse their stale positions and count fewer rows
+    g.prepare([Int32Array.of(2, 1, 0), Int32Array.of(0, 0, 1)], lb, true)
+    assert.equal(lb.count, 5)
+    assert.deepEqual(Array.from(g.feeds(lb, 3).ids, Number), [0, 3, 1, 3, 2, 4])
+  })
+
   it('summed row gradients give the same update as the per-occurrence path of EmbeddingTable.update', () => {
     const ids = Int32Array.of(3, 1, 3, 3, 0, 1)
     const occ = Float32Array.from({ length: ids.length * 2 }, (_, i) => Math.sin(i + 1)) // d loss / d looked-up vector, per occurrence

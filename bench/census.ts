@@ -58,7 +58,12 @@ const record = (r: Result) => {
 
 if (values.from) {
   // the table of result lines written by --out (both sides), filtered by --models and, if given, --seeds
-  const lines = values.from.split(',').flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Result))
+  // lines of --out (with `side`), or census.py's own JSON lines (PyTorch)
+  const parse = (l: string) => {
+    const j = JSON.parse(l) as Result & Parameters<typeof fromPytorch>[0]
+    return j.side ? (j as Result) : fromPytorch(j)
+  }
+  const lines = values.from.split(',').flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').map(parse))
   const wanted = (r: Result) => models.includes(r.model) && (process.argv.some((a) => a.startsWith('--seeds')) ? seeds.includes(r.seed) : true)
   // the last line of a (side, model, seed) wins: a re-run replaces an earlier one
   const latest = new Map(lines.filter(wanted).map((r) => [`${r.side}/${r.model}/${r.seed}`, r]))
@@ -111,6 +116,18 @@ function fromPytorch(j: { model: string; seed: number; auc: Record<string, numbe
   return { side: 'pytorch', model: j.model, seed: j.seed, auc: j.auc, samplesPerSecond: j.samples_per_s, epochs: j.epochs, bestEpoch: j.best_epoch }
 }
 
+/** 1,2,3,5 → "1–3,5" */
+function seedRanges(seeds: number[]): string {
+  const out: string[] = []
+  for (let i = 0; i < seeds.length; i++) {
+    let j = i
+    while (j + 1 < seeds.length && seeds[j + 1] === seeds[j]! + 1) j++
+    out.push(j - i >= 2 ? `${seeds[i]}–${seeds[j]}` : seeds.slice(i, j + 1).join(','))
+    i = j
+  }
+  return out.join(',')
+}
+
 function meanStd(xs: number[]): { mean: number; std: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length
   const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, v) => a + (v - mean) ** 2, 0) / (xs.length - 1)) : NaN
@@ -122,7 +139,7 @@ function formatTable(rs: Result[]): string {
   const rows = models.map((model) => {
     const ours = rs.filter((r) => r.side === 'resflow' && r.model === model)
     const theirs = rs.filter((r) => r.side === 'pytorch' && r.model === model)
-    const cells = [model, ours.map((r) => r.seed).join(',')]
+    const cells = [model, seedRanges(ours.map((r) => r.seed))]
     for (const t of tasks) {
       const a = meanStd(ours.map((r) => r.auc[t]!))
       const b = theirs.length ? meanStd(theirs.map((r) => r.auc[t]!)) : null

@@ -127,6 +127,7 @@ class WorkerBackend implements Backend {
     this.dead ??= err
     for (const w of this.waiting.values()) w.reject(err)
     this.waiting.clear()
+    this.worker.unref() // nothing can run any more: the worker must not keep the process alive
   }
 
   static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, afterRun?: AfterRunSpec): Promise<WorkerBackend> {

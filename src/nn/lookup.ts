@@ -28,6 +28,8 @@ export interface LookupBatch {
   count: number
   /** true while this batch's rows are marked in the group (see `prepare`) */
   marked: boolean
+  /** [U, D] summed row gradients, when they are summed here (capacity as `rows`) */
+  grad: Float32Array
 }
 
 export class LookupGroup {
@@ -56,16 +58,39 @@ export class LookupGroup {
     return `U${this.dim}`
   }
 
-  /** Declares the group's inputs and returns each feature's looked-up vectors [B, D]. */
-  build(ctx: BuildContext): Record<string, Tensor> {
+  /**
+   * Declares the group's inputs; returns each feature's looked-up vectors [B, D], and the gathered
+   * [B, F, D] tensor itself (whose gradient `sumOccurrences` sums when the graph does not).
+   */
+  build(ctx: BuildContext): { vectors: Record<string, Tensor>; gathered: Tensor } {
     const d = this.dim
     const f = this.names.length
     const rows = ctx.graph.input(this.rowsInput, [this.uniqueDim, d])
     const ids = ctx.graph.input(this.idsInput, ['B', f], 'int64')
-    const flat = reshape(gather(rows, ids), ['B', f * d]) // [B, F·D]: features side by side
-    const out: Record<string, Tensor> = {}
-    this.names.forEach((name, i) => (out[name] = slice(flat, 1, i * d, (i + 1) * d)))
-    return out
+    const gathered = gather(rows, ids) // [B, F, D]
+    const flat = reshape(gathered, ['B', f * d]) // features side by side
+    const vectors: Record<string, Tensor> = {}
+    this.names.forEach((name, i) => (vectors[name] = slice(flat, 1, i * d, (i + 1) * d)))
+    return { vectors, gathered }
+  }
+
+  /**
+   * Sums per unique row the gradient of the gathered vectors (`occ`, [B, F, D]) into `lb.grad` and
+   * returns it ([U, D]): what the graph's ScatterND add computes, done here where that kernel would
+   * run on several threads (its parallel loop adds into shared rows without synchronisation).
+   */
+  sumOccurrences(lb: LookupBatch, size: number, occ: Float32Array): Float32Array {
+    const d = this.dim
+    const out = lb.grad
+    out.fill(0, 0, lb.count * d)
+    const n = size * this.names.length
+    const ids32 = lb.ids32
+    for (let k = 0; k < n; k++) {
+      const dst = ids32[2 * k]! * d
+      const src = k * d
+      for (let j = 0; j < d; j++) out[dst + j] += occ[src + j]!
+    }
+    return out.subarray(0, lb.count * d)
   }
 
   /** Buffers for batches of up to `size` rows. Shared memory: the onnxruntime worker reads them in place. */
@@ -80,6 +105,7 @@ export class LookupGroup {
       row: new Int32Array(size * f),
       count: 0,
       marked: false,
+      grad: new Float32Array(size * f * this.dim),
     }
   }
 

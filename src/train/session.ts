@@ -53,16 +53,26 @@ export interface StepResult {
  * (pooled) features and the dense values as column slices of the packed input `features` [B, W]
  * (absent when there are neither).
  */
-function buildInputs(ctx: BuildContext, model: Model, layout: PackedLayout, groups: readonly LookupGroup[]): { inputs: ModelInputs; features: Tensor | null; rows: Tensor[] } {
+function buildInputs(
+  ctx: BuildContext,
+  model: Model,
+  layout: PackedLayout,
+  groups: readonly LookupGroup[],
+): { inputs: ModelInputs; features: Tensor | null; rows: Tensor[]; gathered: Tensor[] } {
   const looked: Record<string, Tensor> = {}
-  for (const g of groups) Object.assign(looked, g.build(ctx))
+  const gathered: Tensor[] = []
+  for (const g of groups) {
+    const built = g.build(ctx)
+    Object.assign(looked, built.vectors)
+    gathered.push(built.gathered)
+  }
   const features = layout.width > 0 ? ctx.graph.input('features', ['B', layout.width]) : null
   const embeddings: Record<string, Tensor> = {}
   for (const e of model.embeddings) {
     embeddings[e.name] = e.pooling ? slice(features!, 1, layout.offsets[e.name]!, layout.offsets[e.name]! + e.dim) : looked[e.name]!
   }
   const dense = layout.denseWidth > 0 ? slice(features!, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
-  return { inputs: { embeddings, dense }, features, rows: groups.map((g) => ctx.graph.inputs.get(g.rowsInput)!) }
+  return { inputs: { embeddings, dense }, features, rows: groups.map((g) => ctx.graph.inputs.get(g.rowsInput)!), gathered }
 }
 
 /** A batch read for training: its checked copy and its feeds. */
@@ -95,6 +105,8 @@ export class TrainSession {
     readonly dense: DenseOptimizer,
     /** the dense optimizer step runs on the worker thread, after each training run */
     private readonly denseOnWorker: boolean,
+    /** the graph returns the lookups' gradients summed per row (else per occurrence, summed here) */
+    private readonly sumRowsInGraph: boolean,
   ) {
     this.rng = new Rng(options.seed ^ 0x5eed)
   }
@@ -110,18 +122,22 @@ export class TrainSession {
     // training graph: loss and every gradient in one model
     const layout = packedLayout(model.embeddings.filter((e) => e.pooling), model.spec.dense.length)
     const tctx = new BuildContext(params, true)
-    const { inputs: tin, features, rows } = buildInputs(tctx, model, layout, groups)
+    const { inputs: tin, features, rows, gathered } = buildInputs(tctx, model, layout, groups)
     const tout = model.forward(tctx, tin)
     const labels: Record<string, Tensor> = {}
     for (const task of model.tasks) labels[task] = tctx.graph.input(`label.${task}`, ['B', 1])
     const loss = model.loss(tctx, tout, labels)
     const trainableNames = tctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
     const pooled = model.embeddings.some((e) => e.pooling)
-    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), ...rows, ...(pooled ? [features!] : [])]
+    // the lookups' row gradients are summed in the graph (ScatterND add) on one onnxruntime thread; on
+    // several, its kernel adds into shared rows without synchronisation, so the graph returns the
+    // per-occurrence gradients and the session sums them (LookupGroup.sumOccurrences)
+    const sumRowsInGraph = (options.threads ?? 1) <= 1
+    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), ...(sumRowsInGraph ? rows : gathered), ...(pooled ? [features!] : [])]
     const grads = gradients(loss, wrt)
     const outputs: Record<string, Tensor> = { loss }
     trainableNames.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]!))
-    groups.forEach((g, i) => (outputs[`grad.${g.rowsInput}`] = grads[trainableNames.length + i]!))
+    groups.forEach((g, i) => (outputs[sumRowsInGraph ? `grad.${g.rowsInput}` : `grad.gathered.d${g.dim}`] = grads[trainableNames.length + i]!))
     if (pooled) outputs['grad.features'] = grads[trainableNames.length + groups.length]!
     for (const s of tctx.batchStats) {
       outputs[`stat.${s.name}.mean`] = s.mean
@@ -139,7 +155,7 @@ export class TrainSession {
     const probs: Record<string, Tensor> = {}
     for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!
     const inferProgram = await compile(probs, { threads: options.threads })
-    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, groups, options, dense, onWorker)
+    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, groups, options, dense, onWorker, sumRowsInGraph)
   }
 
   private buffer(key: string, size: number): Float32Array {
@@ -203,19 +219,33 @@ export class TrainSession {
   private feeds(batch: Batch, prefix: string, mark: boolean): Prepared {
     const dims: Record<string, number> = { B: batch.size }
     const feeds: Record<string, Feed> = {}
-    const lookups = this.groups.map((g, i) => {
-      const lb = this.lookupBatch(prefix, i, batch.size)
-      g.prepare(g.names.map((name, k) => this.column(batch, name, g.tables[k]!) as Int32Array), lb, mark)
-      const f = g.feeds(lb, batch.size)
-      feeds[g.rowsInput] = f.rows
-      feeds[g.idsInput] = f.ids
-      dims[g.uniqueDim] = lb.count
-      return lb
-    })
+    const lookups: LookupBatch[] = []
+    try {
+      this.groups.forEach((g, i) => {
+        const lb = this.lookupBatch(prefix, i, batch.size)
+        g.prepare(g.names.map((name, k) => this.column(batch, name, g.tables[k]!) as Int32Array), lb, mark)
+        lookups.push(lb)
+        const f = g.feeds(lb, batch.size)
+        feeds[g.rowsInput] = f.rows
+        feeds[g.idsInput] = f.ids
+        dims[g.uniqueDim] = lb.count
+      })
+      this.packedFeed(batch, prefix, mark, feeds)
+    } catch (err) {
+      // a bad batch must not leave the groups already prepared marked
+      lookups.forEach((lb, i) => this.groups[i]!.unmark(lb))
+      throw err
+    }
+    for (const e of this.params.entries.values()) feeds[e.name] = e.values
+    return { batch, feeds, dims, lookups }
+  }
+
+  /** The packed input: pooled vectors (not when training: gathered after the previous step's update), then dense values. */
+  private packedFeed(batch: Batch, prefix: string, training: boolean, feeds: Record<string, Feed>): void {
     const { width, denseOffset, denseWidth } = this.layout
     if (width > 0) {
       const packed = this.buffer(`${prefix}features`, batch.size * width)
-      if (!mark) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, batch, packed)
+      if (!training) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, batch, packed)
       if (denseWidth > 0) {
         if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: 'dense' })
         const src = batch.dense
@@ -223,8 +253,6 @@ export class TrainSession {
       }
       feeds.features = packed
     }
-    for (const e of this.params.entries.values()) feeds[e.name] = e.values
-    return { batch, feeds, dims, lookups }
   }
 
   /** Training feeds of a batch checked by `ownBatch`: lookups (marked), dense, labels, fresh dropout masks. */
@@ -274,12 +302,7 @@ export class TrainSession {
       }
       return this.trainFeeds(this.ownBatch(r.value, `t${parity}.`), `t${parity}.`)
     }
-    // rows of the previous step not read by the current one: updated while the current step runs
-    let deferred: { lb: LookupBatch; grad: Float32Array; rows: Int32Array }[] = []
-    const applyDeferred = () => {
-      deferred.forEach((d, i) => this.groups[i]!.applyDeferred(d.lb, d.grad, d.rows))
-      deferred = []
-    }
+    const applyDeferred = () => this.applyDeferred()
     const live: Prepared[] = []
     let steps = 0
     let failed = false
@@ -319,9 +342,9 @@ export class TrainSession {
         }
         this.updateRunningStats(out, cur.batch.size)
         // single-valued rows: those step t+1 reads now (and into its feed), the others while it runs
-        deferred = this.groups.map((g, i) => {
+        this.deferred = this.groups.map((g, i) => {
           const lb = cur!.lookups[i]!
-          const grad = out[`grad.${g.rowsInput}`]!
+          const grad = this.sumRowsInGraph ? out[`grad.${g.rowsInput}`]! : g.sumOccurrences(lb, cur!.batch.size, out[`grad.gathered.d${g.dim}`]!)
           return { lb, grad, rows: g.applyStep(lb, grad, upcoming ? upcoming.lookups[i]! : null) }
         })
         const g = out['grad.features']
@@ -359,6 +382,15 @@ export class TrainSession {
       if (!exhausted) await iterator.return?.() // stopped early or failed: let the source close what it holds
     }
     return steps
+  }
+
+  // rows of the last step not read by the next one: updated while the next step runs, or as soon as
+  // anything else reads the tables (predict, trainingState)
+  private deferred: { lb: LookupBatch; grad: Float32Array; rows: Int32Array }[] = []
+
+  private applyDeferred(): void {
+    this.deferred.forEach((d, i) => this.groups[i]!.applyDeferred(d.lb, d.grad, d.rows))
+    this.deferred = []
   }
 
   /** A batch whose id, list and label columns are validated copies owned by the session. */
@@ -412,6 +444,7 @@ export class TrainSession {
     // one prediction at a time: they share the packed input buffer
     const result = this.predictTail.then(async () => {
       await this.trainProgram.sync()
+      this.applyDeferred()
       for (const table of this.tables.values()) table.finishUpdate()
       const { feeds, dims } = this.feeds(batch, 'i.', false)
       const out = await this.inferProgram.run(feeds, dims)
@@ -427,6 +460,8 @@ export class TrainSession {
 
   /** Everything besides weights that a resumed run needs to continue exactly. */
   trainingState(): TrainingState {
+    this.applyDeferred()
+    for (const table of this.tables.values()) table.finishUpdate()
     return {
       step: this.step,
       rng: this.rng.seedState,

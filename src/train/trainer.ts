@@ -123,7 +123,7 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   let trainRows = 0
   let trainSeconds = 0
   let lastCheckpoint = performance.now()
-  let checkpointAt = state.epoch > 0 ? (state.partial ? `epoch ${state.epoch + 1}, batch ${state.partial.batches}` : `end of epoch ${state.epoch}`) : null
+  let checkpointAt = state.partial ? `epoch ${state.epoch + 1}, batch ${state.partial.batches}` : state.epoch > 0 ? `end of epoch ${state.epoch}` : null
   for (let epoch = state.epoch + 1; epoch <= options.epochs && !state.stopped; epoch++) {
     const partial = state.partial
     state = { ...state, partial: undefined }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { gradients } from '../../src/engine/autodiff.js'
 import { compile } from '../../src/engine/compile.js'
+import { reduceSum } from '../../src/engine/ops.js'
 import { Graph } from '../../src/engine/node.js'
 import { batchNorm, denseBlock, dropout, linear, prelu } from '../../src/nn/layers.js'
 import { bceWithLogits, softplus } from '../../src/nn/losses.js'
@@ -19,10 +21,18 @@ describe('layer gradients match central differences (float64, parameters include
   it('prelu forward: known values with slopes 0.25 (the init), x and a·x on each side of 0', async () => {
     const g = new Graph('float32')
     const y = prelu(ctxOf(g), 'act', g.input('x', [2, 3]))
-    const out = await (await compile({ y })).run({ x: Float32Array.of(-2, 0, 3, 1e-3, -1e-3, -8), 'act.slope': Float32Array.of(0.25, 0.25, 0.25) }, {})
-    const expected = [-0.5, 0, 3, 1e-3, -2.5e-4, -2]
-    // x + (a − 1)·min(x, 0) in float32: equal to a·x up to rounding
-    Array.from(out.y!).forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-7 * Math.max(1, Math.abs(expected[i]!)), `y[${i}] = ${v}, expected ${expected[i]}`))
+    const x = Float32Array.of(-2, 0, 3, 1e-3, -1e-3, -8)
+    const out = await (await compile({ y })).run({ x, 'act.slope': Float32Array.of(0.25, 0.25, 0.25) }, {})
+    // exactly x or a·x in float32
+    assert.deepEqual(Array.from(out.y!), [-0.5, 0, 3, x[3]!, Math.fround(0.25 * x[4]!), -2])
+  })
+  it('prelu gradient at x = 0 is the slope side, as in PyTorch', async () => {
+    const g = new Graph('float32')
+    const xIn = g.input('x', [1, 3])
+    const loss = reduceSum(prelu(ctxOf(g), 'act', xIn), [0, 1])
+    const [dx] = gradients(loss, [xIn])
+    const out = await (await compile({ dx: dx! })).run({ x: Float32Array.of(0, 1, -1), 'act.slope': Float32Array.of(0.25, 0.25, 0.25) }, {})
+    assert.deepEqual(Array.from(out.dx!), [0.25, 1, 0.25])
   })
   it('batchNorm in training mode (batch statistics)', async () => {
     await gradcheckGraph((g) => batchNorm(ctxOf(g), 'bn', g.input('x', ['B', 3])), { dims: { B: 5 }, tol: 1e-5 })

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { computeAuc } from '../../src/metrics/index.js'
 import { TrainSession } from '../../src/train/session.js'
+import type { Batch, InputSpec } from '../../src/data/types.js'
+import { Rng } from '../helpers/rng.js'
 import { sliceBatch, tinyModel, xorData } from '../helpers/tiny-model.js'
 
 describe('TrainSession', () => {
@@ -116,6 +118,61 @@ describe('dense optimizer on the worker thread', () => {
       for (const k of Object.keys(main.moments.m)) assert.deepEqual(Array.from(worker.moments.v[k]!), Array.from(main.moments.v[k]!), k)
       assert.deepEqual(worker.p, main.p)
     }
+  })
+})
+
+describe('lookups: bookkeeping across failures, predictions and threads', () => {
+  it('a batch rejected after its lookups were prepared leaves nothing behind', async () => {
+    const { spec, batch } = xorData(800, 21, 40)
+    const parts = [0, 1, 2, 3].map((i) => sliceBatch(batch, i * 200, (i + 1) * 200))
+    const bad = { ...parts[1]!, dense: parts[1]!.dense.subarray(0, 10) } // wrong dense length, found after the lookups
+    const a = await TrainSession.create(tinyModel(spec), { seed: 4 })
+    const b = await TrainSession.create(tinyModel(spec), { seed: 4 })
+    await a.trainStep(parts[0]!)
+    await assert.rejects(b.trainBatches([parts[0]!, bad]), /dense block has 10 values/)
+    const la: number[] = []
+    const lb: number[] = []
+    for (const p of parts.slice(2)) la.push((await a.trainStep(p)).loss)
+    for (const p of parts.slice(2)) lb.push((await b.trainStep(p)).loss)
+    assert.deepEqual(lb, la)
+  })
+
+  it('predict from onStep sees every update of the steps so far', async () => {
+    const { spec, batch } = xorData(1000, 21, 600) // most rows are not read by the next batch: deferred
+    const parts = Array.from({ length: 5 }, (_, i) => sliceBatch(batch, i * 200, (i + 1) * 200))
+    const a = await TrainSession.create(tinyModel(spec), { seed: 4 })
+    const b = await TrainSession.create(tinyModel(spec), { seed: 4 })
+    const pa: number[][] = []
+    for (const p of parts) {
+      await a.trainStep(p)
+      pa.push(Array.from((await a.predict(p)).y!))
+    }
+    const pb: number[][] = []
+    await b.trainBatches(parts, async (_r, _b, step) => { pb.push(Array.from((await b.predict(parts[step - 1]!)).y!)) })
+    assert.deepEqual(pb, pa)
+  })
+
+  it('with two onnxruntime threads, two runs of the same seed are identical (row gradients summed on our side)', async () => {
+    // 16 fields × 2048 rows over 50 ids: enough repeated rows for a parallel ScatterND to race
+    const F = 16
+    const B = 2048
+    const spec: InputSpec = { sparse: Array.from({ length: F }, (_, i) => ({ name: `f${i}`, vocabSize: 50 })), multi: [], dense: [{ name: 'x' }], tasks: ['y'] }
+    const rng = new Rng(1)
+    const parts: Batch[] = [0, 1].map(() => ({
+      size: B,
+      sparse: Object.fromEntries(spec.sparse.map((f) => [f.name, Int32Array.from({ length: B }, () => rng.int(50))])),
+      multi: {},
+      dense: Float32Array.from({ length: B }, () => rng.next()),
+      labels: { y: Float32Array.from({ length: B }, () => (rng.next() < 0.3 ? 1 : 0)) },
+    }))
+    const run = async () => {
+      const s = await TrainSession.create(tinyModel(spec, { dim: 16 }), { seed: 4, threads: 2 })
+      await s.trainBatches(parts)
+      await s.release()
+      return spec.sparse.flatMap((f) => Array.from(s.tables.get(f.name)!.data))
+    }
+    const first = await run()
+    assert.deepEqual(await run(), first)
   })
 })
 

@@ -458,7 +458,11 @@ export class TrainSession {
 
   private predictTail: Promise<unknown> = Promise.resolve()
 
-  /** Everything besides weights that a resumed run needs to continue exactly. */
+  /**
+   * Everything besides weights that a resumed run needs to continue exactly. Call it once
+   * `trainBatches` / `trainStep` has resolved (not from `onStep`: the worker thread may still be
+   * writing the dense optimizer's moments that this returns).
+   */
   trainingState(): TrainingState {
     this.applyDeferred()
     for (const table of this.tables.values()) table.finishUpdate()

@@ -110,16 +110,9 @@ function* iterateBatches(ds: EncodedDataset, batchSize: number, opts: BatchOptio
 
 /** Seeded Fisher–Yates permutation of 0..n-1. */
 export function permutation(n: number, seed: number): Int32Array {
-  const rng = new Rng(seed)
   const p = new Int32Array(n)
   for (let i = 0; i < n; i++) p[i] = i
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1))
-    const t = p[i]
-    p[i] = p[j]
-    p[j] = t
-  }
-  return p
+  return new Rng(seed).shuffle(p)
 }
 
 /**
@@ -131,24 +124,14 @@ export function blockPermutation(n: number, blockSize: number, seed: number): In
   const blocks = Math.ceil(n / blockSize)
   const order = new Int32Array(blocks)
   for (let b = 0; b < blocks; b++) order[b] = b
-  for (let i = blocks - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1))
-    const t = order[i]
-    order[i] = order[j]
-    order[j] = t
-  }
+  rng.shuffle(order)
   const p = new Int32Array(n)
   let w = 0
   for (let b = 0; b < blocks; b++) {
     const start = order[b] * blockSize
     const len = Math.min(blockSize, n - start)
     for (let i = 0; i < len; i++) p[w + i] = start + i
-    for (let i = len - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1))
-      const t = p[w + i]
-      p[w + i] = p[w + j]
-      p[w + j] = t
-    }
+    rng.shuffle(p.subarray(w, w + len))
     w += len
   }
   return p

@@ -7,8 +7,7 @@
  *
  * Single-valued features are looked up inside the graph from the batch's unique rows (nn/lookup.ts,
  * which calls `applyGradient` per row). Multi-valued features are pooled here (`gatherPooled`) into the
- * packed input, and their per-occurrence gradients summed here (`update`, or the phased
- * `beginUpdate` / `updateRowsReadBy` / `finishUpdate`).
+ * packed input, and their per-occurrence gradients summed here (`update`).
  */
 import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'
@@ -70,7 +69,8 @@ export interface SparseOptimizerConfig {
 export class EmbeddingTable {
   readonly stride: number
   readonly data: Float32Array // [rows, stride]
-  private readonly slot: Int32Array // row → 1 + position in the current step's unique list, 0 = untouched
+  /** row → 1 + position in `update`'s unique list, 0 = untouched (made on first use: lookups inside the graph keep their own) */
+  private slot: Int32Array | null = null
   private unique = new Int32Array(1024)
   private accum = new Float32Array(1024 * 16)
   /** optimizer steps taken (Adam's bias correction uses it) */
@@ -85,7 +85,6 @@ export class EmbeddingTable {
     const d = spec.dim
     this.stride = optimizer.kind === 'adam' ? 3 * d : 2 * d
     this.data = new Float32Array(spec.rows * this.stride)
-    this.slot = new Int32Array(spec.rows)
     const rng = new Rng(seed)
     const acc0 = optimizer.kind === 'adagrad' ? optimizer.initialAccumulator ?? 0 : 0
     for (let r = 0; r < spec.rows; r++) {
@@ -162,7 +161,7 @@ export class EmbeddingTable {
     const rowsOf = offsets ? offsets.length - 1 : ids.length
     const occurrences = offsets ? offsets[rowsOf]! - offsets[0]! : ids.length
     if (this.unique.length < occurrences) this.grow(occurrences) // at most one new row per occurrence
-    const slot = this.slot
+    const slot = (this.slot ??= new Int32Array(this.spec.rows))
     const unique = this.unique
     const accum = this.accum
     let n = 0
@@ -201,69 +200,20 @@ export class EmbeddingTable {
     this.accum = a
   }
 
-  /** Applies d loss / d looked-up vectors ([B, D]) to the touched rows only. Returns the number of rows. */
-  update(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, rowStride = this.spec.dim, colOffset = 0): number {
-    const n = this.beginUpdate(ids, grad, offsets, rowStride, colOffset)
-    this.finishUpdate()
-    return n
-  }
-
-  // The update in phases, so that a pipelined trainer can update first the rows the next batch reads,
-  // re-gather those, and finish the other rows while the next step runs. The result is the same as
-  // `update` followed by `gather`.
-  private pending = 0
-  private done = new Uint8Array(1024)
-
-  /** Phase 1: sum the gradients per touched row and advance the optimizer step. */
-  beginUpdate(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, rowStride = this.spec.dim, colOffset = 0): number {
-    if (this.pending) this.finishUpdate()
-    const n = this.accumulate(ids, grad, offsets, this.spec.pooling === 'mean', rowStride, colOffset)
-    if (this.done.length < n) this.done = new Uint8Array(this.unique.length)
-    this.done.fill(0, 0, n)
-    this.pending = n
-    this.step++
-    return n
-  }
-
   /**
-   * Phase 2 (optional): update now the touched rows that `nextIds` reads, then refresh the rows of `out`
-   * (the next batch's already gathered [B, D] vectors) whose id was among them.
+   * Applies d loss / d looked-up vectors ([B, D], or the columns colOffset..colOffset+D of a wider
+   * [B, rowStride] buffer) to the touched rows only, advancing the optimizer step. Returns the number of rows.
    */
-  updateRowsReadBy(nextIds: Int32Array, out: Float32Array, rowStride = this.spec.dim, colOffset = 0): void {
-    const slot = this.slot
-    for (let p = 0; p < nextIds.length; p++) {
-      const pos = slot[nextIds[p]!]! - 1
-      if (pos >= 0 && !this.done[pos]) {
-        this.applyRow(pos)
-        this.done[pos] = 1
-      }
-    }
+  update(ids: Int32Array, grad: Float32Array, offsets?: Int32Array, rowStride = this.spec.dim, colOffset = 0): number {
+    const n = this.accumulate(ids, grad, offsets, this.spec.pooling === 'mean', rowStride, colOffset)
+    this.step++
     const d = this.spec.dim
-    const s = this.stride
-    const data = this.data
-    for (let p = 0; p < nextIds.length; p++) {
-      const r = nextIds[p]!
-      if (slot[r]! > 0) {
-        const src = r * s
-        const dst = p * rowStride + colOffset
-        for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
-      }
-    }
-  }
-
-  /** Phase 3: update the remaining touched rows and clear the bookkeeping. */
-  finishUpdate(): void {
-    const n = this.pending
+    const slot = this.slot!
     for (let u = 0; u < n; u++) {
-      if (!this.done[u]) this.applyRow(u)
-      this.slot[this.unique[u]!] = 0
+      this.applyGradient(this.unique[u]!, this.accum, u * d)
+      slot[this.unique[u]!] = 0
     }
-    this.pending = 0
-  }
-
-  /** The optimizer update of the u-th touched row with its summed gradient. */
-  private applyRow(u: number): void {
-    this.applyGradient(this.unique[u]!, this.accum, u * this.spec.dim)
+    return n
   }
 
   /** Advances the optimizer step (Adam's bias correction): once per training step, before its row updates. */

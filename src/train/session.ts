@@ -189,12 +189,12 @@ export class TrainSession {
     return y
   }
 
-  /** Looks up one table's vectors for a batch into its columns of the packed buffer. */
-  private gatherTable(name: string, table: EmbeddingTable, batch: Batch, packed: Float32Array): void {
+  /** Pools a batch's multi-valued features into their columns of the packed buffer. */
+  private gatherPooled(batch: Batch, packed: Float32Array): void {
     const { width, offsets } = this.layout
-    const col = this.column(batch, name, table)
-    if (col instanceof Int32Array) table.gather(col, packed, width, offsets[name]!)
-    else table.gatherPooled(col, packed, width, offsets[name]!)
+    for (const [name, table] of this.tables) {
+      if (table.spec.pooling) table.gatherPooled(this.column(batch, name, table) as MultiColumn, packed, width, offsets[name]!)
+    }
   }
 
   /** A lookup group's buffers for one purpose (`prefix`), grown to the batch size. */
@@ -245,7 +245,7 @@ export class TrainSession {
     const { width, denseOffset, denseWidth } = this.layout
     if (width > 0) {
       const packed = this.buffer(`${prefix}features`, batch.size * width)
-      if (!training) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, batch, packed)
+      if (!training) this.gatherPooled(batch, packed)
       if (denseWidth > 0) {
         if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: 'dense' })
         const src = batch.dense
@@ -310,13 +310,12 @@ export class TrainSession {
       let cur = await read()
       if (!cur) return 0
       live.push(cur)
-      for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, cur.batch, cur.feeds.features as Float32Array)
+      this.gatherPooled(cur.batch, cur.feeds.features as Float32Array)
       while (cur) {
         const running = this.trainProgram.run(cur.feeds, cur.dims, { step: this.dense.step + 1 } satisfies DenseStepArgs)
         // while step t runs: finish step t−1's other rows, then read step t+1 (its unique rows, marked).
         // A failure there is raised only after step t is fully applied, as step by step would.
         applyDeferred()
-        for (const table of this.tables.values()) table.finishUpdate()
         this.groups.forEach((g, i) => g.unmark(cur!.lookups[i]!)) // step t's marks are not needed any more
         parity ^= 1
         const rngBefore = this.rng.seedState
@@ -348,14 +347,12 @@ export class TrainSession {
           return { lb, grad, rows: g.applyStep(lb, grad, upcoming ? upcoming.lookups[i]! : null) }
         })
         const g = out['grad.features']
-        const next = upcoming ? (upcoming.feeds.features as Float32Array) : null
+        const { width, offsets } = this.layout
         for (const [name, table] of this.tables) {
-          if (!table.spec.pooling) continue
-          const { width, offsets } = this.layout
-          table.update(cur.batch.multi[name]!.ids, g!, cur.batch.multi[name]!.offsets, width, offsets[name]!)
+          if (table.spec.pooling) table.update(cur.batch.multi[name]!.ids, g!, cur.batch.multi[name]!.offsets, width, offsets[name]!)
         }
         // pooled vectors of step t+1 mix many rows: gathered once every table has step t's update
-        if (upcoming) for (const [name, table] of this.tables) if (table.spec.pooling) this.gatherTable(name, table, upcoming.batch, next!)
+        if (upcoming) this.gatherPooled(upcoming.batch, upcoming.feeds.features as Float32Array)
         live.shift()
         this.step++
         steps++
@@ -373,7 +370,6 @@ export class TrainSession {
       throw err
     } finally {
       applyDeferred()
-      for (const table of this.tables.values()) table.finishUpdate()
       for (const p of live) this.groups.forEach((g, i) => g.unmark(p.lookups[i]!))
       // the last dense update has landed before anything reads the parameters (a failure above wins)
       await this.trainProgram.sync().catch((err) => {
@@ -445,7 +441,6 @@ export class TrainSession {
     const result = this.predictTail.then(async () => {
       await this.trainProgram.sync()
       this.applyDeferred()
-      for (const table of this.tables.values()) table.finishUpdate()
       const { feeds, dims } = this.feeds(batch, 'i.', false)
       const out = await this.inferProgram.run(feeds, dims)
       const probs: Record<string, Float32Array> = {}
@@ -465,7 +460,6 @@ export class TrainSession {
    */
   trainingState(): TrainingState {
     this.applyDeferred()
-    for (const table of this.tables.values()) table.finishUpdate()
     return {
       step: this.step,
       rng: this.rng.seedState,

@@ -28,8 +28,8 @@ export interface LookupBatch {
   count: number
   /** true while this batch's rows are marked in the group (see `prepare`) */
   marked: boolean
-  /** [U, D] summed row gradients, when they are summed here (capacity as `rows`) */
-  grad: Float32Array
+  /** [U, D] summed row gradients, when they are summed here (made on first use, capacity as `rows`) */
+  grad: Float32Array | null
 }
 
 export class LookupGroup {
@@ -81,7 +81,7 @@ export class LookupGroup {
    */
   sumOccurrences(lb: LookupBatch, size: number, occ: Float32Array): Float32Array {
     const d = this.dim
-    const out = lb.grad
+    const out = (lb.grad ??= new Float32Array(lb.rows.length))
     out.fill(0, 0, lb.count * d)
     const n = size * this.names.length
     const ids32 = lb.ids32
@@ -105,7 +105,7 @@ export class LookupGroup {
       row: new Int32Array(size * f),
       count: 0,
       marked: false,
-      grad: new Float32Array(size * f * this.dim),
+      grad: null,
     }
   }
 

@@ -229,7 +229,7 @@ export const OPS: Record<string, OpRow> = {
     },
   },
   /**
-   * PReLU with a learned slope per unit, y = x if x > 0 else a·x, emitted as y = relu(x) + a·min(x, 0):
+   * PReLU with a learned slope per unit (or one shared slope), y = x if x > 0 else a·x, emitted as y = relu(x) + a·min(x, 0):
    * Relu, Min, Mul and Add are vectorised kernels in onnxruntime, its Where and PRelu much slower on
    * [B, H] (measured: ~90 vs ~140 µs per [1024, 128] forward); the result is exactly x or a·x.
    * Backward as PyTorch's: dx = (x > 0 ? g : a·g), da = Σ_b g·min(x, 0), with min(x, 0) kept from the
@@ -252,7 +252,9 @@ export const OPS: Record<string, OpRow> = {
       const [x, a] = y.inputs as [Tensor, Tensor]
       const negPart = part(y, 'neg', x.shape)
       const dx = where(greater(x, scalarLike(y, 0)), g, mul(g, a))
-      const da = reduceSum(mul(g, negPart), [0])
+      const gn = mul(g, negPart)
+      // one slope per unit [H], or one slope shared by the layer [1] (broadcast over the units)
+      const da = a.shape[0] === x.shape[1] ? reduceSum(gn, [0]) : reshape(reduceSum(gn, [0, 1]), [1])
       return [dx, da]
     },
   },
@@ -551,10 +553,10 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   return makeTensor(x.graph, 'softmax', [x], { axis: ax }, x.shape, x.dtype)
 }
 
-/** PReLU over the last axis of [B, H] with one slope per unit a: [H]. */
+/** PReLU over the last axis of [B, H] with one slope per unit, a: [H], or one shared slope, a: [1]. */
 export function prelu(x: Tensor, a: Tensor): Tensor {
   sameGraph('prelu', [x, a])
-  check(x.rank === 2 && a.rank === 1 && a.shape[0] === x.shape[1], `prelu: expected x [B, H] and slopes [H], got ${formatShape(x.shape)} and ${formatShape(a.shape)}`)
+  check(x.rank === 2 && a.rank === 1 && (a.shape[0] === x.shape[1] || a.shape[0] === 1), `prelu: expected x [B, H] and slopes [H] or [1], got ${formatShape(x.shape)} and ${formatShape(a.shape)}`)
   return makeTensor(x.graph, 'prelu', [x, a], {}, x.shape, floatOut('prelu', [x, a]))
 }
 

@@ -143,7 +143,7 @@ function ioJson(ios: IOInfo[]): string {
 export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): ExportedModel {
   const graph = new Graph('float32')
   const store = new ParamStore(0)
-  const ctx = new BuildContext(store, false, graph)
+  const ctx = new BuildContext(store, false, graph, model.layers)
   const initializers = new Map<string, Float32Array>()
   const embeddings = lookupInputs(graph, model, initializers, weights)
   const dense = model.spec.dense.length > 0 ? graph.input('dense', ['B', model.spec.dense.length]) : null

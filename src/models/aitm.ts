@@ -18,7 +18,7 @@ import type { InputSpec } from '../data/types.js'
 import { itemAttention } from '../nn/attention.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp, prelu } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions } from './common.js'
 import type { Model } from './types.js'
 
 export const AitmConfig = z.strictObject({
@@ -35,8 +35,9 @@ export function buildAitm(spec: InputSpec, config: AitmConfig): Model {
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
-      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const logits: Record<string, Tensor> = {}
       let prev: Tensor | null = null // z_{t−1}
       for (const task of spec.tasks) {

@@ -14,7 +14,7 @@ import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { zeros } from '../nn/init.js'
 import { bceWithLogits } from '../nn/losses.js'
-import type { BuildContext } from '../nn/params.js'
+import type { BuildContext, LayerOptions } from '../nn/params.js'
 
 export const Units = z.array(z.number().int().positive()).min(1)
 /** Tower sizes: one list for all tasks, or one list per task. */
@@ -34,10 +34,23 @@ export const commonOptions = {
   positiveWeights: z.record(z.string(), z.number().positive()).default({}),
   /** learn the task weights as homoscedastic uncertainties (Kendall et al.) on top of lossWeights */
   uncertaintyWeighting: z.boolean().default(false),
+  /** BatchNorm on the shared input [e_1 ‖ … ‖ e_F ‖ dense]; off by default (on, it costs AUC: bench/results/quality.md) */
+  inputBatchNorm: z.boolean().default(false),
+  /** Linear initialisation: 'torch' = PyTorch's U(±1/√fan_in) weights and biases; 'xavier' = Glorot weights, zero biases */
+  init: z.enum(['torch', 'xavier']).default('torch'),
+  /** PReLU slopes: one per layer ('shared', PyTorch's nn.PReLU()) or one per unit */
+  preluSlopes: z.enum(['shared', 'unit']).default('shared'),
+  /** BatchNorm after each hidden block (Dense → PReLU → BN); the paper's KuaiRand chain has none */
+  blockBatchNorm: z.boolean().default(true),
 }
 
 export const CommonConfig = z.strictObject(commonOptions)
 export type CommonConfig = z.infer<typeof CommonConfig>
+
+/** The layer options of a model config (BuildContext.layers). */
+export function layerOptions(config: Pick<CommonConfig, 'init' | 'preluSlopes' | 'blockBatchNorm'>): LayerOptions {
+  return { init: config.init, preluSlopes: config.preluSlopes, blockBatchNorm: config.blockBatchNorm }
+}
 
 /** Validates that a per-task record names only tasks of the spec. */
 export function checkTaskKeys(field: string, record: Record<string, unknown>, tasks: readonly string[]): void {

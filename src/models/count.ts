@@ -10,7 +10,7 @@ import type { Model } from './types.js'
 
 export function parameterCount(model: Model): { dense: number; embedding: number; total: number } {
   const params = new ParamStore(0)
-  const ctx = new BuildContext(params, true)
+  const ctx = new BuildContext(params, true, 'float32', model.layers)
   const embeddings = embeddingInputs(ctx, model.embeddings)
   const nDense = model.spec.dense.length
   const dense = nDense > 0 ? ctx.graph.input('dense', ['B', nDense]) : null

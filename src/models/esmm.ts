@@ -20,7 +20,7 @@ import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
 import { bceWithLogits, softplus } from '../nn/losses.js'
-import { checkCommon, combineLosses, commonOptions, towerUnits } from './common.js'
+import { checkCommon, combineLosses, commonOptions, towerUnits, layerOptions } from './common.js'
 import type { Model } from './types.js'
 
 export const EsmmConfig = z.strictObject({ ...commonOptions })
@@ -36,8 +36,9 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig): Model {
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
-      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const probs: Record<string, Tensor> = {}
       const extras: Record<string, Tensor> = {}
       const fs: Tensor[] = []

@@ -14,7 +14,7 @@ import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption } from './common.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions } from './common.js'
 import type { Model } from './types.js'
 
 export const moeOptions = {
@@ -36,8 +36,9 @@ export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean):
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
-      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const es = experts(ctx, 'expert', x, config.numExperts, config.expertUnits, { dropout: config.dropout }) // E × [B, H]
       const shared = oneGate ? mixExperts(es, gate(ctx, 'gate', x, config.numExperts)) : null
       const logits: Record<string, Tensor> = {}

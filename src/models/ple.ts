@@ -16,7 +16,7 @@ import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption } from './common.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions } from './common.js'
 import type { Model } from './types.js'
 
 export const PleConfig = z.strictObject({
@@ -41,8 +41,9 @@ export function buildPle(spec: InputSpec, config: PleConfig): Model {
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
-      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       let taskIn: Tensor[] = spec.tasks.map(() => x) // t_k
       let sharedIn = x // s
       for (let l = 0; l < config.levels; l++) {

@@ -21,12 +21,12 @@ import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { embeddingSpecs, sharedInput, sideFeatures } from '../nn/inputs.js'
 import { linear } from '../nn/layers.js'
-import { bceLosses, combineLosses, funnelOutputs, towerUnits, towersOption } from './common.js'
+import { bceLosses, combineLosses, funnelOutputs, towerUnits, towersOption, layerOptions } from './common.js'
 import { residualLogit, residualTowers } from './residual.js'
 import { type BuildExtras, resflowOptions, resflowTaskNodes } from './resflow.js'
 import type { Model } from './types.js'
 
-const { inputBatchNorm: _bn, ...options } = resflowOptions
+const options = resflowOptions
 export const ResFlowTwinConfig = z.strictObject({
   ...options,
   /** each side's tower; the same sizes on both sides (pre-ranking towers are small) */
@@ -37,7 +37,7 @@ export const ResFlowTwinConfig = z.strictObject({
 export type ResFlowTwinConfig = z.infer<typeof ResFlowTwinConfig>
 
 export function buildResFlowTwin(spec: InputSpec, config: ResFlowTwinConfig, extras: BuildExtras = {}): Model {
-  const nodes = resflowTaskNodes(spec, { ...config, inputBatchNorm: true }, extras)
+  const nodes = resflowTaskNodes(spec, config, extras)
   for (const side of ['user', 'item'] as const) {
     const f = sideFeatures(spec, side)
     if (f.categorical.length + f.dense.length === 0) {
@@ -53,9 +53,10 @@ export function buildResFlowTwin(spec: InputSpec, config: ResFlowTwinConfig, ext
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
-      const xu = sharedInput(ctx, 'user.input', spec, inputs, { side: 'user' }) // [B, I_user]
-      const xi = sharedInput(ctx, 'item.input', spec, inputs, { side: 'item' }) // [B, I_item]
+      const xu = sharedInput(ctx, 'user.input', spec, inputs, { side: 'user', batchNorm: config.inputBatchNorm }) // [B, I_user]
+      const xi = sharedInput(ctx, 'item.input', spec, inputs, { side: 'item', batchNorm: config.inputBatchNorm }) // [B, I_item]
       const userTowers = residualTowers(ctx, 'user', xu, nodes, unitsOf, { full, dropout: config.dropout })
       const itemTowers = residualTowers(ctx, 'item', xi, nodes, unitsOf, { full, dropout: config.dropout })
       const logits: Record<string, Tensor> = {}

@@ -5,7 +5,7 @@
  * one tower per task and adds residual connections from task k−1's tower to task k's at the
  * corresponding layers: a later, sparser task starts from what the earlier, denser one has learned.
  *
- *   x        = BN([e_1 ‖ … ‖ e_F ‖ dense])                           shared input, [B, F*D + nDense]
+ *   x        = [e_1 ‖ … ‖ e_F ‖ dense]  (BN on it: inputBatchNorm)       shared input, [B, F*D + nDense]
  *   h_l(k)   = BN(PReLU(W_l(k) · in_l(k) + b_l(k)))                   paper: 128 then 64 units
  *   in_1(k)  = x,   in_{l+1}(k) = h_l(k) + h_l(k−1)                   residual = 'full'
  *   z_k      = f_k(in_{L+1}(k)) + z_{k−1}                             residual = 'logit' | 'full'
@@ -24,7 +24,7 @@ import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { sharedInput, embeddingSpecs } from '../nn/inputs.js'
 import { linear } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions } from './common.js'
 import { checkResidualWidths, residualLogit, residualTowers } from './residual.js'
 import { type TaskNode, resolveTaskGraph } from './task-graph.js'
 import type { Model } from './types.js'
@@ -41,8 +41,6 @@ export const resflowOptions = {
   nonIncreasing: z.boolean().default(false),
   /** a task graph instead of a chain: task → parent tasks (must be acyclic) */
   graph: z.record(z.string(), z.array(z.string())).optional(),
-  /** BatchNorm on the shared input (reference: on) */
-  inputBatchNorm: z.boolean().default(true),
 }
 export const ResFlowConfig = z.strictObject(resflowOptions)
 export type ResFlowConfig = z.infer<typeof ResFlowConfig>
@@ -71,6 +69,7 @@ export function buildResFlow(spec: InputSpec, config: ResFlowConfig, extras: Bui
     spec,
     nodes,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const towers = residualTowers(ctx, 'tower', x, nodes, (t) => towerUnits(config, t), { full: config.residual === 'full', dropout: config.dropout })

@@ -10,7 +10,7 @@ import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption } from './common.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions } from './common.js'
 import type { Model } from './types.js'
 
 export const SharedBottomConfig = z.strictObject({
@@ -28,8 +28,9 @@ export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig): 
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, config.embeddingDim),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
-      const x = sharedInput(ctx, 'input', spec, inputs) // [B, F*D + nDense]
+      const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const bottom = mlp(ctx, 'bottom', x, config.bottom, { dropout: config.dropout })
       const s = bottom[bottom.length - 1]! // [B, H_bottom]
       const logits: Record<string, Tensor> = {}

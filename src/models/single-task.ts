@@ -13,7 +13,7 @@ import { concat, reshape, slice } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions } from './common.js'
 import type { Model } from './types.js'
 
 export const SingleTaskConfig = z.strictObject({ ...commonOptions })
@@ -28,6 +28,7 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig): Mode
     tasks: spec.tasks,
     spec,
     embeddings: embeddingSpecs(spec, K * D),
+    layers: layerOptions(config),
     forward(ctx, inputs) {
       const logits: Record<string, Tensor> = {}
       // [e_1 ‖ … ‖ e_F] viewed as [B, F, K, D]: task k's features are one strided slice of it, taken
@@ -39,7 +40,7 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig): Mode
         const mine = reshape(slice(all, 2, k, k + 1), ['B', F * D]) // [e_1(k) ‖ … ‖ e_F(k)]
         const own: Record<string, Tensor> = {}
         names.forEach((f, i) => (own[f] = slice(mine, 1, i * D, (i + 1) * D))) // e_f(k), [B, D]
-        const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense })
+        const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense }, { batchNorm: config.inputBatchNorm })
         const hidden = mlp(ctx, `${task}.tower`, x, towerUnits(config, task), { dropout: config.dropout })
         logits[task] = linear(ctx, `${task}.logit`, hidden[hidden.length - 1]!, 1) // z_k, [B, 1]
       })

@@ -6,7 +6,7 @@
 import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import type { EmbeddingSpec } from '../nn/embedding.js'
-import type { BuildContext } from '../nn/params.js'
+import type { BuildContext, LayerOptions } from '../nn/params.js'
 
 export interface ModelInputs {
   /** looked-up (pooled) vectors per feature, each [B, D] */
@@ -32,6 +32,8 @@ export interface Model {
   readonly spec: InputSpec
   /** the embedding tables the model looks up */
   readonly embeddings: readonly EmbeddingSpec[]
+  /** how its dense layers are initialised and shaped (default DEFAULT_LAYERS) */
+  readonly layers?: LayerOptions
   /** builds the forward graph (training or inference, per ctx.training) */
   forward(ctx: BuildContext, inputs: ModelInputs): ModelOutputs
   /** scalar loss from the outputs and the labels ([B, 1] per task) */

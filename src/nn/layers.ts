@@ -5,7 +5,7 @@
 import type { Tensor } from '../engine/node.js'
 import { prelu as preluOp, add, batchNormTrain, div, greater, matmul, mul, relu, scalarLike, sqrt, sub, where } from '../engine/ops.js'
 import { ShapeError } from '../errors.js'
-import { constant, xavierUniform, zeros } from './init.js'
+import { constant, uniform, xavierUniform, zeros } from './init.js'
 import type { BuildContext } from './params.js'
 
 function width(x: Tensor, layer: string): number {
@@ -14,16 +14,23 @@ function width(x: Tensor, layer: string): number {
   return d
 }
 
-/** y = x W + b. [.., I] → [.., O] */
+/** y = x W + b. [.., I] → [.., O]; initialised per ctx.layers.init (PyTorch's U(±1/√I) or Xavier + zero bias). */
 export function linear(ctx: BuildContext, name: string, x: Tensor, units: number, opts: { bias?: boolean } = {}): Tensor {
-  const w = ctx.param(`${name}.weight`, [width(x, name), units], xavierUniform, { decay: true }) // [I, O]
+  const fanIn = width(x, name)
+  const torch = ctx.layers.init === 'torch'
+  const w = ctx.param(`${name}.weight`, [fanIn, units], torch ? uniform(1 / Math.sqrt(fanIn)) : xavierUniform, { decay: true }) // [I, O]
   const y = matmul(x, w)
-  return opts.bias === false ? y : add(y, ctx.param(`${name}.bias`, [units], zeros))
+  return opts.bias === false ? y : add(y, ctx.param(`${name}.bias`, [units], torch ? uniform(1 / Math.sqrt(fanIn)) : zeros))
 }
 
-/** PReLU with one learned slope per unit: max(0,x) + a·min(0,x) (the fused `prelu` op row, engine/ops.ts). */
+/**
+ * PReLU: max(0,x) + a·min(0,x) (the fused `prelu` op row, engine/ops.ts), with one learned slope for
+ * the layer (ctx.layers.preluSlopes 'shared', PyTorch's nn.PReLU()) or one per unit ('unit').
+ */
 export function prelu(ctx: BuildContext, name: string, x: Tensor, init = 0.25): Tensor {
-  const a = ctx.param(`${name}.slope`, [width(x, name)], constant(init)) // [H]
+  const h = width(x, name)
+  const shared = ctx.layers.preluSlopes === 'shared'
+  const a = ctx.param(`${name}.slope`, [shared ? 1 : h], constant(init)) // [1] or [H]
   if (x.rank === 2) return preluOp(x, a) // fused row with a compact backward
   return where(greater(x, scalarLike(x, 0)), x, mul(x, a))
 }
@@ -67,13 +74,13 @@ export interface DenseBlockOptions {
   dropout?: number
 }
 
-/** One hidden layer of a reference tower: Dense → PReLU → BatchNorm (→ Dropout). */
+/** One hidden layer of a reference tower: Dense → PReLU → BatchNorm (→ Dropout); BatchNorm per ctx.layers.blockBatchNorm unless given. */
 export function denseBlock(ctx: BuildContext, name: string, x: Tensor, units: number, opts: DenseBlockOptions = {}): Tensor {
   let h = linear(ctx, `${name}.dense`, x, units)
   const act = opts.activation ?? 'prelu'
   if (act === 'prelu') h = prelu(ctx, `${name}.prelu`, h)
   else if (act === 'relu') h = relu(h)
-  if (opts.batchNorm ?? true) h = batchNorm(ctx, `${name}.bn`, h)
+  if (opts.batchNorm ?? ctx.layers.blockBatchNorm) h = batchNorm(ctx, `${name}.bn`, h)
   if (opts.dropout) h = dropout(ctx, `${name}.dropout`, h, opts.dropout)
   return h
 }

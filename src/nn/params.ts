@@ -82,7 +82,24 @@ export interface DropoutMask {
   rate: number
 }
 
-/** What layers are built with: the graph, the mode and the parameter store. */
+/**
+ * How the dense layers of a model are initialised and shaped. The defaults are PyTorch's, which the
+ * independent reference (../shared/reference) uses and which train better than Xavier here (see
+ * bench/results/quality.md):
+ *   init 'torch':  Linear weights and biases U(±1/√fan_in)   (kaiming_uniform(a=√5), PyTorch's nn.Linear)
+ *   init 'xavier': weights U(±√(6/(fan_in+fan_out))), biases 0
+ *   preluSlopes 'shared': one learned slope per PReLU layer (nn.PReLU()); 'unit': one per unit
+ *   blockBatchNorm: BatchNorm after each hidden block's PReLU (the paper's e-commerce towers); off for
+ *   the paper's KuaiRand chain
+ */
+export interface LayerOptions {
+  init: 'torch' | 'xavier'
+  preluSlopes: 'shared' | 'unit'
+  blockBatchNorm: boolean
+}
+export const DEFAULT_LAYERS: LayerOptions = { init: 'torch', preluSlopes: 'shared', blockBatchNorm: true }
+
+/** What layers are built with: the graph, the mode, the parameter store and the layer options. */
 export class BuildContext {
   readonly graph: Graph
   readonly batchStats: BatchStat[] = []
@@ -93,6 +110,7 @@ export class BuildContext {
     readonly params: ParamStore,
     readonly training: boolean,
     graph: Graph | 'float32' | 'float64' = 'float32',
+    readonly layers: LayerOptions = DEFAULT_LAYERS,
   ) {
     this.graph = graph instanceof Graph ? graph : new Graph(graph)
   }

@@ -1,6 +1,6 @@
 /** Reports: results.md, report.html and the summaries behind them. */
 export type { EpochRecord, FusionReport, FusionSweepEntry, ReportData, RocPoints, RunReport } from './types.js'
-export { summarise, metricDirection, bestMean, formatSummary, formatNumber, comparisonTables } from './summary.js'
+export { summarise, metricDirection, bestMean, formatSummary, formatNumber, comparisonTables, BAYES_MODEL } from './summary.js'
 export type { ComparisonTable, MetricSummary } from './summary.js'
 export { renderResultsMarkdown } from './markdown.js'
 export { renderReport, escapeHtml } from './html.js'

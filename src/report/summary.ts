@@ -76,6 +76,9 @@ export interface ComparisonTable {
 }
 
 /** One table per split; 'test' first if present, then splits in order of appearance. */
+/** The model label of the generator's true probabilities (a ceiling, never marked best). */
+export const BAYES_MODEL = 'bayes (true p)'
+
 export function comparisonTables(records: MetricRecord[]): ComparisonTable[] {
   const summaries = summarise(records)
   const splits = unique(summaries.map((s) => s.split)).sort((a, b) => Number(b === 'test') - Number(a === 'test'))
@@ -86,7 +89,7 @@ export function comparisonTables(records: MetricRecord[]): ComparisonTable[] {
     const rows = keys.map((key) => {
       const [task, metric] = JSON.parse(key) as [string, string]
       const cells = models.map((m) => here.find((s) => s.model === m && s.task === task && s.metric === metric))
-      return { task, metric, cells, best: bestMean(metric, cells.map((c) => c?.mean ?? NaN)) }
+      return { task, metric, cells, best: bestMean(metric, cells.map((c, i) => (models[i]!.startsWith(BAYES_MODEL) ? NaN : (c?.mean ?? NaN)))) }
     })
     return { split, models, rows }
   })

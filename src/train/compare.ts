@@ -9,7 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { computeCalibrationBins, computeRocCurve, type MetricRecord } from '../metrics/index.js'
-import { type ReportData, type RunReport, renderReport, renderResultsMarkdown } from '../report/index.js'
+import type { Batch } from '../data/types.js'
+import { BAYES_MODEL, type ReportData, type RunReport, renderReport, renderResultsMarkdown } from '../report/index.js'
 import { type Predictions, collectPredictions, scorePredictions } from './evaluate.js'
 import { type Experiment, withSetting } from './experiment.js'
 import { type PreparedData, prepareData } from './prepare.js'
@@ -107,6 +108,17 @@ export async function runCompare(e: Experiment, options: CompareOptions): Promis
     log(`[${done}/${jobs.length}] ${job.label} seed ${job.seed}: ${test ? 'test' : 'val'} AUC ${aucs} (best epoch ${run.fit.best.epoch}/${run.fit.history.length}, ${run.seconds.toFixed(1)}s) → ${job.runDir}`)
   })
   for (const r of perJob) records.push(...r)
+  // the ceiling: the generator's true probabilities, where the data carries them (resflow datagen's p_<task>)
+  for (const [key, d] of data) {
+    const experiment = jobs.find((j) => j.dataKey === key)!.experiment
+    const label = data.size > 1 ? `${BAYES_MODEL}${points.find((p) => JSON.stringify(p.experiment.data) === key)?.suffix ?? ''}` : BAYES_MODEL
+    for (const [split, batches] of [['val', d.valBatches(experiment.evalBatchSize)], ['test', d.testBatches(experiment.evalBatchSize)]] as const) {
+      const truth = batches ? trueProbabilities(batches, d.spec.tasks) : null
+      if (truth) records.push(...scorePredictions(truth, { model: label, seed: e.seed, split, tasks: d.spec.tasks, fusion: null }))
+    }
+  }
+  const overfit = overfitNotes(runs)
+  for (const note of overfit) log(note)
 
   // funnel order: the longest chain first, then any task the others add
   const tasks = [...new Set([...data.values()].map((d) => d.spec.tasks).sort((a, b) => b.length - a.length).flat())]
@@ -117,6 +129,8 @@ export async function runCompare(e: Experiment, options: CompareOptions): Promis
       `config ${e.file}${options.command ? `; command: ${options.command}` : ''}`,
       `${options.models.join(', ')} × ${options.seeds} seed(s)${sweep ? ` × ${sweep.field} ∈ {${sweep.values.map(formatValue).join(', ')}}` : ''}; ${new Date().toISOString().slice(0, 19)}Z`,
       `data ${e.data.dataset}: ${first.rows.train} train / ${first.rows.val} val / ${first.rows.test} test rows; ROC and calibration on the ${first.rows.test > 0 ? 'test' : 'validation'} split, first seed`,
+      ...(records.some((r) => r.model.startsWith(BAYES_MODEL)) ? [`"${BAYES_MODEL}": the generator's true probabilities scored on the same rows, the best AUC any model can reach`] : []),
+      ...overfit,
     ],
     tasks,
     records,
@@ -129,6 +143,55 @@ export async function runCompare(e: Experiment, options: CompareOptions): Promis
   writeFileSync(files.html, renderReport(report))
   writeFileSync(join(options.outDir, 'report.json'), JSON.stringify(report) + '\n')
   return { records, report, files, seconds: (performance.now() - t0) / 1000 }
+}
+
+/**
+ * The true probabilities of a generated funnel (columns p_<task>) with the labels, or null when the data
+ * does not carry them for every task.
+ */
+export function trueProbabilities(batches: Iterable<Batch>, tasks: readonly string[]): Predictions | null {
+  const probs: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]))
+  const labels: Record<string, number[]> = Object.fromEntries(tasks.map((t) => [t, []]))
+  let rows = 0
+  for (const b of batches) {
+    for (const t of tasks) {
+      const p = b.extra?.[`p_${t}`]
+      if (!p) return null
+      for (let i = 0; i < b.size; i++) probs[t]!.push(p[i]!)
+      for (let i = 0; i < b.size; i++) labels[t]!.push(b.labels[t]![i]!)
+    }
+    rows += b.size
+  }
+  if (rows === 0) return null
+  const f32 = (r: Record<string, number[]>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]))
+  return { rows, probs: f32(probs), labels: f32(labels) }
+}
+
+/**
+ * A line for every model whose validation mean AUC peaked at its first epoch and then fell: ID-embedding
+ * models often overfit after one pass over the data, and early stopping keeps the first epoch's weights.
+ */
+export function overfitNotes(runs: readonly RunReport[]): string[] {
+  const notes: string[] = []
+  for (const model of [...new Set(runs.map((r) => r.model))]) {
+    const hit = runs.filter((r) => r.model === model && r.history.length > 1).map((r) => {
+      const mean = (h: RunReport['history'][number]) => {
+        const v = Object.values(h.valAuc)
+        return v.reduce((a, b) => a + b, 0) / v.length
+      }
+      const curve = r.history.map(mean)
+      const best = curve.indexOf(Math.max(...curve))
+      return { seed: r.seed, best, first: curve[0]!, last: curve[curve.length - 1]!, epochs: curve.length }
+    }).filter((x) => x.best === 0 && x.last < x.first)
+    if (hit.length === 0) continue
+    const seedsOf = runs.filter((r) => r.model === model).length
+    const w = hit[0]!
+    notes.push(
+      `${model}: overfits from the first epoch in ${hit.length} of ${seedsOf} seed(s): validation mean AUC peaked at epoch 1 ` +
+        `(seed ${w.seed}: ${w.first.toFixed(4)}) and fell to ${w.last.toFixed(4)} by epoch ${w.epochs}; early stopping kept epoch 1's weights`,
+    )
+  }
+  return notes
 }
 
 /** Runs `count` tasks, at most `width` at a time; the first error stops new tasks and is rethrown. */

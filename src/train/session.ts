@@ -121,7 +121,7 @@ export class TrainSession {
     const groups = lookupGroups(tables)
     // training graph: loss and every gradient in one model
     const layout = packedLayout(model.embeddings.filter((e) => e.pooling), model.spec.dense.length)
-    const tctx = new BuildContext(params, true)
+    const tctx = new BuildContext(params, true, 'float32', model.layers)
     const { inputs: tin, features, rows, gathered } = buildInputs(tctx, model, layout, groups)
     const tout = model.forward(tctx, tin)
     const labels: Record<string, Tensor> = {}
@@ -150,7 +150,7 @@ export class TrainSession {
     const trainProgram = await compile(outputs, { threads: options.threads, worker: onWorker, afterRun })
 
     // inference graph: forward only, BatchNorm with running statistics, no dropout
-    const ictx = new BuildContext(params, false)
+    const ictx = new BuildContext(params, false, 'float32', model.layers)
     const iout = model.forward(ictx, buildInputs(ictx, model, layout, groups).inputs)
     const probs: Record<string, Tensor> = {}
     for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!

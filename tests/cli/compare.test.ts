@@ -23,12 +23,18 @@ describe('resflow compare', () => {
     const records = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { model: string; seed: number; split: string; task: string; metric: string; value: number }[]
     for (const rec of records) assert.deepEqual(Object.keys(rec), ['model', 'seed', 'split', 'task', 'metric', 'value'])
     const runs = new Set(records.map((x) => `${x.model}/${x.seed}`))
-    assert.deepEqual([...runs].sort(), ['resflow/1', 'resflow/2', 'shared-bottom/1', 'shared-bottom/2'])
+    assert.deepEqual([...runs].sort(), ['bayes (true p)/1', 'resflow/1', 'resflow/2', 'shared-bottom/1', 'shared-bottom/2'])
+    // the generator's true probabilities: the ceiling, scored on the same rows, above every trained model
+    const auc = (model: string, task: string) => records.filter((x) => x.model === model && x.split === 'test' && x.task === task && x.metric === 'auc').map((x) => x.value)
+    for (const task of ['click', 'purchase']) {
+      const [bayes] = auc('bayes (true p)', task)
+      assert.ok(bayes! > 0.5 && [...auc('resflow', task), ...auc('shared-bottom', task)].every((v) => v < bayes!), `${task}: Bayes AUC ${bayes} above the models'`)
+    }
     for (const split of ['val', 'test']) {
       for (const task of ['click', 'purchase', 'fused']) assert.ok(records.some((x) => x.split === split && x.task === task && x.metric === 'auc'), `${split} ${task} auc`)
     }
     const md = readFileSync(join(out, 'results.md'), 'utf8')
-    assert.match(md, /\| task \| metric \| resflow \| shared-bottom \|/)
+    assert.match(md, /\| task \| metric \| resflow \| shared-bottom \| bayes \(true p\) \|/)
     assert.match(md, /\| click \| auc \| \**0\.\d{4} ± 0\.\d{4}/)
 
     const html = readFileSync(join(out, 'report.html'), 'utf8')

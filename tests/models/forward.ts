@@ -31,7 +31,7 @@ function feeds(model: Model, params: ParamStore, batch: Batch, seed: number): Re
 }
 
 function build(model: Model, params: ParamStore, training: boolean) {
-  const ctx = new BuildContext(params, training)
+  const ctx = new BuildContext(params, training, 'float32', model.layers)
   const embeddings = embeddingInputs(ctx, model.embeddings)
   const dense = model.spec.dense.length ? ctx.graph.input('dense', ['B', model.spec.dense.length]) : null
   const out = model.forward(ctx, { embeddings, dense })

@@ -119,29 +119,37 @@ describe('MoE gates', () => {
 
 describe('parameter counts', () => {
   const spec: InputSpec = { sparse: [{ name: 'a', vocabSize: 10 }, { name: 'b', vocabSize: 5 }], multi: [], dense: [{ name: 'd' }], tasks: ['click', 'purchase'] }
-  // input width I = 2 fields × 4 + 1 dense = 9; embeddings (10 + 5) × 4 = 60; input BatchNorm γ, β: 2 × 9 = 18
-  // ResFlow towers [3, 2] per task: layer 0 (9·3 + 3) + 3 PReLU + 6 BN = 39; layer 1 (3·2 + 2) + 2 + 4 = 14; logit 2 + 1 = 3 → 56
+  // input width I = 2 fields × 4 + 1 dense = 9; embeddings (10 + 5) × 4 = 60; no input BatchNorm by default
+  // ResFlow towers [3, 2] per task: layer 0 (9·3 + 3) + 1 shared PReLU slope + 6 BN = 37; layer 1 (3·2 + 2) + 1 + 4 = 13;
+  // logit 2 + 1 = 3 → 53
 
-  it('ResFlow: 60 + 18 + 2 × 56 = 190, equal to the training session’s count; +2 with uncertainty weighting', async () => {
+  it('ResFlow: 60 + 2 × 53 = 166, equal to the training session’s count; +2 with uncertainty weighting', async () => {
     const model = buildModel(spec, { model: 'resflow', embeddingDim: 4, towers: [3, 2] })
-    assert.deepEqual(parameterCount(model), { dense: 130, embedding: 60, total: 190 })
+    assert.deepEqual(parameterCount(model), { dense: 106, embedding: 60, total: 166 })
     const session = await TrainSession.create(model, { seed: 1 })
-    assert.equal(session.parameterCount(), 190)
+    assert.equal(session.parameterCount(), 166)
     await session.release()
     const kendall = buildModel(spec, { model: 'resflow', embeddingDim: 4, towers: [3, 2], uncertaintyWeighting: true })
-    assert.equal(parameterCount(kendall).total, 192)
+    assert.equal(parameterCount(kendall).total, 168)
     // residuals add no parameters: NSE has the same count
-    assert.equal(parameterCount(buildModel(spec, { model: 'nse', embeddingDim: 4, towers: [3, 2] })).total, 190)
+    assert.equal(parameterCount(buildModel(spec, { model: 'nse', embeddingDim: 4, towers: [3, 2] })).total, 166)
   })
 
-  it('MMoE: 60 + 18 + experts 2 × 39 + gates 2 × (9·2 + 2) + towers 2 × (14 + 3) = 230', () => {
+  it('ResFlow with input BatchNorm (γ, β: 2 × 9) and per-unit PReLU slopes (+2 and +1 per task): 166 + 18 + 2 × 3 = 190', () => {
+    const model = buildModel(spec, { model: 'resflow', embeddingDim: 4, towers: [3, 2], inputBatchNorm: true, preluSlopes: 'unit' })
+    assert.deepEqual(parameterCount(model), { dense: 130, embedding: 60, total: 190 })
+    // without the blocks' BatchNorm: 2 × (6 + 4) fewer
+    assert.equal(parameterCount(buildModel(spec, { model: 'resflow', embeddingDim: 4, towers: [3, 2], blockBatchNorm: false })).total, 146)
+  })
+
+  it('MMoE: 60 + experts 2 × 37 + gates 2 × (9·2 + 2) + towers 2 × (13 + 3) = 206', () => {
     const model = buildModel(spec, { model: 'mmoe', embeddingDim: 4, numExperts: 2, expertUnits: [3], towers: [2] })
-    assert.equal(parameterCount(model).total, 230)
+    assert.equal(parameterCount(model).total, 206)
   })
 
-  it('SingleTask: embeddings K × (15 × 4) = 120, and per task its own input BN (18) and tower (56): 120 + 148 = 268', () => {
+  it('SingleTask: embeddings K × (15 × 4) = 120, and per task its own tower (53): 120 + 106 = 226', () => {
     const model = buildModel(spec, { model: 'single', embeddingDim: 4, towers: [3, 2] })
-    assert.deepEqual(parameterCount(model), { dense: 148, embedding: 120, total: 268 })
+    assert.deepEqual(parameterCount(model), { dense: 106, embedding: 120, total: 226 })
   })
 })
 

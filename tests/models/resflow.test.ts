@@ -95,7 +95,7 @@ describe('ResFlow non-increasing funnel', () => {
   it('guarantees p_purchase ≤ p_click on every row (violation rate 0), with random weights', async () => {
     for (const model of ['resflow', 'resflow-logit', 'resflow-twin']) {
       const m = buildModel(FUNNEL_SPEC, { model, ...small, nonIncreasing: true })
-      const out = (await runForward(m, paramsFor(m, 17), batch)).outputs
+      const out = (await runForward(m, paramsFor(m, 2), batch)).outputs
       const v = computeFunnelViolations({ click: out['p.click']!, purchase: out['p.purchase']! }, ['click', 'purchase'], 0)
       assert.equal(v.anyCount, 0, `${model}: ${v.anyCount} rows with p_purchase > p_click`)
     }
@@ -103,9 +103,13 @@ describe('ResFlow non-increasing funnel', () => {
 
   it('without it, random weights do violate the funnel (so the test above can fail)', async () => {
     const m = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small })
-    const out = (await runForward(m, paramsFor(m, 17), batch)).outputs
+    // seed 2's weights put p_purchase above p_click on every row 
+    const out = (await runForward(m, paramsFor(m, 2), batch)).outputs
     const v = computeFunnelViolations({ click: out['p.click']!, purchase: out['p.purchase']! }, ['click', 'purchase'], 0)
     assert.ok(v.anyCount > 0)
+    const forced = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small, nonIncreasing: true })
+    const held = (await runForward(forced, paramsFor(forced, 2), batch)).outputs
+    assert.equal(computeFunnelViolations({ click: held['p.click']!, purchase: held['p.purchase']! }, ['click', 'purchase'], 0).anyCount, 0)
   })
 
   it('z_k = min(z_parents) − softplus(f_k) has correct gradients (gradcheck, float64)', async () => {

@@ -6,10 +6,32 @@ import { reduceSum } from '../../src/engine/ops.js'
 import { Graph } from '../../src/engine/node.js'
 import { batchNorm, denseBlock, dropout, linear, prelu } from '../../src/nn/layers.js'
 import { bceWithLogits, softplus } from '../../src/nn/losses.js'
-import { BuildContext, ParamStore } from '../../src/nn/params.js'
+import { BuildContext, DEFAULT_LAYERS, ParamStore } from '../../src/nn/params.js'
 import { gradcheckGraph } from '../helpers/gradcheck.js'
 
 const ctxOf = (g: Graph, training = true) => new BuildContext(new ParamStore(1), training, g)
+
+describe('linear initialisation', () => {
+  const init = (layers: typeof DEFAULT_LAYERS) => {
+    const params = new ParamStore(5)
+    const g = new Graph('float32')
+    linear(new BuildContext(params, true, g, layers), 'fc', g.input('x', ['B', 50]), 400)
+    return { w: params.entries.get('fc.weight')!.values, b: params.entries.get('fc.bias')!.values }
+  }
+  const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+  it("default 'torch': weights and biases U(±1/√fan_in), as PyTorch's nn.Linear", () => {
+    const { w, b } = init(DEFAULT_LAYERS)
+    const bound = 1 / Math.sqrt(50)
+    assert.ok(maxAbs(w) <= bound && maxAbs(w) > 0.99 * bound, `max |w| ${maxAbs(w)} vs bound ${bound}`)
+    assert.ok(maxAbs(b) <= bound && maxAbs(b) > 0.9 * bound, `max |b| ${maxAbs(b)} vs bound ${bound}`)
+  })
+  it("'xavier': weights U(±√(6/(fan_in+fan_out))), biases 0", () => {
+    const { w, b } = init({ ...DEFAULT_LAYERS, init: 'xavier' })
+    const bound = Math.sqrt(6 / 450)
+    assert.ok(maxAbs(w) <= bound && maxAbs(w) > 0.99 * bound, `max |w| ${maxAbs(w)} vs bound ${bound}`)
+    assert.equal(maxAbs(b), 0)
+  })
+})
 
 describe('layer gradients match central differences (float64, parameters included)', () => {
   it('linear', async () => {
@@ -22,23 +44,34 @@ describe('layer gradients match central differences (float64, parameters include
     const g = new Graph('float32')
     const y = prelu(ctxOf(g), 'act', g.input('x', [2, 3]))
     const x = Float32Array.of(-2, 0, 3, 1e-3, -1e-3, -8)
-    const out = await (await compile({ y })).run({ x, 'act.slope': Float32Array.of(0.25, 0.25, 0.25) }, {})
+    const out = await (await compile({ y })).run({ x, 'act.slope': Float32Array.of(0.25) }, {})
     // exactly x or a·x in float32
     assert.deepEqual(Array.from(out.y!), [-0.5, 0, 3, x[3]!, Math.fround(0.25 * x[4]!), -2])
+  })
+  it('prelu with one slope per unit (preluSlopes "unit"): each column its own slope', async () => {
+    const g = new Graph('float32')
+    const ctx = new BuildContext(new ParamStore(1), true, g, { ...DEFAULT_LAYERS, preluSlopes: 'unit' })
+    const y = prelu(ctx, 'act', g.input('x', [2, 3]))
+    const out = await (await compile({ y })).run({ x: Float32Array.of(-2, -2, -2, 1, 1, 1), 'act.slope': Float32Array.of(0.25, 0.5, 2) }, {})
+    assert.deepEqual(Array.from(out.y!), [-0.5, -1, -4, 1, 1, 1])
   })
   it('prelu gradient at x = 0 is the slope side, as in PyTorch', async () => {
     const g = new Graph('float32')
     const xIn = g.input('x', [1, 3])
     const loss = reduceSum(prelu(ctxOf(g), 'act', xIn), [0, 1])
     const [dx] = gradients(loss, [xIn])
-    const out = await (await compile({ dx: dx! })).run({ x: Float32Array.of(0, 1, -1), 'act.slope': Float32Array.of(0.25, 0.25, 0.25) }, {})
+    const out = await (await compile({ dx: dx! })).run({ x: Float32Array.of(0, 1, -1), 'act.slope': Float32Array.of(0.25) }, {})
     assert.deepEqual(Array.from(out.dx!), [0.25, 1, 0.25])
   })
   it('batchNorm in training mode (batch statistics)', async () => {
     await gradcheckGraph((g) => batchNorm(ctxOf(g), 'bn', g.input('x', ['B', 3])), { dims: { B: 5 }, tol: 1e-5 })
   })
-  it('a Dense → PReLU → BatchNorm block', async () => {
+  it('a Dense → PReLU → BatchNorm block (one shared PReLU slope)', async () => {
     await gradcheckGraph((g) => denseBlock(ctxOf(g), 'blk', g.input('x', ['B', 3]), 2), { dims: { B: 6 }, tol: 1e-5 })
+  })
+  it('a Dense → PReLU → BatchNorm block with per-unit slopes and Xavier init', async () => {
+    const layers = { init: 'xavier', preluSlopes: 'unit', blockBatchNorm: true } as const
+    await gradcheckGraph((g) => denseBlock(new BuildContext(new ParamStore(1), true, g, layers), 'blk', g.input('x', ['B', 3]), 2), { dims: { B: 6 }, tol: 1e-5 })
   })
   it('softplus, including large |x|', async () => {
     await gradcheckGraph((g) => softplus(g.input('x', [6])), { values: { 0: Float64Array.of(-40, -5, -0.1, 0.3, 6, 40) } })

@@ -71,7 +71,7 @@ export function censusSchema(): DatasetSchemaInput {
     format: 'csv',
     csv: { header: false, names: CENSUS_FIELDS, delimiter: ',', nullValues: ['?'], trim: true },
     sparse: CENSUS_FIELDS.filter((f) => !skip.has(f)).map((name) => ({ name })),
-    dense: CENSUS_NUMERIC.map((name) => ({ name, transform: name === 'age' || name === 'weeks_worked' || name === 'num_emp' ? 'standardize' : 'log1p' })),
+    dense: CENSUS_NUMERIC.map((name) => ({ name, transform: 'log1p-standardize' })), // as the PyTorch reference
     tasks: [
       { name: 'income', column: 'income_50k', positive: ['50000+.'] },
       { name: 'marital', column: 'marital_stat', positive: ['Never married'] },
@@ -155,7 +155,7 @@ export const DATASETS = {
     },
   },
   kuairand: {
-    summary: 'KuaiRand-style logs CSV with a header: click → watch_5s → ... → watch_90s (play_time_ms > t); --schema takes an options file (thresholdsSec, sparse, dense, funnel)',
+    summary: 'KuaiRand-style logs CSV with a header: click → watch_5s → ... → watch_80s (play_time_ms > t); --schema takes an options file (thresholdsSec, clickTask, wholeSeconds, filter, sparse, dense, funnel)',
     resolve: async (path, optionsFile) => ({ schema: loadKuaiRandSchema(optionsFile), splits: findSplits(path, CSV_FILES) }),
     files: async (path) => discoverSplits(path, CSV_FILES),
   },

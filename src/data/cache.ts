@@ -24,7 +24,7 @@ const ARRAY = { i32: Int32Array, f32: Float32Array, f64: Float64Array } as const
 const ManifestSchema = z.object({
   version: z.literal(CACHE_VERSION),
   key: z.string(),
-  report: z.object({ files: z.array(z.string()), read: z.number(), rows: z.number(), droppedFunnel: z.number(), skippedBad: z.number() }),
+  report: z.object({ files: z.array(z.string()), read: z.number(), rows: z.number(), filtered: z.number().default(0), droppedFunnel: z.number(), skippedBad: z.number() }),
   columns: z.array(z.object({ role: z.enum(['sparse', 'multiOffsets', 'multiIds', 'dense', 'label', 'group', 'extra']), name: z.string(), dtype: z.enum(['i32', 'f32', 'f64']), length: z.number(), file: z.string() })),
 })
 type Manifest = z.output<typeof ManifestSchema>

@@ -21,6 +21,8 @@ export interface EncodeReport {
   read: number
   /** rows kept */
   rows: number
+  /** rows left out by the schema's row filter (DatasetSchema.filter) */
+  filtered: number
   /** rows dropped because a later stage was positive while an earlier one was not (funnel: drop) */
   droppedFunnel: number
   /** rows skipped for bad cells (badRows: skip) */

@@ -6,7 +6,7 @@
 import { DataError } from '../errors.js'
 import { connectOrdered, queryObjects, sqlString } from './duck.js'
 import { columnOf, type DatasetSchema, type TaskSpec } from './schema.js'
-import { cellExpr, expandPath, firstLine, formatOf, fromClause } from './source.js'
+import { cellExpr, expandPath, firstLine, formatOf, fromClause, rowFilterSql } from './source.js'
 
 interface Check {
   column: string
@@ -73,7 +73,10 @@ export async function listFiles(schema: DatasetSchema, files: string[]): Promise
   }
 }
 
-/** Scans file by file for the first row failing any check; returns a DataError or undefined. */
+/**
+ * Scans file by file for the first row failing any check; returns a DataError or undefined. Lines are counted
+ * over the whole file, but only rows the schema's filter keeps are checked (the others are never encoded).
+ */
 export async function findFirstBad(schema: DatasetSchema, files: string[], checks: Check[]): Promise<DataError | undefined> {
   if (checks.length === 0) return undefined
   const format = formatOf(schema, files)
@@ -83,8 +86,8 @@ export async function findFirstBad(schema: DatasetSchema, files: string[], check
       const cells = checks.map((ch) => cellExpr(schema, ch.column, format))
       const labels = schema.tasks.map((t, k) => `TRY_CAST(${labelSql(t, cellExpr(schema, columnOf(t), format))} AS DOUBLE) AS __label${k}`)
       const rn = format === 'parquet' ? 'file_row_number + 1' : 'row_number() OVER ()'
-      const inner = `SELECT ${rn} AS __rn, *, ${labels.join(', ')} FROM ${fromClause(schema, [file], { allVarchar: true, rowNumber: true })}`
-      const firsts = checks.map((ch, i) => `min(__rn) FILTER (WHERE ${ch.bad(cells[i])}) AS b${i}`)
+      const inner = `SELECT ${rn} AS __rn, *, ${labels.join(', ')}, ${rowFilterSql(schema, format)} AS __keep FROM ${fromClause(schema, [file], { allVarchar: true, rowNumber: true, unfiltered: true })}`
+      const firsts = checks.map((ch, i) => `min(__rn) FILTER (WHERE __keep AND (${ch.bad(cells[i])})) AS b${i}`)
       let row: Record<string, unknown>
       try {
         ;[row] = await queryObjects(conn, `SELECT ${firsts.join(', ')} FROM (${inner})`)

@@ -6,13 +6,13 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { DataError } from '../errors.js'
-import { connect, sqlString, streamColumns, type ChunkColumn, type ColumnKind, type ListChunk } from './duck.js'
+import { connect, queryObjects, sqlString, streamColumns, type ChunkColumn, type ColumnKind, type ListChunk } from './duck.js'
 import { makeEncodedDataset, type EncodedColumns, type EncodedDataset } from './dataset.js'
 import { dataChecks, findFirstBad, funnelChecks, labelSql, withDiagnosis } from './diagnose.js'
 import { bucketOf, inputSpecOf, transformDense, type Preprocessing } from './preprocessing.js'
 import { columnOf } from './schema.js'
 import { encodedCacheDir, readEncodedCache, writeEncodedCache } from './cache.js'
-import { cellExpr, describeColumns, formatOf, fromClause, requireColumns } from './source.js'
+import { cellExpr, describeColumns, describeFilter, filterColumns, formatOf, fromClause, requireColumns, rowFilterSql } from './source.js'
 
 let enumCounter = 0
 
@@ -80,7 +80,7 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
   const schema = prep.schema
   const format = formatOf(schema, files)
   const have = await describeColumns(conn, schema, files)
-  requireColumns(have, [...prep.sparse, ...prep.multi, ...prep.dense, ...prep.buckets, ...schema.tasks].map(columnOf).concat(schema.group ? [schema.group] : [], schema.extra), files)
+  requireColumns(have, [...prep.sparse, ...prep.multi, ...prep.dense, ...prep.buckets, ...schema.tasks].map(columnOf).concat(schema.group ? [schema.group] : [], schema.extra, filterColumns(schema)), files)
   const cell = (col: string) => cellExpr(schema, col, format)
   const skip = schema.badRows === 'skip'
   const cast = skip ? 'TRY_CAST' : 'CAST'
@@ -214,7 +214,11 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     const checks = problem === 'funnel' ? funnelChecks(schema) : dataChecks(schema)
     throw (await findFirstBad(schema, files, checks)) ?? new DataError(`${files.join(', ')}: bad ${problem} value (row ${read + 1} or later); could not locate it`, { file: files[0] })
   }
-  if (read === 0 && w === 0) throw new DataError(`${files.join(', ')}: no data rows`, { file: files[0] })
+  const filtered = await countFilteredOut(conn, prep, files)
+  if (read === 0 && w === 0) {
+    const hint = filtered > 0 ? `: the schema's filter (${describeFilter(schema)}) left out all ${filtered}` : ''
+    throw new DataError(`${files.join(', ')}: no data rows${hint}`, { file: files[0] })
+  }
 
   const names = [...prep.sparse, ...prep.buckets].map((f) => f.name)
   const columns: EncodedColumns = {
@@ -225,5 +229,13 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     ...(group ? { group: group.done(w) } : {}),
     extra: Object.fromEntries(schema.extra.map((x, e) => [x, extra[e].done(w)])),
   }
-  return makeEncodedDataset(spec, columns, { files, read, rows: w, droppedFunnel, skippedBad })
+  return makeEncodedDataset(spec, columns, { files, read: read + filtered, rows: w, filtered, droppedFunnel, skippedBad })
+}
+
+/** Rows of the files the schema's filter leaves out (a second, light scan; 0 without a filter). */
+async function countFilteredOut(conn: DuckDBConnection, prep: Preprocessing, files: string[]): Promise<number> {
+  const schema = prep.schema
+  if (schema.filter.length === 0) return 0
+  const [row] = await queryObjects(conn, `SELECT count(*)::DOUBLE AS n FROM ${fromClause(schema, files, { unfiltered: true })} WHERE NOT (${rowFilterSql(schema, formatOf(schema, files))})`)
+  return Number(row?.n ?? 0)
 }

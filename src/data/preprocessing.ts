@@ -9,7 +9,7 @@ import { validateConfig } from '../config/load.js'
 import { DataError } from '../errors.js'
 import { connect, connectOrdered, queryObjects, sqlIdent, sqlString } from './duck.js'
 import { DatasetSchemaSchema, columnOf, type DatasetSchema } from './schema.js'
-import { cellExpr, describeColumns, formatOf, fromClause, isIntegerType, requireColumns } from './source.js'
+import { cellExpr, describeColumns, filterColumns, formatOf, fromClause, isIntegerType, requireColumns } from './source.js'
 import type { InputSpec } from './types.js'
 import { withDiagnosis } from './diagnose.js'
 
@@ -21,7 +21,7 @@ export const PreprocessingSchema = z.strictObject({
   sparse: z.array(z.strictObject({ name: z.string(), column: z.string(), valueType: z.enum(['int', 'string']), vocab: z.array(z.string()), side: Side })),
   multi: z.array(z.strictObject({ name: z.string(), column: z.string(), separator: z.string(), pooling: z.enum(['sum', 'mean']), vocab: z.array(z.string()), side: Side })),
   dense: z.array(z.strictObject({
-    name: z.string(), column: z.string(), transform: z.enum(['none', 'standardize', 'minmax', 'log1p']),
+    name: z.string(), column: z.string(), transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize']),
     fill: z.number().optional(), mean: z.number(), std: z.number(), min: z.number(), max: z.number(), side: Side,
   })),
   /** dense features with transform quantile: id 0 = missing, id b+1 = bucket b (x ≥ edges[b-1]) */
@@ -43,7 +43,7 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
   const from = fromClause(schema, trainFiles)
   const have = await describeColumns(conn, schema, trainFiles)
   const needed = [...schema.sparse, ...schema.multi, ...schema.dense, ...schema.tasks].map(columnOf)
-  requireColumns(have, [...needed, ...(schema.group ? [schema.group] : []), ...schema.extra], trainFiles)
+  requireColumns(have, [...needed, ...(schema.group ? [schema.group] : []), ...schema.extra, ...filterColumns(schema)], trainFiles)
   const typeOf = new Map(have.map((c) => [c.name, c.type]))
   const cell = (col: string) => cellExpr(schema, col, format)
 
@@ -92,7 +92,7 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
       ordered.close()
     }
     const rows = Number(stats.n)
-    if (rows === 0) throw new DataError(`${trainFiles.join(', ')}: no data rows; cannot fit preprocessing on an empty training split`, { file: trainFiles[0] })
+    if (rows === 0) throw new DataError(`${trainFiles.join(', ')}: no data rows${schema.filter.length > 0 ? ' passing the schema\'s filter' : ''}; cannot fit preprocessing on an empty training split`, { file: trainFiles[0] })
 
     const prep: Preprocessing = {
       version: 1,
@@ -141,6 +141,10 @@ export function transformDense(f: Preprocessing['dense'][number], x: number): nu
     case 'standardize': return f.std > 0 ? (x - f.mean) / f.std : x - f.mean
     case 'minmax': return f.max > f.min ? (x - f.min) / (f.max - f.min) : 0
     case 'log1p': return Math.sign(x) * Math.log1p(Math.abs(x)) // symmetric, so negative values stay finite
+    case 'log1p-standardize': {
+      const l = Math.sign(x) * Math.log1p(Math.abs(x))
+      return f.std > 0 ? (l - f.mean) / f.std : l - f.mean
+    }
   }
 }
 

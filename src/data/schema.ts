@@ -35,8 +35,13 @@ export const MultiSpecSchema = z.strictObject({
 export const DenseSpecSchema = z.strictObject({
   name: Name,
   column: Name.optional(),
-  /** quantile: equal-frequency buckets turned into ids (the feature becomes sparse) */
-  transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'quantile']).default('none'),
+  /**
+   * log1p-standardize (default): sign(x)·log1p(|x|), then standardized with the training mean and deviation
+   * of that (the independent PyTorch reference's recipe: heavy-tailed counts and [0, 1] scores alike end
+   * up near zero mean, unit variance); quantile: equal-frequency buckets turned into ids (the feature
+   * becomes sparse)
+   */
+  transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize', 'quantile']).default('log1p-standardize'),
   buckets: z.number().int().min(2).max(1000).default(10),
   /** value used for a missing cell; without it a missing cell is an error */
   fillMissing: z.number().optional(),
@@ -50,6 +55,18 @@ export const TaskSpecSchema = z.strictObject({
   positive: z.array(z.union([z.string(), z.number()])).min(1).optional(),
   /** the label is 1 when the cell is greater than this number (e.g. play_time_ms > 5000) */
   greaterThan: z.number().optional(),
+})
+
+/**
+ * One condition of the row filter: give exactly one of greaterThan and oneOf. A missing or non-numeric
+ * cell never meets greaterThan; oneOf compares numbers as numbers (1 matches "1" and "1.0") and strings as text.
+ */
+export const RowConditionSchema = z.strictObject({
+  column: Name,
+  /** keep the row when the cell is greater than this number (e.g. play_time_ms > 0) */
+  greaterThan: z.number().optional(),
+  /** keep the row when the cell equals one of these (e.g. tab in [1]) */
+  oneOf: z.array(z.union([z.string(), z.number()])).min(1).optional(),
 })
 
 export const CsvOptionsSchema = z.strictObject({
@@ -76,6 +93,12 @@ export const DatasetSchemaSchema = z.strictObject({
   dense: z.array(DenseSpecSchema).default([]),
   tasks: z.array(TaskSpecSchema).min(1),
   funnel: z.enum(['drop', 'keep', 'error']).default('drop'),
+  /**
+   * Keep only the rows meeting every condition (e.g. KuaiRand as the paper ran it: play_time_ms > 0 and tab 1).
+   * It is part of the fitted preprocessing, so fitting, encoding every split, eval and predict read the same
+   * rows; the rows left out are counted (EncodeReport.filtered). Serving scores whatever it is sent.
+   */
+  filter: z.array(RowConditionSchema).default([]),
   /** error: stop at the first bad cell; skip: drop rows with bad cells and count them */
   badRows: z.enum(['error', 'skip']).default('error'),
   /** query or user id column for grouped metrics (GAUC) */
@@ -90,6 +113,7 @@ export type SparseSpec = z.output<typeof SparseSpecSchema>
 export type MultiSpec = z.output<typeof MultiSpecSchema>
 export type DenseSpec = z.output<typeof DenseSpecSchema>
 export type TaskSpec = z.output<typeof TaskSpecSchema>
+export type RowCondition = z.output<typeof RowConditionSchema>
 
 /** Reads and validates a schema file; also checks names are unique and no label column is a feature. */
 export function loadDatasetSchema(file: string): DatasetSchema {
@@ -126,6 +150,11 @@ function checkDatasetSchema(s: DatasetSchema, where: string): DatasetSchema {
   }
   s.tasks.forEach((t, i) => {
     if (t.positive && t.greaterThan !== undefined) throw new ConfigError(`${where}: tasks[${i}]: give either positive or greaterThan, not both`, { file: where, field: `tasks[${i}]` })
+  })
+  s.filter.forEach((f, i) => {
+    if ((f.greaterThan === undefined) === (f.oneOf === undefined)) {
+      throw new ConfigError(`${where}: filter[${i}]: give exactly one of greaterThan and oneOf for column "${f.column}", got ${f.oneOf ? 'both' : 'neither'}`, { file: where, field: `filter[${i}]` })
+    }
   })
   return s
 }

@@ -7,7 +7,7 @@ import { extname, join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { DataError } from '../errors.js'
 import { queryObjects, sqlIdent, sqlList, sqlString } from './duck.js'
-import type { DatasetSchema } from './schema.js'
+import type { DatasetSchema, RowCondition } from './schema.js'
 
 export type Format = 'csv' | 'parquet'
 
@@ -29,9 +29,18 @@ export function formatOf(schema: DatasetSchema, files: string[]): Format {
   return /\.parquet$/i.test(f) || extname(f) === '' ? 'parquet' : 'csv'
 }
 
-/** `read_csv(...)` / `read_parquet(...)` over the files; allVarchar reads every CSV cell as text (diagnostics). */
-export function fromClause(schema: DatasetSchema, files: string[], opts: { allVarchar?: boolean; rowNumber?: boolean } = {}): string {
+/**
+ * The rows of the files as a FROM item: `read_csv(...)` / `read_parquet(...)`, wrapped in a subquery that keeps
+ * only the rows passing the schema's filter when it has one. allVarchar reads every CSV cell as text; unfiltered
+ * reads every row (column discovery, and diagnostics, which number the lines of the file itself).
+ */
+export function fromClause(schema: DatasetSchema, files: string[], opts: { allVarchar?: boolean; rowNumber?: boolean; unfiltered?: boolean } = {}): string {
   const format = formatOf(schema, files)
+  const read = readClause(schema, files, format, opts)
+  return schema.filter.length === 0 || opts.unfiltered ? read : `(SELECT * FROM ${read} WHERE ${rowFilterSql(schema, format)})`
+}
+
+function readClause(schema: DatasetSchema, files: string[], format: Format, opts: { allVarchar?: boolean; rowNumber?: boolean }): string {
   const list = sqlList(files.map((f) => expandPath(f, format)))
   if (format === 'parquet') {
     return `read_parquet(${list}, union_by_name=true, hive_partitioning=${schema.hivePartitioning}${opts.rowNumber ? ', file_row_number=true' : ''})`
@@ -57,6 +66,41 @@ export function cellExpr(schema: DatasetSchema, column: string, format: Format):
   return `(CASE WHEN trim(${col}) IN (${nulls}) THEN NULL ELSE trim(${col}) END)`
 }
 
+/**
+ * The schema's row filter as one SQL condition over raw cells, true or false for every row (never NULL): a
+ * missing cell fails its condition. 'true' without a filter. The same text serves fitting, encoding and diagnostics.
+ */
+export function rowFilterSql(schema: DatasetSchema, format: Format): string {
+  if (schema.filter.length === 0) return 'true'
+  return schema.filter.map((f) => `coalesce(${conditionSql(f, cellExpr(schema, f.column, format))}, false)`).join(' AND ')
+}
+
+function conditionSql(f: RowCondition, cell: string): string {
+  const asNumber = `TRY_CAST(${cell} AS DOUBLE)`
+  if (f.greaterThan !== undefined) return `(${asNumber} > ${sqlNumber(f.greaterThan)})`
+  const numbers = (f.oneOf ?? []).filter((v): v is number => typeof v === 'number')
+  const strings = (f.oneOf ?? []).filter((v): v is string => typeof v === 'string')
+  const parts: string[] = []
+  if (numbers.length > 0) parts.push(`${asNumber} IN (${numbers.map(sqlNumber).join(', ')})`)
+  if (strings.length > 0) parts.push(`CAST(${cell} AS VARCHAR) IN (${strings.map(sqlString).join(', ')})`)
+  return `(${parts.join(' OR ')})`
+}
+
+/** A finite number as a DOUBLE literal (zod's z.number() has already rejected NaN and ±Infinity). */
+function sqlNumber(x: number): string {
+  return `CAST(${sqlString(String(x))} AS DOUBLE)`
+}
+
+/** The filter as text for messages, e.g. `play_time_ms > 0, tab in [1]`. */
+export function describeFilter(schema: DatasetSchema): string {
+  return schema.filter.map((f) => (f.greaterThan !== undefined ? `${f.column} > ${f.greaterThan}` : `${f.column} in ${JSON.stringify(f.oneOf)}`)).join(', ')
+}
+
+/** The columns the row filter reads (they must exist like feature and label columns). */
+export function filterColumns(schema: DatasetSchema): string[] {
+  return schema.filter.map((f) => f.column)
+}
+
 export interface ColumnInfo {
   name: string
   type: string
@@ -65,7 +109,7 @@ export interface ColumnInfo {
 /** Column names and DuckDB types of the files (reads only the header / footer). */
 export async function describeColumns(conn: DuckDBConnection, schema: DatasetSchema, files: string[]): Promise<ColumnInfo[]> {
   try {
-    const rows = await queryObjects(conn, `DESCRIBE SELECT * FROM ${fromClause(schema, files)}`)
+    const rows = await queryObjects(conn, `DESCRIBE SELECT * FROM ${fromClause(schema, files, { unfiltered: true })}`)
     return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
   } catch (cause) {
     throw new DataError(`${files.join(', ')}: cannot read: ${firstLine((cause as Error).message)}`, { file: files[0], cause })

@@ -7,6 +7,7 @@ import type { Batch } from '../data/types.js'
 import { type Fusion, fuse } from '../export/fusion.js'
 import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/index.js'
 import { encodeDataset } from '../data/encode.js'
+import type { EncodeReport } from '../data/dataset.js'
 import { type ResolvedDataPath, resolveDataPath } from '../data/adapters.js'
 import { type Preprocessing, inputSpecOf, loadPreprocessing } from '../data/preprocessing.js'
 import { type ModelConfigInput, buildModel } from '../models/registry.js'
@@ -126,11 +127,11 @@ export function runDatasetName(manifest: RunManifest): string | undefined {
  * Encodes the data at `path` with the run's preprocessing and scores it: records and predictions. `path` is
  * a file, a glob, a dataset folder (one split of it, see `split`), or an already resolved `resolveDataPath` result.
  */
-export async function evaluateRun(run: LoadedRun, path: string | ResolvedDataPath, options: EvaluateOptions = {}): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath }> {
+export async function evaluateRun(run: LoadedRun, path: string | ResolvedDataPath, options: EvaluateOptions = {}): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath; report: EncodeReport }> {
   const source = typeof path === 'string' ? await resolveDataPath(path, { dataset: options.dataset ?? runDatasetName(run.manifest), split: options.split, cacheDir: options.cacheDir }) : path
   const data = await encodeDataset(run.preprocessing, source.files)
   const predictions = await collectPredictions(run.session, data.batches(options.batchSize ?? 8192))
   const split = source.split ?? options.split ?? 'test'
   const records = scorePredictions(predictions, { model: run.manifest.model, seed: run.manifest.seed, split, tasks: run.manifest.tasks, fusion: run.manifest.fusion, ks: options.ks })
-  return { records, predictions, source }
+  return { records, predictions, source, report: data.report }
 }

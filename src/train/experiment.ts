@@ -35,7 +35,7 @@ export const DataConfig = z.strictObject({
   train: Path.optional(),
   val: Path.optional(),
   test: Path.optional(),
-  /** csv / parquet: the dataset schema file */
+  /** csv / parquet: the dataset schema file; kuairand: its options file (e.g. configs/datasets/kuairand.yaml) */
   schema: Path.optional(),
   /** the dataset's tasks in the funnel order to train them in (a permutation of the schema's tasks) */
   tasks: z.array(z.string().min(1)).min(1).optional(),
@@ -92,7 +92,8 @@ export const EarlyStoppingSchema = z.strictObject({
 })
 
 export const FusionConfig = z.strictObject({
-  kind: z.enum(FUSION_KINDS).default('multiplicative'),
+  /** additive (Σ w_k p_k): the paper found it better than the multiplicative product (arXiv 2411.09705, abstract) */
+  kind: z.enum(FUSION_KINDS).default('additive'),
   /** the task whose AUC the fused score maximises on validation (default: the last task) */
   task: z.string().optional(),
   grid: z.array(z.number()).min(1).optional(),

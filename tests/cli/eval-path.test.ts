@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { before, describe, it } from 'node:test'
+import { leftOut } from '../../src/cli/commands/eval.js'
 import { resolveDataPath } from '../../src/data/adapters.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 import { evaluateRun, loadRun } from '../../src/train/evaluate.js'
 import { cli, tempDir, tinyConfig } from './tiny.js'
 
@@ -131,5 +133,14 @@ describe('resolveDataPath', () => {
       assert.equal(err.message, `--path ${shared}: no test split (the default) in this folder for dataset census (splits found: train: census-income.train.gz; val: census-income.val.gz); choose one with --split train|val`)
       return true
     })
+  })
+})
+
+describe('eval / predict: rows a run\'s filter leaves out', () => {
+  it('are counted in the summary line with the filter, and nothing is said without one', () => {
+    const report = { files: [], read: 10, rows: 6, filtered: 4, droppedFunnel: 0, skippedBad: 0 }
+    const schema = parseDatasetSchema({ tasks: [{ name: 'click' }], filter: [{ column: 'play_time_ms', greaterThan: 0 }, { column: 'tab', oneOf: [1] }] })
+    assert.equal(leftOut(report, schema), ", 4 more left out by the run's filter (play_time_ms > 0, tab in [1])")
+    assert.equal(leftOut({ ...report, filtered: 0 }, parseDatasetSchema({ tasks: [{ name: 'click' }] })), '')
   })
 })

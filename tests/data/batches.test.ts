@@ -16,7 +16,7 @@ function rowsDataset(n: number) {
   const dense = new Float32Array(2 * n)
   for (let i = 0; i < n; i++) { dense[2 * i] = i; dense[2 * i + 1] = -i }
   const columns = { sparse: { a: row }, multi: { m: { offsets, ids } }, dense, labels: { click: Float32Array.from(row, (i) => i % 2) }, group: Float64Array.from(row), extra: { p: Float32Array.from(row) } }
-  return makeEncodedDataset(spec, columns, { files: [], read: n, rows: n, droppedFunnel: 0, skippedBad: 0 })
+  return makeEncodedDataset(spec, columns, { files: [], read: n, rows: n, filtered: 0, droppedFunnel: 0, skippedBad: 0 })
 }
 
 describe('block shuffle', () => {

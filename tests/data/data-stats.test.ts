@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run } from '../../src/cli/commands/data-stats.js'
@@ -39,5 +39,22 @@ describe('resflow data stats', () => {
     const text = await captured(['--dataset', 'kuairand', '--path', root])
     assert.match(text, /^train: 4 rows/m)
     assert.match(text, /^val: 2 rows/m)
+  })
+
+  it('counts the rows an options file\'s filter leaves out, per split', async () => {
+    const dir = join(root, 'filtered')
+    mkdirSync(dir)
+    const header = 'user_id,video_id,is_click,play_time_ms,tab'
+    writeFileSync(join(dir, 'log_train.csv'), [header, '1,10,1,30000,1', '1,11,0,0,1', '2,10,1,12000,0', '2,12,1,3000,'].join('\n') + '\n')
+    writeFileSync(join(dir, 'log_test.csv'), [header, '1,10,1,61000,1', '3,11,0,0,2', '3,12,1,9000,1'].join('\n') + '\n')
+    const options = join(root, 'options.yaml')
+    writeFileSync(options, 'filter:\n  - { column: play_time_ms, greaterThan: 0 }\n  - { column: tab, oneOf: [1] }\n')
+    const stats = JSON.parse(await captured(['--dataset', 'kuairand', '--path', dir, '--schema', options, '--json']))
+    assert.equal(stats.splits.train.rows, 1)
+    assert.equal(stats.splits.train.filtered, 3) // no play, tab 0, tab missing
+    assert.equal(stats.splits.val.rows, 2)
+    assert.equal(stats.splits.val.filtered, 1)
+    const text = await captured(['--dataset', 'kuairand', '--path', dir, '--schema', options])
+    assert.match(text, /^train: 1 rows \(3 more left out by the filter: play_time_ms > 0, tab in \[1\]\)/m)
   })
 })

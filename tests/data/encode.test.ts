@@ -100,3 +100,55 @@ describe('bad input', () => {
     await assert.rejects(encodeDataset(prep, [empty]), /empty\.csv: no data rows/)
   })
 })
+
+describe('row filter', () => {
+  // kept: price > 15 and city paris or rome; the u9 rows (price 10, or city oslo, or price missing) are left out
+  const rows = [header, 'u1,paris,a,20,1,0', 'u9,paris,b,10,1,1', 'u2,rome,c,40,1,1', 'u9,oslo,a,90,0,1', 'u3,paris,,60,0,0', 'u9,paris,a,,0,0']
+  const file = csv('filtered.csv', rows)
+  const filtered = parseDatasetSchema({
+    ...schema,
+    dense: [{ name: 'price', transform: 'standardize', fillMissing: 0 }],
+    filter: [{ column: 'price', greaterThan: 15 }, { column: 'city', oneOf: ['paris', 'rome'] }],
+  }, 'test schema')
+
+  it('fits and encodes only the rows meeting every condition, and counts the others', async () => {
+    const prep = await fitPreprocessing(filtered, [file])
+    assert.equal(prep.fit.rows, 3)
+    assert.equal(inputSpecOf(prep).sparse.find((f) => f.name === 'user')?.vocabSize, 4) // u1, u2, u3: u9 is only in rows left out
+    assert.equal(prep.dense[0]?.mean, 40) // (20 + 40 + 60) / 3
+    const ds = await encodeDataset(prep, [file])
+    assert.equal(ds.rows, 3)
+    assert.equal(ds.report.filtered, 3)
+    assert.equal(ds.report.read, 6)
+    assert.equal(ds.report.droppedFunnel, 0) // the broken funnel of u9 in oslo (click 0, buy 1) is left out first
+    assert.deepEqual([...ds.columns.labels.purchase!], [0, 1, 0])
+  })
+
+  it('compares numbers as numbers in oneOf, and a missing cell never passes', async () => {
+    const ints = csv('filter-ints.csv', ['user,tab,click', 'a,1,1', 'b,1.0,0', 'c,2,1', 'd,,0', 'e,01,1'])
+    const s = parseDatasetSchema({ sparse: [{ name: 'user' }], tasks: [{ name: 'click' }], filter: [{ column: 'tab', oneOf: [1] }] }, 'test schema')
+    const ds = await encodeDataset(await fitPreprocessing(s, [ints]), [ints])
+    assert.deepEqual([...ds.columns.labels.click!], [1, 0, 1]) // a, b, e
+    assert.equal(ds.report.filtered, 2)
+  })
+
+  it('ignores bad cells in rows it leaves out, and numbers the lines of a bad kept row over the whole file', async () => {
+    const prep = await fitPreprocessing(filtered, [file])
+    const ok = csv('filtered-bad-out.csv', [header, 'u1,paris,a,20,1,0', 'u9,paris,a,10,7,0'])
+    assert.equal((await encodeDataset(prep, [ok])).rows, 1)
+    const bad = csv('filtered-bad-in.csv', [header, 'u9,paris,a,10,7,0', 'u9,oslo,a,50,7,0', 'u1,paris,a,20,1,0', 'u1,paris,a,20,2,0'])
+    await assert.rejects(encodeDataset(prep, [bad]), /filtered-bad-in\.csv:5: column "click": label must be 0 or 1, got "2"/)
+  })
+
+  it('names a missing filter column, an empty result and a malformed condition', async () => {
+    const noColumn = parseDatasetSchema({ ...schema, filter: [{ column: 'tab', oneOf: [1] }] }, 'test schema')
+    await assert.rejects(fitPreprocessing(noColumn, [train]), /train\.csv: missing column "tab"/)
+    const none = parseDatasetSchema({ ...filtered, filter: [{ column: 'price', greaterThan: 1000 }] }, 'test schema')
+    await assert.rejects(fitPreprocessing(none, [file]), /filtered\.csv: no data rows passing the schema's filter/)
+    const prep = await fitPreprocessing(filtered, [file])
+    const allOut = csv('filtered-none.csv', [header, 'u9,paris,a,10,1,0'])
+    await assert.rejects(encodeDataset(prep, [allOut]), /filtered-none\.csv: no data rows: the schema's filter \(price > 15, city in \["paris","rome"\]\) left out all 1/)
+    assert.throws(() => parseDatasetSchema({ ...schema, filter: [{ column: 'tab' }] }, 'schema.yaml'), /schema\.yaml: filter\[0\]: give exactly one of greaterThan and oneOf for column "tab", got neither/)
+    assert.throws(() => parseDatasetSchema({ ...schema, filter: [{ column: 'tab', equals: 1 }] } as never, 'schema.yaml'), /schema\.yaml: filter\[0\]: unknown key "equals" \(allowed: column, greaterThan, oneOf\)/)
+  })
+})

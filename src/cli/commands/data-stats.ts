@@ -11,11 +11,13 @@ import { connect, queryObjects } from '../../data/duck.js'
 import { encodeDataset } from '../../data/encode.js'
 import { fitPreprocessing, type Preprocessing } from '../../data/preprocessing.js'
 import { parseDatasetSchema, type DatasetSchema } from '../../data/schema.js'
-import { cellExpr, describeColumns, formatOf, fromClause } from '../../data/source.js'
+import { cellExpr, describeColumns, describeFilter, formatOf, fromClause } from '../../data/source.js'
 
 interface SplitStats {
   files: string[]
   rows: number
+  /** rows the schema's filter left out */
+  filtered: number
   columns: number
   labelRates: Record<string, number>
   funnelViolations: number
@@ -33,6 +35,7 @@ async function splitStats(conn: DuckDBConnection, schema: DatasetSchema, prep: P
   return {
     files,
     rows: ds.rows,
+    filtered: ds.report.filtered,
     columns: columns.length,
     labelRates: Object.fromEntries(tasks.map((t) => [t, labels[t].reduce((a, b) => a + b, 0) / Math.max(1, ds.rows)])),
     funnelViolations: violations,
@@ -70,7 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   console.log(`${stats.dataset}: ${train.columns} columns; vocabulary sizes (fitted on train): ${Object.entries(stats.vocabularySizes).map(([k, v]) => `${k} ${v}`).join(', ')}`)
   for (const [name, s] of Object.entries(bySplit)) {
-    console.log(`${name}: ${s.rows} rows (${s.files.join(', ')})`)
+    console.log(`${name}: ${s.rows} rows${s.filtered > 0 ? ` (${s.filtered} more left out by the filter: ${describeFilter(prep.schema)})` : ''} (${s.files.join(', ')})`)
     for (const [t, r] of Object.entries(s.labelRates)) console.log(`  label ${t}: ${(100 * r).toFixed(2)}% positive`)
     console.log(`  funnel violations (later stage positive, earlier negative): ${s.funnelViolations}`)
     console.log(`  missing cells: ${Object.entries(s.missing).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`)

@@ -1,6 +1,9 @@
 /** `resflow eval --run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]`: score a saved run on any split. */
 import { basename } from 'node:path'
 import { type ResolvedDataPath, resolveDataPath } from '../../data/adapters.js'
+import type { EncodeReport } from '../../data/dataset.js'
+import type { DatasetSchema } from '../../data/schema.js'
+import { describeFilter } from '../../data/source.js'
 import { ConfigError } from '../../errors.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
 import { readManifest } from '../../train/run-dir.js'
@@ -29,12 +32,12 @@ export async function run(argv: string[]): Promise<number> {
   const source = await resolveDataPath(stringOption(values.path)!, { dataset, split, optionPrefix: '--' })
   const loaded = await loadRun(runDir)
   try {
-    const { records, predictions } = await evaluateRun(loaded, source, { split })
+    const { records, predictions, report } = await evaluateRun(loaded, source, { split })
     if (values.json) {
       console.log(JSON.stringify(records, null, 1))
       return 0
     }
-    console.log(`${loaded.manifest.model} seed ${loaded.manifest.seed} on ${describeSource(source)} (${predictions.rows} rows)`)
+    console.log(`${loaded.manifest.model} seed ${loaded.manifest.seed} on ${describeSource(source)} (${predictions.rows} rows${leftOut(report, loaded.preprocessing.schema)})`)
     const width = Math.max(...records.map((r) => r.task.length))
     for (const r of records) console.log(`  ${r.task.padEnd(width)}  ${r.metric.padEnd(18)} ${formatNumber(r.value)}`)
     return 0
@@ -48,6 +51,11 @@ export function describeSource(source: ResolvedDataPath): string {
   if (source.kind !== 'folder') return source.path
   const files = source.files.map((f) => basename(f)).join(', ')
   return `${source.path}, ${source.split ? `split ${source.split}` : 'every data file'}: ${files}`
+}
+
+/** ", 40 more left out by the run's filter (tab in [1])" when the run's dataset schema filters rows, else "". */
+export function leftOut(report: EncodeReport, schema: DatasetSchema): string {
+  return report.filtered > 0 ? `, ${report.filtered} more left out by the run's filter (${describeFilter(schema)})` : ''
 }
 
 /** The file is encoded with the run's preprocessing, whose schema is the run's dataset's. */

@@ -6,7 +6,7 @@ import { resolveDataPath } from '../../data/adapters.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
 import { readManifest } from '../../train/run-dir.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
-import { checkDataset, describeSource } from './eval.js'
+import { checkDataset, describeSource, leftOut } from './eval.js'
 
 const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by train or compare', required: true },
@@ -27,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   checkDataset(dataset, readManifest(runDir).dataset)
   const source = await resolveDataPath(stringOption(values.path)!, { dataset, split: stringOption(values.split), optionPrefix: '--' })
   const loaded = await loadRun(runDir)
-  const { predictions } = await evaluateRun(loaded, source, { split: 'predict' }).finally(() => loaded.session.release())
+  const { predictions, report } = await evaluateRun(loaded, source, { split: 'predict' }).finally(() => loaded.session.release())
   const tasks = loaded.manifest.tasks
   const fused = loaded.manifest.fusion ? fuse(loaded.manifest.fusion, predictions.probs) : null
   const out = createWriteStream(stringOption(values.out)!)
@@ -46,6 +46,6 @@ export async function run(argv: string[]): Promise<number> {
   await write(chunk)
   out.end()
   await once(out, 'finish')
-  console.error(`predict: ${predictions.rows} rows of ${describeSource(source)} → ${values.out}${fused ? ` (fused: ${loaded.manifest.fusion!.kind} ${JSON.stringify(loaded.manifest.fusion!.weights)})` : ''}`)
+  console.error(`predict: ${predictions.rows} rows${leftOut(report, loaded.preprocessing.schema)} of ${describeSource(source)} → ${values.out}${fused ? ` (fused: ${loaded.manifest.fusion!.kind} ${JSON.stringify(loaded.manifest.fusion!.weights)})` : ''}`)
   return 0
 }

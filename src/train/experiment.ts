@@ -51,6 +51,11 @@ export const DataConfig = z.strictObject({
       seed: z.number().int().default(1),
       /** funnel tasks, e.g. [click, cart, purchase] */
       tasks: z.array(z.string().min(1)).min(1).optional(),
+      /** train / val / test fractions of the rows (default 0.8 / 0.1 / 0.1) */
+      split: z
+        .tuple([z.number().gt(0), z.number().gt(0), z.number().gt(0)])
+        .refine((f) => Math.abs(f[0] + f[1] + f[2] - 1) < 1e-9, 'the three fractions must add up to 1')
+        .optional(),
     })
     .optional(),
 })

@@ -125,7 +125,7 @@ async function ensureSynthetic(dir: string, generate: NonNullable<DataConfig['ge
   const want = JSON.stringify(generate)
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return
   const t0 = performance.now()
-  const result = await generateSynthetic({ outDir: dir, rows: generate.rows, seed: generate.seed, tasks: generate.tasks })
+  const result = await generateSynthetic({ outDir: dir, rows: generate.rows, seed: generate.seed, tasks: generate.tasks, split: generate.split })
   writeFileSync(stamp, want)
   const rates = Object.entries(result.rates).map(([t, r]) => `${t} ${(100 * r).toFixed(2)}%`).join(', ')
   log(`data: generated ${generate.rows} synthetic rows into ${dir} (${rates}) in ${((performance.now() - t0) / 1000).toFixed(1)}s`)

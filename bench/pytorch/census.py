@@ -15,12 +15,10 @@ DATA  ../shared/data/census-income/census-income.{train,val}.gz (raw UCI census-
     income_50k (41) are never features.
   * Numeric (7, in this order): age(0), wage_per_hour(5), capital_gains(16), capital_losses(17),
     stock_dividends(18), num_emp(30), weeks_worked(39). Transform (--numeric):
-      adapter (default; = resflow's built-in `census` dataset, src/data/adapters.ts):
-        age, num_emp, weeks_worked -> standardised: (v - mean) / std with the TRAIN mean and
-          population std (ddof = 0) in float64 (std 0 -> v - mean);
-        wage_per_hour, capital_gains, capital_losses, stock_dividends -> sign(v) * log1p(|v|)
-          (not standardised afterwards; the input BatchNorm rescales every column anyway);
-      standardize: all 7 standardised as above.
+      adapter (default; = resflow's built-in `census` dataset, src/data/adapters.ts, transform
+        log1p-standardize): u = sign(v) * log1p(|v|), then (u - mean) / std with the TRAIN mean and
+        population std (ddof = 0) of u in float64 (std 0 -> u - mean);
+      standardize: all 7 standardised as above without the log1p.
     Stored as float32.
   * Categorical (the other 32 fields, in file order): 1 class_worker, 2 det_ind_code,
     3 det_occ_code, 4 education, 6 hs_college, 8 major_ind_code, 9 major_occ_code, 10 race,
@@ -119,7 +117,6 @@ FIELDS = ("age class_worker det_ind_code det_occ_code education wage_per_hour hs
 assert len(FIELDS) == 42
 NUMERIC = ["age", "wage_per_hour", "capital_gains", "capital_losses", "stock_dividends",
            "num_emp", "weeks_worked"]
-LOG1P = ["wage_per_hour", "capital_gains", "capital_losses", "stock_dividends"]
 MISSING = "?"
 DROPPED = ["instance_weight", "marital_stat", "income_50k"]
 CATEGORICAL = [f for f in FIELDS if f not in NUMERIC and f not in DROPPED]
@@ -168,9 +165,9 @@ class Census:
         train = read_rows(os.path.join(data_dir, "census-income.train.gz"))
         valfile = read_rows(os.path.join(data_dir, "census-income.val.gz"))
         idx = {f: i for i, f in enumerate(FIELDS)}
-        # numeric: which columns are log1p'd, the others standardised (train, float64, ddof 0)
-        self.log1p = np.array([numeric == "adapter" and f in LOG1P for f in NUMERIC])
-        raw = np.array([[float(r[idx[f]]) for f in NUMERIC] for r in train], dtype=np.float64)
+        # numeric: signed log1p first (adapter), then standardised (train, float64, ddof 0)
+        self.log1p = numeric == "adapter"
+        raw = self._signed_log1p(np.array([[float(r[idx[f]]) for f in NUMERIC] for r in train], dtype=np.float64))
         self.num_mean = raw.mean(axis=0)
         self.num_std = raw.std(axis=0)
         # vocabularies from train, min count 1, by descending count then ascending string
@@ -192,14 +189,16 @@ class Census:
             "test": self._encode([r for r, v in zip(valfile, is_val) if not v]),
         }
 
+    def _signed_log1p(self, num):
+        return np.sign(num) * np.log1p(np.abs(num)) if self.log1p else num
+
     def _encode(self, rows):
         idx = {f: i for i, f in enumerate(FIELDS)}
         ids = np.array([[voc.get(r[idx[f]], 0) for f, voc in zip(CATEGORICAL, self.vocab)]
                         for r in rows], dtype=np.int64)
-        num = np.array([[float(r[idx[f]]) for f in NUMERIC] for r in rows], dtype=np.float64)
-        std = np.where(self.num_std > 0, (num - self.num_mean) / np.where(self.num_std > 0, self.num_std, 1.0),
-                       num - self.num_mean)
-        num = np.where(self.log1p, np.sign(num) * np.log1p(np.abs(num)), std).astype(np.float32)
+        num = self._signed_log1p(np.array([[float(r[idx[f]]) for f in NUMERIC] for r in rows], dtype=np.float64))
+        num = np.where(self.num_std > 0, (num - self.num_mean) / np.where(self.num_std > 0, self.num_std, 1.0),
+                       num - self.num_mean).astype(np.float32)
         y = np.array([[r[idx["marital_stat"]] == "Never married", r[idx["income_50k"]] == "50000+."]
                       for r in rows], dtype=np.float32)
         return torch.from_numpy(ids), torch.from_numpy(num), torch.from_numpy(y)

@@ -132,7 +132,8 @@ export const ExperimentSchema = z.strictObject({
   /** std of the normal initialiser of embedding rows */
   embeddingInitStd: z.number().positive().default(0.01),
   epochs: z.number().int().positive().default(10),
-  batchSize: z.number().int().positive().default(2048),
+  /** 1024: the paper's and the PyTorch reference's batch size */
+  batchSize: z.number().int().positive().default(1024),
   /** batch size for validation and test scoring */
   evalBatchSize: z.number().int().positive().default(8192),
   /** checkpoint within an epoch every this many minutes (resume continues mid-epoch); null: at epoch ends only */
@@ -188,12 +189,15 @@ export function withFile<T>(file: string, fn: () => T): T {
   }
 }
 
-/** Options that mean the same in every model; `towers` does not (ResFlow's whole towers, MMoE's towers above the experts). */
-const SHARED_KEYS = ['embeddingDim', 'dropout'] satisfies (keyof typeof commonOptions)[]
+/**
+ * Options that mean the same in every model (the embedding width, dropout, and the layer recipe);
+ * `towers` does not (ResFlow's whole towers, MMoE's towers above the experts).
+ */
+const SHARED_KEYS = ['embeddingDim', 'dropout', 'inputBatchNorm', 'init', 'preluSlopes', 'blockBatchNorm'] satisfies (keyof typeof commonOptions)[]
 
 /**
  * The model config of `name`: for the experiment's own model, its options; for another model, the
- * options every model shares (embeddingDim, dropout) taken from `model`, then compare.models[name].
+ * options every model shares (SHARED_KEYS) taken from `model`, then compare.models[name].
  * The loss section applies to every model.
  */
 export function modelConfigFor(e: Pick<Experiment, 'model' | 'loss' | 'compare'>, name: string): ModelConfigInput {

@@ -45,6 +45,18 @@ describe('experiment configs', () => {
   })
 })
 
+describe('the layer recipe in a comparison', () => {
+  it("model's inputBatchNorm, init, preluSlopes and blockBatchNorm apply to every compared model; towers do not", () => {
+    const e = {
+      model: { model: 'resflow', towers: [8, 4], inputBatchNorm: true, init: 'xavier', preluSlopes: 'unit', blockBatchNorm: false },
+      compare: { models: { mmoe: { numExperts: 2 } }, seeds: 1, parallel: 1 },
+    } as unknown as Parameters<typeof modelConfigFor>[0]
+    assert.deepEqual(modelConfigFor(e, 'mmoe'), { model: 'mmoe', inputBatchNorm: true, init: 'xavier', preluSlopes: 'unit', blockBatchNorm: false, numExperts: 2 })
+    const mmoe = buildModel(FUNNEL_SPEC, modelConfigFor(e, 'mmoe'))
+    assert.deepEqual(mmoe.layers, { init: 'xavier', preluSlopes: 'unit', blockBatchNorm: false })
+  })
+})
+
 describe('the Ali-CCP preset (configs/aliccp.yaml)', () => {
   const e = loadExperiment(join(configs, 'aliccp.yaml'))
   const options = parseModelConfig(modelConfigFor(e, e.model.model)).options

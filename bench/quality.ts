@@ -6,6 +6,8 @@
  *
  *   npm run bench:quality -- [--data funnel,census] [--models resflow,nse,...] [--seeds 3]
  *                            [--reference run|skip] [--out FILE.jsonl] [--sequential]
+ *                            [--set key=value,...]   (model options for every resflow model, e.g. priorBias=true;
+ *                                                     the results are labelled "resflow key=value")
  *   npm run bench:quality -- --from A.jsonl,B.jsonl        (no training: the tables of earlier --out lines)
  *
  * funnel: a `resflow datagen` click → purchase funnel (600k rows: 400k train, 100k val, 100k test; click
@@ -54,11 +56,13 @@ const { values } = parseArgs({
     out: { type: 'string' },
     from: { type: 'string' },
     sequential: { type: 'boolean', default: false },
+    set: { type: 'string' },
   },
 })
 
 interface Result {
-  side: 'resflow' | 'reference'
+  /** 'reference', or 'resflow' with the --set options, e.g. 'resflow priorBias=true' */
+  side: string
   data: string
   model: string
   seed: number
@@ -70,6 +74,12 @@ interface Result {
   bayes?: number[]
 }
 
+const overrides = (values.set ?? '').split(',').filter(Boolean).map((kv) => {
+  const [key, value] = kv.split('=') as [string, string | undefined]
+  if (!key || value === undefined) throw new Error(`--set: expected key=value, got "${kv}"`)
+  return [key, JSON.parse(value) as unknown] as const
+})
+const ours = ['resflow', ...overrides.map(([k, v]) => `${k}=${JSON.stringify(v)}`)].join(' ')
 const models = values.models!.split(',')
 for (const m of models) if (!REFERENCE_NAME[m]) throw new Error(`--models: "${m}" has no counterpart in the reference (have: ${Object.keys(REFERENCE_NAME).join(', ')})`)
 const seeds = Number(values.seeds)
@@ -113,6 +123,7 @@ for (const data of values.data!.split(',')) {
   if (reference && values.sequential) await reference
 
   const experiment = loadExperiment(join(root, `configs/quality/${data}.yaml`))
+  for (const [key, value] of overrides) experiment.model[key] = value // shared options reach every compared model
   const prepared = await prepareData(experiment.data, (line) => console.error(line), experiment.file)
   const tasks = prepared.spec.tasks
   for (const model of models) {
@@ -122,12 +133,12 @@ for (const data of values.data!.split(',')) {
       const test = await collectPredictions(run.session, prepared.testBatches(experiment.evalBatchSize)!)
       await run.session.release()
       const r: Result = {
-        side: 'resflow', data, model, seed, tasks: [...tasks],
+        side: ours, data, model, seed, tasks: [...tasks],
         auc: tasks.map((t) => computeAuc(test.probs[t]!, test.labels[t]!)),
         bestEpoch: run.fit.best.epoch, epochs: run.fit.history.length, ...(bayes ? { bayes } : {}),
       }
       record(r)
-      console.error(`resflow   ${data} ${model.padEnd(13)} seed ${seed}: test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')} (best epoch ${r.bestEpoch}/${r.epochs})`)
+      console.error(`${ours} ${data} ${model.padEnd(13)} seed ${seed}: test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')} (best epoch ${r.bestEpoch}/${r.epochs})`)
     }
   }
   if (reference) {
@@ -162,12 +173,17 @@ function meanStd(xs: number[]): { mean: number; std: number } {
 const fmt = (m: { mean: number; std: number }) => (Number.isFinite(m.std) ? `${m.mean.toFixed(4)} ± ${m.std.toFixed(4)}` : m.mean.toFixed(4))
 const signed = (x: number, d = 4) => `${x >= 0 ? '+' : ''}${x.toFixed(d)}`
 
-/** Per data set: the AUC table of both sides, and ResFlow's gain over NSE on the last task. */
+/** Per data set and resflow variant: the AUC table against the reference, and ResFlow's gain over NSE on the last task. */
 function formatTables(data: string, rs: Result[]): string {
+  const variants = [...new Set(rs.map((r) => r.side).filter((s) => s !== 'reference'))]
+  return (variants.length ? variants : ['resflow']).map((v) => formatTable(data, v, rs.filter((r) => r.side === v || r.side === 'reference'))).join('\n\n')
+}
+
+function formatTable(data: string, variant: string, rs: Result[]): string {
   const tasks = rs[0]?.tasks ?? []
-  const head = ['model', 'seeds (ours / ref)', ...tasks.flatMap((t) => [`${t} resflow`, `${t} reference`, 'Δ (SE)'])]
+  const head = ['model', 'seeds (ours / ref)', ...tasks.flatMap((t) => [`${t} ${variant}`, `${t} reference`, 'Δ (SE)'])]
   const rows = models.filter((m) => rs.some((r) => r.model === m)).map((model) => {
-    const ours = rs.filter((r) => r.side === 'resflow' && r.model === model)
+    const ours = rs.filter((r) => r.side === variant && r.model === model)
     const theirs = rs.filter((r) => r.side === 'reference' && r.model === model)
     const cells = [model, `${ours.length} / ${theirs.length}`]
     tasks.forEach((_, k) => {
@@ -181,14 +197,14 @@ function formatTables(data: string, rs: Result[]): string {
   const bayes = rs.find((r) => r.bayes)?.bayes
   if (bayes) rows.push(['Bayes (true p)', '', ...bayes.flatMap((b) => [b.toFixed(4), b.toFixed(4), ''])])
   const table = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
-  const out = [`### ${data}: test AUC, mean ± std over seeds; Δ = resflow − reference (standard error of the difference)`, '', ...table]
+  const out = [`### ${data}, ${variant}: test AUC, mean ± std over seeds; Δ = resflow − reference (standard error of the difference)`, '', ...table]
   // ResFlow vs NSE on the last task: relative AUC gain per seed (paired by seed within each side)
   const last = tasks.length - 1
-  const gains = (side: Result['side']) => {
+  const gains = (side: string) => {
     const nse = new Map(rs.filter((r) => r.side === side && r.model === 'nse').map((r) => [r.seed, r.auc[last]!]))
     return rs.filter((r) => r.side === side && r.model === 'resflow' && nse.has(r.seed)).map((r) => 100 * (r.auc[last]! / nse.get(r.seed)! - 1))
   }
-  const gainRows = (['resflow', 'reference'] as const).map((side) => [side, gains(side)] as const).filter(([, g]) => g.length > 0)
+  const gainRows = [variant, 'reference'].map((side) => [side, gains(side)] as const).filter(([, g]) => g.length > 0)
   if (gainRows.length && tasks.length > 1) {
     out.push('', `ResFlow vs NSE, ${tasks[last]} AUC, relative gain per seed (%):`, '')
     for (const [side, g] of gainRows) out.push(`- ${side}: ${g.map((x) => signed(x, 2)).join(', ')} (mean ${signed(meanStd(g).mean, 2)})`)

@@ -42,10 +42,32 @@ export const commonOptions = {
   preluSlopes: z.enum(['shared', 'unit']).default('shared'),
   /** BatchNorm after each hidden block (Dense → PReLU → BN); the paper's KuaiRand chain has none */
   blockBatchNorm: z.boolean().default(true),
+  /**
+   * start each task's logit at the log-odds of its positive rate on the training data (its bias; for
+   * ResFlow net of the parent's, for ESMM the conditional rate), instead of a random bias near 0
+   */
+  priorBias: z.boolean().default(false),
 }
 
 export const CommonConfig = z.strictObject(commonOptions)
 export type CommonConfig = z.infer<typeof CommonConfig>
+
+/** log(p / (1 − p)), clamped away from 0 and 1 */
+export function logOdds(p: number): number {
+  const q = Math.min(1 - 1e-6, Math.max(1e-6, p))
+  return Math.log(q / (1 - q))
+}
+
+/** The rates the models' priorBias starts from: per task, the share of positives on the training data. */
+export interface PriorRates {
+  positiveRates?: Record<string, number>
+}
+
+/** The starting bias of task k's logit with priorBias: the log-odds of its positive rate; undefined without. */
+export function priorLogit(config: Pick<CommonConfig, 'priorBias'>, extras: PriorRates, task: string): number | undefined {
+  const rate = extras.positiveRates?.[task]
+  return config.priorBias && rate !== undefined ? logOdds(rate) : undefined
+}
 
 /** The layer options of a model config (BuildContext.layers). */
 export function layerOptions(config: Pick<CommonConfig, 'init' | 'preluSlopes' | 'blockBatchNorm'>): LayerOptions {

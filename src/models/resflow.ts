@@ -24,7 +24,7 @@ import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { sharedInput, embeddingSpecs } from '../nn/inputs.js'
 import { linear } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, logOdds } from './common.js'
 import { checkResidualWidths, residualLogit, residualTowers } from './residual.js'
 import { type TaskNode, resolveTaskGraph } from './task-graph.js'
 import type { Model } from './types.js'
@@ -63,6 +63,13 @@ export function resflowTaskNodes(spec: InputSpec, config: ResFlowConfig, extras:
 
 export function buildResFlow(spec: InputSpec, config: ResFlowConfig, extras: BuildExtras = {}, name = 'resflow'): Model & { nodes: TaskNode[] } {
   const nodes = resflowTaskNodes(spec, config, extras)
+  const rates = extras.positiveRates
+  // priorBias: f_k's bias such that z_k starts at the log-odds of task k's rate (z_k = f_k + mean of the parents' z)
+  const priorBias = (task: string, parents: string[]): number | undefined => {
+    if (!config.priorBias || !rates || config.nonIncreasing || !(task in rates)) return undefined
+    const inherited = config.residual === 'none' || parents.length === 0 ? 0 : parents.reduce((a, p) => a + logOdds(rates[p] ?? 0.5), 0) / parents.length
+    return logOdds(rates[task]!) - inherited
+  }
   return {
     name,
     tasks: spec.tasks,
@@ -75,7 +82,7 @@ export function buildResFlow(spec: InputSpec, config: ResFlowConfig, extras: Bui
       const towers = residualTowers(ctx, 'tower', x, nodes, (t) => towerUnits(config, t), { full: config.residual === 'full', dropout: config.dropout })
       const logits: Record<string, Tensor> = {}
       for (const { task, parents } of nodes) {
-        const f = linear(ctx, `tower.${task}.logit`, towers.get(task)!.top, 1) // f_k, [B, 1]
+        const f = linear(ctx, `tower.${task}.logit`, towers.get(task)!.top, 1, { biasInit: priorBias(task, parents) }) // f_k, [B, 1]
         logits[task] = residualLogit(f, parents.map((p) => logits[p]!), config) // z_k, [B, 1]
       }
       return funnelOutputs(spec.tasks, logits) // in funnel order, whatever the chain order

@@ -14,13 +14,18 @@ function width(x: Tensor, layer: string): number {
   return d
 }
 
-/** y = x W + b. [.., I] → [.., O]; initialised per ctx.layers.init (PyTorch's U(±1/√I) or Xavier + zero bias). */
-export function linear(ctx: BuildContext, name: string, x: Tensor, units: number, opts: { bias?: boolean } = {}): Tensor {
+/**
+ * y = x W + b. [.., I] → [.., O]; initialised per ctx.layers.init (PyTorch's U(±1/√I) or Xavier + zero
+ * bias); `biasInit` sets every bias to one value instead (e.g. a logit head started at the prior log-odds).
+ */
+export function linear(ctx: BuildContext, name: string, x: Tensor, units: number, opts: { bias?: boolean; biasInit?: number } = {}): Tensor {
   const fanIn = width(x, name)
   const torch = ctx.layers.init === 'torch'
   const w = ctx.param(`${name}.weight`, [fanIn, units], torch ? uniform(1 / Math.sqrt(fanIn)) : xavierUniform, { decay: true }) // [I, O]
   const y = matmul(x, w)
-  return opts.bias === false ? y : add(y, ctx.param(`${name}.bias`, [units], torch ? uniform(1 / Math.sqrt(fanIn)) : zeros))
+  if (opts.bias === false) return y
+  const biasInit = opts.biasInit !== undefined ? constant(opts.biasInit) : torch ? uniform(1 / Math.sqrt(fanIn)) : zeros
+  return add(y, ctx.param(`${name}.bias`, [units], biasInit))
 }
 
 /**

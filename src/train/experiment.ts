@@ -193,7 +193,7 @@ export function withFile<T>(file: string, fn: () => T): T {
  * Options that mean the same in every model (the embedding width, dropout, and the layer recipe);
  * `towers` does not (ResFlow's whole towers, MMoE's towers above the experts).
  */
-const SHARED_KEYS = ['embeddingDim', 'dropout', 'inputBatchNorm', 'init', 'preluSlopes', 'blockBatchNorm'] satisfies (keyof typeof commonOptions)[]
+const SHARED_KEYS = ['embeddingDim', 'dropout', 'inputBatchNorm', 'init', 'preluSlopes', 'blockBatchNorm', 'priorBias'] satisfies (keyof typeof commonOptions)[]
 
 /**
  * The model config of `name`: for the experiment's own model, its options; for another model, the

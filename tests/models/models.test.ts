@@ -153,6 +153,40 @@ describe('parameter counts', () => {
   })
 })
 
+describe('priorBias: logits start at the log-odds of the positive rates', () => {
+  const rates = { click: 0.04, purchase: 0.003 }
+  const logOdds = (p: number) => Math.log(p / (1 - p))
+  const biasOf = (model: string, task: string, name = `tower.${task}.logit.bias`) => {
+    const m = buildModel(FUNNEL_SPEC, { model, embeddingDim: 4, towers: [4], priorBias: true }, { positiveRates: rates })
+    return paramsFor(m).entries.get(name)!.values[0]!
+  }
+  it('independent heads: log(p / (1 − p)) per task', () => {
+    for (const model of ['nse', 'shared-bottom', 'mmoe', 'ple']) {
+      for (const task of ['click', 'purchase'] as const) assert.ok(Math.abs(biasOf(model, task) - logOdds(rates[task])) < 1e-6, `${model} ${task}`)
+    }
+  })
+  it('ResFlow: the purchase head adds to the click logit, so its bias is the difference of the log-odds; ESMM: the conditional rate', () => {
+    assert.ok(Math.abs(biasOf('resflow', 'purchase') - (logOdds(0.003) - logOdds(0.04))) < 1e-6)
+    assert.ok(Math.abs(biasOf('resflow', 'click') - logOdds(0.04)) < 1e-6)
+    assert.ok(Math.abs(biasOf('esmm', 'purchase') - logOdds(0.003 / 0.04)) < 1e-6)
+  })
+  it('the mean predicted probability of an untrained model is near the rate (without: near 0.5)', async () => {
+    for (const [priorBias, near] of [[true, rates], [false, { click: 0.5, purchase: 0.5 }]] as const) {
+      const m = buildModel(FUNNEL_SPEC, { model: 'resflow', embeddingDim: 4, towers: [8, 4], priorBias }, { positiveRates: rates })
+      const out = (await runForward(m, paramsFor(m), funnelBatch(256, 3))).outputs
+      for (const task of ['click', 'purchase'] as const) {
+        const p = out[`p.${task}`]!
+        const mean = p.reduce((a, b) => a + b, 0) / p.length
+        assert.ok(Math.abs(Math.log(mean / near[task])) < Math.log(3), `priorBias ${priorBias} ${task}: mean p ${mean} vs ${near[task]}`)
+      }
+    }
+  })
+  it('without the rates (or with priorBias off) the bias keeps its random init', () => {
+    const m = buildModel(FUNNEL_SPEC, { model: 'nse', embeddingDim: 4, towers: [4], priorBias: true })
+    assert.ok(Math.abs(paramsFor(m).entries.get('tower.click.logit.bias')!.values[0]!) <= 0.5)
+  })
+})
+
 describe('config errors', () => {
   it('an unknown model lists the available ones', () => {
     assert.throws(() => getModel('resflw'), /model: unknown model "resflw" \(available: single, nse, shared-bottom, esmm, omoe, mmoe, ple, aitm, resflow, resflow-logit, resflow-twin\)/)

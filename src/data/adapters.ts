@@ -50,13 +50,16 @@ export function discoverSplits(path: string, pattern: RegExp): FolderFiles {
   return { train: pick(/train/i), val: pick(/val/i), test: pick(/test/i), files }
 }
 
-/** The splits training needs: a train file is required, and val falls back to test when absent. */
+/**
+ * The splits training needs: a train file is required. A missing val split stays empty: the test files are
+ * never taken for validation here (the trainer refuses, or splits them on request; see train/prepare.ts).
+ */
 function trainingSplits(path: string, found: FolderFiles): Splits {
   if (found.train.length === 0) throw new DataError(`${path}: no training file (expected a name containing "train"; found: ${found.files.map((f) => basename(f)).join(', ') || 'nothing'})`, { file: path })
-  return { train: found.train, val: found.val.length > 0 ? found.val : found.test, test: found.test }
+  return { train: found.train, val: found.val, test: found.test }
 }
 
-/** Files in a folder whose names contain train / val / test (val falls back to test when absent). */
+/** Files in a folder whose names contain train / val / test (val stays empty when there is no val file). */
 export function findSplits(path: string, pattern: RegExp): Splits {
   return trainingSplits(path, discoverSplits(path, pattern))
 }
@@ -149,7 +152,7 @@ export const DATASETS = {
     summary: 'Ali-CCP original release (sample_skeleton_{train,test}.csv + common_features_{train,test}.csv), joined and converted once to Parquet',
     resolve: async (path, _schemaFile, opts) => prepareAliccpRaw(path, opts?.cacheDir),
     files: async (path, opts) => {
-      // the converted Parquet files (what the run's preprocessing reads), without resolve's val → test fallback
+      // the converted Parquet files (what the run's preprocessing reads); the original release has no val split
       const { splits } = await prepareAliccpRaw(path, opts?.cacheDir)
       return { train: splits.train, val: [], test: splits.test, files: [...splits.train, ...splits.test] }
     },

@@ -173,5 +173,6 @@ export async function prepareAliccpRaw(path: string, cacheDir = defaultCacheDir(
   }
   const fields = JSON.parse(readFileSync(fieldsFile, 'utf8')) as AliccpRawField[]
   const test = files.test ? [files.test] : []
-  return { schema: aliccpRawSchema(fields), splits: { train: [files.train], val: test, test } }
+  // the release has no validation split: none is made up from the test file here (train/prepare.ts decides)
+  return { schema: aliccpRawSchema(fields), splits: { train: [files.train], val: [], test } }
 }

@@ -1,12 +1,13 @@
 /**
  * Finding the first bad cell. The fast path lets DuckDB cast typed columns and fail; when it fails (or
- * when the encoder meets a bad label), this module rescans the files one by one, single-threaded and
- * as text, to name the file, the line (CSV) or row (Parquet), the column and the value.
+ * when the encoder meets a bad label or number), this module rescans the files one by one, single-threaded and
+ * as text, to name the file, the line (CSV) or row (Parquet), the column and the value. A CSV file that
+ * cannot be read at all (short row, truncated gzip, not text) is named by csv-file.ts first.
  */
 import { DataError } from '../errors.js'
 import { connectOrdered, queryObjects, sqlString } from './duck.js'
 import { columnOf, type DatasetSchema, type TaskSpec } from './schema.js'
-import { cellExpr, expandPath, firstLine, formatOf, fromClause, rowFilterSql } from './source.js'
+import { cellExpr, findFilesFault, firstLine, formatOf, fromClause, listFiles, rowFilterSql } from './source.js'
 
 interface Check {
   column: string
@@ -16,12 +17,15 @@ interface Check {
 }
 
 const num = (c: string) => `TRY_CAST(${c} AS DOUBLE)`
+/** NaN, ±inf, and numbers beyond the double range such as 1e400 (read as inf) */
+const nonFinite = (c: string) => `NOT isfinite(${num(c)})`
 
-/** The checks that the encoder relies on: numbers parse, labels are 0/1, the funnel holds (if asked). */
+/** The checks that the encoder relies on: numbers parse and are finite, labels are 0/1, the funnel holds (if asked). */
 export function dataChecks(schema: DatasetSchema, opts: { missingDense?: boolean } = {}): Check[] {
   const checks: Check[] = []
   for (const f of schema.dense) {
     checks.push({ column: columnOf(f), bad: (c) => `${c} IS NOT NULL AND ${num(c)} IS NULL`, what: (got) => `expected a number, got ${JSON.stringify(got)}` })
+    checks.push({ column: columnOf(f), bad: nonFinite, what: (got) => `expected a finite number, got ${JSON.stringify(got)}` })
     if (opts.missingDense !== false && f.fillMissing === undefined && f.transform !== 'quantile') {
       checks.push({ column: columnOf(f), bad: (c) => `${c} IS NULL`, what: () => `missing value (hint: set fillMissing for "${f.name}" in the schema)` })
     }
@@ -33,7 +37,7 @@ export function dataChecks(schema: DatasetSchema, opts: { missingDense?: boolean
 function labelCheck(t: TaskSpec): Check {
   const column = columnOf(t)
   if (t.positive) return { column, bad: (c) => `${c} IS NULL`, what: () => 'label is missing' }
-  if (t.greaterThan !== undefined) return { column, bad: (c) => `${num(c)} IS NULL`, what: (got) => `expected a number, got ${JSON.stringify(got)}` }
+  if (t.greaterThan !== undefined) return { column, bad: (c) => `${num(c)} IS NULL OR ${nonFinite(c)}`, what: (got) => `expected a finite number, got ${JSON.stringify(got)}` }
   return { column, bad: (c) => `${num(c)} IS NULL OR ${num(c)} NOT IN (0, 1)`, what: (got) => `label must be 0 or 1, got ${got === null ? 'missing' : JSON.stringify(got)}` }
 }
 
@@ -58,21 +62,6 @@ export function funnelChecks(schema: DatasetSchema): Check[] {
   return out
 }
 
-/** Expands globs and folders to the concrete files, in name order. */
-export async function listFiles(schema: DatasetSchema, files: string[]): Promise<string[]> {
-  const { conn, close } = await connectOrdered()
-  try {
-    const out: string[] = []
-    for (const f of files) {
-      const rows = await queryObjects(conn, `SELECT file FROM glob(${sqlString(expandPath(f, formatOf(schema, files)))}) ORDER BY file`)
-      out.push(...(rows.length > 0 ? rows.map((r) => String(r.file)) : [f]))
-    }
-    return out
-  } finally {
-    close()
-  }
-}
-
 /**
  * Scans file by file for the first row failing any check; returns a DataError or undefined. Lines are counted
  * over the whole file, but only rows the schema's filter keeps are checked (the others are never encoded).
@@ -92,7 +81,7 @@ export async function findFirstBad(schema: DatasetSchema, files: string[], check
       try {
         ;[row] = await queryObjects(conn, `SELECT ${firsts.join(', ')} FROM (${inner})`)
       } catch (cause) {
-        return new DataError(`${file}: ${firstLine((cause as Error).message)}`, { file, cause })
+        return (await findFilesFault(schema, [file])) ?? new DataError(`${file}: ${firstLine((cause as Error).message)}`, { file, cause })
       }
       let best = -1
       let bestRn = Infinity
@@ -101,7 +90,8 @@ export async function findFirstBad(schema: DatasetSchema, files: string[], check
         if (v !== null && v !== undefined && Number(v) < bestRn) { bestRn = Number(v); best = i }
       })
       if (best < 0) continue
-      const [got] = await queryObjects(conn, `SELECT ${cells[best]} AS v FROM (${inner}) WHERE __rn = ${bestRn}`)
+      // as text: a typed Parquet cell (BIGINT, DOUBLE NaN) is shown as it reads, never as a JS BigInt
+      const [got] = await queryObjects(conn, `SELECT CAST(${cells[best]} AS VARCHAR) AS v FROM (${inner}) WHERE __rn = ${bestRn}`)
       const line = format === 'csv' ? bestRn + (schema.csv.header ? 1 : 0) : bestRn
       const where = format === 'csv' ? `${file}:${line}` : `${file}: row ${line}`
       return new DataError(`${where}: column "${checks[best].column}": ${checks[best].what(got?.v ?? null)}`, { file, line, field: checks[best].column })
@@ -112,13 +102,17 @@ export async function findFirstBad(schema: DatasetSchema, files: string[], check
   }
 }
 
-/** Runs `fn`; if DuckDB fails on the data, rescans to report the first bad cell with file, line and column. */
+/**
+ * Runs `fn`; if DuckDB fails on the data, names the broken file (CSV structure) or rescans to report the first
+ * bad cell with file, line and column.
+ */
 export async function withDiagnosis<T>(schema: DatasetSchema, files: string[], fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
     if (err instanceof DataError) throw err
-    const found = await findFirstBad(schema, files, dataChecks(schema, { missingDense: false }))
+    // the rescan names a bad cell, or a file it cannot read either (then scanned for its fault, file by file)
+    const found = (await findFirstBad(schema, files, dataChecks(schema, { missingDense: false }))) ?? (await findFilesFault(schema, files))
     if (found) throw found
     throw new DataError(`${files.join(', ')}: ${firstLine((err as Error).message)}`, { file: files[0], cause: err })
   }

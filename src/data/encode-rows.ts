@@ -18,12 +18,27 @@ function vocabMap(prep: Preprocessing, key: string, vocab: string[]): Map<string
   return m
 }
 
-function canonical(v: string | number, valueType: 'int' | 'string', trim: boolean): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v)
+/** an integer written as digits, with an optional sign and .0 tail: compared as BigInt, every digit kept */
+const INTEGER_TEXT = /^\s*([+-]?[0-9]+)(\.0*)?\s*$/
+
+/**
+ * The vocabulary text of a raw categorical value. Integer columns compare values as integers, as the training
+ * encoder does ("007", "7.0" and 7 are id "7"); a number beyond 2^53 - 1 cannot be told from its neighbours
+ * (JSON numbers are doubles), so it is refused: big ids travel as strings.
+ */
+function canonical(v: string | number, valueType: 'int' | 'string', trim: boolean, at: string): string {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+      throw new DataError(`${at}: ${v} is not an exact integer id (beyond 2^53 - 1 a number loses digits); send the id as a string`, { field: at })
+    }
+    return String(v)
+  }
   const s = trim ? v.trim() : v
   if (valueType === 'int') {
+    const digits = INTEGER_TEXT.exec(s)
+    if (digits) return BigInt(digits[1]!).toString()
     const n = Number(s)
-    return Number.isInteger(n) && s !== '' ? String(n) : s
+    return Number.isSafeInteger(n) && s.trim() !== '' ? String(n) : s
   }
   return s
 }
@@ -41,7 +56,7 @@ export function encodeRows(prep: Preprocessing, rows: RawRow[], where = 'rows'):
     const map = vocabMap(prep, `s:${f.name}`, f.vocab)
     rows.forEach((r, i) => {
       const v = r[f.column]
-      ids[i] = isMissing(v) ? 0 : (map.get(canonical(v as string | number, f.valueType, trim)) ?? 0)
+      ids[i] = isMissing(v) ? 0 : (map.get(canonical(v as string | number, f.valueType, trim, `${where}[${i}].${f.column}`)) ?? 0)
     })
     sparse[f.name] = ids
   }
@@ -66,10 +81,11 @@ export function encodeRows(prep: Preprocessing, rows: RawRow[], where = 'rows'):
   const multi: Record<string, MultiColumn> = {}
   for (const f of prep.multi) {
     const map = vocabMap(prep, `m:${f.name}`, f.vocab)
-    const lists = rows.map((r) => {
+    const lists = rows.map((r, i) => {
       const v = r[f.column]
       if (isMissing(v)) return []
-      return String(v).split(f.separator).filter((x) => x !== '').map((x) => map.get(x) ?? 0)
+      const text = typeof v === 'number' ? canonical(v, 'string', false, `${where}[${i}].${f.column}`) : String(v)
+      return text.split(f.separator).filter((x) => x !== '').map((x) => map.get(x) ?? 0)
     })
     const offsets = new Int32Array(B + 1)
     lists.forEach((l, i) => { offsets[i + 1] = offsets[i] + l.length })

@@ -1,8 +1,10 @@
 /**
  * The first pass: raw files → encoded typed columns. DuckDB casts and splits the cells; string vocabularies
  * map through ENUM types (hash lookups that keep row order), integer vocabularies through a JS lookup
- * table; numeric transforms run in JS with the same code that serving uses. Bad cells stop the pass with
- * file, line and column (or are skipped and counted with badRows: skip).
+ * table while every id is a safe integer (|id| < 2^53, exact as a double), otherwise through an ENUM of their
+ * exact decimal text; numeric transforms run in JS with the same code that serving uses. Bad cells (a
+ * non-finite number included) stop the pass with file, line and column (or are skipped and counted with
+ * badRows: skip).
  */
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { DataError } from '../errors.js'
@@ -27,7 +29,24 @@ async function createVocabEnum(conn: DuckDBConnection, vocab: string[]): Promise
   return name
 }
 
-/** id lookup for integer-valued vocabularies: a dense table when the values are small, a Map otherwise. */
+/** 2^53: from here on a double no longer holds every integer (2^53 + 1 reads as 2^53) */
+const EXACT_DOUBLE = '9007199254740992'
+
+/** Whether every id of an integer vocabulary is exact as a double, so the JS lookup table can map it. */
+function safeIntVocab(vocab: string[]): boolean {
+  return vocab.every((v) => Number.isSafeInteger(Number(v)))
+}
+
+/**
+ * SQL for the id of an integer cell through an ENUM of the vocabulary's exact decimal text: an integer written
+ * as digits (with sign, leading zeros or a .0 tail) becomes its canonical text; anything else misses (id 0).
+ */
+function exactIntText(cell: string): string {
+  const text = `trim(CAST(${cell} AS VARCHAR))`
+  return `CASE WHEN regexp_full_match(${text}, '[+-]?[0-9]+([.]0*)?') THEN CAST(TRY_CAST(${text} AS HUGEINT) AS VARCHAR) END`
+}
+
+/** id lookup for integer-valued vocabularies of safe integers: a dense table when the values are small, a Map otherwise. */
 export function intLookup(vocab: string[]): (x: number) => number {
   const values = vocab.map(Number)
   const max = values.reduce((a, b) => Math.max(a, b), -1)
@@ -92,15 +111,18 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
   const enums: string[] = []
   const lookups: ((x: number) => number)[] = []
   for (const f of prep.sparse) {
-    if (f.valueType === 'int') {
+    if (f.valueType === 'int' && safeIntVocab(f.vocab)) {
       lookups.push(intLookup(f.vocab))
-      add(`coalesce(TRY_CAST(${cell(f.column)} AS DOUBLE), ${nan})`, 'f64')
+      // a cell beyond ±2^53 would round onto a neighbour in the table: it is no id of this vocabulary (→ 0)
+      const x = `TRY_CAST(${cell(f.column)} AS DOUBLE)`
+      add(`coalesce(CASE WHEN abs(${x}) < ${EXACT_DOUBLE} THEN ${x} END, ${nan})`, 'f64')
     } else {
       lookups.push((x) => x)
       if (f.vocab.length === 0) { add('0::INTEGER', 'i32'); continue }
       const e = await createVocabEnum(conn, f.vocab)
       enums.push(e)
-      add(`coalesce(enum_code(TRY_CAST(CAST(${cell(f.column)} AS VARCHAR) AS ${e}))::INTEGER + 1, 0)`, 'i32')
+      const text = f.valueType === 'int' ? exactIntText(cell(f.column)) : `CAST(${cell(f.column)} AS VARCHAR)`
+      add(`coalesce(enum_code(TRY_CAST(${text} AS ${e}))::INTEGER + 1, 0)`, 'i32')
     }
   }
   for (const f of prep.multi) {
@@ -109,9 +131,17 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     const id = e ? `coalesce(enum_code(TRY_CAST(x AS ${e}))::INTEGER + 1, 0)` : '0'
     add(`coalesce(list_transform(list_filter(string_split(CAST(${cell(f.column)} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> ''), x -> ${id}), [])::INTEGER[]`, 'i32list')
   }
-  for (const f of [...prep.buckets, ...prep.dense]) add(`coalesce(${cast}(${cell(f.column)} AS DOUBLE), ${nan})`, 'f64')
+  // missing → NaN, a non-finite number (NaN, ±inf, 1e400) → +inf, which the loop refuses, so neither is mistaken for the other
+  for (const f of [...prep.buckets, ...prep.dense]) {
+    const x = `${cast}(${cell(f.column)} AS DOUBLE)`
+    add(`CASE WHEN ${x} IS NULL THEN ${nan} WHEN isfinite(${x}) THEN ${x} ELSE 'inf'::DOUBLE END`, 'f64')
+  }
   schema.tasks.forEach((t) => add(`coalesce(${skip ? `TRY_CAST(${labelSql(t, cell(columnOf(t)))} AS DOUBLE)` : labelSql(t, cell(columnOf(t)))}, -1)::DOUBLE`, 'f64'))
-  if (schema.group) add(`coalesce(TRY_CAST(${cell(schema.group)} AS DOUBLE), (hash(CAST(${cell(schema.group)} AS VARCHAR)) % 4503599627370496)::DOUBLE, -1)`, 'f64')
+  if (schema.group) {
+    // a number while it is exact as a double; other ids (text, integers beyond 2^53) by a hash of their text
+    const g = `TRY_CAST(${cell(schema.group)} AS DOUBLE)`
+    add(`coalesce(CASE WHEN abs(${g}) < ${EXACT_DOUBLE} THEN ${g} END, (hash(CAST(${cell(schema.group)} AS VARCHAR)) % 4503599627370496)::DOUBLE, -1)`, 'f64')
+  }
   for (const x of schema.extra) add(`coalesce(${cast}(${cell(x)} AS DOUBLE), ${nan})`, 'f64')
   if (skip) {
     const checks = dataChecks(schema)
@@ -180,12 +210,14 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
       for (let b = 0; b < nB; b++, j++) {
         const x = at(j)[i]
         const f = prep.buckets[b]
+        if (x === Infinity) { problem = 'dense'; return }
         const v = Number.isNaN(x) ? f.fill : x
         sparse[nS + b].data[w] = v === undefined || Number.isNaN(v) ? 0 : bucketOf(f.edges, v)
       }
       for (let d = 0; d < nD; d++, j++) {
         let x = at(j)[i]
         const f = prep.dense[d]
+        if (x === Infinity) { problem = 'dense'; return }
         if (Number.isNaN(x)) {
           if (f.fill === undefined) { problem = 'dense'; return }
           x = f.fill

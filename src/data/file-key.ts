@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { DatasetSchema } from './schema.js'
-import { listFiles } from './diagnose.js'
+import { listFiles } from './source.js'
 
 export interface FileStamp {
   path: string

@@ -11,7 +11,7 @@ import { connect, connectOrdered, queryObjects, sqlIdent, sqlString } from './du
 import { DatasetSchemaSchema, columnOf, type DatasetSchema } from './schema.js'
 import { cellExpr, describeColumns, filterColumns, formatOf, fromClause, isIntegerType, requireColumns } from './source.js'
 import type { InputSpec } from './types.js'
-import { withDiagnosis } from './diagnose.js'
+import { dataChecks, findFirstBad, withDiagnosis } from './diagnose.js'
 
 const Side = z.enum(['user', 'item']).optional()
 export const PreprocessingSchema = z.strictObject({
@@ -69,14 +69,21 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
         counts.get(k)!.push({ v: String(r.v), c: Number(r.c) })
       }
     }
-    const vocabOf = (key: string, minCount: number) => (counts.get(key) ?? []).filter((e) => e.c >= minCount).map((e) => e.v)
+    // integer ids: Parquet says so by the column's type; a CSV column (read as text) when every value is digits
+    const intColumn = (key: string, column: string) => (format === 'parquet' ? isIntegerType(typeOf.get(column) ?? '') : isIntegerText(counts.get(key) ?? []))
+    const vocabOf = (key: string, minCount: number, int = false) => {
+      const entries = int ? canonicalIntCounts(counts.get(key) ?? []) : (counts.get(key) ?? [])
+      return entries.filter((e) => e.c >= minCount).map((e) => e.v)
+    }
 
     // numeric statistics and quantile edges: one aggregate scan
     const num = (col: string) => `CAST(${cell(col)} AS DOUBLE)`
     const aggs = ['count(*)::DOUBLE AS n']
     schema.dense.forEach((f, i) => {
       const x = num(columnOf(f))
-      aggs.push(`avg(${x}) AS mean${i}`, `stddev_pop(${x}) AS std${i}`, `min(${x}) AS min${i}`, `max(${x}) AS max${i}`)
+      // log1p-standardize standardizes u = sign(x)·log1p(|x|): its mean and deviation are those of u
+      const u = f.transform === 'log1p-standardize' ? `(sign(${x}) * ln(1 + abs(${x})))` : x
+      aggs.push(`avg(${u}) AS mean${i}`, `stddev_pop(${u}) AS std${i}`, `min(${x}) AS min${i}`, `max(${x}) AS max${i}`)
       if (f.transform === 'quantile') {
         const qs = Array.from({ length: f.buckets - 1 }, (_, b) => ((b + 1) / f.buckets).toFixed(6))
         aggs.push(`to_json(quantile_disc(${x}, [${qs.join(', ')}])) AS q${i}`)
@@ -92,16 +99,20 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
       ordered.close()
     }
     const rows = Number(stats.n)
+    const nonFinite = schema.dense.findIndex((_, i) => ['mean', 'std', 'min', 'max'].some((k) => stats[`${k}${i}`] !== null && !Number.isFinite(Number(stats[`${k}${i}`]))))
+    if (nonFinite >= 0) {
+      const column = columnOf(schema.dense[nonFinite]!)
+      throw (await findFirstBad(schema, trainFiles, dataChecks(schema, { missingDense: false }))) ?? new DataError(`${trainFiles.join(', ')}: column "${column}": a number that is not finite (NaN or ±inf); could not locate it`, { file: trainFiles[0], field: column })
+    }
     if (rows === 0) throw new DataError(`${trainFiles.join(', ')}: no data rows${schema.filter.length > 0 ? ' passing the schema\'s filter' : ''}; cannot fit preprocessing on an empty training split`, { file: trainFiles[0] })
 
     const prep: Preprocessing = {
       version: 1,
       schema,
-      sparse: schema.sparse.map((f, i) => ({
-        name: f.name, column: columnOf(f), side: f.side,
-        valueType: isIntegerType(typeOf.get(columnOf(f)) ?? '') ? 'int' as const : 'string' as const,
-        vocab: vocabOf(`s${i}`, f.minCount),
-      })),
+      sparse: schema.sparse.map((f, i) => {
+        const int = intColumn(`s${i}`, columnOf(f))
+        return { name: f.name, column: columnOf(f), side: f.side, valueType: int ? 'int' as const : 'string' as const, vocab: vocabOf(`s${i}`, f.minCount, int) }
+      }),
       multi: schema.multi.map((f, i) => ({ name: f.name, column: columnOf(f), separator: f.separator, pooling: f.pooling, side: f.side, vocab: vocabOf(`m${i}`, f.minCount) })),
       dense: [],
       buckets: [],
@@ -119,6 +130,27 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
     })
     return prep
   })
+}
+
+/** digits, at most 38 of them after leading zeros (DuckDB's HUGEINT, which the encoder compares them as, holds ±1.7e38) */
+const INTEGER_TEXT = /^[+-]?0*[0-9]{1,38}$/
+
+/** Whether every counted value is an integer written as digits (what DuckDB's sniffer would type as an integer). */
+function isIntegerText(entries: { v: string }[]): boolean {
+  return entries.length > 0 && entries.every((e) => INTEGER_TEXT.test(e.v))
+}
+
+/**
+ * The counts of an integer column by exact value: "007", "+7" and "7" are one id, written "7". Compared as
+ * BigInt, so ids beyond 2^53 keep every digit. Ordered as the SQL orders them: count descending, then text.
+ */
+function canonicalIntCounts(entries: { v: string; c: number }[]): { v: string; c: number }[] {
+  const byValue = new Map<string, number>()
+  for (const e of entries) {
+    const v = BigInt(e.v).toString()
+    byValue.set(v, (byValue.get(v) ?? 0) + e.c)
+  }
+  return [...byValue].map(([v, c]) => ({ v, c })).sort((a, b) => b.c - a.c || (a.v < b.v ? -1 : a.v > b.v ? 1 : 0))
 }
 
 /** The model-facing description: quantile-bucketed numbers are sparse features with edges + 2 ids. */

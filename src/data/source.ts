@@ -1,12 +1,18 @@
 /**
  * From files to a DuckDB relation: CSV (header or not, any delimiter, gzip) or Parquet, single files,
  * globs and hive-partitioned folders, and the SQL expression of one raw cell (trimmed, nulls applied).
+ *
+ * CSV files given by name are read with the schema's dialect and their header's column names, every cell as
+ * text (auto_detect off): DuckDB's sniffer never guesses, so a short row or a broken file fails with a line
+ * that csv-file.ts can name, and a column never changes type between files. Globs, folders and hive layouts
+ * (expanded by DuckDB) are still sniffed.
  */
-import { statSync } from 'node:fs'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { DataError } from '../errors.js'
-import { queryObjects, sqlIdent, sqlList, sqlString } from './duck.js'
+import { findCsvFault, isPlainFile, sharedColumnNames } from './csv-file.js'
+import { connectOrdered, queryObjects, sqlIdent, sqlList, sqlString } from './duck.js'
 import type { DatasetSchema, RowCondition } from './schema.js'
 
 export type Format = 'csv' | 'parquet'
@@ -21,6 +27,52 @@ export function expandPath(path: string, format?: Format): string {
   }
   if (!isDir) return path
   return join(path, '**', format === 'csv' ? '*.csv*' : '*.parquet')
+}
+
+/** Expands globs and folders to the concrete files, in name order. */
+export async function listFiles(schema: DatasetSchema, files: string[]): Promise<string[]> {
+  const { conn, close } = await connectOrdered()
+  try {
+    const out: string[] = []
+    for (const f of files) {
+      const rows = await queryObjects(conn, `SELECT file FROM glob(${sqlString(expandPath(f, formatOf(schema, files)))}) ORDER BY file`)
+      out.push(...(rows.length > 0 ? rows.map((r) => String(r.file)) : [f]))
+    }
+    return out
+  } finally {
+    close()
+  }
+}
+
+/**
+ * The first structural fault of the files behind paths, globs and folders, or undefined: for CSV see
+ * csv-file.ts; a Parquet file must be non-empty and start and end with its magic bytes PAR1.
+ */
+export async function findFilesFault(schema: DatasetSchema, files: string[]): Promise<DataError | undefined> {
+  const format = formatOf(schema, files)
+  for (const file of await listFiles(schema, files)) {
+    if (!isPlainFile(file) || OTHER_COMPRESSION.test(file)) continue
+    const fault = format === 'csv' ? await findCsvFault(file, schema.csv) : parquetFault(file)
+    if (fault) return fault
+  }
+  return undefined
+}
+
+function parquetFault(file: string): DataError | undefined {
+  const size = statSync(file).size
+  if (size === 0) return new DataError(`${file}: empty file (0 bytes); expected a Parquet file`, { file })
+  const fd = openSync(file, 'r')
+  try {
+    const head = Buffer.alloc(4)
+    const tail = Buffer.alloc(4)
+    readSync(fd, head, 0, 4, 0)
+    readSync(fd, tail, 0, 4, Math.max(0, size - 4))
+    if (head.toString('latin1') !== 'PAR1') return new DataError(`${file}: not a Parquet file (it does not start with the bytes PAR1)`, { file })
+    if (size < 12 || tail.toString('latin1') !== 'PAR1') return new DataError(`${file}: truncated Parquet file: it does not end with the bytes PAR1, so its footer (the column index) is missing`, { file })
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
 }
 
 export function formatOf(schema: DatasetSchema, files: string[]): Format {
@@ -52,10 +104,24 @@ function readClause(schema: DatasetSchema, files: string[], format: Format, opts
     `quote=${sqlString(c.quote)}`,
     `hive_partitioning=${schema.hivePartitioning}`,
   ]
-  if (c.names) args.push(`names=${sqlList(c.names)}`)
   if (!c.trim) args.push(`nullstr=${sqlList(c.nullValues)}`)
+  if (isExplicitCsv(schema, files)) {
+    // the dialect as the schema gives it and the columns as the header names them, all text
+    const names = sharedColumnNames(files, c)
+    args.push('auto_detect=false', `escape=${sqlString(c.quote)}`, `columns={${names.map((n) => `${sqlString(n)}: 'VARCHAR'`).join(', ')}}`)
+    return `read_csv(${list}, ${args.join(', ')})`
+  }
+  if (c.names) args.push(`names=${sqlList(c.names)}`)
   if (opts.allVarchar || c.trim) args.push('all_varchar=true')
   return `read_csv(${list}, ${args.join(', ')})`
+}
+
+/** compressions DuckDB reads that csv-file.ts does not (it reads plain text and gzip) */
+const OTHER_COMPRESSION = /\.(zst|zstd|bz2|xz|lz4|snappy)$/i
+
+/** CSV files named one by one (no glob, folder or hive layout): read with an explicit dialect, never sniffed. */
+function isExplicitCsv(schema: DatasetSchema, files: string[]): boolean {
+  return !schema.hivePartitioning && files.length > 0 && files.every((f) => isPlainFile(f) && !OTHER_COMPRESSION.test(f))
 }
 
 /** SQL for one raw cell of `column`: trimmed and with the schema's null values as NULL (CSV with trim). */
@@ -108,10 +174,14 @@ export interface ColumnInfo {
 
 /** Column names and DuckDB types of the files (reads only the header / footer). */
 export async function describeColumns(conn: DuckDBConnection, schema: DatasetSchema, files: string[]): Promise<ColumnInfo[]> {
+  const from = fromClause(schema, files, { unfiltered: true }) // a CSV file's header is checked here
   try {
-    const rows = await queryObjects(conn, `DESCRIBE SELECT * FROM ${fromClause(schema, files, { unfiltered: true })}`)
+    const rows = await queryObjects(conn, `DESCRIBE SELECT * FROM ${from}`)
     return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
   } catch (cause) {
+    // a file DuckDB cannot make sense of (a sniffed CSV, a broken Parquet file): name its fault when it has one
+    const fault = await findFilesFault(schema, files)
+    if (fault) throw fault
     throw new DataError(`${files.join(', ')}: cannot read: ${firstLine((cause as Error).message)}`, { file: files[0], cause })
   }
 }
@@ -128,8 +198,9 @@ export function requireColumns(have: ColumnInfo[], needed: string[], files: stri
   }
 }
 
+/** The gist of a DuckDB message: its first lines, without the echo of our SQL ("LINE 1: ..." and its caret). */
 export function firstLine(message: string): string {
-  return message.split('\n').slice(0, 3).join(' ').trim()
+  return message.split('\n').filter((l) => !/^LINE \d+:/.test(l) && !/^\s*\^\s*$/.test(l)).slice(0, 3).join(' ').trim()
 }
 
 export function isIntegerType(type: string): boolean {

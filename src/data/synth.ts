@@ -11,6 +11,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Rng } from '../engine/rng.js'
+import { ConfigError } from '../errors.js'
 import { connect, sqlString } from './duck.js'
 import type { DatasetSchemaInput } from './schema.js'
 
@@ -64,9 +65,35 @@ function skewed(rng: Rng, n: number): number {
   return Math.min(n - 1, Math.floor(n * Math.pow(rng.next(), 2.2)))
 }
 
+/** The feature columns every generated file has; task names must not take them. */
+const SYNTHETIC_FEATURES = ['user_id', 'item_id', 'item_category', 'user_segment', 'hour', 'device', 'user_activity', 'item_price', 'item_ctr_hist', 'context_score'] as const
+
+const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * What is wrong with a list of task names for the generator, or undefined: each becomes a label column and a
+ * `p_<task>` column beside the features, so names must be plain column names, unique, and clash with none of them.
+ */
+export function syntheticTasksProblem(tasks: readonly string[]): string | undefined {
+  if (tasks.length === 0) return 'expected at least one task name, got none'
+  const seen = new Set<string>()
+  for (const t of tasks) {
+    if (!COLUMN_NAME.test(t)) return `"${t}" is not a column name (letters, digits and _, not starting with a digit)`
+    if (seen.has(t)) return `"${t}" is given twice; task names must be unique`
+    seen.add(t)
+    if ((SYNTHETIC_FEATURES as readonly string[]).includes(t)) return `"${t}" is the name of a generated feature column (${SYNTHETIC_FEATURES.join(', ')})`
+  }
+  for (const t of tasks) {
+    const of = tasks.find((u) => `p_${u}` === t)
+    if (of !== undefined) return `"${t}" is the column of the true probability of task "${of}"; rename one of them`
+  }
+  return undefined
+}
+
 export async function generateSynthetic(opts: SyntheticOptions): Promise<SyntheticResult> {
   const tasks = opts.tasks ?? ['click', 'purchase']
-  if (tasks.length < 1) throw new Error('generateSynthetic: at least one task is needed')
+  const problem = syntheticTasksProblem(tasks)
+  if (problem) throw new ConfigError(`tasks: ${problem}`, { field: 'tasks' })
   const rows = opts.rows
   const rng = new Rng(opts.seed ?? 1)
   const nUsers = Math.max(50, Math.round(rows / 40))
@@ -136,7 +163,7 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
 
   // write: a CSV staging file per split, converted by DuckDB to Parquet
   mkdirSync(opts.outDir, { recursive: true })
-  const header = ['user_id', 'item_id', 'item_category', 'user_segment', 'hour', 'device', 'user_activity', 'item_price', 'item_ctr_hist', 'context_score', ...tasks, ...tasks.map((t) => `p_${t}`)]
+  const header = [...SYNTHETIC_FEATURES, ...tasks, ...tasks.map((t) => `p_${t}`)]
   const parts: string[][] = [[], [], []]
   for (let r = 0; r < rows; r++) {
     const u = user[r]
@@ -155,8 +182,11 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
     const staging = join(opts.outDir, `.${name}.csv`)
     writeFileSync(staging, header.join(',') + '\n' + parts[s].join('\n') + '\n')
     const out = join(opts.outDir, `${name}.parquet`)
-    await conn.run(`COPY (SELECT * FROM read_csv(${sqlString(staging)}, header=true, auto_detect=false, delim=',', columns=${types})) TO ${sqlString(out)} (FORMAT parquet)`)
-    rmSync(staging)
+    try {
+      await conn.run(`COPY (SELECT * FROM read_csv(${sqlString(staging)}, header=true, auto_detect=false, delim=',', columns=${types})) TO ${sqlString(out)} (FORMAT parquet)`)
+    } finally {
+      rmSync(staging, { force: true }) // never left behind, even when the conversion fails
+    }
     files[name] = out
     counts[name] = parts[s].length
   }

@@ -8,8 +8,10 @@
  * candidate (not both, so it is never ambiguous which one counts). Values are raw, as in the data:
  * categorical → string or number, numeric → a finite number, multi-valued → a list of strings or
  * numbers (or the separator-joined string, as in the data); null is a missing value (mapped as in training). Unknown categorical values are not
- * errors: they map to the out-of-vocabulary id 0. Every rejection is a RequestError whose message
- * and `field` name the path, e.g. `body.candidates[3].price: expected a finite number, got "12"`.
+ * errors: they map to the out-of-vocabulary id 0. An id given as a JSON number must be exact: beyond 2^53 - 1
+ * a JSON number has lost digits (4611686018427387905 parses as ...904), so such ids are sent as strings.
+ * Every rejection is a RequestError whose message and `field` name the path, e.g.
+ * `body.candidates[3].price: expected a finite number, got "12"`.
  */
 import { RequestError } from '../errors.js'
 import type { RawFeature, RawRow, RawValue } from '../export/predictor.js'
@@ -40,12 +42,21 @@ function describe(v: unknown): string {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** An id given as a JSON number: refused when it is an integer beyond 2^53 - 1, where digits are lost in parsing. */
+function checkId(v: number, at: () => string): number {
+  if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+    fail(at(), `expected an exact integer id, got a JSON number beyond 2^53 - 1 (${v}), which has lost digits; send the id as a string`)
+  }
+  return v
+}
+
 /** Checks one value against its feature's kind; returns it as a raw value. `at` names it in errors. */
 function checkValue(f: RawFeature, v: unknown, at: () => string): RawValue {
   switch (typeof v) {
     case 'number':
       if (f.kind === 'list') return fail(at(), `expected a list of strings or numbers, got ${v}`)
-      return Number.isFinite(v) ? v : fail(at(), `expected a finite number, got ${v}`)
+      if (!Number.isFinite(v)) return fail(at(), `expected a finite number, got ${v}`)
+      return f.kind === 'categorical' ? checkId(v, at) : v
     case 'string':
       if (f.kind === 'numeric') return fail(at(), `expected a finite number, got ${describe(v)}`)
       return v // a category, or a list in its separator-joined form as in the data files
@@ -56,6 +67,7 @@ function checkValue(f: RawFeature, v: unknown, at: () => string): RawValue {
       if (typeof x === 'string') return
       if (typeof x !== 'number') fail(`${at()}[${i}]`, `expected a string or a number, got ${describe(x)}`)
       if (!Number.isFinite(x)) fail(`${at()}[${i}]`, `expected a finite number, got ${x}`)
+      checkId(x, () => `${at()}[${i}]`)
     })
     return v as (string | number)[]
   }

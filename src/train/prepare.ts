@@ -1,11 +1,12 @@
 /**
  * From the experiment's `data` section to encoded, in-memory splits: generate synthetic data when
  * asked, find the schema and files (a built-in adapter or a user schema), fit the preprocessing on the
- * training split only, encode every split with it, and (census) split the validation file in two.
+ * training split only, encode every split with it, and split the validation rows in two when asked
+ * (data.splitVal: census's val file, or the test file of a folder that has no val file).
  * Everything downstream (trainer, compare, eval) sees only PreparedData.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { getAdapter } from '../data/adapters.js'
 import type { DatasetSchema } from '../data/schema.js'
 import { type EncodedDataset, makeEncodedDataset } from '../data/dataset.js'
@@ -87,18 +88,42 @@ async function resolveSource(config: DataConfig, log: (line: string) => void): P
   if (config.generate) {
     if (config.dataset !== 'synthetic') throw new ConfigError(`data.generate: only the synthetic dataset is generated, got dataset "${config.dataset}"`, { field: 'data.generate' })
     if (!config.dir) throw new ConfigError('data.dir: the folder to generate the synthetic data into', { field: 'data.dir' })
-    await ensureSynthetic(config.dir, config.generate, log)
+    try {
+      await ensureSynthetic(config.dir, config.generate, log)
+    } catch (err) {
+      // the generator names its option (tasks: ...); here it sits under data.generate
+      if (err instanceof ConfigError && err.field) throw new ConfigError(`data.generate.${err.message}`, { field: `data.generate.${err.field}`, cause: err })
+      throw err
+    }
   }
   const adapter = withField('data.dataset', () => getAdapter(config.dataset))
   if (config.dir) {
     const { schema, splits } = await adapter.resolve(config.dir, config.schema)
-    if (splits.val.length === 0) throw new ConfigError(`data.dir: ${config.dir} has no validation file (early stopping needs one; expected a name containing "val" or "test")`, { field: 'data.dir' })
-    // findSplits falls back to the test files for validation; never use one file for both
-    const test = splits.test.filter((f) => !splits.val.includes(f))
-    return { schema, train: splits.train, val: splits.val, test: test.length > 0 ? test : null }
+    if (splits.val.length > 0) return { schema, train: splits.train, val: splits.val, test: splits.test.length > 0 ? splits.test : null }
+    return { schema, ...withoutValFile(config, splits, log) }
   }
   const { schema } = await adapter.resolve(config.train!, config.schema)
   return { schema, train: [config.train!], val: [config.val!], test: config.test ? [config.test] : null }
+}
+
+/**
+ * A folder with no val file. Its test file is never quietly taken for validation: early stopping and fusion
+ * weights would then be chosen on it and its figures would no longer be a test. With data.splitVal the test
+ * file's rows are split in two (validation, test), as prepareData does with a val file; otherwise refuse.
+ */
+function withoutValFile(config: DataConfig, splits: { train: string[]; test: string[] }, log: (line: string) => void): Omit<DataSource, 'schema'> {
+  const names = (files: string[]) => files.map((f) => basename(f)).join(', ')
+  if (splits.test.length > 0 && config.splitVal) {
+    const share = Math.round(100 * config.splitVal.valFraction)
+    log(`data: ${config.dir} has no validation file: data.splitVal splits the rows of ${names(splits.test)}: about ${share}% validation (early stopping, fusion), the rest test (seed ${config.splitVal.seed})`)
+    return { train: splits.train, val: splits.test, test: null }
+  }
+  const found = `train ${names(splits.train)}; ${splits.test.length > 0 ? `test ${names(splits.test)}` : 'no test file'}`
+  const why = splits.test.length > 0 ? 'early stopping and fusion weights would be chosen on the test file, whose figures would then no longer be a test' : 'early stopping and fusion weights need validation rows'
+  const fix = splits.test.length > 0
+    ? 'add a file whose name contains "val", set data.splitVal to split the test file\'s rows into validation and test, or give data.train, data.val and data.test'
+    : 'add a file whose name contains "val", or give data.train and data.val'
+  throw new ConfigError(`data.dir: ${config.dir} has no validation file (found: ${found}); ${why}. To go on: ${fix}`, { field: 'data.dir' })
 }
 
 function withField<T>(field: string, fn: () => T): T {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { cli, tempDir } from './tiny.js'
 
@@ -20,5 +21,20 @@ describe('resflow datagen', () => {
     const r = await cli('datagen', '--out', join(tempDir(), 'data'), '--rows', '1000', '--split', '0.5,0.5')
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /--split: expected three positive train,val,test fractions adding up to 1, got "0\.5,0\.5"/)
+  })
+
+  it('refuses repeated or clashing task names before writing anything', async () => {
+    for (const [tasks, why] of [
+      ['click,click', /--tasks: "click" is given twice; task names must be unique/],
+      ['click,user_id', /--tasks: "user_id" is the name of a generated feature column/],
+      ['click,p_click', /--tasks: "p_click" is the column of the true probability of task "click"/],
+      ['click,buy now', /--tasks: "buy now" is not a column name \(letters, digits and _, not starting with a digit\)/],
+    ] as const) {
+      const out = join(tempDir(), 'data')
+      const r = await cli('datagen', '--out', out, '--rows', '200', '--tasks', tasks)
+      assert.equal(r.code, 1, tasks)
+      assert.match(r.stderr, why)
+      assert.ok(!existsSync(out) || readdirSync(out).length === 0, `${tasks}: left ${existsSync(out) ? readdirSync(out).join(', ') : ''}`)
+    }
   })
 })

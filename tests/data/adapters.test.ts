@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { resolve, dirname } from 'node:path'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openDataset, getAdapter } from '../../src/data/index.js'
 
@@ -47,5 +48,24 @@ describe('dataset adapters on ../shared/data', () => {
 
   it('rejects an unknown dataset name listing the available ones', () => {
     assert.throws(() => getAdapter('censu'), /unknown dataset "censu" \(available: aliccp, aliccp-raw, aliexpress, census, csv, kuairand, parquet, synthetic\)/)
+  })
+})
+
+describe('split discovery', () => {
+  it('never takes a test file for validation when a folder has no val file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'resflow-adapters-'))
+    try {
+      const header = 'user,click'
+      writeFileSync(join(dir, 'log_train.csv'), [header, 'u1,1', 'u2,0', 'u3,1'].join('\n') + '\n')
+      writeFileSync(join(dir, 'log_test.csv'), [header, 'u1,0', 'u4,1'].join('\n') + '\n')
+      writeFileSync(join(dir, 'schema.yaml'), 'sparse: [{ name: user }]\ntasks: [{ name: click }]\n')
+      const { splits } = await getAdapter('csv').resolve(dir, join(dir, 'schema.yaml'))
+      assert.deepEqual(splits, { train: [join(dir, 'log_train.csv')], val: [], test: [join(dir, 'log_test.csv')] })
+      const d = await openDataset({ dataset: 'csv', path: dir, schema: join(dir, 'schema.yaml') })
+      assert.equal(d.val, undefined)
+      assert.equal(d.test?.rows, 2)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

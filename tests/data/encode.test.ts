@@ -152,3 +152,24 @@ describe('row filter', () => {
     assert.throws(() => parseDatasetSchema({ ...schema, filter: [{ column: 'tab', equals: 1 }] } as never, 'schema.yaml'), /schema\.yaml: filter\[0\]: unknown key "equals" \(allowed: column, greaterThan, oneOf\)/)
   })
 })
+
+describe('log1p-standardize (the default numeric transform)', () => {
+  it('standardizes u = sign(x)·log1p(|x|) with the mean and deviation of u on the training rows, as the PyTorch reference', async () => {
+    const xs = [-3, 0, 0.5, 10, 1000]
+    const f = csv('slog.csv', ['x,click', ...xs.map((x, i) => `${x},${i % 2}`)])
+    const s = parseDatasetSchema({ dense: [{ name: 'x' }], tasks: [{ name: 'click' }] }, 'slog schema')
+    assert.equal(s.dense[0]!.transform, 'log1p-standardize')
+    const prep = await fitPreprocessing(s, [f])
+    const u = xs.map((x) => Math.sign(x) * Math.log1p(Math.abs(x)))
+    const mean = u.reduce((a, b) => a + b, 0) / u.length
+    const std = Math.sqrt(u.reduce((a, b) => a + (b - mean) ** 2, 0) / u.length) // population deviation (ddof 0)
+    assert.ok(Math.abs(prep.dense[0]!.mean - mean) < 1e-12, `mean ${prep.dense[0]!.mean} vs ${mean}`)
+    assert.ok(Math.abs(prep.dense[0]!.std - std) < 1e-12, `std ${prep.dense[0]!.std} vs ${std}`)
+    const ds = await encodeDataset(prep, [f])
+    const z = Array.from(ds.columns.dense)
+    u.forEach((v, i) => assert.ok(Math.abs(z[i]! - (v - mean) / std) < 1e-6, `row ${i}: ${z[i]} vs ${(v - mean) / std}`))
+    // standardized on the training rows: mean 0, deviation 1
+    const m = z.reduce((a, b) => a + b, 0) / z.length
+    assert.ok(Math.abs(m) < 1e-6 && Math.abs(Math.sqrt(z.reduce((a, b) => a + (b - m) ** 2, 0) / z.length) - 1) < 1e-5)
+  })
+})

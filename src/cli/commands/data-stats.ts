@@ -8,6 +8,7 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { ConfigError } from '../../errors.js'
 import { getAdapter } from '../../data/adapters.js'
 import { connect, queryObjects } from '../../data/duck.js'
+import { withDiagnosis } from '../../data/diagnose.js'
 import { encodeDataset } from '../../data/encode.js'
 import { fitPreprocessing, type Preprocessing } from '../../data/preprocessing.js'
 import { parseDatasetSchema, type DatasetSchema } from '../../data/schema.js'
@@ -26,7 +27,8 @@ interface SplitStats {
 
 async function splitStats(conn: DuckDBConnection, schema: DatasetSchema, prep: Preprocessing, files: string[]): Promise<SplitStats> {
   const columns = await describeColumns(conn, schema, files)
-  const [missing] = await queryObjects(conn, `SELECT ${columns.map((c, i) => `count_if(${cellExpr(schema, c.name, formatOf(schema, files))} IS NULL)::DOUBLE AS m${i}`).join(', ')} FROM ${fromClause(schema, files)}`)
+  const missingSql = `SELECT ${columns.map((c, i) => `count_if(${cellExpr(schema, c.name, formatOf(schema, files))} IS NULL)::DOUBLE AS m${i}`).join(', ')} FROM ${fromClause(schema, files)}`
+  const [missing] = await withDiagnosis(schema, files, () => queryObjects(conn, missingSql)) // a broken file is named with its line
   const ds = await encodeDataset(prep, files, { conn })
   const labels = ds.columns.labels
   const tasks = prep.tasks
@@ -55,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   const seen = new Set<string>()
   for (const [name, files] of [['train', splits.train], ['val', splits.val], ['test', splits.test]] as const) {
     const id = files.join('\n')
-    if (files.length === 0 || seen.has(id)) continue // val falls back to test when absent
+    if (files.length === 0 || seen.has(id)) continue // a split without files, or the same files listed twice
     seen.add(id)
     bySplit[name] = await splitStats(conn, keep, prep, files)
   }

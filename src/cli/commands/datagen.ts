@@ -1,7 +1,7 @@
 /** `resflow datagen --out DIR --rows N --seed S [--tasks click,cart,purchase] [--split 0.8,0.1,0.1]`: synthetic funnel data. */
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../../errors.js'
-import { generateSynthetic } from '../../data/synth.js'
+import { generateSynthetic, syntheticTasksProblem } from '../../data/synth.js'
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -15,6 +15,8 @@ export async function run(argv: string[]): Promise<number> {
   const seed = Number(values.seed)
   if (!Number.isInteger(seed)) throw new ConfigError(`--seed: expected an integer, got "${values.seed}"`, { field: 'seed' })
   const tasks = values.tasks.split(',').map((t) => t.trim()).filter(Boolean)
+  const problem = syntheticTasksProblem(tasks)
+  if (problem) throw new ConfigError(`--tasks: ${problem}`, { field: 'tasks' })
   const split = values.split.split(',').map(Number)
   if (split.length !== 3 || split.some((f) => !(f > 0)) || Math.abs(split[0]! + split[1]! + split[2]! - 1) > 1e-9) {
     throw new ConfigError(`--split: expected three positive train,val,test fractions adding up to 1, got "${values.split}"`, { field: 'split' })

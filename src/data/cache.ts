@@ -15,7 +15,8 @@ import type { Preprocessing } from './preprocessing.js'
 import { inputSpecOf, loadPreprocessing, savePreprocessing } from './preprocessing.js'
 
 /** Bump when the column layout changes. */
-const CACHE_VERSION = 1
+// 2: log1p-standardize fits the statistics of sign(x)·log1p|x| (entries fitted before are stale)
+const CACHE_VERSION = 2
 
 type Dtype = 'i32' | 'f32' | 'f64'
 type Role = 'sparse' | 'multiOffsets' | 'multiIds' | 'dense' | 'label' | 'group' | 'extra'

@@ -31,6 +31,13 @@ export class DataError extends ResflowError {}
 export class ShapeError extends ResflowError {}
 /** A model that cannot be exported or an exported file that does not match. */
 export class ExportError extends ResflowError {}
+/**
+ * A run directory that cannot be used as it is: locked by another writer, incomplete (still being
+ * written, or interrupted), or holding a file that fails its checksum or does not parse.
+ */
+export class RunError extends ResflowError {}
+/** A file that could not be written (disk full, no permission); the previous file, if any, is left as it was. */
+export class WriteError extends ResflowError {}
 /** A bad serving request (HTTP 4xx). */
 export class RequestError extends ResflowError {
   readonly status: number

@@ -49,7 +49,7 @@ export interface Predictor {
   readonly fusion: Fusion
   readonly layout: FeatureLayout
   readonly codec: RowCodec
-  /** identifies the loaded model version (run createdAt, or a label) */
+  /** identifies the loaded model: a hash of the run's files (see readRun), so a changed model always changes it */
   readonly version: string
   predict(batch: Batch): Promise<Prediction>
   predictRows(rows: readonly RawRow[]): Promise<Prediction>
@@ -112,22 +112,28 @@ export interface LoadedRun {
   model: Model
   codec: RowCodec
   exported: ExportedModel
+  /** content hash of the run's files (readRun) */
+  version: string
 }
 
-/** Reads a run directory and exports its model (nothing compiled yet). */
+/**
+ * Reads a run directory and exports its model (nothing compiled yet). The files are read once and
+ * checked against the run's checksums.json (readRun), so a half-copied or damaged folder is refused,
+ * naming the file, and what is exported is one consistent run.
+ */
 export function exportRun(runDir: string, deps: RunDeps): LoadedRun {
-  const { manifest, preprocessing, weights } = readRun(runDir)
+  const { manifest, preprocessing, weights, version } = readRun(runDir)
   const codec = deps.codecOf(preprocessing, `${runDir}/preprocessing.json`)
   const model = deps.buildModel(manifest, codec.spec)
   if (model.tasks.join() !== manifest.tasks.join()) {
     throw new ExportError(`${runDir}/run.json: tasks [${manifest.tasks.join(', ')}] differ from the model's [${model.tasks.join(', ')}]`, { file: `${runDir}/run.json`, field: 'tasks' })
   }
   const exported = exportModel(model, modelWeights(weights, model), { fusion: manifest.fusion })
-  return { manifest, preprocessing, model, codec, exported }
+  return { manifest, preprocessing, model, codec, exported, version }
 }
 
 /** Loads a run directory into a ready predictor (compiled once). */
 export async function loadPredictor(runDir: string, deps: RunDeps, opts: { threads?: number } = {}): Promise<Predictor> {
   const run = exportRun(runDir, deps)
-  return createPredictor(run.exported, run.model, run.codec, { version: run.manifest.createdAt, threads: opts.threads })
+  return createPredictor(run.exported, run.model, run.codec, { version: run.version, threads: opts.threads })
 }

@@ -1,15 +1,29 @@
 /**
- * Model weights on disk: one binary file, a JSON header (names, shapes, byte offsets) followed by the
- * raw little-endian float32 data. Dense parameters (BatchNorm running statistics included) and
- * embedding tables (weights only, or with their optimizer state for resuming). Written atomically:
- * to a temporary file, then renamed.
+ * Model weights on disk: one binary file, a header (names, shapes, float offsets) followed by the raw
+ * little-endian float32 data. Dense parameters (BatchNorm running statistics included) and embedding
+ * tables (weights only, or with their optimizer state for resuming). Written atomically: to a temporary
+ * file, then renamed.
+ *
+ *   RESFLOW-WEIGHTS-2\n
+ *   sha256 <64 hex digits>\n        hash of everything after this line
+ *   [{"name", "kind", "shape", "offset"}, ...]\n   then spaces up to a multiple of 4 bytes, then the floats
+ *
+ * The hash makes each file check itself, so a checkpoint of an interrupted run (which has no
+ * checksums.json yet, see run-dir.ts) is verified on --resume too. Format 1 (no hash line) is still read.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { DataError } from '../errors.js'
+import { readFileSync } from 'node:fs'
+import { DataError, RunError } from '../errors.js'
 import type { EmbeddingTable } from '../nn/embedding.js'
 import type { ParamStore } from '../nn/params.js'
+import { sha256 } from '../run/checksums.js'
+import { writeAtomic } from '../run/write-atomic.js'
 
-const MAGIC = 'RESFLOW-WEIGHTS-1\n'
+export { writeAtomic }
+
+const MAGIC = 'RESFLOW-WEIGHTS-2\n'
+const MAGIC_1 = 'RESFLOW-WEIGHTS-1\n'
+const HASH_LINE = /^sha256 ([0-9a-f]{64})\n/
+const HASH_LINE_BYTES = 'sha256 '.length + 64 + 1
 
 interface Entry {
   name: string
@@ -24,12 +38,6 @@ export interface WeightsFile {
   /** full rows with optimizer state, present when saved with `withState` */
   tableStates: Map<string, { shape: number[]; values: Float32Array }>
   extras: Map<string, { shape: number[]; values: Float32Array }>
-}
-
-export function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`
-  writeFileSync(tmp, data)
-  renameSync(tmp, file)
 }
 
 export function saveWeights(
@@ -52,33 +60,66 @@ export function saveWeights(
     else push(name, 'table', [t.rows, t.spec.dim], t.weights())
   }
   for (const [name, v] of opts.extras ?? []) push(name, 'extra', [v.length], v)
-  const header = new TextEncoder().encode(MAGIC + JSON.stringify(entries) + '\n')
-  const pad = (4 - (header.length % 4)) % 4
-  const out = new Uint8Array(header.length + pad + offset * 4)
-  out.set(header)
-  out.fill(0x20, header.length, header.length + pad)
-  let pos = header.length + pad
+  const magic = new TextEncoder().encode(MAGIC)
+  const header = new TextEncoder().encode(JSON.stringify(entries) + '\n')
+  const hashed = magic.length + HASH_LINE_BYTES // the hash covers out[hashed:]
+  const pad = (4 - ((hashed + header.length) % 4)) % 4
+  const out = new Uint8Array(hashed + header.length + pad + offset * 4)
+  out.set(magic)
+  out.set(header, hashed)
+  out.fill(0x20, hashed + header.length, hashed + header.length + pad)
+  let pos = hashed + header.length + pad
   for (const c of chunks) {
     out.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), pos)
     pos += c.byteLength
   }
+  out.set(new TextEncoder().encode(`sha256 ${sha256(out.subarray(hashed))}\n`), magic.length)
   writeAtomic(file, out)
 }
 
 export function loadWeights(file: string): WeightsFile {
-  const bytes = readFileSync(file)
-  const text = bytes.subarray(0, Math.min(bytes.length, 1 << 20)).toString('latin1')
-  if (!text.startsWith(MAGIC)) throw new DataError(`${file}: not a resflow weights file (bad header)`, { file })
-  const end = text.indexOf('\n', MAGIC.length)
-  const entries = JSON.parse(bytes.subarray(MAGIC.length, end).toString('utf8')) as Entry[]
-  let start = end + 1
+  return parseWeights(readFileSync(file), file)
+}
+
+/**
+ * Parses the bytes of a weights file; `file` names it in errors. `checked`: the bytes were already
+ * checked against the run's checksums.json, so the header's hash is not computed a second time.
+ */
+export function parseWeights(bytes: Uint8Array, file: string, options: { checked?: boolean } = {}): WeightsFile {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const text = buf.subarray(0, Math.min(buf.length, 1 << 20)).toString('latin1')
+  let start: number
+  if (text.startsWith(MAGIC)) {
+    start = MAGIC.length + HASH_LINE_BYTES
+    const stored = HASH_LINE.exec(text.slice(MAGIC.length, start))?.[1]
+    if (!stored) throw new RunError(`${file}: damaged header (expected "sha256 <64 hex digits>" on line 2, got ${JSON.stringify(text.slice(MAGIC.length, start))})`, { file })
+    const actual = options.checked ? stored : sha256(buf.subarray(start))
+    if (actual !== stored) {
+      throw new RunError(`${file}: sha256 of the content is ${actual.slice(0, 12)}…, the header says ${stored.slice(0, 12)}… (${buf.length} bytes): the file is corrupted or cut short`, { file })
+    }
+  } else if (text.startsWith(MAGIC_1)) {
+    start = MAGIC_1.length
+  } else {
+    throw new DataError(`${file}: not a resflow weights file (bad header)`, { file })
+  }
+  const end = text.indexOf('\n', start)
+  if (end < 0) throw new RunError(`${file}: the header is cut short (no end of line within ${text.length} bytes)`, { file })
+  let entries: Entry[]
+  try {
+    entries = JSON.parse(buf.subarray(start, end).toString('utf8')) as Entry[]
+  } catch (cause) {
+    throw new RunError(`${file}: the header is not valid JSON (${(cause as Error).message}); the file is corrupted`, { file, cause })
+  }
+  if (!Array.isArray(entries)) throw new RunError(`${file}: the header is not a list of entries; the file is corrupted`, { file })
+  start = end + 1
   start += (4 - (start % 4)) % 4
-  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length))
+  if ((buf.length - start) % 4 !== 0 || start > buf.length) throw new RunError(`${file}: ${buf.length - start} data bytes, not a whole number of floats; the file is cut short`, { file })
+  const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length))
   const out: WeightsFile = { params: new Map(), tables: new Map(), tableStates: new Map(), extras: new Map() }
   for (const e of entries) {
     const size = e.shape.reduce((a, b) => a * b, 1)
     const values = floats.subarray(e.offset, e.offset + size)
-    if (values.length !== size) throw new DataError(`${file}: entry "${e.name}" is truncated`, { file, field: e.name })
+    if (values.length !== size) throw new RunError(`${file}: entry "${e.name}" is truncated`, { file, field: e.name })
     const target = e.kind === 'param' ? out.params : e.kind === 'table' ? out.tables : e.kind === 'table-state' ? out.tableStates : out.extras
     target.set(e.name, { shape: e.shape, values })
   }

@@ -9,7 +9,8 @@ import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/in
 import { encodeDataset } from '../data/encode.js'
 import type { EncodeReport } from '../data/dataset.js'
 import { type ResolvedDataPath, resolveDataPath } from '../data/adapters.js'
-import { type Preprocessing, inputSpecOf, loadPreprocessing } from '../data/preprocessing.js'
+import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../data/preprocessing.js'
+import { validateConfig } from '../config/load.js'
 import { type ModelConfigInput, buildModel } from '../models/registry.js'
 import { type RunManifest, readRun, runFiles } from './run-dir.js'
 import { TrainSession, loadSessionWeights } from './session.js'
@@ -94,9 +95,11 @@ export interface LoadedRun {
   preprocessing: Preprocessing
 }
 
+/** Loads a run from one checked snapshot of its files (see readRun): a damaged or mixed folder is named, not loaded. */
 export async function loadRun(runDir: string, options: { threads?: number } = {}): Promise<LoadedRun> {
-  const { manifest, weights } = readRun(runDir)
-  const preprocessing = loadPreprocessing(runFiles(runDir).preprocessing)
+  const snapshot = readRun(runDir)
+  const { manifest, weights } = snapshot
+  const preprocessing = validateConfig(snapshot.preprocessing, runFiles(snapshot.dir).preprocessing, PreprocessingSchema)
   const model = buildModel(inputSpecOf(preprocessing), manifest.modelConfig as ModelConfigInput, { positiveRates: manifest.positiveRates })
   const session = await TrainSession.create(model, { seed: manifest.seed, threads: options.threads })
   loadSessionWeights(session, weights)

@@ -2,17 +2,21 @@
  * One training run, start to finish: the model from the registry, a session, the fit loop, the fusion
  * weights searched on validation, and the run directory (manifest, preprocessing, weights, log) that
  * eval, predict, export and serve read. Used by `resflow train` and by every run of `resflow compare`.
+ *
+ * The run directory has one writer at a time (train.lock, see run/lock.ts) and counts as complete only
+ * once checksums.json is written, at the very end (see run-dir.ts).
  */
-import { savePreprocessing } from '../data/preprocessing.js'
 import { type FusionSearchResult, searchFusionWeights } from '../export/fusion.js'
 import { buildModel } from '../models/registry.js'
 import type { Model } from '../models/types.js'
 import { ConfigError } from '../errors.js'
+import { type DirLock, lockDir } from '../run/lock.js'
+import { writeAtomic } from '../run/write-atomic.js'
 import { checkMonitor } from './early-stop.js'
 import { type Experiment, fingerprint, modelConfigFor, withFile } from './experiment.js'
 import type { PreparedData } from './prepare.js'
 import type { Progress } from './progress.js'
-import { RUN_VERSION, type RunManifest, readManifest, runFiles, writeManifest } from './run-dir.js'
+import { RUN_VERSION, type RunManifest, openRun, readManifest, resealIfUnchanged, runFiles, sealRun, writeManifest } from './run-dir.js'
 import { TrainSession } from './session.js'
 import { type FitResult, fit } from './trainer.js'
 
@@ -24,6 +28,8 @@ export interface TrainRunOptions {
   runDir: string
   resume?: boolean
   progress?: Progress
+  /** the lock on runDir when the caller took it already (the CLI takes it before preparing the data); else taken here */
+  lock?: DirLock
 }
 
 export interface TrainedRun {
@@ -37,6 +43,15 @@ export interface TrainedRun {
 }
 
 export async function trainRun(e: Experiment, data: PreparedData, options: TrainRunOptions): Promise<TrainedRun> {
+  const lock = options.lock ?? lockDir(options.runDir, { log: (line) => options.progress?.note(line) })
+  try {
+    return await trainLocked(e, data, options)
+  } finally {
+    if (!options.lock) lock.release()
+  }
+}
+
+async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunOptions): Promise<TrainedRun> {
   const name = options.model ?? e.model.model
   const seed = options.seed ?? e.seed
   const modelConfig = modelConfigFor(e, name)
@@ -45,6 +60,11 @@ export async function trainRun(e: Experiment, data: PreparedData, options: Train
   if (e.fusion?.task && !model.tasks.includes(e.fusion.task)) {
     throw new ConfigError(`${e.file}: fusion.task: unknown task "${e.fusion.task}" (tasks: ${model.tasks.join(', ')})`, { file: e.file, field: 'fusion.task' })
   }
+  const files = runFiles(options.runDir)
+  // --resume reads run.json and checkpoint.bin back: a sealed run's are checked against checksums.json
+  // (an interrupted run has none; its checkpoint checks itself, see checkpoint.ts)
+  const previous = options.resume ? readManifest(options.runDir) : null
+  const sealed = openRun(options.runDir, { check: options.resume ? ['run.json', 'checkpoint.bin'] : [] })
   const session = await TrainSession.create(model, {
     seed,
     threads: e.threads,
@@ -52,7 +72,6 @@ export async function trainRun(e: Experiment, data: PreparedData, options: Train
     sparseOptimizer: e.sparseOptimizer,
     embeddingInitStd: e.embeddingInitStd,
   })
-  const files = runFiles(options.runDir)
   const print = fingerprint(e, modelConfig, seed)
   const base: RunManifest = {
     version: RUN_VERSION,
@@ -66,28 +85,41 @@ export async function trainRun(e: Experiment, data: PreparedData, options: Train
     createdAt: new Date().toISOString(),
     training: { experiment: e.file, fingerprint: print, parameterCount: session.parameterCount(), epochs: e.epochs, batchSize: e.batchSize, trainRows: data.rows.train },
   }
-  const manifest0 = options.resume ? { ...readManifest(options.runDir), ...base, createdAt: readManifest(options.runDir).createdAt } : base
-  writeManifest(options.runDir, manifest0)
-  savePreprocessing(data.preprocessing, files.preprocessing)
+  const manifest0: RunManifest = previous ? { ...previous, ...base, createdAt: previous.createdAt } : base
+  // the preprocessing is written like every run file: whole or not at all
+  const writePreprocessing = () => writeAtomic(files.preprocessing, JSON.stringify(data.preprocessing) + '\n')
+  // a resumed run keeps its files until the fit has accepted the checkpoint (same experiment, same data)
+  if (!options.resume) {
+    writeManifest(options.runDir, manifest0)
+    writePreprocessing()
+  }
 
   const t0 = performance.now()
-  const result = await fit(
-    session,
-    {
-      trainRows: data.rows.train,
-      trainBatches: (epoch) => data.trainBatches(seed, epoch, e.batchSize),
-      valBatches: () => data.valBatches(e.evalBatchSize),
-    },
-    {
-      runDir: options.runDir,
-      epochs: e.epochs,
-      earlyStopping: e.earlyStopping,
-      resume: options.resume,
-      fingerprint: print,
-      progress: options.progress,
-      checkpointSeconds: e.checkpointMinutes === null ? null : e.checkpointMinutes * 60,
-    },
-  )
+  let result
+  try {
+    result = await fit(
+      session,
+      {
+        trainRows: data.rows.train,
+        trainBatches: (epoch) => data.trainBatches(seed, epoch, e.batchSize),
+        valBatches: () => data.valBatches(e.evalBatchSize),
+      },
+      {
+        runDir: options.runDir,
+        epochs: e.epochs,
+        earlyStopping: e.earlyStopping,
+        resume: options.resume,
+        fingerprint: print,
+        progress: options.progress,
+        checkpointSeconds: e.checkpointMinutes === null ? null : e.checkpointMinutes * 60,
+      },
+    )
+  } catch (err) {
+    // e.g. --resume with another config, refused before anything was written: the run stays complete
+    if (sealed) resealIfUnchanged(options.runDir, sealed)
+    await session.release()
+    throw err
+  }
   const seconds = (performance.now() - t0) / 1000
 
   let fusion: FusionSearchResult | null = null
@@ -107,5 +139,7 @@ export async function trainRun(e: Experiment, data: PreparedData, options: Train
     training: { ...manifest0.training!, epochsRun: result.history.length, stoppedEarly: result.stoppedEarly, samplesPerSecond: result.samplesPerSecond, seconds },
   }
   writeManifest(options.runDir, manifest)
+  if (options.resume) writePreprocessing()
+  sealRun(options.runDir)
   return { session, model, manifest, fit: result, fusion, seconds }
 }

@@ -1,6 +1,7 @@
 /**
  * A tiny trained model with every kind of input (single-valued and multi-valued categorical, sum and
- * mean pooling, dense), two tasks, BatchNorm, and a run directory written with the run-dir helpers.
+ * mean pooling, dense), two tasks, BatchNorm, and a run directory written with the run-dir helpers
+ * (format 1, sealed with checksums.json as a training seals its run).
  * Used until (and beside) the registry and the data layer: the codec here is a miniature preprocessing.
  */
 import { mkdtempSync } from 'node:fs'
@@ -9,7 +10,7 @@ import { join } from 'node:path'
 import type { Batch, InputSpec } from '../../src/data/types.js'
 import type { RawRow, RowCodec, RunDeps } from '../../src/export/predictor.js'
 import { saveWeights } from '../../src/train/checkpoint.js'
-import { writeManifest, runFiles } from '../../src/train/run-dir.js'
+import { runFiles, sealRun, writeManifest } from '../../src/train/run-dir.js'
 import { writeAtomic } from '../../src/train/checkpoint.js'
 import { TrainSession } from '../../src/train/session.js'
 import { tinyModel } from '../helpers/tiny-model.js'
@@ -123,5 +124,6 @@ export async function tinyRun(opts: { seed?: number; fusion?: { kind: 'additive'
   })
   writeAtomic(runFiles(dir).preprocessing, JSON.stringify(PREP))
   saveWeights(runFiles(dir).weights, session.params, session.tables)
+  sealRun(dir)
   return { dir, session, model }
 }

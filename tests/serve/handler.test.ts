@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { type RawRow, loadPredictor } from '../../src/export/predictor.js'
 import { type Handler, createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
+import { readRun } from '../../src/train/run-dir.js'
 import { codec, deps, rawRows, tinyRun } from '../export/fixture.js'
 
 const post = (h: Handler, body: string) => h.handle({ method: 'POST', path: '/v1/rank', body })
@@ -38,7 +39,7 @@ describe('rank handler', () => {
     const res = await post(handler, JSON.stringify(body))
     assert.equal(res.status, 200, res.body)
     const { results, version } = JSON.parse(res.body) as { results: { index: number; score: number; tasks: Record<string, number> }[]; version: string }
-    assert.equal(version, 'tiny-21')
+    assert.equal(version, readRun(run.dir).version)
     assert.deepEqual(results.map((r) => r.index).sort((a, b) => a - b), [...Array(40).keys()])
     for (let k = 1; k < results.length; k++) assert.ok(results[k - 1]!.score >= results[k]!.score)
     for (const r of results) {
@@ -101,14 +102,14 @@ describe('rank handler', () => {
 
   it('reports health and Prometheus metrics (counts, latency histogram, errors)', async () => {
     const health = JSON.parse((await handler.handle({ method: 'GET', path: '/healthz' })).body)
-    assert.deepEqual(health, { status: 'ok', model: 'tiny', version: 'tiny-21', tasks: ['click', 'purchase'] })
+    assert.deepEqual(health, { status: 'ok', model: 'tiny', version: readRun(run.dir).version, tasks: ['click', 'purchase'] })
     const text = (await handler.handle({ method: 'GET', path: '/metrics' })).body
     assert.match(text, /^resflow_requests_total\{route="POST \/v1\/rank",status="200"\} \d+$/m)
     assert.match(text, /^resflow_requests_total\{route="POST \/v1\/rank",status="400"\} \d+$/m)
     assert.match(text, /^resflow_request_duration_seconds_bucket\{route="POST \/v1\/rank",le="\+Inf"\} \d+$/m)
     assert.match(text, /^resflow_errors_total\{kind="bad_request"\} \d+$/m)
     assert.match(text, /^resflow_errors_total\{kind="too_large"\} 1$/m)
-    assert.match(text, /^resflow_model_info\{model="tiny",version="tiny-21"\} 1$/m)
+    assert.match(text, new RegExp(`^resflow_model_info\\{model="tiny",version="${readRun(run.dir).version}"\\} 1$`, 'm'))
   })
 })
 
@@ -121,11 +122,11 @@ describe('ModelSlot', () => {
     const handler = createHandler(slot)
     const failed = await handler.handle({ method: 'POST', path: '/admin/reload' })
     assert.equal(failed.status, 500)
-    assert.match(failed.body, /still serving version tiny-31.*not a run directory/)
+    assert.match(failed.body, new RegExp(`still serving version ${readRun(a.dir).version}.*not a run directory`))
     next = 'ok'
     const inFlight = slot.acquire() // a request holding the old version while the swap happens
     const ok = JSON.parse((await handler.reload()).body)
-    assert.equal(ok.version, 'tiny-32')
+    assert.equal(ok.version, readRun(b.dir).version)
     assert.equal((await inFlight.predictRows(rawRows(2, 1))).score.length, 2) // old session still usable
     slot.release(inFlight)
     await slot.close()

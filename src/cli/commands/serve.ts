@@ -1,7 +1,9 @@
 /**
  * `resflow serve --run RUN_DIR [--port 8080]`: POST /v1/rank, GET /healthz, GET /metrics and
- * POST /admin/reload over HTTP (see serve/handler.ts). SIGHUP reloads the run directory (replace its
- * files, then signal); SIGTERM / SIGINT finish in-flight requests and exit.
+ * POST /admin/reload over HTTP (see serve/handler.ts). SIGHUP reloads the run directory; SIGTERM /
+ * SIGINT finish in-flight requests and exit. A reload reads the run as one snapshot checked against its
+ * checksums.json: a half-copied folder is refused (5xx naming the file) and the old model keeps serving.
+ * Publish a new run by writing it elsewhere and renaming (a symlink swap), see docs/run-folder.md.
  */
 import { loadPredictor } from '../../export/predictor.js'
 import { RUN_DEPS } from '../../export/run-deps.js'

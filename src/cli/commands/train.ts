@@ -1,11 +1,16 @@
-/** `resflow train --config FILE [--out RUN_DIR] [--resume]`: one model, one seed, into a run directory. */
+/**
+ * `resflow train --config FILE [--out RUN_DIR] [--resume]`: one model, one seed, into a run directory.
+ * The run directory is locked first (before the data is prepared), so a second training into the same
+ * --out stops at once, naming the one that holds it.
+ */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../../errors.js'
 import { loadExperiment } from '../../train/experiment.js'
 import { prepareData } from '../../train/prepare.js'
 import { createProgress } from '../../train/progress.js'
-import { runFiles } from '../../train/run-dir.js'
+import { lockDir } from '../../run/lock.js'
+import { checkRunFiles, runFiles } from '../../train/run-dir.js'
 import { trainRun } from '../../train/train-run.js'
 import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
@@ -30,19 +35,26 @@ export async function run(argv: string[]): Promise<number> {
   const seed = intOption('seed', values.seed) ?? experiment.seed
   const model = stringOption(values.model) ?? experiment.model.model
   const runDir = stringOption(values.out) ?? join('runs', `${experiment.name}-${model}-s${seed}`)
-  if (!values.resume && existsSync(runFiles(runDir).checkpoint)) {
-    throw new ConfigError(`${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`, { file: runDir })
-  }
   const log = (line: string) => process.stderr.write(line + '\n')
-  const data = await prepareData(experiment.data, log, experiment.file)
-  log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize} → ${runDir}`)
-  const result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress() })
-  const best = result.fit.history[result.fit.best.epoch - 1]
-  const aucs = best ? Object.entries(best.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(', ') : '—'
-  console.log(`best epoch ${result.fit.best.epoch} of ${result.fit.history.length}${result.fit.stoppedEarly ? ' (stopped early)' : ''}: val AUC ${aucs}`)
-  if (result.fusion) console.log(`fusion: ${result.fusion.fusion.kind} ${JSON.stringify(result.fusion.fusion.weights)}, val ${result.fusion.objective} ${result.fusion.value.toFixed(4)}`)
-  console.log(`${result.manifest.training?.parameterCount} parameters, ${result.fit.samplesPerSecond.toFixed(0)} training rows/s`)
-  console.log(`run: ${runDir}`)
-  await result.session.release()
+  const lock = lockDir(runDir, { log })
+  try {
+    if (!values.resume && existsSync(runFiles(runDir).checkpoint)) {
+      throw new ConfigError(`${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`, { file: runDir })
+    }
+    // the files --resume reads back, checked before the data is prepared (which can take minutes)
+    if (values.resume) checkRunFiles(runDir, ['run.json', 'checkpoint.bin'])
+    const data = await prepareData(experiment.data, log, experiment.file)
+    log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize} → ${runDir}`)
+    const result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock })
+    const best = result.fit.history[result.fit.best.epoch - 1]
+    const aucs = best ? Object.entries(best.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(', ') : '—'
+    console.log(`best epoch ${result.fit.best.epoch} of ${result.fit.history.length}${result.fit.stoppedEarly ? ' (stopped early)' : ''}: val AUC ${aucs}`)
+    if (result.fusion) console.log(`fusion: ${result.fusion.fusion.kind} ${JSON.stringify(result.fusion.fusion.weights)}, val ${result.fusion.objective} ${result.fusion.value.toFixed(4)}`)
+    console.log(`${result.manifest.training?.parameterCount} parameters, ${result.fit.samplesPerSecond.toFixed(0)} training rows/s`)
+    console.log(`run: ${runDir}`)
+    await result.session.release()
+  } finally {
+    lock.release()
+  }
   return 0
 }

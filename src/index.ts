@@ -4,7 +4,7 @@
  */
 
 // errors
-export { ResflowError, ConfigError, DataError, ShapeError, ExportError, RequestError } from './errors.js'
+export { ResflowError, ConfigError, DataError, ShapeError, ExportError, RequestError, RunError, WriteError } from './errors.js'
 
 // engine: symbolic graphs, autodiff, ONNX, onnxruntime
 export { Graph, Tensor } from './engine/node.js'
@@ -23,7 +23,8 @@ export { linear, prelu, batchNorm, dropout, denseBlock, mlp } from './nn/layers.
 export { bceWithLogits, softplus } from './nn/losses.js'
 export { EmbeddingTable, embeddingInputs, packedLayout } from './nn/embedding.js'
 export type { EmbeddingSpec, SparseOptimizerConfig } from './nn/embedding.js'
-export { BuildContext, ParamStore } from './nn/params.js'
+export { BuildContext, ParamStore, DEFAULT_LAYERS } from './nn/params.js'
+export type { LayerOptions } from './nn/params.js'
 export * as init from './nn/init.js'
 
 // models

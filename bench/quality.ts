@@ -5,7 +5,7 @@
  * no-residual ablation) on the last task, seed by seed.
  *
  *   npm run bench:quality -- [--data funnel,census] [--models resflow,nse,...] [--seeds 3]
- *                            [--reference run|skip] [--out FILE.jsonl] [--sequential]
+ *                            [--reference run|skip|FILE.json] [--out FILE.jsonl] [--sequential]
  *                            [--set key=value,...]   (model options for every resflow model, e.g. priorBias=true;
  *                                                     the results are labelled "resflow key=value")
  *   npm run bench:quality -- --from A.jsonl,B.jsonl        (no training: the tables of earlier --out lines)
@@ -97,6 +97,8 @@ if (values.from) {
 
 const python = '/usr/bin/python3'
 const runReference = values.reference === 'run'
+// an earlier mtl_ref.py --out JSON of the same data, read instead of running the reference again
+const referenceFile = values.reference !== 'run' && values.reference !== 'skip' ? values.reference! : null
 if (runReference && !existsSync(referenceScript)) throw new Error(`--reference run: ${referenceScript} not found (the shared reference sits beside the project); use --reference skip`)
 
 for (const data of values.data!.split(',')) {
@@ -141,10 +143,10 @@ for (const data of values.data!.split(',')) {
       console.error(`${ours} ${data} ${model.padEnd(13)} seed ${seed}: test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')} (best epoch ${r.bestEpoch}/${r.epochs})`)
     }
   }
-  if (reference) {
+  if (reference || referenceFile) {
     await reference
-    const res = JSON.parse(readFileSync(refOut, 'utf8')) as { runs: { model: string; seed: number; test_auc: number[]; best_epoch: number; epochs_run: number }[] }
-    for (const run of res.runs) {
+    const res = JSON.parse(readFileSync(referenceFile ?? refOut, 'utf8')) as { runs: { model: string; seed: number; test_auc: number[]; best_epoch: number; epochs_run: number }[] }
+    for (const run of res.runs.filter((r) => models.some((m) => REFERENCE_NAME[m] === r.model))) {
       const model = Object.keys(REFERENCE_NAME).find((k) => REFERENCE_NAME[k] === run.model)!
       record({ side: 'reference', data, model, seed: run.seed, tasks: [...tasks], auc: run.test_auc, bestEpoch: run.best_epoch, epochs: run.epochs_run, ...(bayes ? { bayes } : {}) })
     }
@@ -170,8 +172,13 @@ function meanStd(xs: number[]): { mean: number; std: number } {
   return { mean, std }
 }
 
-const fmt = (m: { mean: number; std: number }) => (Number.isFinite(m.std) ? `${m.mean.toFixed(4)} ± ${m.std.toFixed(4)}` : m.mean.toFixed(4))
-const signed = (x: number, d = 4) => `${x >= 0 ? '+' : ''}${x.toFixed(d)}`
+function fmt(m: { mean: number; std: number }): string {
+  return Number.isFinite(m.std) ? `${m.mean.toFixed(4)} ± ${m.std.toFixed(4)}` : m.mean.toFixed(4)
+}
+
+function signed(x: number, d = 4): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(d)}`
+}
 
 /** Per data set and resflow variant: the AUC table against the reference, and ResFlow's gain over NSE on the last task. */
 function formatTables(data: string, rs: Result[]): string {

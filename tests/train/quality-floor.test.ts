@@ -62,7 +62,7 @@ describe('quality floors against the PyTorch reference', () => {
     const auc = await testAuc(join(work, 'funnel.yaml'), 'resflow')
     for (const task of ['click', 'purchase']) {
       const floor = floorOf(fixture.funnel, task)
-            assert.ok(auc[task]! >= floor, `${task}: test AUC ${auc[task]!.toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.funnel.margin[task]})`)
+      assert.ok(auc[task]! >= floor, `${task}: test AUC ${auc[task]!.toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.funnel.margin[task]})`)
     }
   })
 
@@ -71,7 +71,7 @@ describe('quality floors against the PyTorch reference', () => {
     const auc = await testAuc(join(repo, 'configs/quality/census.yaml'), 'resflow')
     for (const task of ['income', 'marital']) {
       const floor = floorOf(fixture.census, task)
-            assert.ok(auc[task]! >= floor, `${task}: test AUC ${auc[task]!.toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.census.margin[task]})`)
+      assert.ok(auc[task]! >= floor, `${task}: test AUC ${auc[task]!.toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.census.margin[task]})`)
     }
   })
 })

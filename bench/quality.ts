@@ -6,6 +6,7 @@
  *
  *   npm run bench:quality -- [--data funnel,census] [--models resflow,nse,...] [--seeds 3]
  *                            [--reference run|skip|FILE.json] [--out FILE.jsonl] [--sequential]
+ *                            [--seeds N | A-B]   (N: resflow 1..N, reference 0..N-1; A-B: resflow seeds A..B)
  *                            [--set key=value,...]   (model options for every resflow model, e.g. priorBias=true;
  *                                                     the results are labelled "resflow key=value")
  *   npm run bench:quality -- --from A.jsonl,B.jsonl        (no training: the tables of earlier --out lines)
@@ -82,7 +83,8 @@ const overrides = (values.set ?? '').split(',').filter(Boolean).map((kv) => {
 const ours = ['resflow', ...overrides.map(([k, v]) => `${k}=${JSON.stringify(v)}`)].join(' ')
 const models = values.models!.split(',')
 for (const m of models) if (!REFERENCE_NAME[m]) throw new Error(`--models: "${m}" has no counterpart in the reference (have: ${Object.keys(REFERENCE_NAME).join(', ')})`)
-const seeds = Number(values.seeds)
+// --seeds N: resflow seeds 1..N, the reference's 0..N-1; --seeds A-B: resflow seeds A..B only (more seeds for a table)
+const [firstSeed, seeds] = /^\d+-\d+$/.test(values.seeds!) ? ((a: number, b: number) => [a, b - a + 1])(...(values.seeds!.split('-').map(Number) as [number, number])) : [null, Number(values.seeds)]
 const results: Result[] = []
 const record = (r: Result) => {
   results.push(r)
@@ -130,7 +132,7 @@ for (const data of values.data!.split(',')) {
   const tasks = prepared.spec.tasks
   for (const model of models) {
     for (let s = 0; s < seeds; s++) {
-      const seed = experiment.seed + s
+      const seed = (firstSeed ?? experiment.seed) + s
       const run = await trainRun(experiment, prepared, { model, seed, runDir: join(tmpdir(), `resflow-quality-${process.pid}`, data, `${model}-${seed}`) })
       const test = await collectPredictions(run.session, prepared.testBatches(experiment.evalBatchSize)!)
       await run.session.release()

@@ -15,6 +15,28 @@ export interface SeriesSpec {
   values: (number | null)[]
 }
 
+/** Fixed ticks for an axis, where uPlot's automatic choice would be uneven or skip a value that matters. */
+export interface TickSpec {
+  /** the scale's [min, max] */
+  range: [number, number]
+  /** tick positions, ascending */
+  splits: number[]
+  /** the text at each split; '' leaves that tick unlabelled */
+  labels: string[]
+}
+
+/** A point to point out: a ring in the series' colour, and a dashed line with `label` at its x. */
+export interface Highlight {
+  x: number
+  y: number
+  color: string
+  label: string
+}
+
+/**
+ * One chart. The page draws every chart with a static legend (series names only, no values under the
+ * cursor: uPlot's live legend shows "--" until a point is hovered).
+ */
 export interface ChartSpec {
   id: string
   section: 'loss' | 'auc' | 'roc' | 'calibration' | 'fusion'
@@ -22,10 +44,14 @@ export interface ChartSpec {
   xLabel: string
   yLabel: string
   x: number[]
-  /** category labels for x = 0, 1, 2, ... (the fusion sweep's weight combinations) */
+  /** category names for x = 0, 1, 2, ... (the fusion sweep's weight combinations) */
   xTicks?: string[]
   /** x takes whole numbers only (epochs, categories): ticks at integers */
   integerX?: boolean
+  /** fixed ticks; absent = uPlot's, at round steps with the step's decimals */
+  xAxis?: TickSpec
+  yAxis?: TickSpec
+  highlights?: Highlight[]
   series: SeriesSpec[]
 }
 
@@ -68,34 +94,73 @@ export function buildCharts(data: ReportData): ChartSpec[] {
       return { label: `${name(run)} (AUC ${roc.auc.toFixed(4)})`, ...style(run), values: grid.map((f) => interpolate(roc.fpr, roc.tpr, f)) }
     })
     series.push({ label: 'chance', color: REFERENCE, dash: [3, 3], values: grid })
-    charts.push({ id: `roc-${task}`, section: 'roc', title: `ROC: ${task}`, xLabel: 'false positive rate', yLabel: 'true positive rate', x: grid, series })
+    const unit = roundTicks(1)
+    charts.push({ id: `roc-${task}`, section: 'roc', title: `ROC: ${task}`, xLabel: 'false positive rate', yLabel: 'true positive rate', x: grid, xAxis: unit, yAxis: unit, series })
   }
 
   for (const task of data.tasks) {
     const runs = data.runs.filter((r) => r.calibration?.[task]?.length)
     if (runs.length === 0) continue
     const curves = runs.map((run) => ({ label: name(run), ...style(run), points: (run.calibration![task] as CalibrationBin[]).map((b) => [b.meanPredicted, b.observedRate] as const) }))
-    const joined = joinCurves(curves)
-    for (const s of joined.series) s.points = true
-    joined.series.push({ label: 'perfect', color: REFERENCE, dash: [3, 3], values: joined.x })
-    charts.push({ id: `calibration-${task}`, section: 'calibration', title: `Calibration: ${task}`, xLabel: 'mean predicted probability', yLabel: 'observed rate', ...joined })
+    // one scale for both axes, from 0 at a round step, so the diagonal is the identity and ticks read alike
+    const ticks = roundTicks(Math.max(...curves.flatMap((c) => c.points.flat()).filter(Number.isFinite)))
+    const top = ticks.range[1]
+    const joined = joinCurves([...curves, { label: 'perfect', color: REFERENCE, dash: [3, 3], points: [[0, 0], [top, top]] }])
+    for (const s of joined.series.slice(0, -1)) s.points = true
+    charts.push({ id: `calibration-${task}`, section: 'calibration', title: `Calibration: ${task}`, xLabel: 'mean predicted probability', yLabel: 'observed rate', xAxis: ticks, yAxis: ticks, ...joined })
   }
 
   const fused = data.runs.filter((r) => r.fusion && r.fusion.sweep.length > 0)
   if (fused.length > 0) {
-    const label = (weights: Record<string, number>) => Object.entries(weights).slice(1).map(([t, w]) => `${t}=${w}`).join(' ')
-    const ticks = [...new Set(fused.flatMap((r) => r.fusion!.sweep.map((p) => label(p.weights))))]
+    // the first task's weight is fixed to 1; the others vary, and a tick names their values only
+    const [fixed, ...free] = Object.keys(fused[0].fusion!.sweep[0].weights)
+    const label = (weights: Record<string, number>) => free.map((t) => `${t}=${weights[t]}`).join(' ')
+    const tick = (weights: Record<string, number>) => free.map((t) => String(weights[t])).join(', ')
+    const names = [...new Set(fused.flatMap((r) => r.fusion!.sweep.map((p) => tick(p.weights))))]
+    const highlights: Highlight[] = []
     const series = fused.map((run) => {
-      const byLabel = new Map(run.fusion!.sweep.map((p) => [label(p.weights), p.value]))
-      return { label: `${name(run)} ${run.fusion!.kind}, chosen ${label(run.fusion!.chosen)}`, ...style(run), points: true, values: ticks.map((t) => finiteOrNull(byLabel.get(t))) }
+      const byTick = new Map(run.fusion!.sweep.map((p) => [tick(p.weights), p.value]))
+      const values = names.map((t) => finiteOrNull(byTick.get(t)))
+      const chosen = names.indexOf(tick(run.fusion!.chosen))
+      const y = values[chosen]
+      if (chosen >= 0 && y != null) highlights.push({ x: chosen, y, color: style(run).color, label: 'chosen' })
+      return { label: `${name(run)} ${run.fusion!.kind}, chosen ${label(run.fusion!.chosen)}`, ...style(run), points: true, values }
     })
     const objectives = [...new Set(fused.map((r) => r.fusion!.objective))].join(', ')
     charts.push({
-      id: 'fusion-sweep', section: 'fusion', title: `Fusion-weight sweep (first task's weight fixed to 1)`, xLabel: 'weights', yLabel: objectives,
-      x: ticks.map((_, i) => i), xTicks: ticks, integerX: true, series,
+      id: 'fusion-sweep', section: 'fusion', title: `Fusion-weight sweep (${fixed} weight fixed to 1)`,
+      xLabel: free.length === 1 ? `${free[0]} weight` : `weights of ${free.join(', ')}`, yLabel: objectives,
+      x: names.map((_, i) => i), xTicks: names, integerX: true, xAxis: categoryTicks(names, highlights.map((h) => h.x)), highlights, series,
     })
   }
   return charts
+}
+
+/**
+ * Ticks from 0 at a round step (1, 2 or 5 × 10^k) up to the first one at or above `max`, at most
+ * `maxIntervals` of them, every label with the step's decimals: 0.00 0.05 0.10, never 0.3 0.32.
+ */
+export function roundTicks(max: number, maxIntervals = 5): TickSpec {
+  const span = Number.isFinite(max) && max > 0 ? max : 1
+  const intervalsAt = (step: number) => Math.ceil(span / step - 1e-9) // 1e-9: 0.3 / 0.1 is 2.9999999999999996
+  // span / maxIntervals lies in [10^e, 10^(e+1)), so one of 1, 2, 5 × 10^e or 10^(e+1) fits
+  const e = Math.floor(Math.log10(span / maxIntervals))
+  const [mantissa, exponent] = ([[1, e], [2, e], [5, e], [1, e + 1]] as const).find(([m, x]) => intervalsAt(m * 10 ** x) <= maxIntervals)!
+  const step = mantissa * 10 ** exponent
+  const decimals = Math.max(0, -exponent)
+  const splits = Array.from({ length: intervalsAt(step) + 1 }, (_, i) => Number((i * step).toFixed(decimals)))
+  return { range: [0, splits[splits.length - 1]], splits, labels: splits.map((v) => v.toFixed(decimals)) }
+}
+
+/**
+ * Ticks at categories 0..n-1: every name when all fit in `plotWidthPx` (at ~7 px a character), else every
+ * k-th, and always those in `keep` (the chosen fusion weights), with no other label close enough to crowd them.
+ */
+export function categoryTicks(names: string[], keep: number[], plotWidthPx = 480): TickSpec {
+  const slot = 7 * Math.max(1, ...names.map((n) => n.length)) + 16
+  const stride = Math.ceil(names.length / Math.max(1, Math.floor(plotWidthPx / slot)))
+  const shown = (i: number) => keep.includes(i) || (i % stride === 0 && keep.every((k) => Math.abs(k - i) >= stride))
+  return { range: [-0.5, names.length - 0.5], splits: names.map((_, i) => i), labels: names.map((n, i) => (shown(i) ? n : '')) }
 }
 
 function rocTasks(data: ReportData): string[] {

@@ -18,7 +18,7 @@ const SECTIONS: { id: ChartSpec['section']; title: string; note: string }[] = [
   { id: 'auc', title: 'Validation AUC per epoch', note: 'One colour per model; dash pattern per seed.' },
   { id: 'roc', title: 'ROC curves', note: 'On the evaluation split; the grey diagonal is a random ranking.' },
   { id: 'calibration', title: 'Calibration', note: 'Observed rate against mean predicted probability per bin; on the grey diagonal a model is calibrated.' },
-  { id: 'fusion', title: 'Fusion-weight sweep', note: 'The validation objective for each weight combination tried; the legend names the weights chosen.' },
+  { id: 'fusion', title: 'Fusion-weight sweep', note: 'The validation objective for each weight combination tried; a ring and the dashed line mark the weights each run chose, which the legend names.' },
 ]
 
 export function renderReport(data: ReportData): string {
@@ -44,7 +44,7 @@ export function renderReport(data: ReportData): string {
 <h1>${escapeHtml(data.title)}</h1>
 ${(data.notes ?? []).map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('\n')}
 <section><h2>Comparison</h2>
-<p class="note">Mean ± sample standard deviation over seeds; the best model per row in bold.</p>
+<p class="note">Mean ± sample standard deviation over seeds (no ± when every seed gave the same value); the best model per row in bold.</p>
 ${comparisonTables(data.records).map(renderTable).join('\n')}
 </section>
 ${sections.join('\n')}
@@ -61,12 +61,12 @@ function renderTable(table: ComparisonTable): string {
   const rows = table.rows.map((row) => {
     const cells = row.cells.map((c) => {
       if (!c) return '<td>—</td>'
-      const text = escapeHtml(formatSummary(c))
+      const text = escapeHtml(formatSummary(c, row.format))
       return row.best !== undefined && c.mean === row.best ? `<td class="best">${text}</td>` : `<td>${text}</td>`
     })
     return `<tr><td>${escapeHtml(row.task)}</td><td>${escapeHtml(row.metric)}</td>${cells.join('')}</tr>`
   })
-  return `<h3>split: ${escapeHtml(table.split)}</h3>\n<table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`
+  return `<h3>split: ${escapeHtml(table.split)}</h3>\n<table class="results">\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`
 }
 
 export function escapeHtml(text: string): string {
@@ -86,10 +86,10 @@ const PAGE_CSS = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto; max-width: 1240px; padding: 0 16px; color: #222; }
 h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; } h3 { font-size: 15px; }
 .note { color: #666; margin: 2px 0 8px; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; } th { background: #f5f5f5; }
-td:nth-child(1), td:nth-child(2) { text-align: left; }
-td.best { font-weight: 700; background: #eef7ee; }
+table.results { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+.results th, .results td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; } .results th { background: #f5f5f5; }
+.results td:nth-child(1), .results td:nth-child(2) { text-align: left; }
+.results td.best { font-weight: 700; background: #eef7ee; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 .chart { border: 1px solid #eee; padding: 4px; }
 `

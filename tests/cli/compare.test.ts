@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { before, describe, it } from 'node:test'
 import { chromium } from 'playwright-core'
-import { type ReportData, buildCharts } from '../../src/report/index.js'
+import { formatComparison } from '../../src/cli/commands/compare.js'
+import type { MetricRecord } from '../../src/metrics/index.js'
+import { BAYES_MODEL, type ReportData, buildCharts } from '../../src/report/index.js'
 import { cli, tempDir, tinyConfig } from './tiny.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -36,13 +38,16 @@ describe('resflow compare', () => {
     const md = readFileSync(join(out, 'results.md'), 'utf8')
     assert.match(md, /\| task \| metric \| resflow \| shared-bottom \| bayes \(true p\) \|/)
     assert.match(md, /\| click \| auc \| \**0\.\d{4} ± 0\.\d{4}/)
+    assert.match(md, /\| all \| parameters \| \d{1,3}(,\d{3})* \| \d{1,3}(,\d{3})* \|/) // the same in every seed: no "± 0.0000"
+    assert.match(md, /\| all \| rows_per_s \| \d{1,3}(,\d{3})* ± \d{1,3}(,\d{3})* \|/)
+    assert.doesNotMatch(md + r.stdout, /\de-\d/, 'no exponent form')
 
     const html = readFileSync(join(out, 'report.html'), 'utf8')
     assert.match(html, /^<!doctype html>/)
     assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href="http/, 'self-contained: no external scripts or styles')
     for (const section of ['Loss per epoch', 'Validation AUC per epoch', 'ROC curves', 'Calibration', 'Fusion-weight sweep']) assert.ok(html.includes(section), section)
 
-    assert.match(r.stdout, /test split \(mean ± std over seeds; \* best\)/)
+    assert.match(r.stdout, /test split \(mean ± std over seeds, a single number when every seed agrees; \* best\)/)
     assert.match(r.stdout, new RegExp(`report → ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/report\\.html`))
   })
 
@@ -58,9 +63,37 @@ describe('resflow compare', () => {
       await page.waitForSelector('body[data-charts-drawn]', { timeout: 15_000 })
       assert.deepEqual(problems, [])
       assert.equal(await page.evaluate('Number(document.body.dataset.chartsDrawn)'), buildCharts(report).length)
+      const legends = (await page.evaluate(`Array.from(document.querySelectorAll('.u-legend')).map((l) => l.textContent)`)) as string[]
+      assert.equal(legends.length, buildCharts(report).length)
+      for (const text of legends) assert.doesNotMatch(text, /--/, 'no placeholder values in a legend')
+      if (process.env.RESFLOW_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.RESFLOW_REPORT_SCREENSHOT, fullPage: true })
       assert.ok(buildCharts(report).some((c) => c.section === 'roc') && buildCharts(report).some((c) => c.section === 'fusion'))
     } finally {
       await browser.close()
     }
+  })
+})
+
+describe('formatComparison', () => {
+  const rec = (model: string, seed: number, metric: string, value: number, split = 'test', task = 'purchase'): MetricRecord => ({ model, seed, split, task, metric, value })
+
+  it('writes each row in one notation: small loglosses and their stds alike, rates with separators, no ± when seeds agree', () => {
+    const records = [
+      rec('resflow', 1, 'auc', 0.71), rec('resflow', 2, 'auc', 0.73), rec('mmoe', 1, 'auc', 0.7), rec('mmoe', 2, 'auc', 0.7), rec(BAYES_MODEL, 1, 'auc', 0.91),
+      // resflow: mean 0.0024, std 9.79e-4 (once "0.0024 ± 9.79e-4")
+      rec('resflow', 1, 'logloss', 0.0017077), rec('resflow', 2, 'logloss', 0.0030923), rec('mmoe', 1, 'logloss', 0.0031), rec('mmoe', 2, 'logloss', 0.0035), rec(BAYES_MODEL, 1, 'logloss', 0.0021),
+      rec('resflow', 1, 'rows_per_s', 44000, 'train', 'all'), rec('resflow', 2, 'rows_per_s', 48000, 'train', 'all'),
+      rec('mmoe', 1, 'rows_per_s', 39000.4, 'train', 'all'), rec('mmoe', 2, 'rows_per_s', 39000.4, 'train', 'all'),
+      rec('resflow', 1, 'seconds', 12.5, 'train', 'all'), rec('resflow', 2, 'seconds', 13.5, 'train', 'all'), rec('mmoe', 1, 'seconds', 14, 'train', 'all'), rec('mmoe', 2, 'seconds', 15, 'train', 'all'),
+    ]
+    assert.equal(formatComparison(records), [
+      'test split (mean ± std over seeds, a single number when every seed agrees; * best)',
+      'task      metric      resflow              mmoe               bayes (true p)',
+      '--------  ----------  -------------------  -----------------  --------------',
+      'purchase  auc         0.7200 ± 0.0141 *    0.7000             0.9100 (n=1)',
+      'purchase  logloss     0.00240 ± 0.00098 *  0.00330 ± 0.00028  0.00210 (n=1)',
+      'train     rows_per_s  46,000 ± 2,828       39,000             —',
+      'train     seconds     13.0 ± 0.7           14.5 ± 0.7         —',
+    ].join('\n'))
   })
 })

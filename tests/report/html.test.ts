@@ -28,6 +28,9 @@ const COUNT_COLOURED_PIXELS = `Array.from(document.querySelectorAll('.chart')).m
   return { id: div.id, pixels }
 })`
 
+/** Per chart legend: its text and how many value cells it has (uPlot's live legend: "name: --"). */
+const LEGENDS = `Array.from(document.querySelectorAll('.u-legend')).map((l) => ({ text: l.textContent, values: l.querySelectorAll('.u-value').length }))`
+
 describe('renderReport', () => {
   const data = buildFixtureReport()
   const html = renderReport(data)
@@ -38,6 +41,7 @@ describe('renderReport', () => {
     assert.match(html, /<title>resflow comparison &lt;fixture&gt;<\/title>/)
     assert.equal(html.match(/<script/g)?.length, 3) // data, uPlot, client
     assert.match(html, /<td>click<\/td><td>auc<\/td><td class="best">/) // resflow's sharper scores win
+    assert.match(html, /<table class="results">/) // the table style stays off uPlot's legend table
   })
 
   it('opens in headless Chromium without errors and draws every chart', { skip: noChromium, timeout: 60_000 }, async () => {
@@ -66,6 +70,12 @@ describe('renderReport', () => {
       const colourful = (await page.evaluate(COUNT_COLOURED_PIXELS)) as { id: string; pixels: number }[]
       assert.deepEqual(colourful.map((c) => c.id), expected.map((id) => `chart-${id}`))
       for (const c of colourful) assert.ok(c.pixels > 200, `${c.id}: only ${c.pixels} coloured pixels, the series were not drawn`)
+      const legends = (await page.evaluate(LEGENDS)) as { text: string; values: number }[]
+      assert.equal(legends.length, expected.length)
+      for (const legend of legends) {
+        assert.doesNotMatch(legend.text, /--/, 'no placeholder values in a legend')
+        assert.equal(legend.values, 0, `${legend.text}: the legend shows series names only`)
+      }
       if (process.env.RESFLOW_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.RESFLOW_REPORT_SCREENSHOT, fullPage: true })
     } finally {
       await browser.close()

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { comparisonTables, formatSummary, metricDirection, renderResultsMarkdown, summarise } from '../../src/report/index.js'
+import { BAYES_MODEL, comparisonTables, formatNumber, formatSummary, metricDirection, metricFormat, renderResultsMarkdown, summarise } from '../../src/report/index.js'
 import type { MetricRecord } from '../../src/metrics/index.js'
 
 const rec = (model: string, seed: number, metric: string, value: number, split = 'test', task = 'click'): MetricRecord => ({ model, seed, split, task, metric, value })
@@ -45,7 +45,54 @@ describe('comparisonTables and renderResultsMarkdown', () => {
     assert.match(md, /over 2 seeds/)
     assert.match(md, /## test\n\n\| task \| metric \| resflow \| mmoe \|\n\|---\|---\|---\|---\|/)
     assert.match(md, /\| click \| auc \| \*\*0\.8100 ± 0\.0141\*\* \| 0\.7900 ± 0\.0141 \|/) // std of {0.80, 0.82} = 0.01·√2
-    assert.match(md, /\| click \| logloss \| 0\.3000 ± 0\.0000 \| \*\*0\.2600 ± 0\.0141\*\* \|/)
+    assert.match(md, /\| click \| logloss \| 0\.3000 \| \*\*0\.2600 ± 0\.0141\*\* \|/) // resflow: 0.3 in both seeds
     assert.match(md, /## val\n\n\| task \| metric \| resflow \|/)
+  })
+})
+
+describe('number formats', () => {
+  const summary = (mean: number, std: number, n = 3) => ({ mean, std, n, missing: 0 })
+
+  it('writes rates and counts as integers with thousands separators, without ± when every seed agrees', () => {
+    assert.equal(formatSummary(summary(46228.2248, 3922.4934), metricFormat('rows_per_s', [46228.2248, 150013.0388])), '46,228 ± 3,922')
+    assert.equal(formatSummary(summary(192226, 0), metricFormat('parameters', [192226, 2482])), '192,226')
+    assert.equal(formatSummary(summary(2, 0), metricFormat('epochs', [2, 3])), '2')
+    assert.equal(formatSummary(summary(1.5, 0.7071), metricFormat('best_epoch', [1.5, 2])), '1.5 ± 0.7')
+    assert.equal(formatSummary(summary(0.0923, 0.0015), metricFormat('seconds', [0.0923, 0.0782])), '0.092 ± 0.002')
+    assert.equal(formatSummary(summary(312.44, 5.1), metricFormat('seconds', [312.44, 1290.2])), '312 ± 5')
+  })
+
+  it('keeps 4 decimals for AUC and logloss, more when a row holds small values, never exponent form', () => {
+    assert.equal(formatSummary(summary(0.78123, 0.0011), metricFormat('auc', [0.78123, 0.5])), '0.7812 ± 0.0011')
+    assert.equal(formatSummary(summary(0.6869, 0.067), metricFormat('logloss', [0.6869, 0.0111])), '0.6869 ± 0.0670')
+    // a purchase logloss of 0.0024 and its std 9.79e-4 once read "0.0024 ± 9.79e-4"
+    const small = metricFormat('logloss', [0.0024, 0.0031])
+    assert.deepEqual(small, { decimals: 5, grouping: false })
+    assert.equal(formatSummary(summary(0.0024, 9.79e-4), small), '0.00240 ± 0.00098')
+    assert.equal(formatSummary(summary(0.0031, 0.0012), small), '0.00310 ± 0.00120')
+    assert.equal(formatSummary(summary(0.6739, 7.05e-4), metricFormat('ndcg@10', [0.6739, 0.6618])), '0.6739 ± 0.0007')
+    assert.equal(formatSummary(summary(1, 0), metricFormat('recall@10', [1, 0.75])), '1.0000')
+    assert.equal(metricFormat('funnel_violation', [1e-9, 0.2]).decimals, 6) // at most 6
+    assert.deepEqual([formatNumber(9.79e-4), formatNumber(0.0024), formatNumber(0.7812)], ['0.000979', '0.00240', '0.7812'])
+    assert.equal(formatNumber(-1e-5, { decimals: 4, grouping: false }), '0.0000') // not "-0.0000"
+  })
+
+  it('gives a std of exactly 0 when every seed gave the same value, so no "± 0.0000" is written', () => {
+    const [s] = summarise([1, 2, 3].map((seed) => rec('m', seed, 'calibration', 0.1)))
+    assert.equal(s.std, 0) // the naive sum gives a mean of 0.10000000000000002 and a std of ~1e-17
+    assert.equal(formatSummary(s), '0.1000')
+  })
+
+  it('formats each table row alike, the Bayes column included, and never marks the Bayes ceiling best', () => {
+    const records = [
+      rec('resflow', 1, 'logloss', 0.0031), rec('resflow', 2, 'logloss', 0.0041), rec(BAYES_MODEL, 1, 'logloss', 0.0024),
+      rec('resflow', 1, 'parameters', 192226, 'train', 'all'), rec('resflow', 2, 'parameters', 192226, 'train', 'all'),
+      rec('resflow', 1, 'rows_per_s', 44000, 'train', 'all'), rec('resflow', 2, 'rows_per_s', 48000, 'train', 'all'),
+    ]
+    const md = renderResultsMarkdown(records)
+    assert.match(md, /\| click \| logloss \| \*\*0\.00360 ± 0\.00071\*\* \| 0\.00240 \(n=1\) \|/)
+    assert.match(md, /\| all \| parameters \| 192,226 \|/)
+    assert.match(md, /\| all \| rows_per_s \| 46,000 ± 2,828 \|/) // std of {44000, 48000} = 2000·√2
+    assert.doesNotMatch(md, /\de-\d/)
   })
 })

@@ -5,7 +5,7 @@ import { MODEL_NAMES, isModelName } from '../../models/registry.js'
 import { runCompare } from '../../train/compare.js'
 import { type Experiment, loadExperiment } from '../../train/experiment.js'
 import { createProgress } from '../../train/progress.js'
-import { comparisonTables, formatSummary } from '../../report/index.js'
+import { type ComparisonTable, type MetricSummary, comparisonTables, formatSummary } from '../../report/index.js'
 import type { MetricRecord } from '../../metrics/index.js'
 import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
@@ -55,22 +55,26 @@ export function modelList(e: Experiment, option: string | undefined): string[] {
   return names
 }
 
-/** The terminal table: test split (else val), AUC rows per task and the fused score, columns models. */
+/**
+ * The terminal table: test split (else val), AUC, gAUC and logloss rows per task and the fused score,
+ * then the training cost; columns models. Each row in one format (comparisonTables' row.format).
+ */
 export function formatComparison(records: MetricRecord[], metrics = ['auc', 'gauc', 'logloss']): string {
   const tables = comparisonTables(records)
   const table = tables.find((t) => t.split === 'test') ?? tables.find((t) => t.split === 'val')
   if (!table) return '(no records)'
-  const rows = table.rows.filter((r) => metrics.includes(r.metric))
+  const cell = (c: MetricSummary | undefined, row: ComparisonTable['rows'][number]) =>
+    c ? formatSummary(c, row.format) + (row.best !== undefined && c.mean === row.best ? ' *' : '') : '—'
   const head = ['task', 'metric', ...table.models]
-  const body = rows.map((r) => [r.task, r.metric, ...r.cells.map((c) => (c ? formatSummary(c) + (r.best !== undefined && c.mean === r.best ? ' *' : '') : '—'))])
+  const body = table.rows.filter((r) => metrics.includes(r.metric)).map((r) => [r.task, r.metric, ...r.cells.map((c) => cell(c, r))])
   const cost = tables.find((t) => t.split === 'train')
   if (cost) {
     for (const metric of ['rows_per_s', 'seconds']) {
       const row = cost.rows.find((r) => r.metric === metric)
-      if (row) body.push(['train', metric, ...table.models.map((m) => { const c = row.cells[cost.models.indexOf(m)]; return c ? c.mean.toFixed(metric === 'seconds' ? 1 : 0) : '—' })])
+      if (row) body.push(['train', metric, ...table.models.map((m) => cell(row.cells[cost.models.indexOf(m)], row))])
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)))
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ')
-  return [`${table.split} split (mean ± std over seeds; * best)`, line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+  return [`${table.split} split (mean ± std over seeds, a single number when every seed agrees; * best)`, line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
 }

@@ -43,10 +43,12 @@ export const commonOptions = {
   /** BatchNorm after each hidden block (Dense → PReLU → BN); the paper's KuaiRand chain has none */
   blockBatchNorm: z.boolean().default(true),
   /**
-   * start each task's logit at the log-odds of its positive rate on the training data (its bias; for
-   * ResFlow net of the parent's, for ESMM the conditional rate), instead of a random bias near 0
+   * start each task's logit at its loss-minimising constant, the log-odds of its positive rate on the
+   * training data (its bias; for ResFlow net of the parent's, for ESMM the conditional rate), instead of a
+   * random bias near 0. On by default: every model trains better with it (bench/results/quality.md); the
+   * paper and the PyTorch reference do not do it (false reproduces them)
    */
-  priorBias: z.boolean().default(false),
+  priorBias: z.boolean().default(true),
 }
 
 export const CommonConfig = z.strictObject(commonOptions)
@@ -63,10 +65,13 @@ export interface PriorRates {
   positiveRates?: Record<string, number>
 }
 
-/** The starting bias of task k's logit with priorBias: the log-odds of its positive rate; undefined without. */
-export function priorLogit(config: Pick<CommonConfig, 'priorBias'>, extras: PriorRates, task: string): number | undefined {
+/**
+ * The starting logit of task k with priorBias: the constant that minimises its loss, log(w·p / (1 − p))
+ * for positive rate p and positive weight w (the log-odds of p when w = 1); undefined without the rate.
+ */
+export function priorLogit(config: Pick<CommonConfig, 'priorBias' | 'positiveWeights'>, extras: PriorRates, task: string): number | undefined {
   const rate = extras.positiveRates?.[task]
-  return config.priorBias && rate !== undefined ? logOdds(rate) : undefined
+  return config.priorBias && rate !== undefined ? logOdds(rate) + Math.log(config.positiveWeights[task] ?? 1) : undefined
 }
 
 /** The layer options of a model config (BuildContext.layers). */

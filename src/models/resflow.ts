@@ -24,7 +24,7 @@ import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { sharedInput, embeddingSpecs } from '../nn/inputs.js'
 import { linear } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, logOdds } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit } from './common.js'
 import { checkResidualWidths, residualLogit, residualTowers } from './residual.js'
 import { type TaskNode, resolveTaskGraph } from './task-graph.js'
 import type { Model } from './types.js'
@@ -63,12 +63,12 @@ export function resflowTaskNodes(spec: InputSpec, config: ResFlowConfig, extras:
 
 export function buildResFlow(spec: InputSpec, config: ResFlowConfig, extras: BuildExtras = {}, name = 'resflow'): Model & { nodes: TaskNode[] } {
   const nodes = resflowTaskNodes(spec, config, extras)
-  const rates = extras.positiveRates
-  // priorBias: f_k's bias such that z_k starts at the log-odds of task k's rate (z_k = f_k + mean of the parents' z)
+  // priorBias: f_k's bias such that z_k starts at task k's loss-minimising constant (z_k = f_k + mean of the parents' z)
   const priorBias = (task: string, parents: string[]): number | undefined => {
-    if (!config.priorBias || !rates || config.nonIncreasing || !(task in rates)) return undefined
-    const inherited = config.residual === 'none' || parents.length === 0 ? 0 : parents.reduce((a, p) => a + logOdds(rates[p] ?? 0.5), 0) / parents.length
-    return logOdds(rates[task]!) - inherited
+    const own = config.nonIncreasing ? undefined : priorLogit(config, extras, task)
+    if (own === undefined) return undefined
+    const inherited = config.residual === 'none' || parents.length === 0 ? 0 : parents.reduce((a, p) => a + (priorLogit(config, extras, p) ?? 0), 0) / parents.length
+    return own - inherited
   }
   return {
     name,

@@ -181,6 +181,11 @@ describe('priorBias: logits start at the log-odds of the positive rates', () => 
       }
     }
   })
+  it('with a positive weight w the start is the weighted loss\'s minimiser, log(w·p / (1 − p))', () => {
+    const m = buildModel(FUNNEL_SPEC, { model: 'nse', embeddingDim: 4, towers: [4], priorBias: true, positiveWeights: { purchase: 10 } }, { positiveRates: rates })
+    const bias = paramsFor(m).entries.get('tower.purchase.logit.bias')!.values[0]!
+    assert.ok(Math.abs(bias - Math.log((10 * 0.003) / 0.997)) < 1e-6, `${bias}`)
+  })
   it('without the rates (or with priorBias off) the bias keeps its random init', () => {
     const m = buildModel(FUNNEL_SPEC, { model: 'nse', embeddingDim: 4, towers: [4], priorBias: true })
     assert.ok(Math.abs(paramsFor(m).entries.get('tower.click.logit.bias')!.values[0]!) <= 0.5)

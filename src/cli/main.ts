@@ -51,6 +51,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * npm (`npx resflow`, `npm run resflow --`) runs the CLI under `sh -c`, and on SIGTERM signals only that
+ * shell, which exits without passing the signal on: the CLI went on running, orphaned (a server stayed
+ * up on its port). So when npm started us, the exit of our parent process counts as SIGTERM, which the
+ * command handles as it would the real one (serve: drain, then exit). Checked every 500 ms; a process
+ * started otherwise (a shell's `&`, nohup, a process manager) is not affected.
+ */
+export function stopWithNpmParent(): void {
+  if (process.env.npm_lifecycle_event === undefined) return
+  const parent = process.ppid
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return
+    clearInterval(timer)
+    process.kill(process.pid, 'SIGTERM')
+  }, 500)
+  timer.unref()
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  stopWithNpmParent()
   main(process.argv.slice(2)).then((code) => { process.exitCode = code })
 }

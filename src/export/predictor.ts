@@ -3,12 +3,15 @@
  * writes) compiled once into an onnxruntime session, plus the codec that maps raw values through
  * the stored preprocessing. `serve` holds one of these and swaps it on reload.
  */
+import { realpath } from 'node:fs/promises'
+import { basename } from 'node:path'
 import type { Batch, InputSpec } from '../data/types.js'
 import { Program } from '../engine/runtime.js'
 import { ExportError } from '../errors.js'
 import type { Model } from '../models/types.js'
 import type { WeightsFile } from '../train/checkpoint.js'
-import { type RunManifest, readRun } from '../train/run-dir.js'
+import { type SummedFile, readCheckedAsync, readChecksums, withPrefetched } from '../run/checksums.js'
+import { type RunManifest, readRun, runFiles } from '../train/run-dir.js'
 import { batchFeeds } from './feeds.js'
 import type { Fusion } from './fusion.js'
 import { type ExportedModel, type FeatureLayout, type ModelWeights, exportModel } from './onnx.js'
@@ -132,8 +135,36 @@ export function exportRun(runDir: string, deps: RunDeps): LoadedRun {
   return { manifest, preprocessing, model, codec, exported, version }
 }
 
-/** Loads a run directory into a ready predictor (compiled once). */
+/**
+ * The files `exportRun` reads (run.json, preprocessing.json, weights.bin), read and checked against
+ * checksums.json without blocking the event loop. A run without checksums.json gives none: readRun
+ * then reads it, or names what is missing. A file that fails its check is named here, as readRun would.
+ */
+export async function readRunFiles(runDir: string): Promise<Map<string, SummedFile>> {
+  const files = new Map<string, SummedFile>()
+  let real: string
+  try {
+    real = await realpath(runDir)
+  } catch {
+    return files // not there: readRun says so
+  }
+  const sums = readChecksums(real)
+  if (!sums) return files
+  const { manifest, preprocessing, weights } = runFiles(real)
+  for (const file of [manifest, preprocessing, weights]) {
+    const name = basename(file)
+    if (sums.files[name]) files.set(file, await readCheckedAsync(real, name, sums))
+  }
+  return files
+}
+
+/**
+ * Loads a run directory into a ready predictor (compiled once). The files are read and hashed
+ * asynchronously first, so a server keeps answering while a reload reads large weights; exporting the
+ * graph and compiling the onnxruntime session still run on the calling thread.
+ */
 export async function loadPredictor(runDir: string, deps: RunDeps, opts: { threads?: number } = {}): Promise<Predictor> {
-  const run = exportRun(runDir, deps)
+  const files = await readRunFiles(runDir)
+  const run = withPrefetched(files, () => exportRun(runDir, deps))
   return createPredictor(run.exported, run.model, run.codec, { version: run.version, threads: opts.threads })
 }

@@ -7,15 +7,21 @@
  *                        sorted by fused score, highest first (ties: lower index first)
  *   GET  /healthz        → {"status": "ok", "model", "version", "tasks"}
  *   GET  /metrics        → Prometheus text
- *   POST /admin/reload   → loads the run again and swaps it in without failing requests
+ *   POST /admin/reload   → loads the run again and swaps it in without failing requests. Off unless
+ *                          `admin` is given; then it wants `content-type: application/json` (a web page
+ *                          can POST text/plain to localhost cross-origin, but not JSON without a CORS
+ *                          preflight, which this server does not answer), and the token when one is set.
  *
- * Errors are JSON {"error": message, "field": path}: RequestError → its 4xx, anything else → 500.
+ * Every error is JSON {"error": message, "field": where}: `field` names the part of the request at
+ * fault ("body.candidates[3].price", "headers.content-type", "path", "method") and is null when the
+ * request is not (500, 503). RequestError → its 4xx, anything else → 500.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { DataError, RequestError } from '../errors.js'
-import type { Predictor } from '../export/predictor.js'
+import type { Predictor, RawFeature } from '../export/predictor.js'
 import { ServeMetrics } from './metrics.js'
 import type { ModelSlot } from './model-slot.js'
-import { DEFAULT_LIMITS, type RankLimits, parseRankRequest } from './request.js'
+import { DEFAULT_LIMITS, type RankLimits, clip, maxRankBodyBytes, parseRankRequest } from './request.js'
 
 export interface HttpRequest {
   method: string
@@ -23,6 +29,10 @@ export interface HttpRequest {
   path: string
   /** the raw body (POST) */
   body?: string | Uint8Array
+  /** the content-type header, if any */
+  contentType?: string
+  /** the authorization header, if any */
+  authorization?: string
 }
 
 export interface HttpResponse {
@@ -43,11 +53,24 @@ export interface RankResponse {
   results: RankResult[]
 }
 
+/** POST /admin/reload is served when this is given. */
+export interface AdminOptions {
+  /** when set, requests must carry `authorization: Bearer <token>` */
+  token?: string
+}
+
 export interface HandlerOptions {
   limits?: RankLimits
   metrics?: ServeMetrics
-  /** whether POST /admin/reload is served (default true) */
-  adminReload?: boolean
+  /** serve POST /admin/reload (default: not served; SIGHUP reloads either way) */
+  admin?: AdminOptions
+}
+
+/** The JSON body of every error. */
+export interface ErrorBody {
+  error: string
+  /** the part of the request at fault, or null when it is not the request's fault */
+  field: string | null
 }
 
 export interface Handler {
@@ -57,10 +80,39 @@ export interface Handler {
   /** loads the model again and swaps it in (what SIGHUP and POST /admin/reload do) */
   reload(): Promise<HttpResponse>
   readonly metrics: ServeMetrics
+  readonly limits: RankLimits
+  /** the raw features the model served now expects */
+  readonly features: readonly RawFeature[]
+  /** the largest legal /v1/rank body for the model served now (see maxRankBodyBytes) */
+  readonly maxBodyBytes: number
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
+export const JSON_TYPE = 'application/json; charset=utf-8'
 const json = (status: number, value: unknown): HttpResponse => ({ status, contentType: JSON_TYPE, body: JSON.stringify(value) })
+export const errorResponse = (status: number, error: string, field: string | null): HttpResponse => json(status, { error, field } satisfies ErrorBody)
+
+/** Checks an admin request: the token (401), the content type (415) and the body, which must be empty or {} (400). */
+function checkAdminRequest(req: HttpRequest, admin: AdminOptions): void {
+  if (admin.token !== undefined) {
+    const digest = (s: string) => createHash('sha256').update(s).digest() // equal lengths for timingSafeEqual
+    if (req.authorization === undefined || !timingSafeEqual(digest(req.authorization), digest(`Bearer ${admin.token}`))) {
+      const got = req.authorization === undefined ? 'none' : 'another'
+      throw new RequestError(`headers.authorization: expected "Bearer <token>" with the token given to --admin-token or RESFLOW_ADMIN_TOKEN, got ${got}`, { field: 'headers.authorization', status: 401 })
+    }
+  }
+  const type = req.contentType?.split(';')[0]!.trim().toLowerCase()
+  if (type !== 'application/json') {
+    throw new RequestError(
+      `headers.content-type: expected application/json, got ${type ? JSON.stringify(clip(type)) : 'none'} ` +
+        `(hint: curl -X POST -H 'content-type: application/json' http://HOST:PORT/admin/reload)`,
+      { field: 'headers.content-type', status: 415 },
+    )
+  }
+  const text = typeof req.body === 'string' ? req.body : new TextDecoder().decode(req.body ?? new Uint8Array())
+  if (!/^\s*(\{\s*\})?\s*$/.test(text)) {
+    throw new RequestError(`body: expected no body or {} (a reload reads the run folder the server was started with), got ${text.length} bytes`, { field: 'body' })
+  }
+}
 
 /** Scores, and the candidate order by fused score (highest first; ties: lower index first). */
 interface Ranked {
@@ -139,7 +191,7 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
       return json(200, { status: 'reloaded', model: p.model, version: p.version })
     } catch (err) {
       metrics.reloadFailures++
-      return json(500, { error: `reload failed, still serving version ${slot.predictor.version}: ${(err as Error).message}` })
+      return errorResponse(500, `reload failed, still serving version ${slot.predictor.version}: ${(err as Error).message}`, null)
     }
   }
 
@@ -152,7 +204,21 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
     },
     'GET /metrics': () => ({ status: 200, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: metrics.render() }),
   }
-  if (opts.adminReload ?? true) routes['POST /admin/reload'] = reload
+  const admin = opts.admin
+  if (admin) {
+    routes['POST /admin/reload'] = (req) => {
+      checkAdminRequest(req, admin)
+      return reload()
+    }
+  }
+
+  function noRoute(req: HttpRequest): HttpResponse {
+    const path = clip(req.path)
+    const methods = Object.keys(routes).filter((k) => k.endsWith(` ${req.path}`)).map((k) => k.split(' ')[0])
+    if (methods.length) return errorResponse(405, `${clip(req.method)} ${path}: method not allowed (allowed: ${methods.join(', ')})`, 'method')
+    if (req.path === '/admin/reload') return errorResponse(404, `${path}: off (start the server with --admin or --admin-token; SIGHUP reloads too)`, 'path')
+    return errorResponse(404, `${path}: no such route (routes: ${Object.keys(routes).join(', ')})`, 'path')
+  }
 
   async function handle(req: HttpRequest): Promise<HttpResponse> {
     const start = performance.now()
@@ -161,21 +227,14 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
     let res: HttpResponse
     metrics.inFlight++
     try {
-      if (!route) {
-        const methods = Object.keys(routes).filter((k) => k.endsWith(` ${req.path}`)).map((k) => k.split(' ')[0])
-        res = methods.length
-          ? json(405, { error: `${req.method} ${req.path}: method not allowed (allowed: ${methods.join(', ')})` })
-          : json(404, { error: `${req.path}: no such route (routes: ${Object.keys(routes).join(', ')})` })
-      } else {
-        res = await route(req)
-      }
+      res = route ? await route(req) : noRoute(req)
     } catch (err) {
       if (err instanceof RequestError) {
-        metrics.error(err.status === 413 ? 'too_large' : 'bad_request')
-        res = json(err.status, { error: err.message, field: err.field })
+        metrics.error(err.status === 413 ? 'too_large' : err.status === 401 ? 'unauthorized' : 'bad_request')
+        res = errorResponse(err.status, err.message, err.field ?? null)
       } else {
         metrics.error('internal')
-        res = json(500, { error: `internal error: ${(err as Error).message}` })
+        res = errorResponse(500, `internal error: ${(err as Error).message}`, null)
       }
     } finally {
       metrics.inFlight--
@@ -184,5 +243,17 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
     return res
   }
 
-  return { handle, rank, reload, metrics }
+  return {
+    handle,
+    rank,
+    reload,
+    metrics,
+    limits,
+    get features() {
+      return slot.predictor.codec.features
+    },
+    get maxBodyBytes() {
+      return maxRankBodyBytes(slot.predictor.codec.features, limits)
+    },
+  }
 }

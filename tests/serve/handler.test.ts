@@ -93,11 +93,15 @@ describe('rank handler', () => {
     })
   }
 
-  it('answers unknown routes with 404 and wrong methods with 405', async () => {
-    assert.equal((await handler.handle({ method: 'GET', path: '/v2/rank' })).status, 404)
+  it('answers unknown routes with 404 and wrong methods with 405, in the error shape {error, field}', async () => {
+    const missing = await handler.handle({ method: 'GET', path: '/v2/rank' })
+    assert.equal(missing.status, 404)
+    assert.deepEqual(Object.keys(JSON.parse(missing.body)), ['error', 'field'])
+    assert.equal(JSON.parse(missing.body).field, 'path')
     const res = await handler.handle({ method: 'GET', path: '/v1/rank' })
     assert.equal(res.status, 405)
     assert.match(res.body, /allowed: POST/)
+    assert.equal(JSON.parse(res.body).field, 'method')
   })
 
   it('reports health and Prometheus metrics (counts, latency histogram, errors)', async () => {
@@ -119,8 +123,8 @@ describe('ModelSlot', () => {
     const b = await tinyRun({ seed: 32, steps: 1 })
     let next = 'broken'
     const slot = new ModelSlot(await loadPredictor(a.dir, deps), () => loadPredictor(next === 'broken' ? '/nonexistent' : b.dir, deps))
-    const handler = createHandler(slot)
-    const failed = await handler.handle({ method: 'POST', path: '/admin/reload' })
+    const handler = createHandler(slot, { admin: {} })
+    const failed = await handler.handle({ method: 'POST', path: '/admin/reload', contentType: 'application/json' })
     assert.equal(failed.status, 500)
     assert.match(failed.body, new RegExp(`still serving version ${readRun(a.dir).version}.*not a run directory`))
     next = 'ok'

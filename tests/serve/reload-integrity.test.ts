@@ -25,7 +25,7 @@ function request(p: Predictor, n: number): string {
 }
 
 async function post(h: Handler, path: string, body?: string) {
-  const res = await h.handle({ method: 'POST', path, body })
+  const res = await h.handle({ method: 'POST', path, body, contentType: 'application/json' })
   return { status: res.status, json: JSON.parse(res.body) as { version?: string; error?: string; results?: unknown } }
 }
 
@@ -53,7 +53,7 @@ describe('reload of a run folder being replaced', () => {
   /** Serves a copy of run a from `dir` (reloads read `dir` again). */
   async function serve(dir: string) {
     const slot = new ModelSlot(await loadPredictor(dir, RUN_DEPS), () => loadPredictor(dir, RUN_DEPS))
-    return { slot, handler: createHandler(slot) }
+    return { slot, handler: createHandler(slot, { admin: {} }) }
   }
 
   async function assertStillServesA(handler: Handler, during: string) {

@@ -31,7 +31,7 @@ describe('HTTP server', () => {
     runs = [await tinyRun({ seed: 41, steps: 2 }), await tinyRun({ seed: 42, steps: 2 })]
     // each reload alternates between the two runs, so the version tells which model answered
     slot = new ModelSlot(await loadPredictor(runs[0]!.dir, deps), () => loadPredictor(runs[next++ % 2]!.dir, deps))
-    handler = createHandler(slot, { limits: { maxCandidates: 2000 } })
+    handler = createHandler(slot, { limits: { maxCandidates: 2000 }, admin: {} })
     server = await startServer(handler, slot, { port: 0, maxBodyBytes: 64 * 1024 })
   })
   after(async () => {
@@ -87,7 +87,7 @@ describe('HTTP server', () => {
     const clients = Array.from({ length: 6 }, client)
     const reloads = (async () => {
       while (sent < 60) await new Promise((r) => setTimeout(r, 5))
-      const res = await fetch(`${server.url}/admin/reload`, { method: 'POST' })
+      const res = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json' } })
       assert.equal(res.status, 200)
       while (sent < 150) await new Promise((r) => setTimeout(r, 5))
       process.kill(process.pid, 'SIGHUP')

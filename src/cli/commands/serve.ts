@@ -1,16 +1,18 @@
 /**
- * `resflow serve --run RUN_DIR [--port 8080]`: POST /v1/rank, GET /healthz, GET /metrics and
- * POST /admin/reload over HTTP (see serve/handler.ts). SIGHUP reloads the run directory; SIGTERM /
- * SIGINT finish in-flight requests and exit. A reload reads the run as one snapshot checked against its
- * checksums.json: a half-copied folder is refused (5xx naming the file) and the old model keeps serving.
- * Publish a new run by writing it elsewhere and renaming (a symlink swap), see docs/run-folder.md.
+ * `resflow serve --run RUN_DIR [--port 8080]`: POST /v1/rank, GET /healthz and GET /metrics over HTTP
+ * (see serve/handler.ts), and POST /admin/reload with --admin or --admin-token. SIGHUP reloads the run
+ * directory; SIGTERM / SIGINT finish in-flight requests (at most --shutdown-timeout-ms) and exit. A
+ * reload reads the run as one snapshot checked against its checksums.json: a half-copied folder is
+ * refused (5xx naming the file) and the old model keeps serving. Publish a new run by writing it
+ * elsewhere and renaming (a symlink swap), see docs/run-folder.md; running under a process manager:
+ * docs/serving.md.
  */
 import { loadPredictor } from '../../export/predictor.js'
 import { RUN_DEPS } from '../../export/run-deps.js'
-import { createHandler } from '../../serve/handler.js'
+import { type AdminOptions, createHandler } from '../../serve/handler.js'
 import { ModelSlot } from '../../serve/model-slot.js'
-import { DEFAULT_LIMITS } from '../../serve/request.js'
-import { DEFAULT_MAX_BODY_BYTES, handleSignals, startServer } from '../../serve/server.js'
+import { DEFAULT_LIMITS, VALUE_BYTES } from '../../serve/request.js'
+import { SHUTDOWN_TIMEOUT_MS, adminWarning, handleSignals, startServer } from '../../serve/server.js'
 import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
@@ -18,9 +20,11 @@ const OPTIONS: OptionSpec = {
   port: { type: 'string', description: 'port to listen on (default 8080; 0 picks a free one)' },
   host: { type: 'string', description: 'address to bind (default 127.0.0.1; 0.0.0.0 for every interface)' },
   'max-candidates': { type: 'string', description: `most candidates per request (default ${DEFAULT_LIMITS.maxCandidates})` },
-  'max-body-bytes': { type: 'string', description: `largest request body (default ${DEFAULT_MAX_BODY_BYTES})` },
+  'max-body-bytes': { type: 'string', description: `largest request body (default: max candidates × the model's features × ${VALUE_BYTES} bytes a value, + 64 KiB)` },
   threads: { type: 'string', description: 'onnxruntime intra-op threads (default 1)' },
-  'no-admin': { type: 'boolean', description: 'do not serve POST /admin/reload (SIGHUP still reloads)' },
+  admin: { type: 'boolean', description: 'serve POST /admin/reload (content-type application/json); off by default, SIGHUP reloads either way' },
+  'admin-token': { type: 'string', description: 'serve POST /admin/reload to requests with "authorization: Bearer TOKEN" (or set RESFLOW_ADMIN_TOKEN)' },
+  'shutdown-timeout-ms': { type: 'string', description: `on SIGTERM / SIGINT, how long in-flight requests may take before their connections are closed (default ${SHUTDOWN_TIMEOUT_MS})` },
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,19 +35,26 @@ export async function run(argv: string[]): Promise<number> {
   }
   const runDir = stringOption(values.run)!
   const threads = intOption('threads', values.threads, 1)
+  const host = stringOption(values.host) ?? '127.0.0.1'
+  const token = stringOption(values['admin-token']) ?? (process.env.RESFLOW_ADMIN_TOKEN || undefined)
+  const admin: AdminOptions | undefined = token !== undefined ? { token } : values.admin ? {} : undefined
   const load = () => loadPredictor(runDir, RUN_DEPS, { threads })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot, {
     limits: { maxCandidates: intOption('max-candidates', values['max-candidates'], 1) ?? DEFAULT_LIMITS.maxCandidates },
-    adminReload: !values['no-admin'],
+    admin,
   })
   const server = await startServer(handler, slot, {
     port: intOption('port', values.port) ?? 8080,
-    host: stringOption(values.host),
+    host,
     maxBodyBytes: intOption('max-body-bytes', values['max-body-bytes'], 1),
+    shutdownTimeoutMs: intOption('shutdown-timeout-ms', values['shutdown-timeout-ms'], 0),
   })
   const p = slot.predictor
-  console.error(`serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}) on ${server.url}: POST /v1/rank, GET /healthz, GET /metrics`)
+  const routes = ['POST /v1/rank', 'GET /healthz', 'GET /metrics', ...(admin ? [`POST /admin/reload${admin.token !== undefined ? ' (token)' : ''}`] : [])]
+  console.error(`serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`)
+  const warning = adminWarning(host, admin)
+  if (warning) console.error(warning)
   const unlisten = handleSignals(server, handler, (line) => console.error(line))
   await server.closed
   unlisten()

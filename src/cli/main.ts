@@ -2,8 +2,11 @@
  * The `resflow` command line: a thin layer over the library. Each command lives in its own file under
  * commands/ and exports `run(argv) → exit code`; this table is the only place that lists them.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ResflowError } from '../errors.js'
+import { packageRoot } from '../train/experiment.js'
 
 type Command = { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }
 
@@ -16,27 +19,44 @@ const COMMANDS: Record<string, Command> = {
   compare: { summary: 'train models × seeds (× one swept setting) on the same splits; results.json, results.md, report.html', load: () => import('./commands/compare.js') },
   export: { summary: 'write a run as a standalone ONNX file (tables as initializers, metadata) + preprocessing JSON; twin towers per side', load: () => import('./commands/export.js') },
   serve: { summary: 'serve rankings over HTTP: POST /v1/rank, /healthz, /metrics, reload on SIGHUP or POST /admin/reload', load: () => import('./commands/serve.js') },
-  demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison', load: () => import('./commands/demo.js') },
+  demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison (a few minutes)', load: () => import('./commands/demo.js') },
+  models: { summary: 'list the registered models: summary, paper, options with their defaults (--json)', load: () => import('./commands/models.js') },
+}
+
+export const COMMAND_NAMES = Object.keys(COMMANDS)
+
+/** The installed package's version (package.json beside bin/, dist/ and src/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version
 }
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length))
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
-  return ['usage: resflow <command> [options]', '', 'commands:', ...lines].join('\n')
+  return [
+    'usage: resflow <command> [options]', '', 'commands:', ...lines, '',
+    'resflow <command> --help (or resflow help <command>) lists its options, their defaults and examples; resflow --version prints the version.',
+  ].join('\n')
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage())
-    return name ? 0 : 1
+  const [first, ...after] = argv
+  if (first === '--version' || first === '-v') {
+    console.log(version())
+    return 0
   }
+  if (first === 'help' && after.length > 0) return main([...after, '--help'])
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    console.log(usage())
+    return first ? 0 : 1
+  }
+  const [name, ...rest] = argv as [string, ...string[]]
   // "data stats" style commands: try the two-word name first
   const two = rest.length > 0 ? `${name} ${rest[0]}` : ''
   const key = two && COMMANDS[two] ? two : name
   const command = COMMANDS[key]
   if (!command) {
-    console.error(`resflow: unknown command "${name}" (available: ${Object.keys(COMMANDS).join(', ')})`)
+    console.error(`resflow: unknown command "${name}" (available: ${COMMAND_NAMES.join(', ')})`)
     return 2
   }
   try {

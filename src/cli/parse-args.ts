@@ -1,11 +1,12 @@
 /**
  * Command-line options for the commands: node's parseArgs, strict, with errors that list the allowed
- * options and name the command. Values stay strings; `intOption` converts with a located error.
+ * options and name the command. Values stay strings; `intOption` converts with a located error. A
+ * `default` is filled in when the option is absent and shown in `--help`.
  */
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../errors.js'
 
-export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; description: string; required?: boolean }>
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; description: string; required?: boolean; default?: string }>
 
 export interface Parsed {
   values: Record<string, string | boolean | undefined>
@@ -23,16 +24,21 @@ export function parseOptions(command: string, argv: string[], spec: OptionSpec):
   }
   const values = parsed.values as Record<string, string | boolean | undefined>
   if (values.help) return { values, help: true }
+  for (const [name, s] of Object.entries(spec)) if (s.default !== undefined && values[name] === undefined) values[name] = s.default
   for (const [name, s] of Object.entries(spec)) {
     if (s.required && values[name] === undefined) throw new ConfigError(`--${name} is required (${s.description}); see \`resflow ${command} --help\``, { field: `--${name}` })
   }
   return { values, help: false }
 }
 
-export function helpText(command: string, synopsis: string, spec: OptionSpec): string {
-  const width = Math.max(...Object.entries(spec).map(([k, v]) => k.length + (v.type === 'string' ? 6 : 0)))
-  const lines = Object.entries(spec).map(([k, v]) => `  --${(k + (v.type === 'string' ? ' VALUE' : '')).padEnd(width)}  ${v.description}${v.required ? ' (required)' : ''}`)
-  return [`usage: resflow ${command} ${synopsis}`, '', 'options:', ...lines].join('\n')
+/** `resflow CMD --help`: usage, every option (required / default), then examples (full command lines without "resflow "). */
+export function helpText(command: string, synopsis: string, spec: OptionSpec, examples: string[]): string {
+  const all: OptionSpec = { ...spec, help: { type: 'boolean', short: 'h', description: 'print this help' } }
+  const width = Math.max(...Object.entries(all).map(([k, v]) => k.length + (v.type === 'string' ? 6 : 0)))
+  const note = (v: OptionSpec[string]) => (v.required ? ' (required)' : v.default !== undefined ? ` (default ${v.default})` : '')
+  const lines = Object.entries(all).map(([k, v]) => `  --${(k + (v.type === 'string' ? ' VALUE' : '')).padEnd(width)}  ${v.description}${note(v)}`)
+  const shown = examples.map((e) => `  resflow ${e}`)
+  return [`usage: resflow ${command} ${synopsis}`, '', 'options:', ...lines, '', examples.length > 1 ? 'examples:' : 'example:', ...shown].join('\n')
 }
 
 export function intOption(name: string, value: string | boolean | undefined, min = 0): number | undefined {

@@ -13,16 +13,22 @@
  *   earlyStopping: { metric: mean-auc, patience: 2 }
  *   compare: { models: { resflow: {}, mmoe: { experts: 4 } }, seeds: 2 }
  *
- * Relative paths in `data` are relative to the config file's folder.
+ * Relative paths in `data` are relative to the config file's folder. A config shipped in the package
+ * (configs/ of an installed resflow) must not write into the package: its relative data paths that land
+ * inside the package are re-rooted, `.cache/X` under the cache root (`--cache`, RESFLOW_CACHE, else
+ * ./.cache) and any other path under the working directory. In a checkout run from its root that is
+ * where they pointed anyway.
  */
 import { createHash } from 'node:crypto'
-import { dirname, isAbsolute, resolve } from 'node:path'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { loadConfigFile } from '../config/load.js'
 import { ConfigError } from '../errors.js'
 import { FUSION_KINDS } from '../export/fusion.js'
 import { commonOptions } from '../models/common.js'
-import { type ModelConfigInput, parseModelConfig } from '../models/registry.js'
+import { MODEL_NAMES, type ModelConfigInput, isModelName, parseModelConfig } from '../models/registry.js'
 
 const Path = z.string().min(1)
 
@@ -147,17 +153,95 @@ export const ExperimentSchema = z.strictObject({
 })
 export type Experiment = z.infer<typeof ExperimentSchema> & { file: string }
 
-/** Reads and validates an experiment file; resolves data paths against the file's folder. */
-export function loadExperiment(file: string): Experiment {
+export interface LoadOptions {
+  /** where generated data of the package's own configs goes (default: RESFLOW_CACHE, else ./.cache) */
+  cacheRoot?: string
+}
+
+/** Reads and validates an experiment file; resolves data paths against the file's folder (see the header). */
+export function loadExperiment(file: string, options: LoadOptions = {}): Experiment {
   const parsed = loadConfigFile(file, ExperimentSchema)
-  const experiment = { ...parsed, file, data: resolveDataPaths(parsed.data, dirname(file)) }
+  const experiment = { ...parsed, file, data: resolveDataPaths(parsed.data, resolve(file), cacheRoot(options.cacheRoot)) }
   checkExperiment(experiment)
   return experiment
 }
 
-function resolveDataPaths(data: DataConfig, base: string): DataConfig {
-  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p))
-  return { ...data, dir: abs(data.dir), train: abs(data.train), val: abs(data.val), test: abs(data.test), schema: abs(data.schema) }
+/** The cache root: the option, else RESFLOW_CACHE, else .cache in the working directory; absolute. */
+export function cacheRoot(option?: string): string {
+  return resolve(option ?? (process.env.RESFLOW_CACHE || '.cache'))
+}
+
+/** The folder of resflow's package.json: the checkout, or node_modules/resflow when installed. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'resflow') return dir
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error(`resflow: no package.json of resflow above ${fileURLToPath(import.meta.url)}`)
+    dir = parent
+  }
+}
+
+const inside = (root: string, path: string) => path === root || path.startsWith(root + sep)
+
+function resolveDataPaths(data: DataConfig, file: string, cache: string): DataConfig {
+  const pkg = packageRoot()
+  const shipped = inside(pkg, file)
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(dirname(file), p))
+  // data written or read by a shipped config: never inside the package (the schema files it names are read-only, shipped)
+  const dataPath = (p: string | undefined) => {
+    const path = abs(p)
+    if (path === undefined || !shipped || p === undefined || isAbsolute(p) || !inside(pkg, path)) return path
+    const rel = relative(pkg, path)
+    const cached = rel.split(sep)
+    return cached[0] === '.cache' ? join(cache, ...cached.slice(1)) : resolve(rel)
+  }
+  return { ...data, dir: dataPath(data.dir), train: dataPath(data.train), val: dataPath(data.val), test: dataPath(data.test), schema: abs(data.schema) }
+}
+
+/** A model preset: a file like configs/models/resflow.yaml, `model: NAME` and that model's options. */
+export interface ModelPreset {
+  file: string
+  model: ModelConfigInput
+}
+
+const PresetSchema = z.looseObject({ model: z.string().min(1) })
+
+/** The presets shipped in configs/models/, by name (file name without .yaml). */
+export function presetNames(): string[] {
+  const dir = join(packageRoot(), 'configs', 'models')
+  return existsSync(dir) ? readdirSync(dir).filter((f) => extname(f) === '.yaml').map((f) => basename(f, '.yaml')).sort() : []
+}
+
+/**
+ * train's `--model REF`: a registry name (null: the config's own options for that model, as before), else
+ * a preset (loadModelPreset).
+ */
+export function resolveModelRef(ref: string): ModelPreset | null {
+  return isModelName(ref) ? null : loadModelPreset(ref)
+}
+
+/**
+ * A preset file (a path, or a name ending in .yaml / .yml / .json) or the name of a shipped preset
+ * (configs/models/NAME.yaml), read and checked against its model's schema: before any data is read.
+ */
+export function loadModelPreset(ref: string): ModelPreset {
+  const looksLikeFile = ref.includes('/') || ref.includes(sep) || ['.yaml', '.yml', '.json'].includes(extname(ref))
+  const file = looksLikeFile ? ref : join(packageRoot(), 'configs', 'models', `${ref}.yaml`)
+  if (!looksLikeFile && !existsSync(file)) {
+    throw new ConfigError(`--model: unknown model or preset "${ref}" (models: ${MODEL_NAMES.join(', ')}; presets: ${presetNames().join(', ')}; or a preset file)`, { field: '--model' })
+  }
+  const model = loadConfigFile(file, PresetSchema) as ModelConfigInput
+  withFile(file, () => parseModelConfig(model))
+  return { file, model }
+}
+
+/** The experiment with its `model` section replaced by the preset's (checked as a whole again). */
+export function withModelPreset(e: Experiment, preset: ModelPreset): Experiment {
+  const out: Experiment = { ...e, model: preset.model }
+  withFile(preset.file, () => checkExperiment(out))
+  return out
 }
 
 /** Cross-field checks zod cannot express; errors name the file and field. */

@@ -1,9 +1,13 @@
-/** `resflow compare --config FILE [--models a,b,c] [--seeds N] [--out DIR]`: models × seeds on the same splits. */
+/**
+ * `resflow compare --config FILE [--models a,b,c] [--seeds N] [--out DIR]`: models × seeds on the same splits.
+ * `--model PRESET` replaces the config's model section (the base of every compared model's shared options)
+ * and joins the comparison.
+ */
 import { join } from 'node:path'
 import { ConfigError } from '../../errors.js'
 import { MODEL_NAMES, isModelName } from '../../models/registry.js'
 import { runCompare } from '../../train/compare.js'
-import { type Experiment, loadExperiment } from '../../train/experiment.js'
+import { type Experiment, loadExperiment, loadModelPreset, withModelPreset } from '../../train/experiment.js'
 import { createProgress } from '../../train/progress.js'
 import { type ComparisonTable, type MetricSummary, comparisonTables, formatSummary } from '../../report/index.js'
 import type { MetricRecord } from '../../metrics/index.js'
@@ -16,16 +20,31 @@ const OPTIONS: OptionSpec = {
   out: { type: 'string', description: 'output folder (default runs/compare-<name>)' },
   parallel: { type: 'string', description: 'trainings at once (default: compare.parallel)' },
   epochs: { type: 'string', description: 'override the config\'s epochs' },
+  model: { type: 'string', description: 'a preset replacing the config\'s model section: a file, or a name of configs/models/*.yaml (e.g. resflow, resflow-aliccp); its model joins the comparison' },
   quiet: { type: 'boolean', description: 'no per-epoch lines' },
+  cache: { type: 'string', description: 'cache root for the generated data of configs shipped with resflow (default: $RESFLOW_CACHE, else ./.cache)' },
 }
+
+const EXAMPLES = [
+  'compare --config configs/synthetic_test.yaml --seeds 1 --out runs/compare-tiny',
+  'compare --config configs/aliccp.yaml --model resflow-aliccp --models resflow,mmoe,ple --parallel 2',
+]
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('compare', argv, OPTIONS)
   if (help) {
-    console.log(helpText('compare', '--config FILE [--models a,b,c] [--seeds N] [--out DIR]', OPTIONS))
+    console.log(helpText('compare', '--config FILE [--models a,b,c] [--model PRESET] [--seeds N] [--out DIR]', OPTIONS, EXAMPLES))
     return 0
   }
-  const experiment = loadExperiment(stringOption(values.config)!)
+  let experiment = loadExperiment(stringOption(values.config)!, { cacheRoot: stringOption(values.cache) })
+  const modelRef = stringOption(values.model)
+  if (modelRef !== undefined) {
+    experiment = withModelPreset(experiment, loadModelPreset(modelRef))
+    const own = experiment.model.model
+    if (stringOption(values.models) === undefined && Object.keys(experiment.compare.models).length > 0 && !(own in experiment.compare.models)) {
+      experiment.compare.models = { ...experiment.compare.models, [own]: {} }
+    }
+  }
   const epochs = intOption('epochs', values.epochs, 1)
   if (epochs !== undefined) experiment.epochs = epochs
   const models = modelList(experiment, stringOption(values.models))

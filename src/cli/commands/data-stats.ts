@@ -3,9 +3,7 @@
  * label rates, funnel violations and missing cells; vocabulary sizes of the preprocessing fitted on train.
  * The JSON keeps the train figures at the top level and adds every split under `splits`.
  */
-import { parseArgs } from 'node:util'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { ConfigError } from '../../errors.js'
 import { getAdapter } from '../../data/adapters.js'
 import { connect, queryObjects } from '../../data/duck.js'
 import { withDiagnosis } from '../../data/diagnose.js'
@@ -13,6 +11,14 @@ import { encodeDataset } from '../../data/encode.js'
 import { fitPreprocessing, type Preprocessing } from '../../data/preprocessing.js'
 import { parseDatasetSchema, type DatasetSchema } from '../../data/schema.js'
 import { cellExpr, describeColumns, describeFilter, formatOf, fromClause } from '../../data/source.js'
+import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
+
+const OPTIONS: OptionSpec = {
+  dataset: { type: 'string', description: 'dataset adapter: census, aliexpress, aliccp, aliccp-raw, kuairand, csv, parquet, synthetic', required: true },
+  path: { type: 'string', description: 'the dataset folder (the one a config\'s data.dir names), or a file / glob for csv and parquet', required: true },
+  schema: { type: 'string', description: 'csv / parquet: the dataset schema file (e.g. the schema.json datagen writes); kuairand: its options file' },
+  json: { type: 'boolean', description: 'print the figures as JSON (train at the top level, every split under "splits")' },
+}
 
 interface SplitStats {
   files: string[]
@@ -46,9 +52,13 @@ async function splitStats(conn: DuckDBConnection, schema: DatasetSchema, prep: P
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { dataset: { type: 'string' }, path: { type: 'string' }, schema: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true })
-  if (!values.dataset || !values.path) throw new ConfigError('expected --dataset NAME and --path PATH', { field: values.dataset ? 'path' : 'dataset' })
-  const { schema, splits } = await getAdapter(values.dataset).resolve(values.path, values.schema)
+  const { values, help } = parseOptions('data stats', argv, OPTIONS)
+  if (help) {
+    console.log(helpText('data stats', '--dataset NAME --path PATH [--schema FILE] [--json]', OPTIONS, ['data stats --dataset synthetic --path .cache/synthetic', 'data stats --dataset parquet --path \'data/events/*.parquet\' --schema data/events/schema.json --json']))
+    return 0
+  }
+  const dataset = stringOption(values.dataset)!
+  const { schema, splits } = await getAdapter(dataset).resolve(stringOption(values.path)!, stringOption(values.schema))
   const conn = await connect()
   // funnel: keep, so violations are counted rather than dropped
   const keep = parseDatasetSchema({ ...schema, funnel: 'keep' })
@@ -64,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   conn.closeSync()
   const train = bySplit.train
   const stats = {
-    dataset: values.dataset,
+    dataset,
     ...train,
     vocabularySizes: Object.fromEntries([...prep.sparse, ...prep.multi].map((f) => [f.name, f.vocab.length + 1])),
     splits: bySplit,

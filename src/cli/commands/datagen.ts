@@ -1,15 +1,24 @@
 /** `resflow datagen --out DIR --rows N --seed S [--tasks click,cart,purchase] [--split 0.8,0.1,0.1]`: synthetic funnel data. */
-import { parseArgs } from 'node:util'
 import { ConfigError } from '../../errors.js'
 import { generateSynthetic, syntheticTasksProblem } from '../../data/synth.js'
+import { type OptionSpec, helpText, parseOptions } from '../parse-args.js'
+
+const OPTIONS = {
+  out: { type: 'string', description: 'folder to write train.parquet, val.parquet, test.parquet and schema.json into', required: true },
+  rows: { type: 'string', description: 'rows in all, at least 100', default: '200000' },
+  seed: { type: 'string', description: 'generator seed (the same seed writes the same files)', default: '1' },
+  tasks: { type: 'string', description: 'funnel tasks in order, each a stage of the previous', default: 'click,purchase' },
+  split: { type: 'string', description: 'train,val,test fractions of the rows', default: '0.8,0.1,0.1' },
+} satisfies OptionSpec
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { out: { type: 'string' }, rows: { type: 'string', default: '200000' }, seed: { type: 'string', default: '1' }, tasks: { type: 'string', default: 'click,purchase' }, split: { type: 'string', default: '0.8,0.1,0.1' } },
-    strict: true,
-  })
-  if (!values.out) throw new ConfigError('--out: expected an output folder, got nothing (e.g. --out data/synthetic)', { field: 'out' })
+  const parsed = parseOptions('datagen', argv, OPTIONS)
+  if (parsed.help) {
+    console.log(helpText('datagen', '--out DIR [--rows N] [--seed S] [--tasks a,b,c] [--split f,f,f]', OPTIONS, ['datagen --out data/synthetic', 'datagen --out data/funnel3 --rows 50000 --tasks click,cart,purchase --split 0.7,0.15,0.15']))
+    return 0
+  }
+  // every option is required or has a default, so each is a string here
+  const values = parsed.values as Record<keyof typeof OPTIONS, string>
   const rows = Number(values.rows)
   if (!Number.isInteger(rows) || rows < 100) throw new ConfigError(`--rows: expected an integer ≥ 100, got "${values.rows}"`, { field: 'rows' })
   const seed = Number(values.seed)

@@ -3,29 +3,31 @@
  * ResFlow and two baselines on the same splits, prints the comparison table and the report's path.
  * Needs no network and no data of its own.
  */
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { runCompare } from '../../train/compare.js'
-import { loadExperiment } from '../../train/experiment.js'
+import { loadExperiment, packageRoot } from '../../train/experiment.js'
 import { createProgress } from '../../train/progress.js'
 import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 import { formatComparison, modelList } from './compare.js'
 
-const CONFIG = fileURLToPath(new URL('../../../configs/synthetic.yaml', import.meta.url))
+// the package's own config, in a checkout and installed alike; its data goes under the cache root
+const CONFIG = join(packageRoot(), 'configs', 'synthetic.yaml')
 
 const OPTIONS: OptionSpec = {
   config: { type: 'string', description: `experiment config (default ${CONFIG})` },
   out: { type: 'string', description: 'output folder (default runs/demo)' },
   seeds: { type: 'string', description: 'seeds per model (default: the config\'s compare.seeds)' },
   verbose: { type: 'boolean', description: 'per-epoch lines for every training' },
+  cache: { type: 'string', description: 'where the synthetic data is generated (default: $RESFLOW_CACHE, else ./.cache)' },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('demo', argv, OPTIONS)
   if (help) {
-    console.log(helpText('demo', '[--out DIR]', OPTIONS))
+    console.log(helpText('demo', '[--out DIR] [--seeds N] [--cache DIR]', OPTIONS, ['demo', 'demo --seeds 1 --out runs/demo-quick --cache /tmp/resflow-cache']))
     return 0
   }
-  const experiment = loadExperiment(stringOption(values.config) ?? CONFIG)
+  const experiment = loadExperiment(stringOption(values.config) ?? CONFIG, { cacheRoot: stringOption(values.cache) })
   const models = modelList(experiment, undefined)
   const seeds = intOption('seeds', values.seeds, 1) ?? experiment.compare.seeds
   const outDir = stringOption(values.out) ?? 'runs/demo'

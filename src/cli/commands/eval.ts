@@ -21,7 +21,7 @@ const OPTIONS: OptionSpec = {
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('eval', argv, OPTIONS)
   if (help) {
-    console.log(helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]', OPTIONS))
+    console.log(helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]', OPTIONS, ['eval --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test', 'eval --run runs/census-resflow-s1 --dataset census --path data/census/test.csv --json > records.json']))
     return 0
   }
   // the options are checked against the manifest and the files before the model is loaded

@@ -25,7 +25,7 @@ export function besideOut(out: string, part: string, ext: string): string {
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('export', argv, OPTIONS)
   if (help) {
-    console.log(helpText('export', '--run RUN_DIR --out model.onnx', OPTIONS))
+    console.log(helpText('export', '--run RUN_DIR --out model.onnx', OPTIONS, ['export --run runs/synthetic-resflow-s1 --out model/resflow.onnx']))
     return 0
   }
   const runDir = stringOption(values.run)!

@@ -19,7 +19,7 @@ const OPTIONS: OptionSpec = {
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('predict', argv, OPTIONS)
   if (help) {
-    console.log(helpText('predict', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] --out FILE', OPTIONS))
+    console.log(helpText('predict', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] --out FILE', OPTIONS, ['predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test --out scores.csv']))
     return 0
   }
   const runDir = stringOption(values.run)!

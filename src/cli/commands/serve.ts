@@ -30,7 +30,7 @@ const OPTIONS: OptionSpec = {
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('serve', argv, OPTIONS)
   if (help) {
-    console.log(helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS))
+    console.log(helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS, ['serve --run runs/synthetic-resflow-s1 --port 8080', 'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"']))
     return 0
   }
   const runDir = stringOption(values.run)!

@@ -1,12 +1,14 @@
 /**
  * `resflow train --config FILE [--out RUN_DIR] [--resume]`: one model, one seed, into a run directory.
- * The run directory is locked first (before the data is prepared), so a second training into the same
- * --out stops at once, naming the one that holds it.
+ * The options (a --model preset included) are checked first, then the run directory is locked (before
+ * the data is prepared), so a second training into the same --out stops at once, naming the one that
+ * holds it. Ctrl-C stops with one line saying how to resume; the lock is released on the way out.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../../errors.js'
-import { loadExperiment } from '../../train/experiment.js'
+import { loadExperiment, modelConfigFor, resolveModelRef, withFile, withModelPreset } from '../../train/experiment.js'
+import { parseModelConfig } from '../../models/registry.js'
 import { prepareData } from '../../train/prepare.js'
 import { createProgress } from '../../train/progress.js'
 import { lockDir } from '../../run/lock.js'
@@ -18,25 +20,50 @@ const OPTIONS: OptionSpec = {
   config: { type: 'string', description: 'experiment config, YAML or JSON', required: true },
   out: { type: 'string', description: 'run directory (default runs/<name>-<model>-s<seed>)' },
   resume: { type: 'boolean', description: 'continue an interrupted run from RUN_DIR/checkpoint.bin' },
-  model: { type: 'string', description: 'train this registry model instead of the config\'s model' },
+  model: { type: 'string', description: 'a registry model (with the config\'s options for it, see `resflow models`), or a preset replacing the config\'s model section: a file, or a name of configs/models/*.yaml (e.g. resflow-aliccp)' },
   seed: { type: 'string', description: 'override the config\'s seed' },
   epochs: { type: 'string', description: 'override the config\'s epochs' },
+  threads: { type: 'string', description: 'onnxruntime intra-op threads (overrides the config\'s threads, default 1)' },
+  cache: { type: 'string', description: 'cache root for the generated data of configs shipped with resflow (default: $RESFLOW_CACHE, else ./.cache)' },
 }
+
+const EXAMPLES = [
+  'train --config configs/synthetic_test.yaml --out runs/tiny',
+  'train --config configs/aliccp.yaml --model resflow-aliccp --threads 2 --out runs/aliccp-resflow',
+  'train --config configs/aliccp.yaml --out runs/aliccp-resflow --resume',
+]
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('train', argv, OPTIONS)
   if (help) {
-    console.log(helpText('train', '--config FILE [--out RUN_DIR] [--resume]', OPTIONS))
+    console.log(helpText('train', '--config FILE [--out RUN_DIR] [--resume]', OPTIONS, EXAMPLES))
     return 0
   }
-  const experiment = loadExperiment(stringOption(values.config)!)
+  const configFile = stringOption(values.config)!
+  let experiment = loadExperiment(configFile, { cacheRoot: stringOption(values.cache) })
+  const log = (line: string) => process.stderr.write(line + '\n')
+  const modelRef = stringOption(values.model)
+  const preset = modelRef === undefined ? null : resolveModelRef(modelRef)
+  if (preset) {
+    experiment = withModelPreset(experiment, preset)
+    log(`train: model from preset ${preset.file}`)
+  } else if (modelRef !== undefined) {
+    withFile(configFile, () => parseModelConfig(modelConfigFor(experiment, modelRef))) // another registry model: its options, checked now
+  }
   const epochs = intOption('epochs', values.epochs, 1)
   if (epochs !== undefined) experiment.epochs = epochs
+  const threads = intOption('threads', values.threads, 1)
+  if (threads !== undefined) experiment.threads = threads
   const seed = intOption('seed', values.seed) ?? experiment.seed
-  const model = stringOption(values.model) ?? experiment.model.model
+  const model = preset || modelRef === undefined ? experiment.model.model : modelRef
   const runDir = stringOption(values.out) ?? join('runs', `${experiment.name}-${model}-s${seed}`)
-  const log = (line: string) => process.stderr.write(line + '\n')
   const lock = lockDir(runDir, { log })
+  const onInterrupt = () => {
+    lock.release()
+    process.stderr.write(`\n${interruptedLine(argv, runDir, existsSync(runFiles(runDir).checkpoint))}\n`)
+    process.exit(130) // 128 + SIGINT, as a shell reports it
+  }
+  process.once('SIGINT', onInterrupt)
   try {
     if (!values.resume && existsSync(runFiles(runDir).checkpoint)) {
       throw new ConfigError(`${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`, { file: runDir })
@@ -44,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     // the files --resume reads back, checked before the data is prepared (which can take minutes)
     if (values.resume) checkRunFiles(runDir, ['run.json', 'checkpoint.bin'])
     const data = await prepareData(experiment.data, log, experiment.file)
-    log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize} → ${runDir}`)
+    log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize}, ${experiment.threads} thread${experiment.threads > 1 ? 's' : ''} → ${runDir}`)
     const result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock })
     const best = result.fit.history[result.fit.best.epoch - 1]
     const aucs = best ? Object.entries(best.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(', ') : '—'
@@ -54,7 +81,17 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`run: ${runDir}`)
     await result.session.release()
   } finally {
+    process.off('SIGINT', onInterrupt)
     lock.release()
   }
   return 0
+}
+
+/** What Ctrl-C prints: the same command with --resume (and the run folder), or without when nothing was saved yet. */
+export function interruptedLine(argv: string[], runDir: string, checkpointed: boolean): string {
+  const base = argv.filter((a) => a !== '--resume').map((a) => (/^[\w./,:=@+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
+  if (!argv.some((a) => a === '--out' || a.startsWith('--out='))) base.push('--out', runDir)
+  return checkpointed
+    ? `train: interrupted; resume with: resflow train ${base.join(' ')} --resume`
+    : `train: interrupted before the first checkpoint; start again with: resflow train ${base.join(' ')}`
 }

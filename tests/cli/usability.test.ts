@@ -124,7 +124,7 @@ describe('resflow train options', () => {
     }))
     child.kill('SIGINT')
     const code = await exited
-    assert.equal(code, 130)
+    assert.equal(code, 130, stderr.slice(-1500))
     const last = stderr.trim().split('\n').at(-1)!
     assert.equal(last, `train: interrupted; resume with: resflow train --config ${config} --out ${out} --epochs 1000 --resume`)
     assert.ok(!existsSync(join(out, 'train.lock')), 'train.lock left behind')

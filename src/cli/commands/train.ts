@@ -13,6 +13,7 @@ import { prepareData } from '../../train/prepare.js'
 import { createProgress } from '../../train/progress.js'
 import { lockDir } from '../../run/lock.js'
 import { checkRunFiles, runFiles } from '../../train/run-dir.js'
+import { TrainingInterrupted, requestStop } from '../../train/trainer.js'
 import { trainRun } from '../../train/train-run.js'
 import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
@@ -58,12 +59,21 @@ export async function run(argv: string[]): Promise<number> {
   const model = preset || modelRef === undefined ? experiment.model.model : modelRef
   const runDir = stringOption(values.out) ?? join('runs', `${experiment.name}-${model}-s${seed}`)
   const lock = lockDir(runDir, { log })
-  const onInterrupt = () => {
+  let interrupted = false
+  const stopNow = () => {
     lock.release()
     process.stderr.write(`\n${interruptedLine(argv, runDir, existsSync(runFiles(runDir).checkpoint))}\n`)
     process.exit(130) // 128 + SIGINT, as a shell reports it
   }
-  process.once('SIGINT', onInterrupt)
+  // the first Ctrl-C stops training after the step in flight (exiting during an onnxruntime run aborts
+  // natively); before training has started, or on a second Ctrl-C, exit at once
+  const onInterrupt = () => {
+    if (interrupted || !training) return stopNow()
+    interrupted = true
+    requestStop()
+  }
+  let training = false
+  process.on('SIGINT', onInterrupt)
   try {
     if (!values.resume && existsSync(runFiles(runDir).checkpoint)) {
       throw new ConfigError(`${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`, { file: runDir })
@@ -72,7 +82,16 @@ export async function run(argv: string[]): Promise<number> {
     if (values.resume) checkRunFiles(runDir, ['run.json', 'checkpoint.bin'])
     const data = await prepareData(experiment.data, log, experiment.file)
     log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize}, ${experiment.threads} thread${experiment.threads > 1 ? 's' : ''} → ${runDir}`)
-    const result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock })
+    training = true
+    let result: Awaited<ReturnType<typeof trainRun>>
+    try {
+      result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock })
+    } catch (err) {
+      if (err instanceof TrainingInterrupted) stopNow()
+      throw err
+    } finally {
+      training = false
+    }
     const best = result.fit.history[result.fit.best.epoch - 1]
     const aucs = best ? Object.entries(best.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(', ') : '—'
     console.log(`best epoch ${result.fit.best.epoch} of ${result.fit.history.length}${result.fit.stoppedEarly ? ' (stopped early)' : ''}: val AUC ${aucs}`)

@@ -13,6 +13,12 @@ export interface EncodedColumns {
   labels: Record<string, Float32Array> // each [N]
   group?: Float64Array // [N]
   extra: Record<string, Float32Array> // each [N]
+  /**
+   * [N] where each encoded row came from: its position among the rows the read query returns (the files in
+   * order, after the schema's filter), so rows dropped later (funnel: drop, badRows: skip) keep the others
+   * aligned with the source. Only when asked for (EncodeOptions.rowIndex).
+   */
+  readRow?: Int32Array
 }
 
 export interface EncodeReport {

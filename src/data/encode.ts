@@ -76,6 +76,8 @@ export interface EncodeOptions {
   conn?: DuckDBConnection
   /** read the encoded columns from (or write them to) an on-disk cache under this folder, e.g. .cache/resflow */
   cacheDir?: string
+  /** carry each row's position in the read (EncodedColumns.readRow), e.g. to join source columns to predictions; bypasses the cache */
+  rowIndex?: boolean
 }
 
 /**
@@ -84,7 +86,7 @@ export interface EncodeOptions {
  * from the typed-array column files instead.
  */
 export async function encodeDataset(prep: Preprocessing, files: string[], opts: EncodeOptions = {}): Promise<EncodedDataset> {
-  if (!opts.cacheDir) return encodeFiles(prep, files, opts.conn)
+  if (!opts.cacheDir || opts.rowIndex) return encodeFiles(prep, files, opts.conn, opts.rowIndex)
   const dir = await encodedCacheDir(prep, files, opts.cacheDir)
   const hit = readEncodedCache(dir, prep)
   if (hit) return hit
@@ -94,7 +96,7 @@ export async function encodeDataset(prep: Preprocessing, files: string[], opts: 
   return ds
 }
 
-async function encodeFiles(prep: Preprocessing, files: string[], connection?: DuckDBConnection): Promise<EncodedDataset> {
+async function encodeFiles(prep: Preprocessing, files: string[], connection?: DuckDBConnection, rowIndex = false): Promise<EncodedDataset> {
   const conn = connection ?? (await connect())
   const schema = prep.schema
   const format = formatOf(schema, files)
@@ -162,6 +164,7 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
   const labels = schema.tasks.map(() => new Grow((n) => new Float32Array(n), cap))
   const group = schema.group ? new Grow((n) => new Float64Array(n), cap) : undefined
   const extra = schema.extra.map(() => new Grow((n) => new Float32Array(n), cap))
+  const readRow = rowIndex ? new Grow((n) => new Int32Array(n), cap) : undefined
   multiOff.forEach((g) => { g.data[0] = 0 })
 
   let w = 0 // rows written
@@ -179,6 +182,7 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     labels.forEach((g) => g.ensure(need))
     group?.ensure(need)
     extra.forEach((g) => g.ensure(need))
+    readRow?.ensure(need)
     const bad = skip ? (cols[cols.length - 1] as Int32Array) : undefined
     const at = (j: number) => cols[j] as Float64Array
     const labelBase = nS + prep.multi.length + nB + nD
@@ -228,6 +232,7 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
       j += nT
       if (group) group.data[w] = at(j++)[i]
       for (let e = 0; e < extra.length; e++) extra[e].data[w] = at(j++)[i]
+      if (readRow) readRow.data[w] = read + i
       w++
     }
     read += n
@@ -260,6 +265,7 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     labels: Object.fromEntries(schema.tasks.map((t, k) => [t.name, labels[k].done(w)])),
     ...(group ? { group: group.done(w) } : {}),
     extra: Object.fromEntries(schema.extra.map((x, e) => [x, extra[e].done(w)])),
+    ...(readRow ? { readRow: readRow.done(w) } : {}),
   }
   return makeEncodedDataset(spec, columns, { files, read: read + filtered, rows: w, filtered, droppedFunnel, skippedBad })
 }

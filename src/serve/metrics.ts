@@ -1,8 +1,14 @@
 /**
- * Serving metrics in the Prometheus text format (version 0.0.4): request counts by route and status,
- * a latency histogram per route, errors by kind, candidates scored, in-flight requests, reloads and
- * the loaded model. Plain counters in memory; `/metrics` renders them.
+ * Serving metrics in the Prometheus text format (version 0.0.4). Two parts, one `/metrics` page:
+ * - the handler's own (resflow_*): request counts by route and status, a handler-latency histogram per route,
+ *   errors by kind, candidates scored, in-flight requests, reloads and the loaded model. Plain counters in
+ *   memory, rendered synchronously by `render` (the portless Handler serves them alone);
+ * - through prom-client (a maintained Prometheus client): the process' default metrics (process_*: CPU,
+ *   resident memory, open fds; nodejs_*: heap, event-loop lag, GC pauses, active handles) and
+ *   http_request_duration_seconds, the HTTP server's latency per method, route and status, from the
+ *   request's arrival to its answer (body reading included). The server appends `promText()`.
  */
+import { Histogram as PromHistogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** Upper bounds of the latency histogram, in seconds (Prometheus' unit). */
 export const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const
@@ -13,7 +19,31 @@ interface Histogram {
   count: number
 }
 
+/**
+ * The process-wide metrics (one per process, however many servers it runs): collectDefaultMetrics starts an
+ * event-loop delay monitor and a GC observer that live as long as the process, so it runs once, when the first
+ * ServeMetrics is made (so the lag and GC figures cover the time served, not just since the first scrape).
+ */
+let processRegistry: Registry | undefined
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
 export class ServeMetrics {
+  private readonly process = processMetrics()
+  private readonly registry = new Registry()
+  private readonly http = new PromHistogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency, arrival to answer (body reading included), by method, route and status.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [...LATENCY_BUCKETS_S],
+    registers: [this.registry],
+  })
+
   private readonly requests = new Map<string, number>() // `${route}\u0000${status}`
   private readonly latency = new Map<string, Histogram>()
   private readonly errors = new Map<string, number>() // by kind
@@ -38,6 +68,16 @@ export class ServeMetrics {
     h.counts[i]!++
     h.sum += s
     h.count++
+  }
+
+  /** Records one answered HTTP request (the server's onResponse hook); route is the route pattern or "unmatched". */
+  observeHttp(method: string, route: string, status: number, latencyMs: number): void {
+    this.http.observe({ method, route, status_code: String(status) }, latencyMs / 1000)
+  }
+
+  /** The prom-client part of /metrics: process_* and nodejs_* defaults and http_request_duration_seconds. */
+  async promText(): Promise<string> {
+    return (await this.process.metrics()) + (await this.registry.metrics())
   }
 
   error(kind: string): void {

@@ -156,7 +156,14 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
   }
   app.post('/v1/rank', forward)
   app.get('/healthz', forward)
-  app.get('/metrics', forward)
+  // the handler's resflow_* metrics (the request counted like any other), then prom-client's process and HTTP metrics
+  app.get('/metrics', async (req, reply) => {
+    const res = await handler.handle({ method: 'GET', path: '/metrics', authorization: header(req, 'authorization') })
+    return send(reply, res.status === 200 ? { ...res, body: res.body + (await handler.metrics.promText()) } : res)
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    handler.metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime)
+  })
   app.post('/admin/reload', forward)
   app.setNotFoundHandler(forward)
 

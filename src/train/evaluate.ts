@@ -21,6 +21,8 @@ export interface Predictions {
   probs: Record<string, Float32Array>
   labels: Record<string, Float32Array>
   groups?: Float64Array
+  /** [rows] each row's position in the read of the source (after the schema's filter); with EvaluateOptions.rowIndex */
+  readRows?: Int32Array
 }
 
 /** Runs inference over every batch and concatenates the outputs. */
@@ -118,6 +120,8 @@ export interface EvaluateOptions {
   cacheDir?: string
   batchSize?: number
   ks?: number[]
+  /** carry each prediction's source position (Predictions.readRows), to join source columns to the predictions */
+  rowIndex?: boolean
 }
 
 /** The dataset name a run was trained on, from its manifest. */
@@ -132,8 +136,10 @@ export function runDatasetName(manifest: RunManifest): string | undefined {
  */
 export async function evaluateRun(run: LoadedRun, path: string | ResolvedDataPath, options: EvaluateOptions = {}): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath; report: EncodeReport }> {
   const source = typeof path === 'string' ? await resolveDataPath(path, { dataset: options.dataset ?? runDatasetName(run.manifest), split: options.split, cacheDir: options.cacheDir }) : path
-  const data = await encodeDataset(run.preprocessing, source.files)
+  const data = await encodeDataset(run.preprocessing, source.files, { rowIndex: options.rowIndex })
+  // unshuffled batches: prediction i is encoded row i
   const predictions = await collectPredictions(run.session, data.batches(options.batchSize ?? 8192))
+  if (data.columns.readRow) predictions.readRows = data.columns.readRow
   const split = source.split ?? options.split ?? 'test'
   const records = scorePredictions(predictions, { model: run.manifest.model, seed: run.manifest.seed, split, tasks: run.manifest.tasks, fusion: run.manifest.fusion, ks: options.ks })
   return { records, predictions, source, report: data.report }

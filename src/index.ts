@@ -29,7 +29,7 @@ export * as init from './nn/init.js'
 
 // models
 export { MODELS, MODEL_NAMES, buildModel, getModel, parseModelConfig, parameterCount, positiveRates } from './models/index.js'
-export type { Model, ModelInputs, ModelOutputs, ModelEntry, ModelName, ModelConfigInput } from './models/index.js'
+export type { BuildExtras, Model, ModelInputs, ModelOutputs, ModelEntry, ModelName, ModelConfig, ModelConfigInput } from './models/index.js'
 
 // data
 export * from './data/index.js'

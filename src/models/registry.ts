@@ -64,6 +64,15 @@ export function getModel(name: string): ModelEntry {
 /** A model config as written in a file: `model` names the entry, the rest are its options. */
 export type ModelConfigInput = { model: string } & Record<string, unknown>
 
+/**
+ * A model config as written in code, checked at compile time against the registry's schemas: `model`
+ * picks the entry and narrows the options to that model's, so a misspelled option, a wrong value type
+ * or an unknown model name is a type error. Options with defaults are optional (zod input types).
+ *
+ *   const config: ModelConfig = { model: 'resflow', towers: [128, 64], residual: 'logit' }
+ */
+export type ModelConfig = { [K in ModelName]: { model: K } & z.input<(typeof MODELS)[K]['config']> }[ModelName]
+
 /** Validates options against the model's strict schema; returns them with defaults filled in. */
 export function parseModelConfig(input: ModelConfigInput): { model: ModelName; options: Record<string, unknown> } {
   if (typeof input?.model !== 'string') {
@@ -76,7 +85,18 @@ export function parseModelConfig(input: ModelConfigInput): { model: ModelName; o
   return { model: model as ModelName, options: parsed.data as Record<string, unknown> }
 }
 
-/** Builds a registered model from a config like `{ model: 'resflow', towers: [128, 64] }`. */
+/**
+ * Builds a registered model from a config written in code, like `{ model: 'resflow', towers: [128, 64] }`:
+ * typed by {@link ModelConfig}, so a misspelled option (`towerz`), a wrong value type (`towers: '64'`) or
+ * an unknown model name does not compile. Options are validated again at run time, defaults filled in.
+ */
+export function buildModel(spec: InputSpec, config: ModelConfig, extras?: BuildExtras): Model
+/**
+ * Builds a registered model from a config read from a file ({@link ModelConfigInput}, `model` a plain
+ * `string`), validated at run time only. A literal model name never takes this signature
+ * (`string extends M` is false for `M = 'resflow'`), so code gets the typed one above.
+ */
+export function buildModel<M extends string>(spec: InputSpec, config: { model: string extends M ? M : never } & Record<string, unknown>, extras?: BuildExtras): Model
 export function buildModel(spec: InputSpec, config: ModelConfigInput, extras: BuildExtras = {}): Model {
   const { model, options } = parseModelConfig(config)
   return getModel(model).build(spec, options, extras)

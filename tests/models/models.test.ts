@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { concat, reduceSum, softmax } from '../../src/engine/ops.js'
 import { parameterCount } from '../../src/models/count.js'
-import { MODEL_NAMES, buildModel, getModel } from '../../src/models/registry.js'
+import { MODEL_NAMES, type ModelConfigInput, buildModel, getModel } from '../../src/models/registry.js'
 import { itemAttention } from '../../src/nn/attention.js'
 import { BuildContext, ParamStore } from '../../src/nn/params.js'
 import { TrainSession } from '../../src/train/session.js'
@@ -195,16 +195,16 @@ describe('priorBias: logits start at the log-odds of the positive rates', () => 
 describe('config errors', () => {
   it('an unknown model lists the available ones', () => {
     assert.throws(() => getModel('resflw'), /model: unknown model "resflw" \(available: single, nse, shared-bottom, esmm, omoe, mmoe, ple, aitm, resflow, resflow-logit, resflow-twin\)/)
-    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'mmeo' }), /unknown model "mmeo"/)
+    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'mmeo' } as ModelConfigInput), /unknown model "mmeo"/)
   })
 
   it('an unknown option lists the allowed ones', () => {
-    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', towerz: [1] }), /^ConfigError: model: unknown option "towerz" for model "resflow" \(allowed: .*residual.*towers/)
-    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'nse', residual: 'full' }), /unknown option "residual" for model "nse"/)
+    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', towerz: [1] } as ModelConfigInput), /^ConfigError: model: unknown option "towerz" for model "resflow" \(allowed: .*residual.*towers/)
+    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'nse', residual: 'full' } as ModelConfigInput), /unknown option "residual" for model "nse"/)
   })
 
   it('bad values name the field, the allowed values and what was given', () => {
-    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', residual: 'fulll' }), /model\.residual: expected one of "none", "logit", "full", got "fulll"/)
+    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', residual: 'fulll' } as ModelConfigInput), /model\.residual: expected one of "none", "logit", "full", got "fulll"/)
     assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'mmoe', numExperts: 0 }), /model\.numExperts: /)
     assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', lossWeights: { purchse: 2 } }), /model\.lossWeights: unknown task "purchse" \(tasks: click, purchase\)/)
     assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', towers: { click: [4] } }), /model\.towers: no tower sizes for task\(s\) "purchase"/)

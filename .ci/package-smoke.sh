@@ -2,10 +2,11 @@
 # Installs resflow as a user would: packs this checkout, installs the tarball into an empty project
 # (no .npmrc, nothing but the npm registry), then in that project runs README's library example with
 # tsx (on 10k rows instead of 100k, to stay quick), typechecks it with `tsc --strict`, and runs
-# `npx resflow --version` and `npx resflow models`. Fails on any npm warning during the install.
+# `npx resflow --version`, `npx resflow models` and `npx resflow demo --seeds 1`. Fails on any npm warning
+# during the install other than npm 11's install-scripts notice.
 # ONNXRUNTIME_NODE_INSTALL=skip: the install command README documents (onnxruntime-node would download
 # CUDA binaries; the CPU runtime ships in its package).
-# About a minute on 2 cores; called by .ci/run after npm test.
+# About two minutes on 2 cores; called by .ci/run after npm test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -53,4 +54,9 @@ import { loadExperiment } from 'resflow'
 const dir = loadExperiment('node_modules/resflow/configs/synthetic.yaml').data.dir
 if (dir !== process.cwd() + '/.cache/synthetic') throw new Error('data.dir ' + dir)
 "
+step "npx resflow demo --seeds 1 (≈ 1 min: 600k generated rows, 4 trainings)"
+npx resflow demo --seeds 1 > demo.log 2>&1 || { cat demo.log; exit 1; }
+grep -q '^purchase  auc' demo.log && grep -q 'bayes (true p)' demo.log
+test -d .cache/synthetic && test ! -e node_modules/resflow/.cache
+tail -n 4 demo.log
 step "ok"

@@ -176,7 +176,11 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
     try {
       const out = await rankWith(p, body, limits)
       metrics.candidates += out.order.length
+      metrics.modelScored(p.model, p.version, out.order.length)
       return out
+    } catch (err) {
+      metrics.modelFailed(p.model, p.version)
+      throw err
     } finally {
       slot.release(p)
     }

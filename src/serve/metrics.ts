@@ -6,9 +6,11 @@
  * - through prom-client (a maintained Prometheus client): the process' default metrics (process_*: CPU,
  *   resident memory, open fds; nodejs_*: heap, event-loop lag, GC pauses, active handles) and
  *   http_request_duration_seconds, the HTTP server's latency per method, route and status, from the
- *   request's arrival to its answer (body reading included). The server appends `promText()`.
+ *   request's arrival to its answer (body reading included), and the per-model counters of /v1/rank
+ *   (resflow_model_requests_total, resflow_model_candidates_scored_total, resflow_model_errors_total, labelled
+ *   with the model's name and version). The server appends `promText()`; the portless handler's page lacks them.
  */
-import { Histogram as PromHistogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter as PromCounter, Histogram as PromHistogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** Upper bounds of the latency histogram, in seconds (Prometheus' unit). */
 export const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const
@@ -43,6 +45,24 @@ export class ServeMetrics {
     buckets: [...LATENCY_BUCKETS_S],
     registers: [this.registry],
   })
+  private readonly modelRequests = new PromCounter({
+    name: 'resflow_model_requests_total',
+    help: '/v1/rank requests by the model and version that served them (failed ones included).',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  })
+  private readonly modelCandidates = new PromCounter({
+    name: 'resflow_model_candidates_scored_total',
+    help: 'Candidates scored by /v1/rank, by model and version.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  })
+  private readonly modelErrors = new PromCounter({
+    name: 'resflow_model_errors_total',
+    help: '/v1/rank requests answered with an error (4xx or 5xx), by the model and version serving then.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  })
 
   private readonly requests = new Map<string, number>() // `${route}\u0000${status}`
   private readonly latency = new Map<string, Histogram>()
@@ -51,7 +71,31 @@ export class ServeMetrics {
   inFlight = 0
   reloads = 0
   reloadFailures = 0
-  model = { name: '', version: '' }
+  private served = { name: '', version: '' }
+
+  /** The model served now (resflow_model_info); setting it starts its per-model counters at 0. */
+  get model(): { name: string; version: string } {
+    return this.served
+  }
+  set model(m: { name: string; version: string }) {
+    this.served = { name: m.name, version: m.version }
+    const labels = { model: m.name, version: m.version }
+    for (const c of [this.modelRequests, this.modelCandidates, this.modelErrors]) c.inc(labels, 0)
+  }
+
+  /** One /v1/rank request scored by a model: its request and candidate counters. */
+  modelScored(model: string, version: string, candidates: number): void {
+    const labels = { model, version }
+    this.modelRequests.inc(labels)
+    this.modelCandidates.inc(labels, candidates)
+  }
+
+  /** One /v1/rank request answered with an error, counted against the given model (default: the one served now). */
+  modelFailed(model = this.served.name, version = this.served.version): void {
+    const labels = { model, version }
+    this.modelRequests.inc(labels)
+    this.modelErrors.inc(labels)
+  }
 
   /** Records one finished request. */
   observe(route: string, status: number, latencyMs: number): void {
@@ -75,7 +119,7 @@ export class ServeMetrics {
     this.http.observe({ method, route, status_code: String(status) }, latencyMs / 1000)
   }
 
-  /** The prom-client part of /metrics: process_* and nodejs_* defaults and http_request_duration_seconds. */
+  /** The prom-client part of /metrics: process_* and nodejs_* defaults, http_request_duration_seconds and the per-model counters. */
   async promText(): Promise<string> {
     return (await this.process.metrics()) + (await this.registry.metrics())
   }

@@ -142,6 +142,7 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
   app.addHook('onRequest', async (req, reply) => {
     if (!closing) return
     handler.metrics.error('unavailable')
+    if (req.routeOptions.url === '/v1/rank' && req.method === 'POST') handler.metrics.modelFailed()
     handler.metrics.observe('unmatched', 503, 0)
     return send(reply.header('connection', 'close'), errorResponse(503, 'shutting down: not taking new requests (hint: retry on another instance)', null))
   })
@@ -177,6 +178,7 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
           ? errorResponse(status, `body: ${clip(err.message)}`, 'body')
           : errorResponse(500, `internal error: ${clip(err.message)}`, null)
     handler.metrics.error(status === 413 ? 'too_large' : status < 500 ? 'bad_request' : 'internal')
+    if (req.routeOptions.url === '/v1/rank' && req.method === 'POST') handler.metrics.modelFailed() // refused before the handler (body too large or unreadable)
     handler.metrics.observe(req.routeOptions.url ? `${req.method} ${req.routeOptions.url}` : 'unmatched', status, 0)
     return send(reply, res)
   })

@@ -91,3 +91,81 @@ describe('/metrics with prom-client', () => {
     assert.equal(new Set(types).size, types.length)
   })
 })
+
+describe('/metrics: per-model counters and reloads', () => {
+  let run: Awaited<ReturnType<typeof tinyRun>>
+  let slot: ModelSlot
+  let app: ReturnType<typeof buildApp>
+  let failNext = false
+  before(async () => {
+    run = await tinyRun({ seed: 52, steps: 1 })
+    slot = new ModelSlot(await loadPredictor(run.dir, deps), async () => {
+      if (failNext) throw new Error('injected load failure')
+      return loadPredictor(run.dir, deps)
+    })
+    app = buildApp(createHandler(slot, { admin: {} }), { maxBodyBytes: 64 * 1024 })
+  })
+  after(async () => {
+    await app.close()
+    await slot.close()
+    await run.session.release()
+  })
+
+  const metrics = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body
+  const post = (payload: string) => app.inject({ method: 'POST', url: '/v1/rank', headers: { 'content-type': 'application/json' }, payload })
+  const reload = () => app.inject({ method: 'POST', url: '/admin/reload', headers: { 'content-type': 'application/json' } })
+  /** resflow_model_<what>_total for the served model's name and version. */
+  const perModel = (text: string, what: string) => {
+    const { model, version } = slot.predictor
+    return sample(text, new RegExp(`^resflow_model_${what}_total\\{model="${model}",version="${version}"\\} `))
+  }
+  const reloads = (text: string, outcome: 'ok' | 'failed') => sample(text, new RegExp(`^resflow_model_reloads_total\\{outcome="${outcome}"\\} `))
+
+  it('starts the served model\'s counters at 0, declared as counters', async () => {
+    const text = await metrics()
+    for (const what of ['requests', 'candidates_scored', 'errors']) {
+      assert.match(text, new RegExp(`^# TYPE resflow_model_${what}_total counter$`, 'm'))
+      assert.equal(perModel(text, what), 0, what)
+    }
+  })
+
+  it('counts 2 requests and 6 candidates after two /v1/rank requests of 3 candidates, under the served name and version', async () => {
+    for (const seed of [1, 2]) assert.equal((await post(rankBody(3, seed))).statusCode, 200)
+    const text = await metrics()
+    assert.equal(perModel(text, 'requests'), 2)
+    assert.equal(perModel(text, 'candidates_scored'), 6)
+    assert.equal(perModel(text, 'errors'), 0)
+    assert.equal(slot.predictor.model, 'tiny')
+  })
+
+  it('counts a failed request as an error of the served model: a bad body (400) and one too large for the server (413)', async () => {
+    const before = await metrics()
+    assert.equal((await post('{"context": {}, "candidates": "nope"}')).statusCode, 400)
+    const mid = await metrics()
+    assert.equal(perModel(mid, 'errors'), perModel(before, 'errors') + 1)
+    assert.equal(perModel(mid, 'requests'), perModel(before, 'requests') + 1)
+    assert.equal(perModel(mid, 'candidates_scored'), perModel(before, 'candidates_scored'))
+    assert.equal((await post('x'.repeat(100 * 1024))).statusCode, 413)
+    assert.equal(perModel(await metrics(), 'errors'), perModel(before, 'errors') + 2)
+  })
+
+  it('counts reloads by outcome, ok and failed', async () => {
+    const before = await metrics()
+    assert.equal((await reload()).statusCode, 200)
+    const mid = await metrics()
+    assert.equal(reloads(mid, 'ok'), reloads(before, 'ok') + 1)
+    assert.equal(reloads(mid, 'failed'), reloads(before, 'failed'))
+    failNext = true
+    try {
+      assert.equal((await reload()).statusCode, 500)
+    } finally {
+      failNext = false
+    }
+    const afterText = await metrics()
+    assert.equal(reloads(afterText, 'failed'), reloads(before, 'failed') + 1)
+    assert.equal(reloads(afterText, 'ok'), reloads(before, 'ok') + 1)
+    // one exposition still: no metric family declared twice
+    const types = afterText.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])
+    assert.equal(new Set(types).size, types.length)
+  })
+})

@@ -96,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     const aucs = best ? Object.entries(best.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(', ') : '—'
     console.log(`best epoch ${result.fit.best.epoch} of ${result.fit.history.length}${result.fit.stoppedEarly ? ' (stopped early)' : ''}: val AUC ${aucs}`)
     if (result.fusion) console.log(`fusion: ${result.fusion.fusion.kind} ${JSON.stringify(result.fusion.fusion.weights)}, val ${result.fusion.objective} ${result.fusion.value.toFixed(4)}`)
-    console.log(`${result.manifest.training?.parameterCount} parameters, ${result.fit.samplesPerSecond.toFixed(0)} training rows/s`)
+    console.log(`${result.manifest.training?.parameterCount} parameters, ${Number.isFinite(result.fit.samplesPerSecond) ? `${result.fit.samplesPerSecond.toFixed(0)} training rows/s` : 'no epoch trained in this call (the run had finished)'}`)
     console.log(`run: ${runDir}`)
     await result.session.release()
   } finally {

@@ -133,8 +133,11 @@ class WorkerBackend implements Backend {
   static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, afterRun?: AfterRunSpec): Promise<WorkerBackend> {
     const url = workerUrl()
     // run from sources (tsx): register the TypeScript loader inside the worker before loading it
-    const worker = url.pathname.endsWith('.ts')
-      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`, { eval: true })
+    // tsx resolved from this module, not from the working directory (an eval worker resolves bare names
+    // against the cwd: running the checkout's CLI from another folder failed with "Cannot find package 'tsx'")
+    const tsx = url.pathname.endsWith('.ts') ? resolveFromHere('tsx/esm/api') : null
+    const worker = tsx
+      ? new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`, { eval: true })
       : new Worker(url)
     await new Promise<void>((resolve, reject) => {
       const onMessage = (msg: { type: string; message?: string }) => {
@@ -251,5 +254,14 @@ export function sessionOptions(options: RuntimeOptions = {}): ort.InferenceSessi
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     // developer aid: RESFLOW_ORT_PROFILE=/tmp/prefix writes onnxruntime's per-node timings (JSON)
     ...(process.env.RESFLOW_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RESFLOW_ORT_PROFILE } : {}),
+  }
+}
+
+/** A package's URL resolved from this module's location (the bare name when it cannot be resolved). */
+function resolveFromHere(specifier: string): string {
+  try {
+    return import.meta.resolve(specifier)
+  } catch {
+    return specifier
   }
 }

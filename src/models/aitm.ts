@@ -18,7 +18,7 @@ import type { InputSpec } from '../data/types.js'
 import { itemAttention } from '../nn/attention.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp, prelu } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type PriorRates } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const AitmConfig = z.strictObject({
@@ -28,7 +28,7 @@ export const AitmConfig = z.strictObject({
 })
 export type AitmConfig = z.infer<typeof AitmConfig>
 
-export function buildAitm(spec: InputSpec, config: AitmConfig, extras: PriorRates = {}): Model {
+export function buildAitm(spec: InputSpec, config: AitmConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
   return {
     name: 'aitm',
@@ -46,7 +46,7 @@ export function buildAitm(spec: InputSpec, config: AitmConfig, extras: PriorRate
         const q = hidden[hidden.length - 1]! // q_t, [B, H]
         const H = units[units.length - 1]!
         const zt: Tensor = prev ? itemAttention(ctx, `ait.${task}`, [prelu(ctx, `transfer.${task}.prelu`, linear(ctx, `transfer.${task}`, prev, H)), q], H) : q
-        logits[task] = linear(ctx, `tower.${task}.logit`, zt, 1, { biasInit: priorLogit(config, extras, task) }) // [B, 1]
+        logits[task] = linear(ctx, `tower.${task}.logit`, zt, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // [B, 1]
         prev = zt
       }
       return funnelOutputs(spec.tasks, logits)

@@ -60,8 +60,8 @@ export function logOdds(p: number): number {
   return Math.log(q / (1 - q))
 }
 
-/** The rates the models' priorBias starts from: per task, the share of positives on the training data. */
-export interface PriorRates {
+/** What a model is built with beside its config: the share of positives per task on the training data (priorBias, taskOrder 'auto'). */
+export interface BuildExtras {
   positiveRates?: Record<string, number>
 }
 
@@ -69,8 +69,7 @@ export interface PriorRates {
  * The starting logit of task k with priorBias: the constant that minimises its loss, log(w·p / (1 − p))
  * for positive rate p and positive weight w (the log-odds of p when w = 1); undefined without the rate.
  */
-export function priorLogit(config: Pick<CommonConfig, 'priorBias' | 'positiveWeights'>, extras: PriorRates, task: string): number | undefined {
-  const rate = extras.positiveRates?.[task]
+export function priorLogit(config: Pick<CommonConfig, 'priorBias' | 'positiveWeights'>, task: string, rate: number | undefined): number | undefined {
   return config.priorBias && rate !== undefined ? logOdds(rate) + Math.log(config.positiveWeights[task] ?? 1) : undefined
 }
 

@@ -20,7 +20,7 @@ import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
 import { bceWithLogits, softplus } from '../nn/losses.js'
-import { checkCommon, combineLosses, commonOptions, towerUnits, layerOptions, priorLogit, type PriorRates } from './common.js'
+import { checkCommon, combineLosses, commonOptions, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const EsmmConfig = z.strictObject({ ...commonOptions })
@@ -29,8 +29,15 @@ export type EsmmConfig = z.infer<typeof EsmmConfig>
 /** log(1 − p) is clipped at log(1e-7) where p rounds to 1 in float32 */
 const LOG_EPS = 1e-7
 
-export function buildEsmm(spec: InputSpec, config: EsmmConfig, prior: PriorRates = {}): Model {
+export function buildEsmm(spec: InputSpec, config: EsmmConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
+  // priorBias: q_k starts at the conditional rate p_k / p_{k−1}
+  const rates = extras.positiveRates
+  const conditionalRate = (k: number): number | undefined => {
+    const rate = rates?.[spec.tasks[k]!]
+    const prev = k > 0 ? rates?.[spec.tasks[k - 1]!] : 1
+    return rate !== undefined && prev ? rate / prev : undefined
+  }
   return {
     name: 'esmm',
     tasks: spec.tasks,
@@ -45,11 +52,7 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig, prior: PriorRates
       let p: Tensor | null = null
       spec.tasks.forEach((task, k) => {
         const hidden = mlp(ctx, `tower.${task}`, x, towerUnits(config, task), { dropout: config.dropout })
-        // priorBias: q_k starts at the conditional rate p_k / p_{k−1}
-        const rates = prior.positiveRates
-        const prev = k > 0 ? rates?.[spec.tasks[k - 1]!] : undefined
-        const conditional = k === 0 ? prior : { positiveRates: rates?.[task] !== undefined && prev ? { [task]: rates[task]! / prev } : {} }
-        const f = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, conditional, task) }) // f_k, [B, 1]
+        const f = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, conditionalRate(k)) }) // f_k, [B, 1]
         const q = sigmoid(f) // q_k, e.g. p_cvr
         p = p ? mul(p, q) : q // p_k = p_{k−1} · q_k, e.g. p_ctcvr = p_ctr · p_cvr
         fs.push(f)

@@ -14,7 +14,7 @@ import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type PriorRates } from './common.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const moeOptions = {
@@ -29,7 +29,7 @@ export const MmoeConfig = z.strictObject(moeOptions)
 export type MmoeConfig = z.infer<typeof MmoeConfig>
 
 /** MMoE, or OMoE with `oneGate` (a single gate shared by all tasks). */
-export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, extras: PriorRates = {}): Model {
+export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
   return {
     name: oneGate ? 'omoe' : 'mmoe',
@@ -45,7 +45,7 @@ export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, 
       for (const task of spec.tasks) {
         const mixed = shared ?? mixExperts(es, gate(ctx, `gate.${task}`, x, config.numExperts)) // [B, H]
         const hidden = mlp(ctx, `tower.${task}`, mixed, towerUnits(config, task), { dropout: config.dropout })
-        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, extras, task) }) // z_k, [B, 1]
+        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
       }
       return funnelOutputs(spec.tasks, logits)
     },
@@ -55,6 +55,6 @@ export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, 
   }
 }
 
-export function buildMmoe(spec: InputSpec, config: MmoeConfig, extras: PriorRates = {}): Model {
+export function buildMmoe(spec: InputSpec, config: MmoeConfig, extras: BuildExtras = {}): Model {
   return buildMoe(spec, config, false, extras)
 }

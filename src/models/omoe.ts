@@ -7,13 +7,13 @@
  */
 import { z } from 'zod'
 import type { InputSpec } from '../data/types.js'
-import type { PriorRates } from './common.js'
+import type { BuildExtras } from './common.js'
 import { buildMoe, moeOptions } from './mmoe.js'
 import type { Model } from './types.js'
 
 export const OmoeConfig = z.strictObject(moeOptions)
 export type OmoeConfig = z.infer<typeof OmoeConfig>
 
-export function buildOmoe(spec: InputSpec, config: OmoeConfig, extras: PriorRates = {}): Model {
+export function buildOmoe(spec: InputSpec, config: OmoeConfig, extras: BuildExtras = {}): Model {
   return buildMoe(spec, config, true, extras)
 }

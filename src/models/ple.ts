@@ -16,7 +16,7 @@ import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type PriorRates } from './common.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const PleConfig = z.strictObject({
@@ -33,7 +33,7 @@ export const PleConfig = z.strictObject({
 })
 export type PleConfig = z.infer<typeof PleConfig>
 
-export function buildPle(spec: InputSpec, config: PleConfig, extras: PriorRates = {}): Model {
+export function buildPle(spec: InputSpec, config: PleConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
   const blockOpts = { dropout: config.dropout }
   return {
@@ -62,7 +62,7 @@ export function buildPle(spec: InputSpec, config: PleConfig, extras: PriorRates 
       const logits: Record<string, Tensor> = {}
       spec.tasks.forEach((task, k) => {
         const hidden = mlp(ctx, `tower.${task}`, taskIn[k]!, towerUnits(config, task), blockOpts)
-        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, extras, task) }) // z_k, [B, 1]
+        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
       })
       return funnelOutputs(spec.tasks, logits)
     },

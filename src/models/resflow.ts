@@ -24,7 +24,9 @@ import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { sharedInput, embeddingSpecs } from '../nn/inputs.js'
 import { linear } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
+
+export type { BuildExtras }
 import { checkResidualWidths, residualLogit, residualTowers } from './residual.js'
 import { type TaskNode, resolveTaskGraph } from './task-graph.js'
 import type { Model } from './types.js'
@@ -45,11 +47,6 @@ export const resflowOptions = {
 export const ResFlowConfig = z.strictObject(resflowOptions)
 export type ResFlowConfig = z.infer<typeof ResFlowConfig>
 
-export interface BuildExtras {
-  /** per task share of positive labels on the training data (taskOrder 'auto') */
-  positiveRates?: Record<string, number>
-}
-
 /** The task nodes of a ResFlow config, checked: order, graph, widths, non-increasing. */
 export function resflowTaskNodes(spec: InputSpec, config: ResFlowConfig, extras: BuildExtras): TaskNode[] {
   checkCommon(spec, config)
@@ -65,9 +62,9 @@ export function buildResFlow(spec: InputSpec, config: ResFlowConfig, extras: Bui
   const nodes = resflowTaskNodes(spec, config, extras)
   // priorBias: f_k's bias such that z_k starts at task k's loss-minimising constant (z_k = f_k + mean of the parents' z)
   const priorBias = (task: string, parents: string[]): number | undefined => {
-    const own = config.nonIncreasing ? undefined : priorLogit(config, extras, task)
+    const own = config.nonIncreasing ? undefined : priorLogit(config, task, extras.positiveRates?.[task])
     if (own === undefined) return undefined
-    const inherited = config.residual === 'none' || parents.length === 0 ? 0 : parents.reduce((a, p) => a + (priorLogit(config, extras, p) ?? 0), 0) / parents.length
+    const inherited = config.residual === 'none' || parents.length === 0 ? 0 : parents.reduce((a, p) => a + (priorLogit(config, p, extras.positiveRates?.[p]) ?? 0), 0) / parents.length
     return own - inherited
   }
   return {

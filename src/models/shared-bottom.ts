@@ -10,7 +10,7 @@ import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type PriorRates } from './common.js'
+import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const SharedBottomConfig = z.strictObject({
@@ -21,7 +21,7 @@ export const SharedBottomConfig = z.strictObject({
 })
 export type SharedBottomConfig = z.infer<typeof SharedBottomConfig>
 
-export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig, extras: PriorRates = {}): Model {
+export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
   return {
     name: 'shared-bottom',
@@ -36,7 +36,7 @@ export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig, e
       const logits: Record<string, Tensor> = {}
       for (const task of spec.tasks) {
         const hidden = mlp(ctx, `tower.${task}`, s, towerUnits(config, task), { dropout: config.dropout })
-        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, extras, task) }) // z_k, [B, 1]
+        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
       }
       return funnelOutputs(spec.tasks, logits)
     },

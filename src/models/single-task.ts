@@ -13,13 +13,13 @@ import { concat, reshape, slice } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
 import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
 import { linear, mlp } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type PriorRates } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const SingleTaskConfig = z.strictObject({ ...commonOptions })
 export type SingleTaskConfig = z.infer<typeof SingleTaskConfig>
 
-export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig, extras: PriorRates = {}): Model {
+export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
   const D = config.embeddingDim
   const K = spec.tasks.length
@@ -42,7 +42,7 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig, extra
         names.forEach((f, i) => (own[f] = slice(mine, 1, i * D, (i + 1) * D))) // e_f(k), [B, D]
         const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense }, { batchNorm: config.inputBatchNorm })
         const hidden = mlp(ctx, `${task}.tower`, x, towerUnits(config, task), { dropout: config.dropout })
-        logits[task] = linear(ctx, `${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, extras, task) }) // z_k, [B, 1]
+        logits[task] = linear(ctx, `${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
       })
       return funnelOutputs(spec.tasks, logits)
     },

@@ -22,6 +22,7 @@ import { collectPredictions } from '../src/train/evaluate.js'
 import { loadExperiment } from '../src/train/experiment.js'
 import { prepareData } from '../src/train/prepare.js'
 import { trainRun } from '../src/train/train-run.js'
+import { meanStd } from './stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const { values } = parseArgs({
@@ -126,12 +127,6 @@ function seedRanges(seeds: number[]): string {
     i = j
   }
   return out.join(',')
-}
-
-function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, v) => a + (v - mean) ** 2, 0) / (xs.length - 1)) : NaN
-  return { mean, std }
 }
 
 function formatTable(rs: Result[]): string {

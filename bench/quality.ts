@@ -31,6 +31,7 @@ import { loadExperiment } from '../src/train/experiment.js'
 import { prepareData } from '../src/train/prepare.js'
 import { trainRun } from '../src/train/train-run.js'
 import { censusData, funnelData } from './quality/reference-data.js'
+import { meanStd } from './stats.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const shared = join(root, '../shared')
@@ -166,12 +167,6 @@ function spawnReference(args: string[]): Promise<void> {
     child.on('error', reject)
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${python} ${referenceScript} ${args.join(' ')} failed (exit ${code}):\n${err.slice(-4000)}`))))
   })
-}
-
-function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, v) => a + (v - mean) ** 2, 0) / (xs.length - 1)) : NaN
-  return { mean, std }
 }
 
 function fmt(m: { mean: number; std: number }): string {

@@ -30,6 +30,8 @@ export interface TrainRunOptions {
   progress?: Progress
   /** the lock on runDir when the caller took it already (the CLI takes it before preparing the data); else taken here */
   lock?: DirLock
+  /** stops training after the step in flight (FitOptions.signal) */
+  signal?: AbortSignal
 }
 
 export interface TrainedRun {
@@ -109,6 +111,7 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
         epochs: e.epochs,
         earlyStopping: e.earlyStopping,
         resume: options.resume,
+        signal: options.signal,
         fingerprint: print,
         progress: options.progress,
         checkpointSeconds: e.checkpointMinutes === null ? null : e.checkpointMinutes * 60,

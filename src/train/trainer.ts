@@ -49,6 +49,12 @@ export interface FitOptions {
   checkpointSeconds?: number | null
   /** also checkpoint within an epoch every this many batches (tests; default: off) */
   checkpointBatches?: number | null
+  /**
+   * aborted (Ctrl-C): fit stops after the step in flight and throws TrainingInterrupted. Exiting the
+   * process while onnxruntime runs a step on the worker thread aborts it natively, so the CLI aborts
+   * this and exits once fit has returned.
+   */
+  signal?: AbortSignal
 }
 
 /** One line of log.jsonl (a superset of the report's EpochRecord). */
@@ -101,21 +107,11 @@ interface TrainerState {
 
 const STATE_KEY = 'trainer.state'
 
-/** Thrown by fit after requestStop(): training stopped between two steps (the checkpoint on disk is the last one written). */
+/** Thrown by fit when options.signal is aborted: training stopped between two steps (the checkpoint on disk is the last one written). */
 export class TrainingInterrupted extends ResflowError {}
 
-let stopRequested = false
-
-/**
- * Asks a running fit to stop after the step in flight (Ctrl-C). Exiting the process while onnxruntime
- * runs a step on the worker thread aborts it natively, so the CLI asks and exits once fit has returned.
- */
-export function requestStop(): void {
-  stopRequested = true
-}
-
 export async function fit(session: TrainSession, data: TrainData, options: FitOptions): Promise<FitResult> {
-  stopRequested = false
+  const stopRequested = () => options.signal?.aborted === true
   const files = runFiles(options.runDir)
   const progress = options.progress ?? silentProgress
   const es = options.earlyStopping
@@ -167,9 +163,9 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
           progress.step(batch.size, loss)
           const due = (options.checkpointBatches && batches % options.checkpointBatches === 0) || (options.checkpointSeconds && performance.now() - lastCheckpoint >= options.checkpointSeconds * 1000)
           if (due) pause = true
-          return !due && !stopRequested
+          return !due && !stopRequested()
         })
-        if (stopRequested) throw new TrainingInterrupted(`training interrupted in epoch ${epoch} after ${batches} batches`)
+        if (stopRequested()) throw new TrainingInterrupted(`training interrupted in epoch ${epoch} after ${batches} batches`)
         seconds += (performance.now() - t0) / 1000
         source.trained(batches - before)
         if (bad !== null) throw diverged(session.step, epoch, batches, bad, checkpointAt, files)
@@ -184,7 +180,7 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
     trainRows += rows - (partial?.rows ?? 0)
     trainSeconds += seconds - (partial?.seconds ?? 0)
 
-    if (stopRequested) throw new TrainingInterrupted(`training interrupted at the end of epoch ${epoch}`)
+    if (stopRequested()) throw new TrainingInterrupted(`training interrupted at the end of epoch ${epoch}`)
     const val = await collectPredictions(session, data.valBatches())
     const valAuc: Record<string, number> = {}
     let valLoss = 0

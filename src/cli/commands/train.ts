@@ -13,7 +13,7 @@ import { prepareData } from '../../train/prepare.js'
 import { createProgress } from '../../train/progress.js'
 import { lockDir } from '../../run/lock.js'
 import { checkRunFiles, runFiles } from '../../train/run-dir.js'
-import { TrainingInterrupted, requestStop } from '../../train/trainer.js'
+import { TrainingInterrupted } from '../../train/trainer.js'
 import { trainRun } from '../../train/train-run.js'
 import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
@@ -59,7 +59,8 @@ export async function run(argv: string[]): Promise<number> {
   const model = preset || modelRef === undefined ? experiment.model.model : modelRef
   const runDir = stringOption(values.out) ?? join('runs', `${experiment.name}-${model}-s${seed}`)
   const lock = lockDir(runDir, { log })
-  let interrupted = false
+  const stop = new AbortController()
+  let training = false
   const stopNow = () => {
     lock.release()
     process.stderr.write(`\n${interruptedLine(argv, runDir, existsSync(runFiles(runDir).checkpoint))}\n`)
@@ -68,11 +69,9 @@ export async function run(argv: string[]): Promise<number> {
   // the first Ctrl-C stops training after the step in flight (exiting during an onnxruntime run aborts
   // natively); before training has started, or on a second Ctrl-C, exit at once
   const onInterrupt = () => {
-    if (interrupted || !training) return stopNow()
-    interrupted = true
-    requestStop()
+    if (stop.signal.aborted || !training) return stopNow()
+    stop.abort()
   }
-  let training = false
   process.on('SIGINT', onInterrupt)
   try {
     if (!values.resume && existsSync(runFiles(runDir).checkpoint)) {
@@ -85,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
     training = true
     let result: Awaited<ReturnType<typeof trainRun>>
     try {
-      result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock })
+      result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock, signal: stop.signal })
     } catch (err) {
       if (err instanceof TrainingInterrupted) stopNow()
       throw err

@@ -29,6 +29,8 @@ export class ConfigError extends ResflowError {}
 export class DataError extends ResflowError {}
 /** Tensors whose shapes do not fit an op. */
 export class ShapeError extends ResflowError {}
+/** A graph that cannot be differentiated: the loss depends on an op without a gradient rule. */
+export class GradientError extends ResflowError {}
 /** A model that cannot be exported or an exported file that does not match. */
 export class ExportError extends ResflowError {}
 /**

@@ -3,7 +3,7 @@
  * topological order and apply each op's gradient rule. The backward pass is made of ordinary graph
  * nodes, so forward, loss and gradients compile into one ONNX model.
  */
-import { ShapeError } from '../errors.js'
+import { GradientError, ShapeError } from '../errors.js'
 import type { Tensor } from './node.js'
 import { OPS, add, concat, expandAs, padAxis, scalarLike } from './ops.js'
 
@@ -57,8 +57,9 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
     const y = order[i]!
     const g = total(y)
     if (!g || y.inputs.length === 0) continue
-    const rule = OPS[y.op]?.grad
-    if (!rule) continue // comparisons, sign, shape helpers: no gradient flows through them
+    const rule = y.op === 'input' || y.op === 'const' ? 'none' : OPS[y.op].grad
+    if (rule === 'none') continue // declared: comparisons, sign, shape-only values
+    if (!rule) throw new GradientError(`gradients: the loss depends on ${y} (op ${y.op}), which has no gradient rule`)
     const contributions = rule(y, g)
     y.inputs.forEach((x, k) => {
       const part = contributions[k]

@@ -18,13 +18,25 @@ export type FloatDType = 'float32' | 'float64'
 export type AttrValue = number | string | readonly number[] | Float64Array
 export type Attrs = Readonly<Record<string, AttrValue>>
 
+/**
+ * The primitive ops, one row each in ops.ts's table (which must have exactly these rows), plus the two
+ * leaf kinds: graph inputs and constants. A typo in an op name is a compile error, not a node that
+ * autodiff or the ONNX writer meets at run time.
+ */
+export type OpName =
+  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh'
+  | 'greater' | 'where' | 'matmul' | 'reduceSum' | 'reduceMean' | 'countRecip' | 'expandAs' | 'concat' | 'slice'
+  | 'padAxis' | 'reshape' | 'transpose' | 'softmax' | 'identity' | 'batchNormTrain' | 'prelu' | 'part' | 'gather'
+  | 'scatterAddRows'
+export type LeafKind = 'input' | 'const'
+
 let nextId = 0
 
 export class Tensor {
   readonly id = nextId++
   constructor(
     readonly graph: Graph,
-    readonly op: string,
+    readonly op: OpName | LeafKind,
     readonly inputs: readonly Tensor[],
     readonly attrs: Attrs,
     readonly shape: Shape,
@@ -69,7 +81,7 @@ export class Graph {
 }
 
 /** Creates a tensor node. Used by the op table; shapes are checked there. */
-export function makeTensor(graph: Graph, op: string, inputs: readonly Tensor[], attrs: Attrs, shape: Shape, dtype: DType): Tensor {
+export function makeTensor(graph: Graph, op: OpName | 'const', inputs: readonly Tensor[], attrs: Attrs, shape: Shape, dtype: DType): Tensor {
   return new Tensor(graph, op, inputs, attrs, shape, dtype)
 }
 

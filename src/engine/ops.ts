@@ -7,7 +7,7 @@
  * gradient per input (null where an input has none, e.g. integer or boolean inputs).
  */
 import { ShapeError } from '../errors.js'
-import { type Attrs, type DType, type Dim, type Graph, type Shape, Tensor, formatShape, makeTensor, numel } from './node.js'
+import { type Attrs, type DType, type Dim, type Graph, type OpName, type Shape, Tensor, formatShape, makeTensor, numel } from './node.js'
 
 /** What an op row can ask of the ONNX writer. */
 export interface Emitter {
@@ -20,9 +20,17 @@ export interface Emitter {
   temp(hint: string): string
 }
 
+export type GradRule = (y: Tensor, g: Tensor) => (Tensor | null)[]
+
 export interface OpRow {
   emit(y: Tensor, e: Emitter): void
-  grad?(y: Tensor, g: Tensor): (Tensor | null)[]
+  /**
+   * The gradient rule, or 'none' for an op whose output passes no gradient back by design (a boolean
+   * comparison, a piecewise-constant sign, a value that depends only on shapes). Leaving it out means
+   * the rule has not been written: autodiff then refuses a loss that depends on the op, rather than
+   * silently treating it as a constant.
+   */
+  grad?: GradRule | 'none'
 }
 
 const io = (y: Tensor, e: Emitter) => ({ ins: y.inputs.map((t) => e.name(t)), out: e.name(y) })
@@ -31,7 +39,7 @@ const simple = (opType: string): OpRow['emit'] => (y, e) => {
   e.node(opType, ins, [out])
 }
 
-export const OPS: Record<string, OpRow> = {
+export const OPS: Record<OpName, OpRow> = {
   add: { emit: simple('Add'), grad: (y, g) => [unbroadcast(g, y.inputs[0]!), unbroadcast(g, y.inputs[1]!)] },
   sub: { emit: simple('Sub'), grad: (y, g) => [unbroadcast(g, y.inputs[0]!), unbroadcast(neg(g), y.inputs[1]!)] },
   mul: {
@@ -48,11 +56,12 @@ export const OPS: Record<string, OpRow> = {
   log: { emit: simple('Log'), grad: (y, g) => [div(g, y.inputs[0]!)] },
   sqrt: { emit: simple('Sqrt'), grad: (y, g) => [div(mul(g, scalarLike(y, 0.5)), y)] },
   abs: { emit: simple('Abs'), grad: (y, g) => [mul(g, sign(y.inputs[0]!))] },
-  sign: { emit: simple('Sign') },
+  // zero almost everywhere, undefined at 0
+  sign: { emit: simple('Sign'), grad: 'none' },
   relu: { emit: simple('Relu'), grad: (y, g) => [where(greater(y.inputs[0]!, scalarLike(y, 0)), g, scalarLike(y, 0))] },
   sigmoid: { emit: simple('Sigmoid'), grad: (y, g) => [mul(g, mul(y, sub(scalarLike(y, 1), y)))] },
   tanh: { emit: simple('Tanh'), grad: (y, g) => [mul(g, sub(scalarLike(y, 1), mul(y, y)))] },
-  greater: { emit: simple('Greater') },
+  greater: { emit: simple('Greater'), grad: 'none' },
   where: {
     emit: simple('Where'),
     grad: (y, g) => {
@@ -107,6 +116,7 @@ export const OPS: Record<string, OpRow> = {
       e.node('Cast', [count], [countF], { to: y.dtype === 'float64' ? 11 : 1 })
       e.node('Reciprocal', [countF], [e.name(y)])
     },
+    grad: 'none', // depends on the input's shape only
   },
   expandAs: {
     emit: (y, e) => {
@@ -259,7 +269,7 @@ export const OPS: Record<string, OpRow> = {
     },
   },
   /** an auxiliary output of a multi-output row (named "<row>__<part>"); no gradient flows through it */
-  part: { emit: () => {} },
+  part: { emit: () => {}, grad: 'none' },
   /**
    * Rows of a table by integer ids: table [R, D], ids [...] → [..., D]. Training feeds the batch's unique
    * rows as the table (nn/lookup.ts); export bakes the whole table in. The table's gradient is the
@@ -320,12 +330,12 @@ function floatOut(op: string, ts: readonly Tensor[]): DType {
   return d
 }
 
-function binary(op: string, a: Tensor, b: Tensor): Tensor {
+function binary(op: OpName, a: Tensor, b: Tensor): Tensor {
   sameGraph(op, [a, b])
   return makeTensor(a.graph, op, [a, b], {}, broadcastShapes(op, a.shape, b.shape), floatOut(op, [a, b]))
 }
 
-function unary(op: string, x: Tensor): Tensor {
+function unary(op: OpName, x: Tensor): Tensor {
   return makeTensor(x.graph, op, [x], {}, x.shape, x.dtype)
 }
 
@@ -575,7 +585,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps: numb
   return { y, mean: part(y, 'mean', [h]), variance: part(y, 'var', [h]) }
 }
 
-/** table[ids]: [N, D] gathered by int64 ids of any shape S → [...S, D]. No gradient (export graphs only). */
+/** table[ids]: [N, D] gathered by int64 ids of any shape S → [...S, D]; the table's gradient is scatterAddRows. */
 export function gather(table: Tensor, ids: Tensor): Tensor {
   sameGraph('gather', [table, ids])
   check(ids.dtype === 'int64', `gather: ids must be int64, got ${ids.dtype}`)

@@ -16,9 +16,9 @@ import type { Tensor } from '../engine/node.js'
 import { add, mul, reduceMean, relu, scalarLike, sub } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
 import { itemAttention } from '../nn/attention.js'
-import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
+import { sharedInput } from '../nn/inputs.js'
 import { linear, mlp, prelu } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
+import { bceLosses, checkCommon, combineLosses, commonOptions, funnelModel, funnelOutputs, logitHead, towerUnits, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const AitmConfig = z.strictObject({
@@ -30,12 +30,7 @@ export type AitmConfig = z.infer<typeof AitmConfig>
 
 export function buildAitm(spec: InputSpec, config: AitmConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
-  return {
-    name: 'aitm',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, config.embeddingDim),
-    layers: layerOptions(config),
+  return funnelModel('aitm', spec, config, {
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const logits: Record<string, Tensor> = {}
@@ -46,7 +41,7 @@ export function buildAitm(spec: InputSpec, config: AitmConfig, extras: BuildExtr
         const q = hidden[hidden.length - 1]! // q_t, [B, H]
         const H = units[units.length - 1]!
         const zt: Tensor = prev ? itemAttention(ctx, `ait.${task}`, [prelu(ctx, `transfer.${task}.prelu`, linear(ctx, `transfer.${task}`, prev, H)), q], H) : q
-        logits[task] = linear(ctx, `tower.${task}.logit`, zt, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // [B, 1]
+        logits[task] = logitHead(ctx, `tower.${task}.logit`, zt, config, task, extras.positiveRates?.[task]) // [B, 1]
         prev = zt
       }
       return funnelOutputs(spec.tasks, logits)
@@ -61,5 +56,5 @@ export function buildAitm(spec: InputSpec, config: AitmConfig, extras: BuildExtr
       }
       return total
     },
-  }
+  })
 }

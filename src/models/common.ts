@@ -13,8 +13,11 @@ import { add, exp, mul, neg, reduceSum, reshape, scalarLike, sigmoid } from '../
 import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { zeros } from '../nn/init.js'
+import { embeddingSpecs } from '../nn/inputs.js'
+import { linear, mlp } from '../nn/layers.js'
 import { bceWithLogits } from '../nn/losses.js'
 import type { BuildContext, LayerOptions } from '../nn/params.js'
+import type { Model } from './types.js'
 
 export const Units = z.array(z.number().int().positive()).min(1)
 /** Tower sizes: one list for all tasks, or one list per task. */
@@ -141,4 +144,40 @@ export function funnelOutputs(tasks: readonly string[], logits: Record<string, T
     probs[t] = sigmoid(logits[t]!)
   }
   return { probs, logits: ordered }
+}
+
+/** What a model's builder writes itself; `funnelModel` adds what every model shares. */
+export interface ModelParts {
+  forward: Model['forward']
+  /** default: the weighted per-task BCE on `outputs.logits` (combineLosses of bceLosses) */
+  loss?: Model['loss']
+  /** width of every embedding table (default config.embeddingDim) */
+  embeddingDim?: number
+}
+
+/** A Model over the spec's tasks and features: its embeddings, layer options and (by default) loss from the common config. */
+export function funnelModel(name: string, spec: InputSpec, config: CommonConfig, parts: ModelParts): Model {
+  return {
+    name,
+    tasks: spec.tasks,
+    spec,
+    embeddings: embeddingSpecs(spec, parts.embeddingDim ?? config.embeddingDim),
+    layers: layerOptions(config),
+    forward: parts.forward,
+    loss: parts.loss ?? ((ctx, outputs, labels) => combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))),
+  }
+}
+
+/** A task's one-unit logit head over `top` [B, H] → [B, 1], its bias started at the prior (priorBias) for positive rate `rate`. */
+export function logitHead(ctx: BuildContext, name: string, top: Tensor, config: CommonConfig, task: string, rate: number | undefined): Tensor {
+  return linear(ctx, name, top, 1, { biasInit: priorLogit(config, task, rate) })
+}
+
+/**
+ * Task k's own tower over x (Dense → PReLU → BN blocks, `towers` units) and its logit head: z_k [B, 1].
+ * Parameters `<name>.<l>.*` and `<name>.logit.*` unless `logitName` says otherwise.
+ */
+export function towerLogit(ctx: BuildContext, name: string, x: Tensor, config: CommonConfig, task: string, rate: number | undefined, logitName = `${name}.logit`): Tensor {
+  const hidden = mlp(ctx, name, x, towerUnits(config, task), { dropout: config.dropout })
+  return logitHead(ctx, logitName, hidden[hidden.length - 1]!, config, task, rate)
 }

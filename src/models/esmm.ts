@@ -17,10 +17,9 @@ import { z } from 'zod'
 import type { Tensor } from '../engine/node.js'
 import { add, exp, log, mul, neg, reduceMean, scalarLike, sigmoid, sub } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
-import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
-import { linear, mlp } from '../nn/layers.js'
+import { sharedInput } from '../nn/inputs.js'
 import { bceWithLogits, softplus } from '../nn/losses.js'
-import { checkCommon, combineLosses, commonOptions, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
+import { checkCommon, combineLosses, commonOptions, funnelModel, towerLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const EsmmConfig = z.strictObject({ ...commonOptions })
@@ -38,30 +37,24 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig, extras: BuildExtr
     const prev = k > 0 ? rates?.[spec.tasks[k - 1]!] : 1
     return rate !== undefined && prev ? rate / prev : undefined
   }
-  return {
-    name: 'esmm',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, config.embeddingDim),
-    layers: layerOptions(config),
+  return funnelModel('esmm', spec, config, {
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const probs: Record<string, Tensor> = {}
-      const extras: Record<string, Tensor> = {}
+      const conditionals: Record<string, Tensor> = {}
       const fs: Tensor[] = []
       let p: Tensor | null = null
       spec.tasks.forEach((task, k) => {
-        const hidden = mlp(ctx, `tower.${task}`, x, towerUnits(config, task), { dropout: config.dropout })
-        const f = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, conditionalRate(k)) }) // f_k, [B, 1]
+        const f = towerLogit(ctx, `tower.${task}`, x, config, task, conditionalRate(k)) // f_k, [B, 1]
         const q = sigmoid(f) // q_k, e.g. p_cvr
         p = p ? mul(p, q) : q // p_k = p_{k−1} · q_k, e.g. p_ctcvr = p_ctr · p_cvr
         fs.push(f)
         probs[task] = p
-        extras[`cond.${task}`] = q
-        extras[`condLogit.${task}`] = f
+        conditionals[`cond.${task}`] = q
+        conditionals[`condLogit.${task}`] = f
       })
       const first = spec.tasks[0]!
-      return { probs, logits: { [first]: fs[0]! }, extras }
+      return { probs, logits: { [first]: fs[0]! }, extras: conditionals }
     },
     loss(ctx, outputs, labels) {
       const perTask: Record<string, Tensor> = {}
@@ -82,5 +75,5 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig, extras: BuildExtr
       })
       return combineLosses(ctx, config, perTask)
     },
-  }
+  })
 }

@@ -12,9 +12,8 @@ import { z } from 'zod'
 import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
-import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
-import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type BuildExtras } from './common.js'
+import { sharedInput } from '../nn/inputs.js'
+import { Units, checkCommon, commonOptions, funnelModel, funnelOutputs, towerLogit, towersOption, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const moeOptions = {
@@ -31,12 +30,7 @@ export type MmoeConfig = z.infer<typeof MmoeConfig>
 /** MMoE, or OMoE with `oneGate` (a single gate shared by all tasks). */
 export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
-  return {
-    name: oneGate ? 'omoe' : 'mmoe',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, config.embeddingDim),
-    layers: layerOptions(config),
+  return funnelModel(oneGate ? 'omoe' : 'mmoe', spec, config, {
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const es = experts(ctx, 'expert', x, config.numExperts, config.expertUnits, { dropout: config.dropout }) // E × [B, H]
@@ -44,15 +38,11 @@ export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, 
       const logits: Record<string, Tensor> = {}
       for (const task of spec.tasks) {
         const mixed = shared ?? mixExperts(es, gate(ctx, `gate.${task}`, x, config.numExperts)) // [B, H]
-        const hidden = mlp(ctx, `tower.${task}`, mixed, towerUnits(config, task), { dropout: config.dropout })
-        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
+        logits[task] = towerLogit(ctx, `tower.${task}`, mixed, config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
       }
       return funnelOutputs(spec.tasks, logits)
     },
-    loss(ctx, outputs, labels) {
-      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
-    },
-  }
+  })
 }
 
 export function buildMmoe(spec: InputSpec, config: MmoeConfig, extras: BuildExtras = {}): Model {

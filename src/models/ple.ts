@@ -14,9 +14,8 @@ import { z } from 'zod'
 import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
-import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
-import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type BuildExtras } from './common.js'
+import { sharedInput } from '../nn/inputs.js'
+import { Units, checkCommon, commonOptions, funnelModel, funnelOutputs, towerLogit, towersOption, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const PleConfig = z.strictObject({
@@ -36,12 +35,7 @@ export type PleConfig = z.infer<typeof PleConfig>
 export function buildPle(spec: InputSpec, config: PleConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
   const blockOpts = { dropout: config.dropout }
-  return {
-    name: 'ple',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, config.embeddingDim),
-    layers: layerOptions(config),
+  return funnelModel('ple', spec, config, {
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       let taskIn: Tensor[] = spec.tasks.map(() => x) // t_k
@@ -61,13 +55,9 @@ export function buildPle(spec: InputSpec, config: PleConfig, extras: BuildExtras
       }
       const logits: Record<string, Tensor> = {}
       spec.tasks.forEach((task, k) => {
-        const hidden = mlp(ctx, `tower.${task}`, taskIn[k]!, towerUnits(config, task), blockOpts)
-        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
+        logits[task] = towerLogit(ctx, `tower.${task}`, taskIn[k]!, config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
       })
       return funnelOutputs(spec.tasks, logits)
     },
-    loss(ctx, outputs, labels) {
-      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
-    },
-  }
+  })
 }

@@ -19,11 +19,10 @@ import type { Tensor } from '../engine/node.js'
 import { mul, reduceSum } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
-import { embeddingSpecs, sharedInput, sideFeatures } from '../nn/inputs.js'
+import { sharedInput, sideFeatures } from '../nn/inputs.js'
 import { linear } from '../nn/layers.js'
-import { bceLosses, combineLosses, funnelOutputs, towerUnits, towersOption, layerOptions } from './common.js'
-import { residualLogit, residualTowers } from './residual.js'
-import { type BuildExtras, resflowOptions, resflowTaskNodes } from './resflow.js'
+import { funnelModel, funnelOutputs, towerUnits, towersOption } from './common.js'
+import { type BuildExtras, residualLogit, residualTowers, resflowOptions, resflowTaskNodes } from './resflow.js'
 import type { Model } from './types.js'
 
 const options = resflowOptions
@@ -48,12 +47,7 @@ export function buildResFlowTwin(spec: InputSpec, config: ResFlowTwinConfig, ext
   }
   const unitsOf = (t: string) => towerUnits(config, t)
   const full = config.residual === 'full'
-  return {
-    name: 'resflow-twin',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, config.embeddingDim),
-    layers: layerOptions(config),
+  return funnelModel('resflow-twin', spec, config, {
     forward(ctx, inputs) {
       const xu = sharedInput(ctx, 'user.input', spec, inputs, { side: 'user', batchNorm: config.inputBatchNorm }) // [B, I_user]
       const xi = sharedInput(ctx, 'item.input', spec, inputs, { side: 'item', batchNorm: config.inputBatchNorm }) // [B, I_item]
@@ -71,8 +65,5 @@ export function buildResFlowTwin(spec: InputSpec, config: ResFlowTwinConfig, ext
       }
       return { ...funnelOutputs(spec.tasks, logits), extras: vectors }
     },
-    loss(ctx, outputs, labels) {
-      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
-    },
-  }
+  })
 }

@@ -8,9 +8,9 @@
 import { z } from 'zod'
 import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
-import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
-import { linear, mlp } from '../nn/layers.js'
-import { Units, bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, towersOption, layerOptions, priorLogit, type BuildExtras } from './common.js'
+import { sharedInput } from '../nn/inputs.js'
+import { mlp } from '../nn/layers.js'
+import { Units, checkCommon, commonOptions, funnelModel, funnelOutputs, towerLogit, towersOption, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const SharedBottomConfig = z.strictObject({
@@ -23,25 +23,16 @@ export type SharedBottomConfig = z.infer<typeof SharedBottomConfig>
 
 export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig, extras: BuildExtras = {}): Model {
   checkCommon(spec, config)
-  return {
-    name: 'shared-bottom',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, config.embeddingDim),
-    layers: layerOptions(config),
+  return funnelModel('shared-bottom', spec, config, {
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const bottom = mlp(ctx, 'bottom', x, config.bottom, { dropout: config.dropout })
       const s = bottom[bottom.length - 1]! // [B, H_bottom]
       const logits: Record<string, Tensor> = {}
       for (const task of spec.tasks) {
-        const hidden = mlp(ctx, `tower.${task}`, s, towerUnits(config, task), { dropout: config.dropout })
-        logits[task] = linear(ctx, `tower.${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
+        logits[task] = towerLogit(ctx, `tower.${task}`, s, config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
       }
       return funnelOutputs(spec.tasks, logits)
     },
-    loss(ctx, outputs, labels) {
-      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
-    },
-  }
+  })
 }

@@ -11,9 +11,8 @@ import { z } from 'zod'
 import type { Tensor } from '../engine/node.js'
 import { concat, reshape, slice } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
-import { embeddingSpecs, sharedInput } from '../nn/inputs.js'
-import { linear, mlp } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelOutputs, towerUnits, layerOptions, priorLogit, type BuildExtras } from './common.js'
+import { sharedInput } from '../nn/inputs.js'
+import { checkCommon, commonOptions, funnelModel, funnelOutputs, towerLogit, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const SingleTaskConfig = z.strictObject({ ...commonOptions })
@@ -23,12 +22,8 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig, extra
   checkCommon(spec, config)
   const D = config.embeddingDim
   const K = spec.tasks.length
-  return {
-    name: 'single',
-    tasks: spec.tasks,
-    spec,
-    embeddings: embeddingSpecs(spec, K * D),
-    layers: layerOptions(config),
+  return funnelModel('single', spec, config, {
+    embeddingDim: K * D,
     forward(ctx, inputs) {
       const logits: Record<string, Tensor> = {}
       // [e_1 ‖ … ‖ e_F] viewed as [B, F, K, D]: task k's features are one strided slice of it, taken
@@ -41,13 +36,9 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig, extra
         const own: Record<string, Tensor> = {}
         names.forEach((f, i) => (own[f] = slice(mine, 1, i * D, (i + 1) * D))) // e_f(k), [B, D]
         const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense }, { batchNorm: config.inputBatchNorm })
-        const hidden = mlp(ctx, `${task}.tower`, x, towerUnits(config, task), { dropout: config.dropout })
-        logits[task] = linear(ctx, `${task}.logit`, hidden[hidden.length - 1]!, 1, { biasInit: priorLogit(config, task, extras.positiveRates?.[task]) }) // z_k, [B, 1]
+        logits[task] = towerLogit(ctx, `${task}.tower`, x, config, task, extras.positiveRates?.[task], `${task}.logit`) // z_k, [B, 1]
       })
       return funnelOutputs(spec.tasks, logits)
     },
-    loss(ctx, outputs, labels) {
-      return combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
-    },
-  }
+  })
 }

@@ -48,11 +48,3 @@ export class RequestError extends ResflowError {
     this.status = where.status ?? 400
   }
 }
-
-/** Formats "file:line: field: message" from whichever parts are known. */
-export function locate(where: ErrorWhere, message: string): string {
-  const head = [where.file && (where.line !== undefined ? `${where.file}:${where.line}` : where.file), where.field]
-    .filter(Boolean)
-    .join(': ')
-  return head ? `${head}: ${message}` : message
-}

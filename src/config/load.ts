@@ -36,10 +36,43 @@ export function parseConfigText<S extends z.ZodType>(text: string, file: string,
 export function validateConfig<S extends z.ZodType>(raw: unknown, where: string, schema: S): z.output<S> {
   const result = schema.safeParse(raw)
   if (result.success) return result.data
-  const issues = result.error.issues
-  const lines = issues.map((issue) => `${where}: ${formatIssue(issue, raw, schema)}`)
+  throw configErrorOf(result.error, raw, schema, { where })
+}
+
+/** How configErrorOf words its lines. */
+export interface IssueWording {
+  /** the file or flag the value came from, prefixed to every line */
+  where?: string
+  /** the path of the value inside its file, prefixed to every field (e.g. "model", "fusion") */
+  root?: string
+  /** what an unknown key is called: "unknown key" (default) or e.g. "unknown option" */
+  keyNoun?: string
+  /** said after the unknown keys, before the allowed ones (e.g. ` for model "resflow"`) */
+  keyContext?: string
+  /** appended to every line (e.g. the expected shape) */
+  hint?: string
+}
+
+/**
+ * The one way a failed zod parse becomes a ConfigError: one line per issue, "where: field: what was
+ * expected, got what", unknown keys listed with the allowed ones; `field` names the first issue's path.
+ */
+export function configErrorOf(error: z.ZodError, raw: unknown, schema: z.ZodType, wording: IssueWording = {}): ConfigError {
+  const issues = error.issues.map(unwrapUnion)
+  const root = wording.root ? [wording.root] : []
+  const lines = issues.map((issue) => {
+    const line = formatIssue(issue, raw, schema, root, wording)
+    return `${wording.where ? `${wording.where}: ` : ''}${line}${wording.hint ? ` ${wording.hint}` : ''}`
+  })
   const first = issues[0]
-  throw new ConfigError(lines.join('\n'), { file: where, field: first ? formatPath(first.path) : undefined, cause: result.error })
+  return new ConfigError(lines.join('\n'), { file: wording.where, field: first ? formatPath([...root, ...first.path]) : undefined, cause: error })
+}
+
+/** A union (towers: a list or a per-task record) fails as a whole; report the branch that got furthest. */
+function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue
+  const candidates = issue.errors.flat().map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue)
+  return candidates.reduce((best, i) => (i.path.length > best.path.length ? i : best))
 }
 
 /** `model.towers[1]` from ['model', 'towers', 1]. */
@@ -67,14 +100,15 @@ function show(v: unknown): string {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
 
-function formatIssue(issue: z.core.$ZodIssue, root: unknown, schema: z.ZodType): string {
-  const path = formatPath(issue.path)
-  const got = valueAt(root, issue.path)
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown, schema: z.ZodType, root: readonly string[], wording: IssueWording): string {
+  const path = formatPath([...root, ...issue.path])
+  const got = valueAt(raw, issue.path)
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = objectKeysAt(schema, issue.path)
       const keys = issue.keys.map((k) => `"${k}"`).join(', ')
-      return `${path}: unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`
+      const noun = `${wording.keyNoun ?? 'unknown key'}${issue.keys.length > 1 ? 's' : ''}`
+      return `${path}: ${noun} ${keys}${wording.keyContext ?? ''}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`
     }
     case 'invalid_value':
       return `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(got)}`

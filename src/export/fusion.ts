@@ -10,6 +10,7 @@
  * factor, so the first task's weight is fixed to 1 and only the others are searched.
  */
 import { z } from 'zod'
+import { configErrorOf } from '../config/load.js'
 import { ConfigError, DataError } from '../errors.js'
 import { computeAuc } from '../metrics/auc.js'
 import type { Labels, Scores } from '../metrics/types.js'
@@ -28,9 +29,7 @@ export type Fusion = z.infer<typeof FusionSchema>
 export function parseFusion(value: unknown, file?: string): Fusion {
   const parsed = FusionSchema.safeParse(value)
   if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
-  const field = ['fusion', ...issue.path.map(String)].join('.')
-  throw new ConfigError(`${file ? `${file}: ` : ''}${field}: ${issue.message} (expected {kind: ${FUSION_KINDS.join(' | ')}, weights: {task: number}})`, { file, field, cause: parsed.error })
+  throw configErrorOf(parsed.error, value, FusionSchema, { where: file, root: 'fusion', hint: `(expected {kind: ${FUSION_KINDS.join(' | ')}, weights: {task: number}})` })
 }
 
 /** The fused score per row, [B]. Every task named in `fusion.weights` must be in `probs`. */

@@ -9,6 +9,7 @@
  * `positiveRates`) is only read by the ResFlow family's taskOrder 'auto'.
  */
 import type { z } from 'zod'
+import { configErrorOf } from '../config/load.js'
 import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import { AitmConfig, buildAitm } from './aitm.js'
@@ -103,30 +104,5 @@ export function buildModel(spec: InputSpec, config: ModelConfigInput, extras: Bu
 }
 
 function configError(model: string, entry: ModelEntry, error: z.ZodError, given: unknown): ConfigError {
-  const allowed = Object.keys(entry.config.shape).sort()
-  const issue = unwrapUnion(error.issues[0]!)
-  const path = ['model', ...issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))].join('.').replace(/\.\[/g, '[')
-  let message: string
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => `"${k}"`).join(', ')
-    message = `${path}: unknown option${issue.keys.length > 1 ? 's' : ''} ${keys} for model "${model}" (allowed: ${allowed.join(', ')})`
-  } else if (issue.code === 'invalid_value') {
-    message = `${path}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(valueAt(given, issue.path))}`
-  } else {
-    message = `${path}: ${issue.message}, got ${JSON.stringify(valueAt(given, issue.path)) ?? 'nothing'}`
-  }
-  return new ConfigError(message, { field: path, cause: error })
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root
-  for (const key of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined
-  return v
-}
-
-/** A union (towers: list or per-task record) fails as a whole; report the branch that got furthest. */
-function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue
-  const candidates = issue.errors.flat().map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue)
-  return candidates.reduce((best, i) => (i.path.length > best.path.length ? i : best))
+  return configErrorOf(error, given, entry.config, { root: 'model', keyNoun: 'unknown option', keyContext: ` for model "${model}"` })
 }

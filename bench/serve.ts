@@ -1,14 +1,21 @@
 /**
- * Serving latency and throughput over loopback: `npm run bench:serve` (about 40 s).
+ * Serving latency and throughput over loopback: `npm run bench:serve` (about 90 s).
  *
- * Builds a real run directory (synthetic funnel data → fitted preprocessing → ResFlow with the
- * default config, towers 128/64, embedding dim 16; weights at their seeded initial values, which do
- * not change the cost), starts `resflow serve` on it in a child process (so the load generator does
- * not share the server's event loop), and drives POST /v1/rank with autocannon for 100 and 1000
- * candidates per request, one and four concurrent clients. Reports p50/p99 latency, requests/s and
- * candidates/s; the target is p99 ≤ 10 ms for 1000 candidates with one client.
+ * Two runs, each a real run directory (data → fitted preprocessing → ResFlow with the default config,
+ * towers 128/64, embedding dim 16; weights at their seeded initial values, which do not change the cost),
+ * served by `resflow serve` in a child process (so the load generator does not share the server's event
+ * loop), driven with autocannon:
+ * - synthetic: the synthetic funnel's 10 features, 100 and 1000 candidates, 1 and 4 clients;
+ * - census width: a generated data set as wide as census (33 categorical, 7 numeric columns; no ../shared
+ *   needed), 1000 candidates with all 40 features as rows and as columns, and by id from an item store
+ *   (--items: 2000 items × 15 item features; the 25 user/context features sent once in "context"), with 1, 4
+ *   and 16 clients.
+ * Reports p50/p99 latency, requests/s and candidates/s, and where the server's time goes per request
+ * (parse, validate + encode, run, sort + serialise), read from its resflow_rank_phase_seconds_total metric.
+ * Targets, one client: full rows p99 ≤ 10 ms, by id p99 ≤ 5 ms.
  *
- * Options: --seconds N per configuration (default 6), --model NAME (default resflow).
+ * Options: --seconds N per configuration (default 5), --model NAME (default resflow),
+ * --only synthetic|census, --threads N (the server's onnxruntime threads, default 1).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -16,17 +23,19 @@ import { createRequire } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type Preprocessing, fitPreprocessing, generateSynthetic, inputSpecOf, loadDatasetSchema } from '../src/data/index.js'
+import { writeFileSync } from 'node:fs'
+import { type DatasetSchema, type Preprocessing, fitPreprocessing, generateSynthetic, inputSpecOf, loadDatasetSchema, parseDatasetSchema } from '../src/data/index.js'
 import { Rng } from '../src/engine/rng.js'
 import { buildModel } from '../src/models/registry.js'
 import { saveWeights, writeAtomic } from '../src/train/checkpoint.js'
 import { runFiles, writeManifest } from '../src/train/run-dir.js'
 import { TrainSession } from '../src/train/session.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, model: { type: 'string', default: 'resflow' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, model: { type: 'string', default: 'resflow' }, only: { type: 'string' }, threads: { type: 'string' } } })
 const SECONDS = Number(values.seconds)
 const MODEL = values.model!
 const TARGET_P99_MS = 10
+const TARGET_BY_ID_P99_MS = 5
 /** other processes competing for the cores skew the tail latencies; recorded with the figures */
 const LOAD_BEFORE = loadavg()[0]!
 
@@ -47,19 +56,82 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
   duration: number
 }) => Promise<LoadResult>
 
-async function makeRun(dir: string): Promise<Preprocessing> {
-  const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 20_000, seed: 1 })
-  const prep = await fitPreprocessing(loadDatasetSchema(data.schemaFile), [data.files.train])
+/** Writes a run directory for `MODEL` (seeded initial weights) on the preprocessing fitted to the files. */
+async function makeRun(run: string, schema: DatasetSchema, files: string[]): Promise<Preprocessing> {
+  const prep = await fitPreprocessing(schema, files)
   const spec = inputSpecOf(prep)
   const modelConfig = { model: MODEL }
   const model = buildModel(spec, modelConfig)
   const session = await TrainSession.create(model, { seed: 1, embeddingInitStd: 0.1 })
-  const run = join(dir, 'run')
   writeManifest(run, { version: 1, model: MODEL, modelConfig, tasks: spec.tasks, seed: 1, fusion: { kind: 'additive', weights: Object.fromEntries(spec.tasks.map((t, i) => [t, 4 ** i])) }, createdAt: new Date().toISOString() })
   writeAtomic(runFiles(run).preprocessing, JSON.stringify(prep))
   saveWeights(runFiles(run).weights, session.params, session.tables)
   await session.release()
   return prep
+}
+
+async function syntheticRun(dir: string): Promise<Preprocessing> {
+  const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 20_000, seed: 1 })
+  return makeRun(join(dir, 'run'), loadDatasetSchema(data.schemaFile), [data.files.train])
+}
+
+/**
+ * Census width: 33 categorical and 7 numeric columns, as the census data set has. Item side: item_id, 11
+ * categorical and 3 numeric columns, fixed per item (ITEMS items); user/context side: 21 categorical and 4
+ * numeric. Writes the training CSV and the item file, and returns the run's preprocessing.
+ */
+const ITEMS = 2000
+const CENSUS = {
+  itemCats: Array.from({ length: 11 }, (_, k) => ({ name: `ic${k}`, vocab: 3 + ((k * 7) % 50) })),
+  itemNums: ['in0', 'in1', 'in2'],
+  userCats: Array.from({ length: 21 }, (_, k) => ({ name: `uc${k}`, vocab: 2 + ((k * 11) % 45) })),
+  userNums: ['un0', 'un1', 'un2', 'un3'],
+}
+function itemCells(id: number): (string | number)[] {
+  const rng = new Rng(1000 + id)
+  return [id, ...CENSUS.itemCats.map((c) => `v${rng.int(c.vocab)}`), ...CENSUS.itemNums.map(() => Math.round(rng.next() * 10000) / 100)]
+}
+async function censusRun(dir: string): Promise<{ prep: Preprocessing; items: string }> {
+  const rng = new Rng(7)
+  const header = ['item_id', ...CENSUS.itemCats.map((c) => c.name), ...CENSUS.itemNums, ...CENSUS.userCats.map((c) => c.name), ...CENSUS.userNums, 'click', 'purchase']
+  const lines = [header.join(',')]
+  for (let r = 0; r < 6000; r++) {
+    const click = rng.next() < 0.1 ? 1 : 0
+    const user = [...CENSUS.userCats.map((c) => `u${rng.int(c.vocab)}`), ...CENSUS.userNums.map(() => Math.round(rng.next() * 5000) / 100)]
+    lines.push([...itemCells(rng.int(ITEMS)), ...user, click, click && rng.next() < 0.2 ? 1 : 0].join(','))
+  }
+  const train = join(dir, 'census-width.csv')
+  writeFileSync(train, lines.join('\n') + '\n')
+  const items = join(dir, 'items.csv')
+  writeFileSync(items, [header.slice(0, 15).join(','), ...Array.from({ length: ITEMS }, (_, i) => itemCells(i).join(','))].join('\n') + '\n')
+  const schema = parseDatasetSchema({
+    sparse: [{ name: 'item_id', side: 'item' }, ...CENSUS.itemCats.map((c) => ({ name: c.name, side: 'item' as const })), ...CENSUS.userCats.map((c) => ({ name: c.name, side: 'user' as const }))],
+    dense: [...CENSUS.itemNums.map((name) => ({ name, side: 'item' as const })), ...CENSUS.userNums.map((name) => ({ name, side: 'user' as const }))],
+    tasks: [{ name: 'click' }, { name: 'purchase' }],
+  })
+  return { prep: await makeRun(join(dir, 'census-run'), schema, [train]), items }
+}
+
+/** Census-width bodies for `candidates` candidates: every feature in each candidate (rows, columns), or context + item ids. */
+function censusBodies(prep: Preprocessing, candidates: number): { rows: string; columns: string; ids: string } {
+  const rng = new Rng(candidates)
+  const itemCols = ['item_id', ...CENSUS.itemCats.map((c) => c.name), ...CENSUS.itemNums]
+  const userCols = [...CENSUS.userCats.map((c) => c.name), ...CENSUS.userNums]
+  const userVals = [...CENSUS.userCats.map((c) => `u${rng.int(c.vocab)}`), ...CENSUS.userNums.map(() => Math.round(rng.next() * 5000) / 100)]
+  const ids = Array.from({ length: candidates }, () => rng.int(ITEMS))
+  const rows = ids.map((id) => {
+    const row: Record<string, string | number> = {}
+    itemCells(id).forEach((v, k) => (row[itemCols[k]!] = v))
+    userCols.forEach((c, k) => (row[c] = userVals[k]!))
+    return row
+  })
+  const columns = Object.fromEntries([...itemCols, ...userCols].map((c) => [c, rows.map((r) => r[c])]))
+  void prep
+  return {
+    rows: JSON.stringify({ candidates: rows }),
+    columns: JSON.stringify({ candidates: columns }),
+    ids: JSON.stringify({ context: Object.fromEntries(userCols.map((c, k) => [c, userVals[k]])), item_ids: ids }),
+  }
 }
 
 /** A request: user/context columns once, item columns per candidate; values drawn from the vocabularies (5% unseen). */
@@ -79,8 +151,9 @@ function requestBody(prep: Preprocessing, candidates: number, seed: number): str
   return JSON.stringify({ context, candidates: list })
 }
 
-function startServer(runDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0'], { stdio: ['ignore', 'inherit', 'pipe'] })
+function startServer(runDir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const threads = values.threads ? ['--threads', values.threads] : []
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra], { stdio: ['ignore', 'inherit', 'pipe'] })
   return new Promise((resolve, reject) => {
     let err = ''
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -93,43 +166,90 @@ function startServer(runDir: string): Promise<{ child: ChildProcess; url: string
 }
 
 interface Row {
+  case: string
   candidates: number
   clients: number
   p50: number
   p99: number
   rps: number
   errors: number
+  /** server time per request by phase, ms */
+  phases: Record<string, number> | null
 }
 
 async function load(url: string, body: string, clients: number, seconds: number): Promise<LoadResult> {
   return autocannon({ url: `${url}/v1/rank`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: clients, duration: seconds })
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'resflow-bench-serve-'))
-let server: ChildProcess | undefined
-try {
-  const prep = await makeRun(dir)
-  const started = await startServer(join(dir, 'run'))
-  server = started.child
+/** The server's accumulated phase times (s) and /v1/rank request count, from /metrics (null on a server without them). */
+async function phaseTotals(url: string): Promise<{ phases: Record<string, number>; requests: number } | null> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const phases: Record<string, number> = {}
+  for (const m of text.matchAll(/^resflow_rank_phase_seconds_total\{phase="(\w+)"\} (\S+)$/gm)) phases[m[1]!] = Number(m[2])
+  let requests = 0
+  for (const m of text.matchAll(/^resflow_requests_total\{route="POST \/v1\/rank",status="200"\} (\S+)$/gm)) requests += Number(m[1])
+  return Object.keys(phases).length > 0 ? { phases, requests } : null
+}
+
+async function measure(url: string, name: string, candidates: number, body: string, clients: number[]): Promise<Row[]> {
+  await load(url, body, 1, 1) // warm-up
   const rows: Row[] = []
-  for (const candidates of [100, 1000]) {
-    const body = requestBody(prep, candidates, candidates)
-    await load(started.url, body, 1, 1) // warm-up
-    for (const clients of [1, 4]) {
-      const r = await load(started.url, body, clients, SECONDS)
-      rows.push({ candidates, clients, p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.timeouts + r.non2xx })
+  for (const c of clients) {
+    const before = await phaseTotals(url)
+    const r = await load(url, body, c, SECONDS)
+    const after = await phaseTotals(url)
+    let phases: Record<string, number> | null = null
+    if (before && after && after.requests > before.requests) {
+      const n = after.requests - before.requests
+      phases = Object.fromEntries(Object.keys(after.phases).map((k) => [k, ((after.phases[k]! - (before.phases[k] ?? 0)) * 1000) / n]))
     }
+    rows.push({ case: name, candidates, clients: c, p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.timeouts + r.non2xx, phases })
+  }
+  return rows
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'resflow-bench-serve-'))
+const servers: ChildProcess[] = []
+try {
+  const rows: Row[] = []
+  if (values.only !== 'census') {
+    const prep = await syntheticRun(dir)
+    const started = await startServer(join(dir, 'run'))
+    servers.push(started.child)
+    for (const candidates of [100, 1000]) rows.push(...(await measure(started.url, 'synthetic (10 features), rows', candidates, requestBody(prep, candidates, candidates), [1, 4])))
+    started.child.kill('SIGTERM')
+  }
+  if (values.only !== 'synthetic') {
+    const { prep, items } = await censusRun(dir)
+    const started = await startServer(join(dir, 'census-run'), ['--items', items, '--item-key', 'item_id'])
+    servers.push(started.child)
+    const bodies = censusBodies(prep, 1000)
+    rows.push(...(await measure(started.url, 'census width (40 features), rows', 1000, bodies.rows, [1, 4, 16])))
+    rows.push(...(await measure(started.url, 'census width (40 features), columns', 1000, bodies.columns, [1, 4, 16])))
+    rows.push(...(await measure(started.url, 'census width, by id (item store) + context', 1000, bodies.ids, [1, 4, 16])))
   }
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
-  if (LOAD_BEFORE > 0.5) console.log(`\nnote: load average ${LOAD_BEFORE.toFixed(1)} before the bench started: other processes shared the ${cpus().length} cores`)
-  console.log(`\nresflow serve, ${MODEL} (default config), synthetic funnel features; loopback, ${cpus().length} cores (${cpu}), ${SECONDS} s per row`)
+  const loadAfter = loadavg()[0]!
+  console.log(`\nnote: load average ${LOAD_BEFORE.toFixed(1)} before the bench started, ${loadAfter.toFixed(1)} at its end (the bench itself adds about 2 while it runs): other processes ${LOAD_BEFORE > 0.5 ? 'shared' : 'hardly used'} the ${cpus().length} cores`)
+  console.log(`\nresflow serve, ${MODEL} (default config), ${values.threads ?? 1} onnxruntime thread(s); loopback, ${cpus().length} cores (${cpu}), ${SECONDS} s per row`)
   console.log(`command: npm run bench:serve${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`)
-  console.log('| candidates | clients | p50 ms | p99 ms | requests/s | candidates/s | errors |')
-  console.log('|---:|---:|---:|---:|---:|---:|---:|')
-  for (const r of rows) console.log(`| ${r.candidates} | ${r.clients} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.rps.toFixed(0)} | ${(r.rps * r.candidates).toFixed(0)} | ${r.errors} |`)
-  const target = rows.find((r) => r.candidates === 1000 && r.clients === 1)!
-  console.log(`\ntarget p99 ≤ ${TARGET_P99_MS} ms at 1000 candidates, 1 client: ${target.p99.toFixed(1)} ms → ${target.p99 <= TARGET_P99_MS ? 'met' : 'NOT met'}`)
+  console.log('| case | candidates | clients | p50 ms | p99 ms | requests/s | candidates/s | errors | server ms/request: parse / encode / run / sort+serialise |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
+  const ms = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(2))
+  for (const r of rows) {
+    const p = r.phases ? `${ms(r.phases.parse)} / ${ms(r.phases.encode)} / ${ms(r.phases.run)} / ${ms(r.phases.sort)}` : 'n/a'
+    console.log(`| ${r.case} | ${r.candidates} | ${r.clients} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.rps.toFixed(0)} | ${(r.rps * r.candidates).toFixed(0)} | ${r.errors} | ${p} |`)
+  }
+  console.log('\n(latency is client-side: it includes sending the body and reading the answer over loopback; the server phases do not include reading the body)')
+  const check = (label: string, match: (r: Row) => boolean, target: number) => {
+    const r = rows.find((x) => match(x) && x.clients === 1)
+    if (r) console.log(`target p99 ≤ ${target} ms, ${label}, 1 client: ${r.p99.toFixed(1)} ms → ${r.p99 <= target && r.errors === 0 ? 'met' : 'NOT met'}`)
+  }
+  check('synthetic 1000 candidates', (r) => r.case.startsWith('synthetic') && r.candidates === 1000, TARGET_P99_MS)
+  check('census width 1000 candidates as rows', (r) => r.case.endsWith('rows') && r.case.startsWith('census'), TARGET_P99_MS)
+  check('census width 1000 candidates as columns', (r) => r.case.endsWith('columns'), TARGET_P99_MS)
+  check('census width 1000 candidates by id', (r) => r.case.includes('by id'), TARGET_BY_ID_P99_MS)
 } finally {
-  server?.kill('SIGTERM')
+  for (const s of servers) s.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })
 }

@@ -27,10 +27,10 @@ export function codecFromPreprocessing(prep: Preprocessing): RowCodec {
   for (const f of prep.dense) add(f.column, { name: f.column, kind: 'numeric', nullable: f.fill !== undefined })
   const separators = new Map(prep.multi.map((f) => [f.column, f.separator]))
   const spec = inputSpecOf(prep)
-
   return {
     spec,
     features: [...features.values()],
+    preprocessing: prep,
     encode(rows: readonly RawRow[]) {
       // lists arrive as JSON arrays; the data layer reads the joined form, as in the files
       const flat: DataRow[] = rows.map((r) => {

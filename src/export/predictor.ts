@@ -13,6 +13,7 @@ import type { WeightsFile } from '../train/checkpoint.js'
 import { type SummedFile, readCheckedAsync, readChecksums, withPrefetched } from '../run/checksums.js'
 import { type RunManifest, readRun, runFiles } from '../train/run-dir.js'
 import { batchFeeds } from './feeds.js'
+import type { Preprocessing } from '../data/index.js'
 import type { Fusion } from './fusion.js'
 import { type ExportedModel, type FeatureLayout, type ModelWeights, exportModel } from './onnx.js'
 
@@ -37,6 +38,12 @@ export interface RowCodec {
   features: readonly RawFeature[]
   /** encodes raw rows (unknown categorical values → id 0, as in training) */
   encode(rows: readonly RawRow[]): Batch
+  /**
+   * The fitted preprocessing the codec maps with, when it has one (codecs from `codecFromPreprocessing`).
+   * The server compiles it into its one-pass encoder (serve/columnar.ts); without it the server encodes row
+   * objects with `encode`, and cannot hold an item store.
+   */
+  readonly preprocessing?: Preprocessing
 }
 
 export interface Prediction {
@@ -58,6 +65,7 @@ export interface Predictor {
   predictRows(rows: readonly RawRow[]): Promise<Prediction>
   release(): Promise<void>
 }
+
 
 /** Dense parameters and table weights ([rows, D]) from a weights file. */
 export function modelWeights(file: WeightsFile, model: Model): ModelWeights {

@@ -2,9 +2,11 @@
  * Serving as plain functions, request → response, with no HTTP server in sight (the Fastify wiring in
  * server.ts only forwards to `handle`), so tests call it directly:
  *
- *   POST /v1/rank        {"context": {...}, "candidates": [{...}, ...]}
+ *   POST /v1/rank        {"context": {...}, "candidates": [{...}, ...]}, or "candidates": {feature: [...]}
+ *                        (columns), or "item_ids": [...] with an item store (see rank-encode.ts)
  *                        → {"model", "version", "results": [{"index", "score", "tasks": {task: p}}, ...]}
- *                        sorted by fused score, highest first (ties: lower index first)
+ *                        sorted by fused score, highest first (ties: lower index first); "skipped":
+ *                        [index, ...] when candidates with unknown ids were left out (--unknown-items skip)
  *   GET  /healthz        → {"status": "ok", "model", "version", "tasks"}
  *   GET  /metrics        → Prometheus text
  *   POST /admin/reload   → loads the run again and swaps it in without failing requests. Off unless
@@ -20,8 +22,11 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { DataError, RequestError } from '../errors.js'
 import type { Predictor, RawFeature } from '../export/predictor.js'
 import { ServeMetrics } from './metrics.js'
-import type { ModelSlot } from './model-slot.js'
-import { DEFAULT_LIMITS, type RankLimits, clip, maxRankBodyBytes, parseRankRequest } from './request.js'
+import { compiledCodec } from './columnar.js'
+import type { ModelSlot, Served } from './model-slot.js'
+import type { Batch } from '../data/types.js'
+import { encodeRankRequest } from './rank-encode.js'
+import { DEFAULT_LIMITS, type RankLimits, clip, maxRankBodyBytes, parseJsonBody, parseRankRequest } from './request.js'
 
 export interface HttpRequest {
   method: string
@@ -33,6 +38,8 @@ export interface HttpRequest {
   contentType?: string
   /** the authorization header, if any */
   authorization?: string
+  /** the body's JSON nesting was checked as it arrived (the server does), so it is not scanned again */
+  scanned?: boolean
 }
 
 export interface HttpResponse {
@@ -51,6 +58,8 @@ export interface RankResponse {
   model: string
   version: string
   results: RankResult[]
+  /** request indexes of candidates left out because their item id is not in the item store (--unknown-items skip); absent when none */
+  skipped?: number[]
 }
 
 /** POST /admin/reload is served when this is given. */
@@ -121,33 +130,74 @@ interface Ranked {
   tasks: readonly string[]
   probs: Record<string, Float32Array>
   score: Float32Array
+  /** batch rows, best first */
   order: Uint32Array
+  /** the request index of each batch row, when it is not the row itself (candidates skipped) */
+  index: Uint32Array | null
+  /** request indexes of candidates skipped for unknown item ids */
+  skipped: number[]
+}
+
+/** Time spent per phase of /v1/rank, in ms (accumulated into the metrics: resflow_rank_phase_seconds_total). */
+export interface PhaseTimes {
+  parse: number
+  encode: number
+  run: number
+  sort: number
 }
 
 /** Scores all candidates in one batched run and sorts them by fused score. */
-async function rankWith(p: Predictor, body: unknown, limits: RankLimits): Promise<Ranked> {
-  const { rows } = parseRankRequest(body, p.codec.features, limits)
-  let batch
-  try {
-    batch = p.codec.encode(rows)
-  } catch (err) {
-    // the codec knows value rules the schema check cannot (e.g. a numeric column given a bucket string)
-    if (err instanceof DataError) throw new RequestError(err.message, { field: err.field ?? 'body', cause: err })
-    throw err
+async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: boolean, times: PhaseTimes, metrics: ServeMetrics): Promise<Ranked> {
+  let t = performance.now()
+  const value = parseJsonBody(body, scanned)
+  let now = performance.now()
+  times.parse += now - t
+  t = now
+  let batch: Batch
+  let index: Uint32Array | null = null
+  let skipped: number[] = []
+  const compiled = compiledCodec(p.codec)
+  if (compiled) {
+    // one pass from the parsed JSON into the input arrays (rank-encode.ts)
+    const counts = { lookups: 0, misses: 0 }
+    try {
+      const out = encodeRankRequest(value, compiled, limits, p.items, counts)
+      batch = out.batch
+      if (out.skipped.length > 0) index = out.index
+      skipped = out.skipped
+    } finally {
+      if (p.items) metrics.itemLookups(counts.lookups, counts.misses)
+    }
+  } else {
+    const { rows } = parseRankRequest(value, p.codec.features, limits)
+    try {
+      batch = p.codec.encode(rows)
+    } catch (err) {
+      // the codec knows value rules the schema check cannot (e.g. a numeric column given a bucket string)
+      if (err instanceof DataError) throw new RequestError(err.message, { field: err.field ?? 'body', cause: err })
+      throw err
+    }
   }
-  const { probs, score } = await p.predict(batch)
-  const order = Uint32Array.from({ length: rows.length }, (_, i) => i)
+  now = performance.now()
+  times.encode += now - t
+  t = now
+  const { probs, score } = batch.size > 0 ? await p.predict(batch) : { probs: Object.fromEntries(p.tasks.map((k) => [k, new Float32Array(0)])), score: new Float32Array(0) }
+  now = performance.now()
+  times.run += now - t
+  t = now
+  const order = Uint32Array.from({ length: batch.size }, (_, i) => i)
   order.sort((a, b) => score[b]! - score[a]! || a - b)
-  return { model: p.model, version: p.version, tasks: p.tasks, probs, score, order }
+  times.sort += performance.now() - t
+  return { model: p.model, version: p.version, tasks: p.tasks, probs, score, order, index, skipped }
 }
 
 function toResponse(r: Ranked): RankResponse {
   const results = Array.from(r.order, (i) => {
     const t: Record<string, number> = {}
     for (const task of r.tasks) t[task] = r.probs[task]![i]!
-    return { index: i, score: r.score[i]!, tasks: t }
+    return { index: r.index ? r.index[i]! : i, score: r.score[i]!, tasks: t }
   })
-  return { model: r.model, version: r.version, results }
+  return { model: r.model, version: r.version, results, ...(r.skipped.length > 0 ? { skipped: r.skipped } : {}) }
 }
 
 /** The response JSON written directly from the typed arrays (equal to JSON.stringify(toResponse(r))). */
@@ -160,21 +210,25 @@ function toJson(r: Ranked): string {
     const i = r.order[k]!
     let tasks = ''
     for (let j = 0; j < keys.length; j++) tasks += (j ? ',' : '') + keys[j] + num(columns[j]![i]!)
-    parts[k] = `{"index":${i},"score":${num(r.score[i]!)},"tasks":{${tasks}}}`
+    parts[k] = `{"index":${r.index ? r.index[i]! : i},"score":${num(r.score[i]!)},"tasks":{${tasks}}}`
   }
-  return `{"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"results":[${parts.join(',')}]}`
+  const skipped = r.skipped.length > 0 ? `,"skipped":[${r.skipped.join(',')}]` : ''
+  return `{"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"results":[${parts.join(',')}]${skipped}}`
 }
 
 export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handler {
   const limits = opts.limits ?? DEFAULT_LIMITS
   const metrics = opts.metrics ?? new ServeMetrics()
-  const setModel = (p: Predictor) => (metrics.model = { name: p.model, version: p.version })
+  const setModel = (p: Served) => {
+    metrics.model = { name: p.model, version: p.version }
+    metrics.itemStoreSize = p.items ? p.items.size : null
+  }
   setModel(slot.predictor)
 
-  async function ranked(body: unknown): Promise<Ranked> {
+  async function ranked(body: unknown, scanned = false): Promise<Ranked> {
     const p = slot.acquire()
     try {
-      const out = await rankWith(p, body, limits)
+      const out = await rankWith(p, body, limits, scanned, metrics.phases, metrics)
       metrics.candidates += out.order.length
       metrics.modelScored(p.model, p.version, out.order.length)
       return out
@@ -192,7 +246,7 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
       const p = await slot.reload()
       metrics.reloads++
       setModel(p)
-      return json(200, { status: 'reloaded', model: p.model, version: p.version })
+      return json(200, { status: 'reloaded', model: p.model, version: p.version, ...(p.items ? { items: p.items.size } : {}) })
     } catch (err) {
       metrics.reloadFailures++
       return errorResponse(500, `reload failed, still serving version ${slot.predictor.version}: ${(err as Error).message}`, null)
@@ -201,7 +255,13 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
 
   type Route = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse
   const routes: Record<string, Route> = {
-    'POST /v1/rank': async (req) => ({ status: 200, contentType: JSON_TYPE, body: toJson(await ranked(req.body ?? '')) }),
+    'POST /v1/rank': async (req) => {
+      const r = await ranked(req.body ?? '', req.scanned)
+      const t = performance.now()
+      const body = toJson(r)
+      metrics.phases.sort += performance.now() - t
+      return { status: 200, contentType: JSON_TYPE, body }
+    },
     'GET /healthz': () => {
       const p = slot.predictor
       return json(200, { status: 'ok', model: p.model, version: p.version, tasks: p.tasks })

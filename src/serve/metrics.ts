@@ -71,7 +71,20 @@ export class ServeMetrics {
   inFlight = 0
   reloads = 0
   reloadFailures = 0
+  /** /v1/rank time by phase, ms: parse (JSON), encode (validate + encode, item-store joins), run (the model), sort (sort + serialise) */
+  readonly phases = { parse: 0, encode: 0, run: 0, sort: 0 }
+  /** items in the store served now (null: no item store) */
+  itemStoreSize: number | null = null
+  /** item-store lookups by /v1/rank (one per candidate named by id), and those whose id was not in the store */
+  itemStoreLookups = 0
+  itemStoreMisses = 0
   private served = { name: '', version: '' }
+
+  /** Counts one request's item-store lookups. */
+  itemLookups(lookups: number, misses: number): void {
+    this.itemStoreLookups += lookups
+    this.itemStoreMisses += misses
+  }
 
   /** The model served now (resflow_model_info); setting it starts its per-model counters at 0. */
   get model(): { name: string; version: string } {
@@ -166,6 +179,16 @@ export class ServeMetrics {
     lines.push('# HELP resflow_model_reloads_total Model reloads, by outcome.', '# TYPE resflow_model_reloads_total counter')
     lines.push(`resflow_model_reloads_total{outcome="ok"} ${this.reloads}`)
     lines.push(`resflow_model_reloads_total{outcome="failed"} ${this.reloadFailures}`)
+    lines.push('# HELP resflow_rank_phase_seconds_total Time spent in /v1/rank by phase: parse (JSON), encode (validate, encode, join item features), run (the model), sort (sort and serialise).', '# TYPE resflow_rank_phase_seconds_total counter')
+    for (const [phase, ms] of Object.entries(this.phases)) lines.push(`resflow_rank_phase_seconds_total{phase="${phase}"} ${ms / 1000}`)
+    if (this.itemStoreSize !== null) {
+      lines.push('# HELP resflow_item_store_items Items in the item store served now.', '# TYPE resflow_item_store_items gauge')
+      lines.push(`resflow_item_store_items ${this.itemStoreSize}`)
+      lines.push('# HELP resflow_item_store_lookups_total Candidates looked up in the item store by id.', '# TYPE resflow_item_store_lookups_total counter')
+      lines.push(`resflow_item_store_lookups_total ${this.itemStoreLookups}`)
+      lines.push('# HELP resflow_item_store_misses_total Lookups whose id was not in the item store (refused, skipped or defaulted).', '# TYPE resflow_item_store_misses_total counter')
+      lines.push(`resflow_item_store_misses_total ${this.itemStoreMisses}`)
+    }
     lines.push('# HELP resflow_model_info The loaded model (value is always 1).', '# TYPE resflow_model_info gauge')
     lines.push(`resflow_model_info{model="${esc(this.model.name)}",version="${esc(this.model.version)}"} 1`)
     return lines.join('\n') + '\n'

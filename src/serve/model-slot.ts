@@ -5,31 +5,35 @@
  * a failed reload leaves the old version in place.
  */
 import type { Predictor } from '../export/predictor.js'
+import type { ItemStore } from './item-store.js'
+
+/** A predictor as served: with the item store loaded with it (serve --items), which reloads with it. */
+export type Served = Predictor & { readonly items?: ItemStore }
 
 export class ModelSlot {
-  private current: Predictor
-  private readonly users = new Map<Predictor, number>()
-  private readonly retired = new Set<Predictor>()
+  private current: Served
+  private readonly users = new Map<Served, number>()
+  private readonly retired = new Set<Served>()
   private pending: Promise<unknown> = Promise.resolve()
 
   constructor(
-    initial: Predictor,
-    private readonly load: () => Promise<Predictor>,
+    initial: Served,
+    private readonly load: () => Promise<Served>,
   ) {
     this.current = initial
   }
 
-  get predictor(): Predictor {
+  get predictor(): Served {
     return this.current
   }
 
-  acquire(): Predictor {
+  acquire(): Served {
     const p = this.current
     this.users.set(p, (this.users.get(p) ?? 0) + 1)
     return p
   }
 
-  release(p: Predictor): void {
+  release(p: Served): void {
     const n = (this.users.get(p) ?? 1) - 1
     if (n > 0) {
       this.users.set(p, n)
@@ -40,7 +44,7 @@ export class ModelSlot {
   }
 
   /** Loads a new version and swaps it in; resolves with it (rejects, keeping the old one, on failure). */
-  reload(): Promise<Predictor> {
+  reload(): Promise<Served> {
     const next = this.pending.then(async () => {
       const fresh = await this.load()
       const old = this.current

@@ -14,6 +14,10 @@
  * `body.candidates[3].price: expected a finite number, got "12"`. Names and values from the request are
  * cut short in messages (`clip`), so a 1 MB key is not sent back.
  *
+ * `parseRankRequest` is the row form for codecs without a compiled encoder (RowCodec.compiled); codecs from a
+ * fitted preprocessing take the one-pass path of rank-encode.ts, which reuses `checkValue` and the messages
+ * here and adds the columnar and id forms.
+ *
  * What a request may cost is bounded before it is parsed: nesting deeper than MAX_JSON_DEPTH is refused
  * by a scan that stops at the first bracket too deep (JSON.parse took 8.3 s on 8 MB of nested brackets,
  * blocking every other request; the server scans bodies as they arrive), and the server's body limit
@@ -62,11 +66,11 @@ export interface ParsedRank {
   rows: RawRow[]
 }
 
-function fail(field: string, message: string, status = 400): never {
+export function fail(field: string, message: string, status = 400): never {
   throw new RequestError(`${field}: ${message}`, { field, status })
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'a list'
   if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…(${v.length} characters)` : JSON.stringify(v)
@@ -74,7 +78,7 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : typeof v
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** An id given as a JSON number: refused when it is an integer beyond 2^53 - 1, where digits are lost in parsing. */
 function checkId(v: number, at: () => string): number {
@@ -85,7 +89,7 @@ function checkId(v: number, at: () => string): number {
 }
 
 /** Checks one value against its feature's kind; returns it as a raw value. `at` names it in errors. */
-function checkValue(f: RawFeature, v: unknown, at: () => string): RawValue {
+export function checkValue(f: RawFeature, v: unknown, at: () => string): RawValue {
   switch (typeof v) {
     case 'number':
       if (f.kind === 'list') return fail(at(), `expected a list of strings or numbers, got ${v}`)
@@ -157,19 +161,26 @@ export function jsonDepthScanner(max = MAX_JSON_DEPTH): (chunk: Uint8Array) => v
   }
 }
 
+/**
+ * A raw body (string or UTF-8 bytes) parsed as JSON, its nesting checked first; any other value is taken as
+ * already parsed. `scanned`: the nesting was checked as the body arrived (the server does), so it is not
+ * scanned again.
+ */
+export function parseJsonBody(body: unknown, scanned = false): unknown {
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) return body
+  if (!scanned) jsonDepthScanner()(typeof body === 'string' ? Buffer.from(body) : body) // before anything that costs
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+  if (text.trim() === '') fail('body', 'empty (expected JSON {"context": {...}, "candidates": [...]})')
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    return fail('body', `malformed JSON: ${(err as Error).message}`)
+  }
+}
+
 /** Parses and validates a raw body (string or UTF-8 bytes) or an already-parsed JSON value. */
 export function parseRankRequest(body: unknown, features: readonly RawFeature[], limits: RankLimits = DEFAULT_LIMITS): ParsedRank {
-  let value = body
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    jsonDepthScanner()(typeof body === 'string' ? Buffer.from(body) : body) // before anything that costs
-    const text = typeof body === 'string' ? body : new TextDecoder().decode(body)
-    if (text.trim() === '') fail('body', 'empty (expected JSON {"context": {...}, "candidates": [...]})')
-    try {
-      value = JSON.parse(text)
-    } catch (err) {
-      fail('body', `malformed JSON: ${(err as Error).message}`)
-    }
-  }
+  const value = parseJsonBody(body)
   if (!isObject(value)) fail('body', `expected a JSON object {"context": {...}, "candidates": [...]}, got ${describe(value)}`)
   for (const key of Object.keys(value)) {
     if (key !== 'context' && key !== 'candidates') fail(`body.${clip(key)}`, 'unknown key (allowed: context, candidates)')

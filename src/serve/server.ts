@@ -153,7 +153,8 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
   const forward = async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0]!
     const body = req.body as Buffer | undefined
-    return send(reply, await handler.handle({ method: req.method, path, body, contentType: header(req, 'content-type'), authorization: header(req, 'authorization') }))
+    // readBody checked the nesting as the body arrived
+    return send(reply, await handler.handle({ method: req.method, path, body, contentType: header(req, 'content-type'), authorization: header(req, 'authorization'), scanned: true }))
   }
   app.post('/v1/rank', forward)
   app.get('/healthz', forward)

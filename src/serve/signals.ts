@@ -5,10 +5,15 @@
  * the wait.
  */
 import type { Handler } from './handler.js'
-import type { RunningServer } from './server.js'
+
+/** What the listeners need of a running server (server.ts RunningServer has it; named here so the two files do not import each other). */
+export interface Stoppable {
+  close(): Promise<{ dropped: number }>
+  readonly shutdownTimeoutMs: number
+}
 
 /** Installs the listeners; returns a function that removes them. `log` receives one line per event. */
-export function handleSignals(server: RunningServer, handler: Handler, log: (line: string) => void = console.error): () => void {
+export function handleSignals(server: Stoppable, handler: Handler, log: (line: string) => void = console.error): () => void {
   const onHup = () => {
     void handler.reload().then((res) => log(`SIGHUP: ${res.body}`))
   }

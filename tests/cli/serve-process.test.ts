@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -114,6 +115,41 @@ describe('resflow serve as a process', () => {
       assert.match(stderr(), /finishing in-flight requests/)
     })
   }
+
+  it('--items: ranks candidates by id, counts the store in /metrics, reloads it on SIGHUP', async () => {
+    const items = join(tempDir(), 'items.csv')
+    writeFileSync(items, 'item_id,item_category,item_price\n1,2,3.5\n2,1,10\n')
+    const { child, url, stderr } = await startServe(process.execPath, [join(ROOT, 'bin', 'resflow.js'), 'serve', '--run', runDir, '--port', '0', '--items', items, '--unknown-items', 'skip'])
+    try {
+      assert.match(stderr(), /2 items from .*items\.csv by item_id/)
+      const context = { user_id: 3, user_segment: 1, hour: 9, device: 0, user_activity: 0.5, item_ctr_hist: 0.1, context_score: 0.2 }
+      const rank = async () => {
+        const res = await fetch(`${url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ context, item_ids: [2, 3, 1] }) })
+        return { status: res.status, json: (await res.json()) as { results: { index: number }[]; skipped?: number[] } }
+      }
+      const first = await rank()
+      assert.equal(first.status, 200)
+      assert.deepEqual([first.json.results.map((r) => r.index).sort(), first.json.skipped], [[0, 2], [1]])
+      assert.match(await (await fetch(`${url}/metrics`)).text(), /^resflow_item_store_items 2$/m)
+      writeFileSync(items, 'item_id,item_category,item_price\n1,2,3.5\n2,1,10\n3,1,7\n')
+      child.kill('SIGHUP')
+      assert.ok(await waitFor(async () => /^resflow_item_store_items 3$/m.test(await (await fetch(`${url}/metrics`)).text()), 15_000), stderr())
+      const second = await rank()
+      assert.deepEqual([second.json.results.length, second.json.skipped], [3, undefined])
+    } finally {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    }
+  })
+
+  it('refuses a bad --unknown-items, and --item-key without --items', async () => {
+    const bad = await cli('serve', '--run', runDir, '--items', 'x.csv', '--unknown-items', 'ignore')
+    assert.notEqual(bad.code, 0)
+    assert.match(bad.stderr, /--unknown-items: expected one of error, skip, default, got "ignore"/)
+    const lone = await cli('serve', '--run', runDir, '--item-key', 'sku')
+    assert.notEqual(lone.code, 0)
+    assert.match(lone.stderr, /--item-key and --unknown-items need --items FILE/)
+  })
 
   it('the bin exits 0 within --shutdown-timeout-ms after SIGTERM while a client holds a partial body', async () => {
     const { child, url, stderr } = await startServe(process.execPath, [join(ROOT, 'bin', 'resflow.js'), 'serve', '--run', runDir, '--port', '0', '--shutdown-timeout-ms', '500'])

@@ -1,14 +1,18 @@
 /**
- * `resflow serve --run RUN_DIR [--port 8080]`: POST /v1/rank, GET /healthz and GET /metrics over HTTP
- * (see serve/handler.ts), and POST /admin/reload with --admin or --admin-token. SIGHUP reloads the run
+ * `resflow serve --run RUN_DIR [--port 8080] [--items FILE --item-key item_id]`: POST /v1/rank, GET /healthz
+ * and GET /metrics over HTTP (see serve/handler.ts), and POST /admin/reload with --admin or --admin-token.
+ * With --items, candidates may be named by id and their item features come from the file, loaded with the
+ * model and reloaded with it (serve/load.ts, serve/item-store.ts); this command only parses the options. SIGHUP reloads the run
  * directory; SIGTERM / SIGINT finish in-flight requests (at most --shutdown-timeout-ms) and exit. A
  * reload reads the run as one snapshot checked against its checksums.json: a half-copied folder is
  * refused (5xx naming the file) and the old model keeps serving. Publish a new run by writing it
  * elsewhere and renaming (a symlink swap), see docs/run-folder.md; running under a process manager:
  * docs/serving.md.
  */
-import { loadPredictor } from '../../export/predictor.js'
 import { RUN_DEPS } from '../../export/run-deps.js'
+import { ConfigError } from '../../errors.js'
+import { UNKNOWN_ITEMS, type UnknownItems } from '../../serve/item-store.js'
+import { loadServed } from '../../serve/load.js'
 import { type AdminOptions, createHandler } from '../../serve/handler.js'
 import { ModelSlot } from '../../serve/model-slot.js'
 import { DEFAULT_LIMITS, VALUE_BYTES } from '../../serve/request.js'
@@ -24,13 +28,16 @@ const OPTIONS: OptionSpec = {
   threads: { type: 'string', description: 'onnxruntime intra-op threads (default 1)' },
   admin: { type: 'boolean', description: 'serve POST /admin/reload (content-type application/json); off by default, SIGHUP reloads either way' },
   'admin-token': { type: 'string', description: 'serve POST /admin/reload to requests with "authorization: Bearer TOKEN" (or set RESFLOW_ADMIN_TOKEN)' },
+  items: { type: 'string', description: 'item store: a CSV or Parquet file of item features (one row per item), joined to candidates named by id; reloaded with the model' },
+  'item-key': { type: 'string', description: 'the item file\'s key column (default item_id)' },
+  'unknown-items': { type: 'string', description: `an id not in the item store: ${UNKNOWN_ITEMS.join(' | ')} (422 naming it; leave the candidate out; score it with default item features) (default error)` },
   'shutdown-timeout-ms': { type: 'string', description: `on SIGTERM / SIGINT, how long in-flight requests may take before their connections are closed (default ${SHUTDOWN_TIMEOUT_MS})` },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('serve', argv, OPTIONS)
   if (help) {
-    console.log(helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS, ['serve --run runs/synthetic-resflow-s1 --port 8080', 'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"']))
+    console.log(helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS, ['serve --run runs/synthetic-resflow-s1 --port 8080', 'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"', 'serve --run runs/synthetic-resflow-s1 --items items.parquet --item-key item_id --unknown-items skip']))
     return 0
   }
   const runDir = stringOption(values.run)!
@@ -38,7 +45,12 @@ export async function run(argv: string[]): Promise<number> {
   const host = stringOption(values.host) ?? '127.0.0.1'
   const token = stringOption(values['admin-token']) ?? (process.env.RESFLOW_ADMIN_TOKEN || undefined)
   const admin: AdminOptions | undefined = token !== undefined ? { token } : values.admin ? {} : undefined
-  const load = () => loadPredictor(runDir, RUN_DEPS, { threads })
+  const itemsFile = stringOption(values.items)
+  const unknown = stringOption(values['unknown-items']) ?? 'error'
+  if (!UNKNOWN_ITEMS.includes(unknown as UnknownItems)) throw new ConfigError(`--unknown-items: expected one of ${UNKNOWN_ITEMS.join(', ')}, got ${JSON.stringify(unknown)}`, { field: '--unknown-items' })
+  if (!itemsFile && (values['item-key'] !== undefined || values['unknown-items'] !== undefined)) throw new ConfigError('--item-key and --unknown-items need --items FILE', { field: '--items' })
+  const items = itemsFile ? { file: itemsFile, key: stringOption(values['item-key']) ?? 'item_id', unknown: unknown as UnknownItems } : undefined
+  const load = () => loadServed(runDir, RUN_DEPS, { threads, items })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot, {
     limits: { maxCandidates: intOption('max-candidates', values['max-candidates'], 1) ?? DEFAULT_LIMITS.maxCandidates },
@@ -52,7 +64,8 @@ export async function run(argv: string[]): Promise<number> {
   })
   const p = slot.predictor
   const routes = ['POST /v1/rank', 'GET /healthz', 'GET /metrics', ...(admin ? [`POST /admin/reload${admin.token !== undefined ? ' (token)' : ''}`] : [])]
-  console.error(`serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`)
+  const store = p.items ? `, ${p.items.size} items from ${p.items.file} by ${p.items.key}` : ''
+  console.error(`serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}${store}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`)
   const warning = adminWarning(host, admin)
   if (warning) console.error(warning)
   const unlisten = handleSignals(server, handler, (line) => console.error(line))

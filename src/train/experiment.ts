@@ -50,6 +50,11 @@ export const DataConfig = z.strictObject({
    * u < valFraction → validation (early stopping, fusion), else test (the reported figures).
    */
   splitVal: z.strictObject({ seed: z.number().int().default(2024), valFraction: z.number().gt(0).lt(1).default(0.5) }).optional(),
+  /**
+   * MB the encoded splits may take in memory (default 4096). Above it, training streams the encoded cache from
+   * disk in blocks with a block + buffer shuffle instead of a full one (docs/scale.md).
+   */
+  memoryBudgetMB: z.number().positive().optional(),
   /** synthetic: generate the files into `dir` first (skipped when they exist with the same settings) */
   generate: z
     .strictObject({
@@ -149,6 +154,8 @@ export const ExperimentSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(1),
   /** onnxruntime intra-op threads */
   threads: z.number().int().positive().default(1),
+  /** data-parallel training workers: each runs the step graph on its shard of the batch (docs/parallel.md) */
+  workers: z.number().int().positive().default(1),
   compare: CompareConfig.prefault({}),
 })
 export type Experiment = z.infer<typeof ExperimentSchema> & { file: string }
@@ -312,7 +319,8 @@ export function withSetting(e: Experiment, field: string, value: unknown): Exper
 
 /** A short stable hash of what determines a training run (not epochs: a finished run can be extended). */
 export function fingerprint(e: Experiment, modelConfig: ModelConfigInput, seed: number): string {
-  const { data, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads } = e
-  const key = JSON.stringify({ data, modelConfig, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads, seed })
+  const { data, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads, workers } = e
+  // workers changes the result (BatchNorm per shard, rounding); 1 is left out so earlier runs keep their fingerprint
+  const key = JSON.stringify({ data, modelConfig, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads, seed, ...(workers > 1 ? { workers } : {}) })
   return createHash('sha256').update(key).digest('hex').slice(0, 16)
 }

@@ -12,7 +12,7 @@ import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'
 import type { Feed, Program } from '../engine/runtime.js'
 import type { Batch, MultiColumn } from '../data/types.js'
-import { DataError } from '../errors.js'
+import { ConfigError, DataError } from '../errors.js'
 import { EmbeddingTable, type PackedLayout, type SparseOptimizerConfig, packedLayout } from '../nn/embedding.js'
 import { type LookupBatch, type LookupGroup, lookupGroups } from '../nn/lookup.js'
 import { slice } from '../engine/ops.js'
@@ -20,6 +20,8 @@ import { BuildContext, type BatchStat, type DropoutMask, ParamStore } from '../n
 import type { Model, ModelInputs } from '../models/types.js'
 import { type DenseStepArgs, denseWorkerInit, denseWorkerModule } from './dense-worker.js'
 import { DenseOptimizer, type DenseOptimizerConfig } from './optim.js'
+import { DataParallelProgram, type MergePlan, type ParallelProfile } from './parallel.js'
+import { type ParallelDenseInit, parallelDenseBuffers, parallelDenseModule } from './parallel-dense.js'
 
 export interface SessionOptions {
   seed: number
@@ -34,7 +36,16 @@ export interface SessionOptions {
    * onnxruntime-node's run blocks its thread; see engine/runtime.ts.
    */
   workerThread?: boolean
+  /**
+   * Data-parallel workers (default 1): N onnxruntime worker threads, each running the step graph on
+   * its shard of the batch, outputs merged in shard order (train/parallel.ts, docs/parallel.md); the
+   * workers reduce the dense gradients and update the parameters themselves (train/parallel-dense.ts).
+   */
+  workers?: number
 }
+
+/** What runs the training step: one program, or N merged as one (train/parallel.ts). */
+type StepProgram = Pick<Program, 'run' | 'sync' | 'release'>
 
 export interface TrainingState {
   step: number
@@ -46,6 +57,33 @@ export interface TrainingState {
 export interface StepResult {
   loss: number
   gradNorm: number
+}
+
+/**
+ * Time of the training loop on the calling thread, in milliseconds summed over steps. While step t runs:
+ * step t−1's deferred row updates (`deferredMs`), reading step t+1 (`readMs`: the source's batch, its
+ * validated copy, unique rows, packed dense values, dropout masks); then waiting for step t's outputs
+ * (`waitMs`; with workers > 1, their merge included); the dense update when it runs on this thread
+ * (`denseMs`: workerThread false); the row updates step t+1 needs and its pooled gather (`rowsMs`).
+ * Otherwise the dense update runs on the worker threads, overlapping `rowsMs` and the next step's
+ * `deferredMs`.
+ */
+export interface StepProfile {
+  steps: number
+  deferredMs: number
+  readMs: number
+  /** the part of `readMs` spent in the batch source (shuffled rows gathered from the encoded data) */
+  sourceMs: number
+  waitMs: number
+  denseMs: number
+  rowsMs: number
+}
+
+/** Adds the time since `t` through `add`; returns now. */
+function lap(t: number, add: (ms: number) => void): number {
+  const now = performance.now()
+  add(now - t)
+  return now
 }
 
 /**
@@ -94,7 +132,7 @@ export class TrainSession {
     readonly model: Model,
     readonly params: ParamStore,
     readonly tables: Map<string, EmbeddingTable>,
-    private readonly trainProgram: Program,
+    private readonly trainProgram: StepProgram,
     private readonly inferProgram: Program,
     private readonly trainableNames: string[],
     private readonly batchStats: BatchStat[],
@@ -145,9 +183,28 @@ export class TrainSession {
     }
     for (const task of model.tasks) outputs[`p.${task}`] = tout.probs[task]!
     const dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
-    const onWorker = options.workerThread ?? true
-    const afterRun = onWorker ? { module: denseWorkerModule(), init: denseWorkerInit(dense, trainableNames.map((n) => params.entries.get(n)!)) } : undefined
-    const trainProgram = await compile(outputs, { threads: options.threads, worker: onWorker, afterRun })
+    const workers = options.workers ?? 1
+    if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`workers must be a positive integer, got ${workers}`, { field: 'workers' })
+    if (workers > 1 && options.workerThread === false) throw new ConfigError('workers > 1 runs each worker on its own thread: it cannot be combined with workerThread: false', { field: 'workers' })
+    let trainProgram: StepProgram
+    let onWorker: boolean
+    if (workers === 1) {
+      onWorker = options.workerThread ?? true
+      const afterRun = onWorker ? { module: denseWorkerModule(), init: denseWorkerInit(dense, trainableNames.map((n) => params.entries.get(n)!)) } : undefined
+      trainProgram = await compile(outputs, { threads: options.threads, worker: onWorker, afterRun })
+    } else {
+      // the workers reduce the dense gradients and update the parameters themselves, each a slice
+      // (train/parallel-dense.ts); the main thread merges the rest and updates the embedding rows
+      onWorker = true
+      const trainable = trainableNames.map((n) => params.entries.get(n)!)
+      const shared = { ...denseWorkerInit(dense, trainable), workers, ...parallelDenseBuffers(trainable, workers) }
+      const programs = await Promise.all(
+        Array.from({ length: workers }, (_, worker) =>
+          compile(outputs, { threads: options.threads, worker: true, afterRun: { module: parallelDenseModule(), init: { ...shared, worker } satisfies ParallelDenseInit } }),
+        ),
+      )
+      trainProgram = new DataParallelProgram(programs, mergePlan(outputs), new Set(trainableNames.map((n) => `grad.${n}`)))
+    }
 
     // inference graph: forward only, BatchNorm with running statistics, no dropout
     const ictx = new BuildContext(params, false, 'float32', model.layers)
@@ -295,7 +352,9 @@ export class TrainSession {
     // reuse its buffers for the next batch, which is read while this one's step is still in flight.
     let exhausted = false
     const read = async (): Promise<Prepared | null> => {
+      const t0 = performance.now()
       const r = await iterator.next()
+      this.profile.sourceMs += performance.now() - t0
       if (r.done) {
         exhausted = true
         return null
@@ -312,11 +371,14 @@ export class TrainSession {
       live.push(cur)
       this.gatherPooled(cur.batch, cur.feeds.features as Float32Array)
       while (cur) {
+        const prof = this.profile
+        let t = performance.now()
         const running = this.trainProgram.run(cur.feeds, cur.dims, { step: this.dense.step + 1 } satisfies DenseStepArgs)
         // while step t runs: finish step t−1's other rows, then read step t+1 (its unique rows, marked).
         // A failure there is raised only after step t is fully applied, as step by step would.
         applyDeferred()
         this.groups.forEach((g, i) => g.unmark(cur!.lookups[i]!)) // step t's marks are not needed any more
+        t = lap(t, (ms) => (prof.deferredMs += ms))
         parity ^= 1
         const rngBefore = this.rng.seedState
         let upcoming: Prepared | null = null
@@ -327,7 +389,9 @@ export class TrainSession {
         } catch (err) {
           failure = err
         }
+        t = lap(t, (ms) => (prof.readMs += ms))
         const out = (await running) as Record<string, Float32Array>
+        t = lap(t, (ms) => (prof.waitMs += ms))
         const loss = out.loss![0]!
         let gradNorm: number
         if (this.denseOnWorker) {
@@ -339,6 +403,7 @@ export class TrainSession {
           for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
           gradNorm = this.dense.apply(this.params.trainable(), grads)
         }
+        t = lap(t, (ms) => (prof.denseMs += ms))
         this.updateRunningStats(out, cur.batch.size)
         // single-valued rows: those step t+1 reads now (and into its feed), the others while it runs
         this.deferred = this.groups.map((g, i) => {
@@ -353,6 +418,8 @@ export class TrainSession {
         }
         // pooled vectors of step t+1 mix many rows: gathered once every table has step t's update
         if (upcoming) this.gatherPooled(upcoming.batch, upcoming.feeds.features as Float32Array)
+        lap(t, (ms) => (prof.rowsMs += ms))
+        prof.steps++
         live.shift()
         this.step++
         steps++
@@ -379,6 +446,9 @@ export class TrainSession {
     }
     return steps
   }
+
+  /** Where the training loop's time went on this thread, summed over steps (docs/parallel.md). */
+  readonly profile: StepProfile = { steps: 0, deferredMs: 0, readMs: 0, sourceMs: 0, waitMs: 0, denseMs: 0, rowsMs: 0 }
 
   // rows of the last step not read by the next one: updated while the next step runs, or as soon as
   // anything else reads the tables (predict, trainingState)
@@ -475,6 +545,11 @@ export class TrainSession {
     for (const [k, t] of this.tables) t.step = state.tableSteps[k] ?? 0
   }
 
+  /** With workers > 1: time per phase of the parallel step so far (docs/parallel.md); else null. */
+  get parallelProfile(): ParallelProfile | null {
+    return this.trainProgram instanceof DataParallelProgram ? this.trainProgram.profile : null
+  }
+
   /** Number of trainable scalars: dense parameters plus embedding rows. */
   parameterCount(): number {
     let n = this.params.count()
@@ -486,6 +561,22 @@ export class TrainSession {
     await this.trainProgram.release()
     await this.inferProgram.release()
   }
+}
+
+/**
+ * How the step graph's outputs merge over shards: the loss and the gradients of parameters and unique
+ * rows are weighted sums; per-row gradients (per occurrence, pooled features) and predictions are
+ * concatenated; BatchNorm statistics are pooled.
+ */
+function mergePlan(outputs: Readonly<Record<string, Tensor>>): MergePlan {
+  const plan = { averaged: [] as string[], rowGradients: [] as string[], rows: [] as string[], moments: [] as { mean: string; variance: string }[] }
+  for (const [name, t] of Object.entries(outputs)) {
+    if (name.startsWith('stat.')) {
+      if (name.endsWith('.mean')) plan.moments.push({ mean: name, variance: `${name.slice(0, -'.mean'.length)}.var` })
+    } else if (t.shape[0] === 'B') (name.startsWith('grad.') ? plan.rowGradients : plan.rows).push(name)
+    else plan.averaged.push(name)
+  }
+  return plan
 }
 
 /** Loads weights saved by `saveWeights` into a session (dense parameters, buffers and tables). */

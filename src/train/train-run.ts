@@ -70,6 +70,7 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
   const session = await TrainSession.create(model, {
     seed,
     threads: e.threads,
+    workers: e.workers,
     optimizer: e.optimizer,
     sparseOptimizer: e.sparseOptimizer,
     embeddingInitStd: e.embeddingInitStd,

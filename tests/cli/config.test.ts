@@ -41,6 +41,6 @@ describe('experiment config errors name the file and the field', () => {
   it('an unknown command-line option, with the allowed ones', async () => {
     const r = await cli('train', '--config', tinyConfig(), '--epoch', '3')
     assert.equal(r.code, 1)
-    assert.match(r.stderr, /Unknown option '--epoch' \(allowed: --config, --out, --resume, --model, --seed, --epochs, --threads, --cache\)/)
+    assert.match(r.stderr, /Unknown option '--epoch' \(allowed: --config, --out, --resume, --model, --seed, --epochs, --threads, --memory-budget-mb, --workers, --cache\)/)
   })
 })

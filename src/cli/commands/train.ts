@@ -25,6 +25,8 @@ const OPTIONS: OptionSpec = {
   seed: { type: 'string', description: 'override the config\'s seed' },
   epochs: { type: 'string', description: 'override the config\'s epochs' },
   threads: { type: 'string', description: 'onnxruntime intra-op threads (overrides the config\'s threads, default 1)' },
+  'memory-budget-mb': { type: 'string', description: 'MB the encoded data may take in memory; above it the on-disk cache is streamed in blocks (overrides data.memoryBudgetMB, default 4096; see docs/scale.md)' },
+  workers: { type: 'string', description: 'data-parallel training workers, each on its shard of the batch (overrides the config\'s workers, default 1; see docs/parallel.md)' },
   cache: { type: 'string', description: 'cache root for the generated data of configs shipped with resflow (default: $RESFLOW_CACHE, else ./.cache)' },
 }
 
@@ -55,6 +57,10 @@ export async function run(argv: string[]): Promise<number> {
   if (epochs !== undefined) experiment.epochs = epochs
   const threads = intOption('threads', values.threads, 1)
   if (threads !== undefined) experiment.threads = threads
+  const workers = intOption('workers', values.workers, 1)
+  if (workers !== undefined) experiment.workers = workers
+  const budget = intOption('memory-budget-mb', values['memory-budget-mb'], 1)
+  if (budget !== undefined) experiment.data.memoryBudgetMB = budget
   const seed = intOption('seed', values.seed) ?? experiment.seed
   const model = preset || modelRef === undefined ? experiment.model.model : modelRef
   const runDir = stringOption(values.out) ?? join('runs', `${experiment.name}-${model}-s${seed}`)
@@ -80,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     // the files --resume reads back, checked before the data is prepared (which can take minutes)
     if (values.resume) checkRunFiles(runDir, ['run.json', 'checkpoint.bin'])
     const data = await prepareData(experiment.data, log, experiment.file)
-    log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize}, ${experiment.threads} thread${experiment.threads > 1 ? 's' : ''} → ${runDir}`)
+    log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize}, ${experiment.threads} thread${experiment.threads > 1 ? 's' : ''}${experiment.workers > 1 ? `, ${experiment.workers} workers` : ''} → ${runDir}`)
     training = true
     let result: Awaited<ReturnType<typeof trainRun>>
     try {

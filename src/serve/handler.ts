@@ -7,6 +7,10 @@
  *                        → {"model", "version", "results": [{"index", "score", "tasks": {task: p}}, ...]}
  *                        sorted by fused score, highest first (ties: lower index first); "skipped":
  *                        [index, ...] when candidates with unknown ids were left out (--unknown-items skip)
+ *   POST /v1/prerank     {"context": {...}, "item_ids": [...], "k": 100} for a resflow-twin run served with
+ *                        an item store: the user tower once, dot products with the stored item vectors
+ *                        → {"model", "version", "candidates", "results": [{"index", "id", "score", "tasks"}]},
+ *                        the k best by fused score (see prerank.ts)
  *   GET  /healthz        → {"status": "ok", "model", "version", "tasks"}
  *   GET  /metrics        → Prometheus text
  *   POST /admin/reload   → loads the run again and swaps it in without failing requests. Off unless
@@ -25,6 +29,7 @@ import { ServeMetrics } from './metrics.js'
 import { compiledCodec } from './columnar.js'
 import type { ModelSlot, Served } from './model-slot.js'
 import type { Batch } from '../data/types.js'
+import { parsePrerankRequest, prerankResponse } from './prerank-request.js'
 import { encodeRankRequest } from './rank-encode.js'
 import { DEFAULT_LIMITS, type RankLimits, clip, maxRankBodyBytes, parseJsonBody, parseRankRequest } from './request.js'
 
@@ -261,6 +266,28 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
       const body = toJson(r)
       metrics.phases.sort += performance.now() - t
       return { status: 200, contentType: JSON_TYPE, body }
+    },
+    'POST /v1/prerank': async (req) => {
+      const p = slot.acquire()
+      try {
+        const ranker = p.prerank
+        if (!ranker) {
+          throw new RequestError(
+            `path: /v1/prerank: this server has no pre-ranker (it needs a resflow-twin run served with --items; this one serves ${p.model}${p.items ? ' with items' : ' without items'}); use /v1/rank`,
+            { field: 'path', status: 404 },
+          )
+        }
+        const request = parsePrerankRequest(parseJsonBody(req.body ?? '', req.scanned), ranker.itemKey)
+        const result = await ranker.rank(request.context, request.ids, request.k)
+        metrics.candidates += result.candidates
+        metrics.modelScored(p.model, p.version, result.candidates)
+        return json(200, prerankResponse(ranker, result))
+      } catch (err) {
+        metrics.modelFailed(p.model, p.version)
+        throw err
+      } finally {
+        slot.release(p)
+      }
     },
     'GET /healthz': () => {
       const p = slot.predictor

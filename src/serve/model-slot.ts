@@ -6,9 +6,13 @@
  */
 import type { Predictor } from '../export/predictor.js'
 import type { ItemStore } from './item-store.js'
+import type { PreRanker } from './prerank.js'
 
-/** A predictor as served: with the item store loaded with it (serve --items), which reloads with it. */
-export type Served = Predictor & { readonly items?: ItemStore }
+/**
+ * A predictor as served: with the item store loaded with it (serve --items), which reloads with it, and
+ * for a resflow-twin run the pre-ranker over the store's item vectors.
+ */
+export type Served = Predictor & { readonly items?: ItemStore; readonly prerank?: PreRanker }
 
 export class ModelSlot {
   private current: Served

@@ -157,6 +157,7 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
     return send(reply, await handler.handle({ method: req.method, path, body, contentType: header(req, 'content-type'), authorization: header(req, 'authorization'), scanned: true }))
   }
   app.post('/v1/rank', forward)
+  app.post('/v1/prerank', forward)
   app.get('/healthz', forward)
   // the handler's resflow_* metrics (the request counted like any other), then prom-client's process and HTTP metrics
   app.get('/metrics', async (req, reply) => {

@@ -1,13 +1,15 @@
 /**
  * `resflow export --run RUN_DIR --out model.onnx`: the run's inference graph as a standalone ONNX file
  * (see export/onnx.ts for its inputs, outputs and metadata), the preprocessing artifact beside it as
- * `<name>.preprocessing.json`, and for models with user/item sides (resflow-twin) one file per tower,
- * `<name>.user.onnx` and `<name>.item.onnx`.
+ * `<name>.preprocessing.json`, and for resflow-twin runs one file per tower, `<name>.user.onnx` and
+ * `<name>.item.onnx`: each reads only its side's features and carries the task composition in its
+ * metadata (`resflow.twin`), so a pre-ranking stack outside resflow can score with them (export/twin.ts).
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { exportRun } from '../../export/predictor.js'
 import { RUN_DEPS } from '../../export/run-deps.js'
+import { twinOfRun } from '../../export/twin.js'
 import { writeAtomic } from '../../train/checkpoint.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 
@@ -30,17 +32,21 @@ export async function run(argv: string[]): Promise<number> {
   }
   const runDir = stringOption(values.run)!
   const out = stringOption(values.out)!
-  const { exported, preprocessing, manifest } = exportRun(runDir, RUN_DEPS)
+  const loaded = exportRun(runDir, RUN_DEPS)
+  const { exported, preprocessing, manifest } = loaded
   mkdirSync(dirname(out) || '.', { recursive: true })
   writeAtomic(out, exported.main.bytes)
   const written = [`${out} (${(exported.main.bytes.length / 1024).toFixed(0)} KiB)`]
   const prepFile = besideOut(out, 'preprocessing', 'json')
   writeAtomic(prepFile, JSON.stringify(preprocessing) + '\n')
   written.push(prepFile)
-  for (const [side, graph] of Object.entries(exported.towers)) {
-    const file = besideOut(out, side, 'onnx')
-    writeAtomic(file, graph.bytes)
-    written.push(`${file} (${side} tower: ${graph.outputs.map((o) => o.name).join(', ')})`)
+  if (manifest.model === 'resflow-twin') {
+    const twin = twinOfRun(loaded, `${runDir}/preprocessing.json`)
+    for (const side of ['user', 'item'] as const) {
+      const file = besideOut(out, side, 'onnx')
+      writeAtomic(file, twin[side].graph.bytes)
+      written.push(`${file} (${side} tower: ${twin[side].graph.outputs.map((o) => o.name).join(', ')})`)
+    }
   }
   console.log(`exported ${manifest.model} (tasks ${manifest.tasks.join(' → ')}, fusion ${exported.fusion.kind} ${JSON.stringify(exported.fusion.weights)}):`)
   for (const line of written) console.log(`  ${line}`)

@@ -57,8 +57,8 @@ export type { CompareOptions, CompareResult } from './train/compare.js'
 
 // metrics, fusion, reports
 export * from './metrics/index.js'
-export { applyFusion, fuse, searchFusionWeights, parseFusion, FusionSchema } from './export/fusion.js'
-export type { Fusion } from './export/fusion.js'
+export { applyFusion, fuse, searchFusionWeights, parseFusion, FusionSchema } from './metrics/fusion.js'
+export type { Fusion } from './metrics/fusion.js'
 export * from './report/index.js'
 
 // export and serving

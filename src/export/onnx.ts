@@ -29,7 +29,7 @@ import { ExportError } from '../errors.js'
 import type { Model } from '../models/types.js'
 import type { Side } from '../nn/inputs.js'
 import { BuildContext, ParamStore } from '../nn/params.js'
-import type { Fusion } from './fusion.js'
+import type { Fusion } from '../metrics/fusion.js'
 
 /** Input sides (InputSpec `side`) whose extras, named `<side>.<name>`, are exported as separate towers. */
 export const TOWER_SIDES = ['user', 'item'] as const satisfies readonly Side[]

@@ -14,7 +14,7 @@ import { type SummedFile, readCheckedAsync, readChecksums, withPrefetched } from
 import { type RunManifest, readRun, runFiles } from '../train/run-dir.js'
 import { batchFeeds } from './feeds.js'
 import type { Preprocessing } from '../data/index.js'
-import type { Fusion } from './fusion.js'
+import type { Fusion } from '../metrics/fusion.js'
 import { type ExportedModel, type FeatureLayout, type ModelWeights, exportModel } from './onnx.js'
 
 /** A raw feature value as it appears in the data (a multi-valued feature: a list, or a joined string). */

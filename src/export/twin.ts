@@ -9,7 +9,7 @@
  *   z_k = d_k                          no parents, or residual 'none'
  *   z_k = d_k + mean_P z_P             residual 'logit' | 'full' (a chain: z_k = d_k + z_{k−1})
  *   z_k = min_P z_P − softplus(d_k)    nonIncreasing
- *   p_k = σ(z_k),  score = fusion of the p_k (export/fusion.ts)
+ *   p_k = σ(z_k),  score = fusion of the p_k (metrics/fusion.ts)
  *
  * Both towers are ordinary ONNX files (`writeTwinTowers`): the graphs the full export emits per side
  * (export/onnx.ts), each taking its own side's features only, with the composition above stored as JSON
@@ -35,7 +35,7 @@ import { parseModelConfig } from '../models/registry.js'
 import { type ResFlowConfig, resflowTaskNodes } from '../models/resflow.js'
 import { writeAtomic } from '../run/write-atomic.js'
 import { batchFeeds } from './feeds.js'
-import type { Fusion } from './fusion.js'
+import type { Fusion } from '../metrics/fusion.js'
 import type { ExportedGraph, FeatureLayout } from './onnx.js'
 import { type LoadedRun, type RawRow, type RunDeps, exportRun } from './predictor.js'
 import { RUN_DEPS } from './run-deps.js'

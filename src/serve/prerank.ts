@@ -17,7 +17,7 @@
  */
 import { DataError, RequestError } from '../errors.js'
 import { Program } from '../engine/runtime.js'
-import type { Fusion } from '../export/fusion.js'
+import type { Fusion } from '../metrics/fusion.js'
 import { type RawRow, type RunDeps, readRunFiles } from '../export/predictor.js'
 import { withPrefetched } from '../run/checksums.js'
 import type { Batch } from '../data/types.js'

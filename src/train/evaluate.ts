@@ -4,7 +4,7 @@
  * from its directory to score any file with the preprocessing it was trained with.
  */
 import type { Batch } from '../data/types.js'
-import { type Fusion, fuse } from '../export/fusion.js'
+import { type Fusion, fuse } from '../metrics/fusion.js'
 import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/index.js'
 import { encodeDataset } from '../data/encode.js'
 import type { EncodeReport } from '../data/dataset.js'

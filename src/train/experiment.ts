@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { loadConfigFile } from '../config/load.js'
 import { ConfigError } from '../errors.js'
-import { FUSION_KINDS } from '../export/fusion.js'
+import { FUSION_KINDS } from '../metrics/fusion.js'
 import { commonOptions } from '../models/common.js'
 import { MODEL_NAMES, type ModelConfigInput, isModelName, parseModelConfig } from '../models/registry.js'
 

@@ -33,7 +33,7 @@ export interface RunManifest {
   /** task names in funnel order */
   tasks: string[]
   seed: number
-  /** score fusion chosen on validation data: {kind, weights} (see export/fusion.ts), or null */
+  /** score fusion chosen on validation data: {kind, weights} (see metrics/fusion.ts), or null */
   fusion: { kind: 'additive' | 'multiplicative'; weights: Record<string, number> } | null
   /** dataset adapter name and options used for training */
   dataset?: Record<string, unknown>

@@ -6,7 +6,7 @@
  * The run directory has one writer at a time (train.lock, see run/lock.ts) and counts as complete only
  * once checksums.json is written, at the very end (see run-dir.ts).
  */
-import { type FusionSearchResult, searchFusionWeights } from '../export/fusion.js'
+import { type FusionSearchResult, searchFusionWeights } from '../metrics/fusion.js'
 import { buildModel } from '../models/registry.js'
 import type { Model } from '../models/types.js'
 import { ConfigError } from '../errors.js'

@@ -17,7 +17,7 @@ import {
   loadDatasetSchema,
 } from '../../src/data/index.js'
 import type { Batch } from '../../src/data/types.js'
-import type { Fusion } from '../../src/export/fusion.js'
+import type { Fusion } from '../../src/metrics/fusion.js'
 import type { RawRow } from '../../src/export/predictor.js'
 import { buildModel } from '../../src/models/registry.js'
 import { saveWeights, writeAtomic } from '../../src/train/checkpoint.js'

@@ -1,7 +1,7 @@
-// Tests for src/export/fusion.ts (kept under tests/metrics/, the metrics owner's test folder).
+// Tests for src/metrics/fusion.ts.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { applyFusion, parseFusion, searchFusionWeights } from '../../src/export/fusion.js'
+import { applyFusion, parseFusion, searchFusionWeights } from '../../src/metrics/fusion.js'
 import { computeAuc } from '../../src/metrics/index.js'
 import { seededRandom } from './rng.js'
 

@@ -3,7 +3,7 @@
  * 2 models × 2 seeds, a click → purchase funnel, 5 epochs. Model "resflow" gets less noise on its
  * scores than "mmoe" (its click AUC comes out higher for these seeds).
  */
-import { searchFusionWeights } from '../../src/export/fusion.js'
+import { searchFusionWeights } from '../../src/metrics/fusion.js'
 import { computeCalibrationBins, computeRocCurve, computeTaskMetrics } from '../../src/metrics/index.js'
 import type { MetricRecord } from '../../src/metrics/index.js'
 import type { ReportData, RunReport } from '../../src/report/index.js'

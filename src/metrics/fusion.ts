@@ -12,8 +12,8 @@
 import { z } from 'zod'
 import { configErrorOf } from '../config/load.js'
 import { ConfigError, DataError } from '../errors.js'
-import { computeAuc } from '../metrics/auc.js'
-import type { Labels, Scores } from '../metrics/types.js'
+import { computeAuc } from './auc.js'
+import type { Labels, Scores } from './types.js'
 
 export const FUSION_KINDS = ['additive', 'multiplicative'] as const
 export type FusionKind = (typeof FUSION_KINDS)[number]

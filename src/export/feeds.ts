@@ -5,6 +5,7 @@
 import type { Batch } from '../data/types.js'
 import type { Feed } from '../engine/runtime.js'
 import { ExportError } from '../errors.js'
+import { DENSE_INPUT, featureIdsName, listDim, poolWeightsName } from '../nn/graph-names.js'
 import type { FeatureLayout } from './onnx.js'
 
 export interface GraphFeeds {
@@ -40,7 +41,7 @@ export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
   for (const name of layout.sparse) {
     const ids = batch.sparse[name]
     if (!ids) throw new ExportError(`batch: no sparse column "${name}"`, { field: name })
-    feeds[`ids.${name}`] = toInt64(ids)
+    feeds[featureIdsName(name)] = toInt64(ids)
   }
   for (const { name, pooling } of layout.multi) {
     const col = batch.multi[name]
@@ -58,15 +59,15 @@ export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
         weights[i * L + k] = w
       }
     }
-    feeds[`ids.${name}`] = ids
-    feeds[`weights.${name}`] = weights
-    dims[`L_${name}`] = L
+    feeds[featureIdsName(name)] = ids
+    feeds[poolWeightsName(name)] = weights
+    dims[listDim(name)] = L
   }
   if (layout.dense.length > 0) {
     if (batch.dense.length !== B * layout.dense.length) {
       throw new ExportError(`batch: dense has ${batch.dense.length} values, expected ${B} rows × ${layout.dense.length} features`, { field: 'dense' })
     }
-    feeds.dense = batch.dense
+    feeds[DENSE_INPUT] = batch.dense
   }
   return { feeds, dims }
 }

@@ -27,8 +27,9 @@ import { topoSort } from '../engine/autodiff.js'
 import { toOnnx } from '../engine/onnx-graph.js'
 import { ExportError } from '../errors.js'
 import type { Model } from '../models/types.js'
+import { DENSE_INPUT, SCORE_OUTPUT, featureIdsName, isSplitInputName, listDim, poolWeightsName, probName, tableName } from '../nn/graph-names.js'
 import type { Side } from '../nn/inputs.js'
-import { BuildContext, ParamStore } from '../nn/params.js'
+import { BuildContext, InputSplit, ParamStore } from '../nn/params.js'
 import type { Fusion } from '../metrics/fusion.js'
 
 /** Input sides (InputSpec `side`) whose extras, named `<side>.<name>`, are exported as separate towers. */
@@ -110,14 +111,14 @@ function lookupInputs(graph: Graph, model: Model, initializers: Map<string, Floa
     if (values.length !== e.rows * e.dim) {
       throw new ExportError(`weights: table "${e.name}" has ${values.length} values, the model expects [${e.rows}, ${e.dim}] = ${e.rows * e.dim}`, { field: e.name })
     }
-    const table = graph.input(`table.${e.name}`, [e.rows, e.dim]) // [N, D]
-    initializers.set(`table.${e.name}`, values)
+    const table = graph.input(tableName(e.name), [e.rows, e.dim]) // [N, D]
+    initializers.set(tableName(e.name), values)
     if (!e.pooling) {
-      embeddings[e.name] = gather(table, graph.input(`ids.${e.name}`, ['B'], 'int64')) // [B, D]
+      embeddings[e.name] = gather(table, graph.input(featureIdsName(e.name), ['B'], 'int64')) // [B, D]
     } else {
-      const L = `L_${e.name}`
-      const ids = graph.input(`ids.${e.name}`, ['B', L], 'int64')
-      const w = graph.input(`weights.${e.name}`, ['B', L]) // [B, L]
+      const L = listDim(e.name)
+      const ids = graph.input(featureIdsName(e.name), ['B', L], 'int64')
+      const w = graph.input(poolWeightsName(e.name), ['B', L]) // [B, L]
       const rows = gather(table, ids) // [B, L, D]
       embeddings[e.name] = reduceSum(mul(rows, reshape(w, ['B', L, 1])), [1]) // [B, D]
     }
@@ -136,17 +137,15 @@ function ioJson(ios: IOInfo[]): string {
   return JSON.stringify(ios.map((io) => ({ name: io.name, dtype: io.dtype, shape: io.shape })))
 }
 
-/**
- * Builds the inference graph of `model` with `weights` and serialises it (and its extras sides).
- * Every dense parameter the forward pass uses must be in `weights.params`, with its shape.
- */
-export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): ExportedModel {
+/** The inference graph of `model` built once (ordinary, or with the item split's switch on), ready to emit. */
+function buildInference(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null }, split: InputSplit | null) {
   const graph = new Graph('float32')
   const store = new ParamStore(0)
   const ctx = new BuildContext(store, false, graph, model.layers)
+  ctx.split = split
   const initializers = new Map<string, Float32Array>()
   const embeddings = lookupInputs(graph, model, initializers, weights)
-  const dense = model.spec.dense.length > 0 ? graph.input('dense', ['B', model.spec.dense.length]) : null
+  const dense = model.spec.dense.length > 0 ? graph.input(DENSE_INPUT, ['B', model.spec.dense.length]) : null
   const out = model.forward(ctx, { embeddings, dense })
   for (const name of ctx.paramNames()) {
     const entry = store.entries.get(name)!
@@ -161,8 +160,8 @@ export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?
   const fusion = effectiveFusion(model.tasks, opts.fusion)
   const layout = featureLayout(model)
   const outputs: Record<string, Tensor> = {}
-  for (const task of model.tasks) outputs[`p.${task}`] = out.probs[task]!
-  outputs.score = fusedScore(fusion, out.probs)
+  for (const task of model.tasks) outputs[probName(task)] = out.probs[task]!
+  outputs[SCORE_OUTPUT] = fusedScore(fusion, out.probs)
   const common: Record<string, string> = {
     'resflow.schema_version': String(EXPORT_SCHEMA_VERSION),
     'resflow.model': model.name,
@@ -178,7 +177,15 @@ export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?
     const inits = new Map([...initializers].filter(([k]) => used.has(k)))
     return { bytes: toOnnx(outs, { initializers: inits, metadata, docString: `resflow ${model.name} (${part})` }), inputs, outputs: outputInfos, metadata }
   }
+  return { out, outputs, emit, layout, fusion, embeddings, dense }
+}
 
+/**
+ * Builds the inference graph of `model` with `weights` and serialises it (and its extras sides).
+ * Every dense parameter the forward pass uses must be in `weights.params`, with its shape.
+ */
+export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): ExportedModel {
+  const { out, outputs, emit, layout, fusion } = buildInference(model, weights, opts, null)
   const towers: Record<string, ExportedGraph> = {}
   const sides = new Map<string, Record<string, Tensor>>()
   for (const [key, t] of Object.entries(out.extras ?? {})) {
@@ -189,6 +196,67 @@ export function exportModel(model: Model, weights: ModelWeights, opts: { fusion?
   }
   for (const [side, outs] of sides) towers[side] = emit(outs, side)
   return { main: emit(outputs, 'main'), towers, layout, fusion }
+}
+
+/** How the columns of a split layer's input x are made: D columns per table, then dense columns, then an optional BatchNorm. */
+export interface SplitColumns {
+  /** embedding tables (model.embeddings names), in column order */
+  tables: string[]
+  /** columns of the `dense` input, after the embeddings */
+  denseCols: number[]
+  batchNorm: { name: string; eps: number } | null
+}
+
+/** A first layer the split graph leaves out: `pre.<name>` = x · <name>.weight (+ <name>.bias) is fed to it. */
+export interface SplitLayerPlan {
+  name: string
+  fanIn: number
+  units: number
+  bias: boolean
+  columns: SplitColumns
+}
+
+export interface SplitGraph {
+  /** the rest of the model: inputs `pre.*` only (nothing of the features), outputs as the main graph's */
+  rest: ExportedGraph
+  layers: SplitLayerPlan[]
+}
+
+/** The symbolic dim of the item parts' rows (SplitGraph inputs `pre.<layer>.items`). */
+export const SPLIT_ITEMS_DIM = 'N_items'
+
+/**
+ * The inference graph with every Linear that reads the shared input x left out (the switch InputSplit,
+ * nn/params.ts): the part of the model that comes after those layers, for the server's item split
+ * (serve/item-split.ts). Each such layer's output x·W + b becomes
+ *
+ *   pre.<layer>.items[pre.rows] + pre.<layer>.context
+ *
+ * with inputs pre.rows int64 [B] (each candidate's item row), pre.<layer>.items [N_items, H] (the item
+ * columns' part, per item) and pre.<layer>.context [1, H] (the rest and the bias): the gather and add run
+ * in onnxruntime, not per value in JS. Null when the split does not apply: no such layer, a model that reads
+ * x (or the features) other than through a Linear, or an x not made of the looked-up vectors and dense columns.
+ */
+export function exportSplitGraph(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): SplitGraph | null {
+  let rows: Tensor | null = null
+  const split = new InputSplit((graph, layer, batch) => {
+    rows ??= graph.input('pre.rows', batch, 'int64') // [B]
+    const items = graph.input(`pre.${layer.name}.items`, [SPLIT_ITEMS_DIM, layer.units]) // [N, H]
+    return add(gather(items, rows), graph.input(`pre.${layer.name}.context`, [1, layer.units])) // [B, H]
+  })
+  const { outputs, emit, embeddings, dense } = buildInference(model, weights, opts, split)
+  if (split.layers.length === 0) return null
+  const tableOf = new Map(Object.entries(embeddings).map(([name, t]) => [t, name]))
+  const layers: SplitLayerPlan[] = []
+  for (const l of split.layers) {
+    const tables = l.input.embeddings.map((t) => tableOf.get(t))
+    if (tables.some((t) => t === undefined)) return null
+    if (l.input.dense !== null && l.input.dense !== dense) return null
+    layers.push({ name: l.name, fanIn: l.fanIn, units: l.units, bias: l.bias, columns: { tables: tables as string[], denseCols: l.input.denseCols, batchNorm: l.input.batchNorm } })
+  }
+  const rest = emit(outputs, 'rest')
+  if (rest.inputs.some((io) => !isSplitInputName(io.name))) return null // something else still reads the features
+  return { rest, layers }
 }
 
 /** Reads the resflow metadata of an exported file back (tests, tools). */

@@ -13,6 +13,7 @@ import { DataError } from '../errors.js'
 import type { Tensor } from '../engine/node.js'
 import { gather, reshape, slice } from '../engine/ops.js'
 import type { EmbeddingTable } from './embedding.js'
+import { lookupIdsName, lookupRowsName, uniqueRowsDim } from './graph-names.js'
 import type { BuildContext } from './params.js'
 
 /** One batch's lookup feeds for a group, and the unique rows behind them. */
@@ -46,16 +47,16 @@ export class LookupGroup {
   }
 
   get rowsInput(): string {
-    return `rows.d${this.dim}`
+    return lookupRowsName(this.dim)
   }
 
   get idsInput(): string {
-    return `ids.d${this.dim}`
+    return lookupIdsName(this.dim)
   }
 
   /** The symbolic dim of the unique-row count. */
   get uniqueDim(): string {
-    return `U${this.dim}`
+    return uniqueRowsDim(this.dim)
   }
 
   /**

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { AfterRun } from '../engine/runtime.js'
+import { gradName } from '../nn/graph-names.js'
 import type { ParamEntry } from '../nn/params.js'
 import { DenseOptimizer, type DenseOptimizerConfig, gradientNorm } from './optim.js'
 
@@ -25,7 +26,6 @@ export function createAfterRun(init: DenseWorkerInit): AfterRun {
   const optimizer = new DenseOptimizer(init.config)
   optimizer.load({ step: 0, m: Object.fromEntries(init.params.map((p) => [p.name, p.m])), v: Object.fromEntries(init.params.map((p) => [p.name, p.v])) })
   const params: ParamEntry[] = init.params.map((p) => ({ name: p.name, shape: [p.values.length], values: p.values, trainable: true, decay: p.decay }))
-  const gradName = (n: string) => `grad.${n}`
   const grads = (outputs: Readonly<Record<string, Float32Array>>) => new Map(params.map((p) => [p.name, outputs[gradName(p.name)]!]))
   let scale = 1
   return {

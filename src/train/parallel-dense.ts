@@ -16,6 +16,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { AfterRun } from '../engine/runtime.js'
+import { gradName } from '../nn/graph-names.js'
 import type { ParamEntry } from '../nn/params.js'
 import { DenseOptimizer, type DenseOptimizerConfig } from './optim.js'
 
@@ -67,7 +68,6 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
     total += p.values.length
   }
   const reduced = new Float32Array(total) // only this worker's slice is used
-  const gradName = (n: string) => `grad.${n}`
 
   // per number of workers taking part: this worker's pieces of the parameters, as entries of their own
   // (Adam is element-wise, so a piece updates exactly as its part of the whole tensor would)

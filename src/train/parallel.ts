@@ -13,6 +13,7 @@
  * returned (for the running averages) are pooled into the whole batch's mean and biased variance.
  */
 import type { Feed, Program } from '../engine/runtime.js'
+import { isAfterName } from '../nn/graph-names.js'
 
 type Outputs = Record<string, Float32Array | Float64Array>
 
@@ -179,7 +180,7 @@ export class DataParallelProgram {
     })
     for (const name of this.plan.averaged) out[name] = weightedSum(all(name), weights)
     // numbers the after-run work reports (the gradient norm) are the same on every worker
-    for (const name of Object.keys(parts[0]!)) if (name.startsWith('after.')) out[name] = parts[0]![name]!
+    for (const name of Object.keys(parts[0]!)) if (isAfterName(name)) out[name] = parts[0]![name]!
     const concat = (name: string, scaled: boolean) => {
       const xs = all(name)
       const total = xs.reduce((a, x) => a + x.length, 0)

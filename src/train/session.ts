@@ -1,27 +1,32 @@
 /**
- * A model compiled for training and inference. One ONNX model computes the whole training step
- * (forward, loss, gradients of dense parameters and of the looked-up embeddings, BatchNorm batch
- * statistics); a second, forward-only one predicts. Embedding tables live here in typed arrays:
- * single-valued features are looked up in the graph from the batch's unique rows (nn/lookup.ts),
- * multi-valued ones are pooled here into the packed input; sparse row updates happen here, dense
- * parameters are updated by our Adam/AdamW.
+ * A model compiled for training and inference, and the pipelined training loop. The two graphs are
+ * built in train/step-graph.ts and compiled in train/step-program.ts; a batch becomes their feeds in
+ * train/step-feeds.ts. What lives here is the step itself: embedding tables in typed arrays
+ * (single-valued features looked up in the graph from the batch's unique rows, nn/lookup.ts;
+ * multi-valued ones pooled into the packed input), their sparse row updates, overlapped with the next
+ * step; the dense update by our Adam/AdamW (on the worker thread(s) after each run, or here); the
+ * BatchNorm running statistics; predictions; the state a resumed run needs.
  */
-import { gradients } from '../engine/autodiff.js'
 import { compile } from '../engine/compile.js'
-import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'
-import type { Feed, Program } from '../engine/runtime.js'
-import type { Batch, MultiColumn } from '../data/types.js'
-import { ConfigError, DataError } from '../errors.js'
+import type { Program } from '../engine/runtime.js'
+import type { Batch } from '../data/types.js'
 import { EmbeddingTable, type PackedLayout, type SparseOptimizerConfig, packedLayout } from '../nn/embedding.js'
+import { FEATURES_INPUT, LOSS_OUTPUT, afterName, gradName, probName, runningMeanName, runningVarName, statMeanName, statVarName } from '../nn/graph-names.js'
 import { type LookupBatch, type LookupGroup, lookupGroups } from '../nn/lookup.js'
-import { slice } from '../engine/ops.js'
-import { BuildContext, type BatchStat, type DropoutMask, ParamStore } from '../nn/params.js'
-import type { Model, ModelInputs } from '../models/types.js'
-import { type DenseStepArgs, denseWorkerInit, denseWorkerModule } from './dense-worker.js'
+import { ParamStore } from '../nn/params.js'
+import type { Model } from '../models/types.js'
+import type { DenseStepArgs } from './dense-worker.js'
 import { DenseOptimizer, type DenseOptimizerConfig } from './optim.js'
-import { DataParallelProgram, type MergePlan, type ParallelProfile } from './parallel.js'
-import { type ParallelDenseInit, parallelDenseBuffers, parallelDenseModule } from './parallel-dense.js'
+import { DataParallelProgram, type ParallelProfile } from './parallel.js'
+import { type Prepared, StepFeeds } from './step-feeds.js'
+import { type StepGraph, buildInferenceGraph, buildStepGraph, lookupGradName } from './step-graph.js'
+import { type StepProfile, lap, newStepProfile } from './step-profile.js'
+import { type StepProgram, compileStepProgram } from './step-program.js'
+
+export type { StepProfile } from './step-profile.js'
+// loading saved weights into a session (its own file; re-exported for the callers that import it from here)
+export { loadSessionWeights } from './session-weights.js'
 
 export interface SessionOptions {
   seed: number
@@ -44,9 +49,6 @@ export interface SessionOptions {
   workers?: number
 }
 
-/** What runs the training step: one program, or N merged as one (train/parallel.ts). */
-type StepProgram = Pick<Program, 'run' | 'sync' | 'release'>
-
 export interface TrainingState {
   step: number
   rng: number
@@ -59,94 +61,44 @@ export interface StepResult {
   gradNorm: number
 }
 
-/**
- * Time of the training loop on the calling thread, in milliseconds summed over steps. While step t runs:
- * step t−1's deferred row updates (`deferredMs`), reading step t+1 (`readMs`: the source's batch, its
- * validated copy, unique rows, packed dense values, dropout masks); then waiting for step t's outputs
- * (`waitMs`; with workers > 1, their merge included); the dense update when it runs on this thread
- * (`denseMs`: workerThread false); the row updates step t+1 needs and its pooled gather (`rowsMs`).
- * Otherwise the dense update runs on the worker threads, overlapping `rowsMs` and the next step's
- * `deferredMs`.
- */
-export interface StepProfile {
-  steps: number
-  deferredMs: number
-  readMs: number
-  /** the part of `readMs` spent in the batch source (shuffled rows gathered from the encoded data) */
-  sourceMs: number
-  waitMs: number
-  denseMs: number
-  rowsMs: number
-}
-
-/** Adds the time since `t` through `add`; returns now. */
-function lap(t: number, add: (ms: number) => void): number {
-  const now = performance.now()
-  add(now - t)
-  return now
-}
-
-/**
- * The model's inputs: single-valued features gathered in the graph per lookup group; multi-valued
- * (pooled) features and the dense values as column slices of the packed input `features` [B, W]
- * (absent when there are neither).
- */
-function buildInputs(
-  ctx: BuildContext,
-  model: Model,
-  layout: PackedLayout,
-  groups: readonly LookupGroup[],
-): { inputs: ModelInputs; features: Tensor | null; rows: Tensor[]; gathered: Tensor[] } {
-  const looked: Record<string, Tensor> = {}
-  const gathered: Tensor[] = []
-  for (const g of groups) {
-    const built = g.build(ctx)
-    Object.assign(looked, built.vectors)
-    gathered.push(built.gathered)
-  }
-  const features = layout.width > 0 ? ctx.graph.input('features', ['B', layout.width]) : null
-  const embeddings: Record<string, Tensor> = {}
-  for (const e of model.embeddings) {
-    embeddings[e.name] = e.pooling ? slice(features!, 1, layout.offsets[e.name]!, layout.offsets[e.name]! + e.dim) : looked[e.name]!
-  }
-  const dense = layout.denseWidth > 0 ? slice(features!, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
-  return { inputs: { embeddings, dense }, features, rows: groups.map((g) => ctx.graph.inputs.get(g.rowsInput)!), gathered }
-}
-
-/** A batch read for training: its checked copy and its feeds. */
-interface Prepared {
-  batch: Batch
-  feeds: Record<string, Feed>
-  dims: Record<string, number>
-  /** per lookup group (same order), the batch's unique rows */
-  lookups: LookupBatch[]
+/** What `TrainSession.create` assembles. */
+interface SessionParts {
+  model: Model
+  params: ParamStore
+  tables: Map<string, EmbeddingTable>
+  groups: readonly LookupGroup[]
+  layout: PackedLayout
+  /** the training step graph's bookkeeping (its outputs are compiled into `trainProgram`) */
+  graph: StepGraph
+  trainProgram: StepProgram
+  inferProgram: Program
+  options: SessionOptions
+  dense: DenseOptimizer
+  /** the dense optimizer step runs on the worker thread(s), after each training run */
+  denseOnWorker: boolean
 }
 
 export class TrainSession {
-  private readonly rng: Rng
-  private readonly buffers = new Map<string, Float32Array>()
-  private readonly intBuffers = new Map<string, Int32Array>()
+  readonly model: Model
+  readonly params: ParamStore
+  readonly tables: Map<string, EmbeddingTable>
+  readonly options: SessionOptions
+  readonly dense: DenseOptimizer
   step = 0
+  private readonly rng: Rng
+  private readonly feeds: StepFeeds
+  private readonly parts: SessionParts
 
-  private constructor(
-    readonly model: Model,
-    readonly params: ParamStore,
-    readonly tables: Map<string, EmbeddingTable>,
-    private readonly trainProgram: StepProgram,
-    private readonly inferProgram: Program,
-    private readonly trainableNames: string[],
-    private readonly batchStats: BatchStat[],
-    private readonly dropouts: DropoutMask[],
-    private readonly layout: PackedLayout,
-    private readonly groups: readonly LookupGroup[],
-    readonly options: SessionOptions,
-    readonly dense: DenseOptimizer,
-    /** the dense optimizer step runs on the worker thread, after each training run */
-    private readonly denseOnWorker: boolean,
-    /** the graph returns the lookups' gradients summed per row (else per occurrence, summed here) */
-    private readonly sumRowsInGraph: boolean,
-  ) {
-    this.rng = new Rng(options.seed ^ 0x5eed)
+  private constructor(parts: SessionParts) {
+    this.parts = parts
+    this.model = parts.model
+    this.params = parts.params
+    this.tables = parts.tables
+    this.options = parts.options
+    this.dense = parts.dense
+    this.rng = new Rng(parts.options.seed ^ 0x5eed)
+    const { model, params, tables, groups, layout } = parts
+    this.feeds = new StepFeeds({ model, params, tables, groups, layout, dropouts: parts.graph.dropouts, rng: this.rng })
   }
 
   static async create(model: Model, options: SessionOptions): Promise<TrainSession> {
@@ -157,173 +109,17 @@ export class TrainSession {
       tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
     })
     const groups = lookupGroups(tables)
-    // training graph: loss and every gradient in one model
     const layout = packedLayout(model.embeddings.filter((e) => e.pooling), model.spec.dense.length)
-    const tctx = new BuildContext(params, true, 'float32', model.layers)
-    const { inputs: tin, features, rows, gathered } = buildInputs(tctx, model, layout, groups)
-    const tout = model.forward(tctx, tin)
-    const labels: Record<string, Tensor> = {}
-    for (const task of model.tasks) labels[task] = tctx.graph.input(`label.${task}`, ['B', 1])
-    const loss = model.loss(tctx, tout, labels)
-    const trainableNames = tctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
-    const pooled = model.embeddings.some((e) => e.pooling)
     // the lookups' row gradients are summed in the graph (ScatterND add) on one onnxruntime thread; on
     // several, its kernel adds into shared rows without synchronisation, so the graph returns the
     // per-occurrence gradients and the session sums them (LookupGroup.sumOccurrences)
     const sumRowsInGraph = (options.threads ?? 1) <= 1
-    const wrt = [...trainableNames.map((n) => tctx.graph.inputs.get(n)!), ...(sumRowsInGraph ? rows : gathered), ...(pooled ? [features!] : [])]
-    const grads = gradients(loss, wrt)
-    const outputs: Record<string, Tensor> = { loss }
-    trainableNames.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]!))
-    groups.forEach((g, i) => (outputs[sumRowsInGraph ? `grad.${g.rowsInput}` : `grad.gathered.d${g.dim}`] = grads[trainableNames.length + i]!))
-    if (pooled) outputs['grad.features'] = grads[trainableNames.length + groups.length]!
-    for (const s of tctx.batchStats) {
-      outputs[`stat.${s.name}.mean`] = s.mean
-      outputs[`stat.${s.name}.var`] = s.variance
-    }
-    for (const task of model.tasks) outputs[`p.${task}`] = tout.probs[task]!
+    const graph = buildStepGraph(model, params, layout, groups, sumRowsInGraph)
     const dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
-    const workers = options.workers ?? 1
-    if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`workers must be a positive integer, got ${workers}`, { field: 'workers' })
-    if (workers > 1 && options.workerThread === false) throw new ConfigError('workers > 1 runs each worker on its own thread: it cannot be combined with workerThread: false', { field: 'workers' })
-    let trainProgram: StepProgram
-    let onWorker: boolean
-    if (workers === 1) {
-      onWorker = options.workerThread ?? true
-      const afterRun = onWorker ? { module: denseWorkerModule(), init: denseWorkerInit(dense, trainableNames.map((n) => params.entries.get(n)!)) } : undefined
-      trainProgram = await compile(outputs, { threads: options.threads, worker: onWorker, afterRun })
-    } else {
-      // the workers reduce the dense gradients and update the parameters themselves, each a slice
-      // (train/parallel-dense.ts); the main thread merges the rest and updates the embedding rows
-      onWorker = true
-      const trainable = trainableNames.map((n) => params.entries.get(n)!)
-      const shared = { ...denseWorkerInit(dense, trainable), workers, ...parallelDenseBuffers(trainable, workers) }
-      const programs = await Promise.all(
-        Array.from({ length: workers }, (_, worker) =>
-          compile(outputs, { threads: options.threads, worker: true, afterRun: { module: parallelDenseModule(), init: { ...shared, worker } satisfies ParallelDenseInit } }),
-        ),
-      )
-      trainProgram = new DataParallelProgram(programs, mergePlan(outputs), new Set(trainableNames.map((n) => `grad.${n}`)))
-    }
-
-    // inference graph: forward only, BatchNorm with running statistics, no dropout
-    const ictx = new BuildContext(params, false, 'float32', model.layers)
-    const iout = model.forward(ictx, buildInputs(ictx, model, layout, groups).inputs)
-    const probs: Record<string, Tensor> = {}
-    for (const task of model.tasks) probs[`p.${task}`] = iout.probs[task]!
-    const inferProgram = await compile(probs, { threads: options.threads })
-    return new TrainSession(model, params, tables, trainProgram, inferProgram, trainableNames, tctx.batchStats, tctx.dropouts, layout, groups, options, dense, onWorker, sumRowsInGraph)
-  }
-
-  private buffer(key: string, size: number): Float32Array {
-    let b = this.buffers.get(key)
-    if (!b || b.length !== size) {
-      b = new Float32Array(new SharedArrayBuffer(size * 4)) // shared: the worker thread reads it without a copy
-      this.buffers.set(key, b)
-    }
-    return b
-  }
-
-  /** A batch's column for one table, checked: present and one row (or one list) per batch row. */
-  private column(batch: Batch, name: string, table: EmbeddingTable): Int32Array | MultiColumn {
-    if (table.spec.pooling) {
-      const col = batch.multi[name]
-      if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
-      if (col.offsets.length !== batch.size + 1) throw new DataError(`multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`, { field: name })
-      return col
-    }
-    const ids = batch.sparse[name]
-    if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
-    if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
-    return ids
-  }
-
-  /** A batch's label column for one task, checked. */
-  private labelColumn(batch: Batch, task: string): Float32Array {
-    const y = batch.labels[task]
-    if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
-    if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
-    return y
-  }
-
-  /** Pools a batch's multi-valued features into their columns of the packed buffer. */
-  private gatherPooled(batch: Batch, packed: Float32Array): void {
-    const { width, offsets } = this.layout
-    for (const [name, table] of this.tables) {
-      if (table.spec.pooling) table.gatherPooled(this.column(batch, name, table) as MultiColumn, packed, width, offsets[name]!)
-    }
-  }
-
-  /** A lookup group's buffers for one purpose (`prefix`), grown to the batch size. */
-  private lookupBatch(prefix: string, i: number, size: number): LookupBatch {
-    const key = `${prefix}${i}`
-    let lb = this.lookupBuffers.get(key)
-    if (!lb || lb.ids32.length < 2 * size * this.groups[i]!.names.length) {
-      lb = this.groups[i]!.allocate(size)
-      this.lookupBuffers.set(key, lb)
-    }
-    return lb
-  }
-
-  private readonly lookupBuffers = new Map<string, LookupBatch>()
-
-  /**
-   * Feeds common to both programs: each lookup group's unique rows and positions, the packed input
-   * (pooled vectors, then dense values) and the parameters. Training (`mark`) keeps the unique rows
-   * marked for the pipelined update and leaves the pooled vectors for later (gathered after the
-   * previous step's update).
-   */
-  private feeds(batch: Batch, prefix: string, mark: boolean): Prepared {
-    const dims: Record<string, number> = { B: batch.size }
-    const feeds: Record<string, Feed> = {}
-    const lookups: LookupBatch[] = []
-    try {
-      this.groups.forEach((g, i) => {
-        const lb = this.lookupBatch(prefix, i, batch.size)
-        g.prepare(g.names.map((name, k) => this.column(batch, name, g.tables[k]!) as Int32Array), lb, mark)
-        lookups.push(lb)
-        const f = g.feeds(lb, batch.size)
-        feeds[g.rowsInput] = f.rows
-        feeds[g.idsInput] = f.ids
-        dims[g.uniqueDim] = lb.count
-      })
-      this.packedFeed(batch, prefix, mark, feeds)
-    } catch (err) {
-      // a bad batch must not leave the groups already prepared marked
-      lookups.forEach((lb, i) => this.groups[i]!.unmark(lb))
-      throw err
-    }
-    for (const e of this.params.entries.values()) feeds[e.name] = e.values
-    return { batch, feeds, dims, lookups }
-  }
-
-  /** The packed input: pooled vectors (not when training: gathered after the previous step's update), then dense values. */
-  private packedFeed(batch: Batch, prefix: string, training: boolean, feeds: Record<string, Feed>): void {
-    const { width, denseOffset, denseWidth } = this.layout
-    if (width > 0) {
-      const packed = this.buffer(`${prefix}features`, batch.size * width)
-      if (!training) this.gatherPooled(batch, packed)
-      if (denseWidth > 0) {
-        if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: 'dense' })
-        const src = batch.dense
-        for (let b = 0; b < batch.size; b++) packed.set(src.subarray(b * denseWidth, (b + 1) * denseWidth), b * width + denseOffset)
-      }
-      feeds.features = packed
-    }
-  }
-
-  /** Training feeds of a batch checked by `ownBatch`: lookups (marked), dense, labels, fresh dropout masks. */
-  private trainFeeds(batch: Batch, prefix: string): Prepared {
-    const prepared = this.feeds(batch, prefix, true)
-    const feeds = prepared.feeds
-    for (const task of this.model.tasks) feeds[`label.${task}`] = batch.labels[task]!
-    for (const d of this.dropouts) {
-      const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
-      const mask = this.buffer(`${prefix}${d.name}`, size)
-      this.rng.fillMask(mask, d.rate, 1 / (1 - d.rate))
-      feeds[d.name] = mask
-    }
-    return prepared
+    const trainable = graph.trainableNames.map((n) => params.entries.get(n)!)
+    const { program: trainProgram, denseOnWorker } = await compileStepProgram(graph, trainable, dense, options)
+    const inferProgram = await compile(buildInferenceGraph(model, params, layout, groups), { threads: options.threads })
+    return new TrainSession({ model, params, tables, groups, layout, graph, trainProgram, inferProgram, options, dense, denseOnWorker })
   }
 
   /** One optimisation step on a batch. */
@@ -359,25 +155,26 @@ export class TrainSession {
         exhausted = true
         return null
       }
-      return this.trainFeeds(this.ownBatch(r.value, `t${parity}.`), `t${parity}.`)
+      return this.feeds.trainFeeds(r.value, `t${parity}.`)
     }
     const applyDeferred = () => this.applyDeferred()
     const live: Prepared[] = []
     let steps = 0
     let failed = false
+    const { groups, graph, trainProgram } = this.parts
     try {
       let cur = await read()
       if (!cur) return 0
       live.push(cur)
-      this.gatherPooled(cur.batch, cur.feeds.features as Float32Array)
+      this.feeds.gatherPooled(cur)
       while (cur) {
         const prof = this.profile
         let t = performance.now()
-        const running = this.trainProgram.run(cur.feeds, cur.dims, { step: this.dense.step + 1 } satisfies DenseStepArgs)
+        const running = trainProgram.run(cur.feeds, cur.dims, { step: this.dense.step + 1 } satisfies DenseStepArgs)
         // while step t runs: finish step t−1's other rows, then read step t+1 (its unique rows, marked).
         // A failure there is raised only after step t is fully applied, as step by step would.
         applyDeferred()
-        this.groups.forEach((g, i) => g.unmark(cur!.lookups[i]!)) // step t's marks are not needed any more
+        groups.forEach((g, i) => g.unmark(cur!.lookups[i]!)) // step t's marks are not needed any more
         t = lap(t, (ms) => (prof.deferredMs += ms))
         parity ^= 1
         const rngBefore = this.rng.seedState
@@ -392,32 +189,33 @@ export class TrainSession {
         t = lap(t, (ms) => (prof.readMs += ms))
         const out = (await running) as Record<string, Float32Array>
         t = lap(t, (ms) => (prof.waitMs += ms))
-        const loss = out.loss![0]!
+        const loss = out[LOSS_OUTPUT]![0]!
         let gradNorm: number
-        if (this.denseOnWorker) {
+        if (this.parts.denseOnWorker) {
           // the worker is updating the dense parameters now; the next run starts after it has finished
           this.dense.step++
-          gradNorm = out['after.gradNorm']![0]!
+          gradNorm = out[afterName('gradNorm')]![0]!
         } else {
           const grads = new Map<string, Float32Array>()
-          for (const n of this.trainableNames) grads.set(n, out[`grad.${n}`]!)
+          for (const n of graph.trainableNames) grads.set(n, out[gradName(n)]!)
           gradNorm = this.dense.apply(this.params.trainable(), grads)
         }
         t = lap(t, (ms) => (prof.denseMs += ms))
         this.updateRunningStats(out, cur.batch.size)
         // single-valued rows: those step t+1 reads now (and into its feed), the others while it runs
-        this.deferred = this.groups.map((g, i) => {
+        this.deferred = groups.map((g, i) => {
           const lb = cur!.lookups[i]!
-          const grad = this.sumRowsInGraph ? out[`grad.${g.rowsInput}`]! : g.sumOccurrences(lb, cur!.batch.size, out[`grad.gathered.d${g.dim}`]!)
+          const rowGrad = out[lookupGradName(g, graph.sumRowsInGraph)]!
+          const grad = graph.sumRowsInGraph ? rowGrad : g.sumOccurrences(lb, cur!.batch.size, rowGrad)
           return { lb, grad, rows: g.applyStep(lb, grad, upcoming ? upcoming.lookups[i]! : null) }
         })
-        const g = out['grad.features']
-        const { width, offsets } = this.layout
+        const g = out[gradName(FEATURES_INPUT)]
+        const { width, offsets } = this.parts.layout
         for (const [name, table] of this.tables) {
           if (table.spec.pooling) table.update(cur.batch.multi[name]!.ids, g!, cur.batch.multi[name]!.offsets, width, offsets[name]!)
         }
         // pooled vectors of step t+1 mix many rows: gathered once every table has step t's update
-        if (upcoming) this.gatherPooled(upcoming.batch, upcoming.feeds.features as Float32Array)
+        if (upcoming) this.feeds.gatherPooled(upcoming)
         lap(t, (ms) => (prof.rowsMs += ms))
         prof.steps++
         live.shift()
@@ -437,9 +235,9 @@ export class TrainSession {
       throw err
     } finally {
       applyDeferred()
-      for (const p of live) this.groups.forEach((g, i) => g.unmark(p.lookups[i]!))
+      for (const p of live) groups.forEach((g, i) => g.unmark(p.lookups[i]!))
       // the last dense update has landed before anything reads the parameters (a failure above wins)
-      await this.trainProgram.sync().catch((err) => {
+      await trainProgram.sync().catch((err) => {
         if (!failed) throw err
       })
       if (!exhausted) await iterator.return?.() // stopped early or failed: let the source close what it holds
@@ -448,52 +246,24 @@ export class TrainSession {
   }
 
   /** Where the training loop's time went on this thread, summed over steps (docs/parallel.md). */
-  readonly profile: StepProfile = { steps: 0, deferredMs: 0, readMs: 0, sourceMs: 0, waitMs: 0, denseMs: 0, rowsMs: 0 }
+  readonly profile: StepProfile = newStepProfile()
 
   // rows of the last step not read by the next one: updated while the next step runs, or as soon as
   // anything else reads the tables (predict, trainingState)
   private deferred: { lb: LookupBatch; grad: Float32Array; rows: Int32Array }[] = []
 
   private applyDeferred(): void {
-    this.deferred.forEach((d, i) => this.groups[i]!.applyDeferred(d.lb, d.grad, d.rows))
+    this.deferred.forEach((d, i) => this.parts.groups[i]!.applyDeferred(d.lb, d.grad, d.rows))
     this.deferred = []
-  }
-
-  /** A batch whose id, list and label columns are validated copies owned by the session. */
-  private ownBatch(batch: Batch, prefix: string): Batch {
-    const ints = (key: string, src: Int32Array): Int32Array => {
-      let b = this.intBuffers.get(key)
-      if (!b || b.length !== src.length) {
-        b = new Int32Array(src.length)
-        this.intBuffers.set(key, b)
-      }
-      b.set(src)
-      return b
-    }
-    const sparse: Record<string, Int32Array> = {}
-    const multi: Record<string, MultiColumn> = {}
-    for (const [name, table] of this.tables) {
-      const col = this.column(batch, name, table)
-      if (col instanceof Int32Array) sparse[name] = ints(`${prefix}ids.${name}`, col)
-      else multi[name] = { offsets: ints(`${prefix}off.${name}`, col.offsets), ids: ints(`${prefix}ids.${name}`, col.ids) }
-    }
-    const labels: Record<string, Float32Array> = {}
-    for (const task of this.model.tasks) {
-      const y = this.labelColumn(batch, task)
-      const copy = this.buffer(`${prefix}label.${task}`, y.length)
-      copy.set(y)
-      labels[task] = copy
-    }
-    return { ...batch, sparse, multi, labels }
   }
 
   private updateRunningStats(out: Record<string, Float32Array>, batchSize: number): void {
     const unbias = batchSize > 1 ? batchSize / (batchSize - 1) : 1 // running variance is unbiased, as in PyTorch
-    for (const s of this.batchStats) {
-      const mean = out[`stat.${s.name}.mean`]!
-      const variance = out[`stat.${s.name}.var`]!
-      const rm = this.params.entries.get(`${s.name}.running_mean`)!.values
-      const rv = this.params.entries.get(`${s.name}.running_var`)!.values
+    for (const s of this.parts.graph.batchStats) {
+      const mean = out[statMeanName(s.name)]!
+      const variance = out[statVarName(s.name)]!
+      const rm = this.params.entries.get(runningMeanName(s.name))!.values
+      const rv = this.params.entries.get(runningVarName(s.name))!.values
       for (let i = 0; i < rm.length; i++) {
         rm[i] = (1 - s.momentum) * rm[i]! + s.momentum * mean[i]!
         rv[i] = (1 - s.momentum) * rv[i]! + s.momentum * variance[i]! * unbias
@@ -509,12 +279,12 @@ export class TrainSession {
   async predict(batch: Batch): Promise<Record<string, Float32Array>> {
     // one prediction at a time: they share the packed input buffer
     const result = this.predictTail.then(async () => {
-      await this.trainProgram.sync()
+      await this.parts.trainProgram.sync()
       this.applyDeferred()
-      const { feeds, dims } = this.feeds(batch, 'i.', false)
-      const out = await this.inferProgram.run(feeds, dims)
+      const { feeds, dims } = this.feeds.inferFeeds(batch)
+      const out = await this.parts.inferProgram.run(feeds, dims)
       const probs: Record<string, Float32Array> = {}
-      for (const task of this.model.tasks) probs[task] = Float32Array.from(out[`p.${task}`]!)
+      for (const task of this.model.tasks) probs[task] = Float32Array.from(out[probName(task)]!)
       return probs
     })
     this.predictTail = result.catch(() => undefined)
@@ -547,7 +317,8 @@ export class TrainSession {
 
   /** With workers > 1: time per phase of the parallel step so far (docs/parallel.md); else null. */
   get parallelProfile(): ParallelProfile | null {
-    return this.trainProgram instanceof DataParallelProgram ? this.trainProgram.profile : null
+    const program = this.parts.trainProgram
+    return program instanceof DataParallelProgram ? program.profile : null
   }
 
   /** Number of trainable scalars: dense parameters plus embedding rows. */
@@ -558,48 +329,7 @@ export class TrainSession {
   }
 
   async release(): Promise<void> {
-    await this.trainProgram.release()
-    await this.inferProgram.release()
-  }
-}
-
-/**
- * How the step graph's outputs merge over shards: the loss and the gradients of parameters and unique
- * rows are weighted sums; per-row gradients (per occurrence, pooled features) and predictions are
- * concatenated; BatchNorm statistics are pooled.
- */
-function mergePlan(outputs: Readonly<Record<string, Tensor>>): MergePlan {
-  const plan = { averaged: [] as string[], rowGradients: [] as string[], rows: [] as string[], moments: [] as { mean: string; variance: string }[] }
-  for (const [name, t] of Object.entries(outputs)) {
-    if (name.startsWith('stat.')) {
-      if (name.endsWith('.mean')) plan.moments.push({ mean: name, variance: `${name.slice(0, -'.mean'.length)}.var` })
-    } else if (t.shape[0] === 'B') (name.startsWith('grad.') ? plan.rowGradients : plan.rows).push(name)
-    else plan.averaged.push(name)
-  }
-  return plan
-}
-
-/** Loads weights saved by `saveWeights` into a session (dense parameters, buffers and tables). */
-export function loadSessionWeights(session: TrainSession, weights: import('./checkpoint.js').WeightsFile): void {
-  for (const [name, { values }] of weights.params) {
-    const entry = session.params.entries.get(name)
-    if (!entry) throw new DataError(`weights: parameter "${name}" does not exist in model "${session.model.name}"`, { field: name })
-    if (entry.values.length !== values.length) throw new DataError(`weights: parameter "${name}" has ${values.length} values, the model expects ${entry.values.length}`, { field: name })
-    entry.values.set(values)
-  }
-  for (const [name, table] of session.tables) {
-    const state = weights.tableStates.get(name)
-    const w = weights.tables.get(name)
-    const expect = (got: readonly number[], rows: number, cols: number, what: string) => {
-      if (got[0] !== rows || got[1] !== cols)
-        throw new DataError(`weights: embedding table "${name}"${what ? ` ${what}` : ''} is [${got.join(', ')}], the model expects [${rows}, ${cols}]`, { field: name })
-    }
-    if (state) {
-      expect(state.shape, table.rows, table.stride, 'with optimizer state')
-      table.data.set(state.values)
-    } else if (w) {
-      expect(w.shape, table.rows, table.spec.dim, '')
-      table.setWeights(w.values)
-    } else throw new DataError(`weights: no embedding table "${name}"`, { field: name })
+    await this.parts.trainProgram.release()
+    await this.parts.inferProgram.release()
   }
 }

@@ -24,7 +24,8 @@ import { type EarlyStopState, type EarlyStoppingConfig, describeMonitor, initial
 import { type Predictions, collectPredictions } from './evaluate.js'
 import { type Progress, silentProgress } from './progress.js'
 import { runFiles } from './run-dir.js'
-import { type TrainSession, type TrainingState, loadSessionWeights } from './session.js'
+import type { TrainSession, TrainingState } from './session.js'
+import { loadSessionWeights } from './session-weights.js'
 
 /** Where batches come from. Splits are fixed before training; the test split never reaches the trainer. */
 export interface TrainData {

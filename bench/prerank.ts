@@ -26,8 +26,8 @@ import { Rng } from '../src/engine/rng.js'
 import type { RawRow } from '../src/export/predictor.js'
 import { buildModel } from '../src/models/registry.js'
 import { loadPreRanker } from '../src/serve/prerank.js'
-import { saveWeights, writeAtomic } from '../src/train/checkpoint.js'
-import { runFiles, writeManifest } from '../src/train/run-dir.js'
+import { saveWeights, writeAtomic } from '../src/run/checkpoint.js'
+import { runFiles, writeManifest } from '../src/run/run-dir.js'
 import { TrainSession } from '../src/train/session.js'
 
 const { values } = parseArgs({

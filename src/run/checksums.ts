@@ -97,7 +97,7 @@ export function checkSum(dir: string, name: string, actual: FileSum, sums: Check
 /**
  * Files already read and checked (by `readCheckedAsync`), by path, that `readChecked` returns instead
  * of reading them again while `withPrefetched` runs. This lets a server read a run's large files without
- * blocking, then build it with the one synchronous loader (train/run-dir.ts `readRun`) that eval, export
+ * blocking, then build it with the one synchronous loader (run/run-dir.ts `readRun`) that eval, export
  * and predict use. An entry counts only when its sum is the one checksums.json lists when `readChecked`
  * runs: the bytes are then exactly the file that checksums.json describes, however the disk changed since.
  */

@@ -12,7 +12,7 @@ import { type ResolvedDataPath, resolveDataPath } from '../data/adapters.js'
 import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../data/preprocessing.js'
 import { validateConfig } from '../config/load.js'
 import { type ModelConfigInput, buildModel } from '../models/registry.js'
-import { type RunManifest, readRun, runFiles } from './run-dir.js'
+import { type RunManifest, readRun, runFiles } from '../run/run-dir.js'
 import { TrainSession, loadSessionWeights } from './session.js'
 
 /** Whole-split columns: probabilities and labels per task, and the group id when the data has one. */

@@ -1,10 +1,10 @@
 /**
- * Loading a run's saved weights (train/checkpoint.ts) back into a session: dense parameters, buffers
+ * Loading a run's saved weights (run/checkpoint.ts) back into a session: dense parameters, buffers
  * and embedding tables (with their optimizer state when saved), each checked against the model's
  * shapes. Apart from the session, which trains; this only fills what it holds.
  */
 import { DataError } from '../errors.js'
-import type { WeightsFile } from './checkpoint.js'
+import type { WeightsFile } from '../run/checkpoint.js'
 import type { EmbeddingTable } from '../nn/embedding.js'
 import type { ParamStore } from '../nn/params.js'
 import type { Model } from '../models/types.js'

@@ -16,7 +16,7 @@ import { checkMonitor } from './early-stop.js'
 import { type Experiment, fingerprint, modelConfigFor, withFile } from './experiment.js'
 import type { PreparedData } from './prepare.js'
 import type { Progress } from './progress.js'
-import { RUN_VERSION, type RunManifest, openRun, readManifest, resealIfUnchanged, runFiles, sealRun, writeManifest } from './run-dir.js'
+import { RUN_VERSION, type RunManifest, openRun, readManifest, resealIfUnchanged, runFiles, sealRun, writeManifest } from '../run/run-dir.js'
 import { TrainSession } from './session.js'
 import { type FitResult, fit } from './trainer.js'
 

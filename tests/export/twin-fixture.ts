@@ -20,8 +20,8 @@ import type { Batch } from '../../src/data/types.js'
 import type { Fusion } from '../../src/metrics/fusion.js'
 import type { RawRow } from '../../src/export/predictor.js'
 import { buildModel } from '../../src/models/registry.js'
-import { saveWeights, writeAtomic } from '../../src/train/checkpoint.js'
-import { runFiles, sealRun, writeManifest } from '../../src/train/run-dir.js'
+import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
+import { runFiles, sealRun, writeManifest } from '../../src/run/run-dir.js'
 import { TrainSession } from '../../src/train/session.js'
 
 export const TASKS = ['click', 'cart', 'purchase']

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { type RawRow, loadPredictor } from '../../src/export/predictor.js'
 import { type Handler, createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
-import { readRun } from '../../src/train/run-dir.js'
+import { readRun } from '../../src/run/run-dir.js'
 import { codec, deps, rawRows, tinyRun } from '../export/fixture.js'
 
 const post = (h: Handler, body: string) => h.handle({ method: 'POST', path: '/v1/rank', body })

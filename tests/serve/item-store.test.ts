@@ -23,8 +23,8 @@ import { type UnknownItems, loadItemStore } from '../../src/serve/item-store.js'
 import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { buildApp } from '../../src/serve/server.js'
-import { saveWeights, writeAtomic } from '../../src/train/checkpoint.js'
-import { runFiles, writeManifest } from '../../src/train/run-dir.js'
+import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
+import { runFiles, writeManifest } from '../../src/run/run-dir.js'
 import { TrainSession } from '../../src/train/session.js'
 
 const ITEM = ['item_category', 'item_price', 'item_ctr_hist']

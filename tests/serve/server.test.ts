@@ -5,7 +5,7 @@ import { loadPredictor } from '../../src/export/predictor.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { type RunningServer, handleSignals, startServer } from '../../src/serve/server.js'
-import { readRun } from '../../src/train/run-dir.js'
+import { readRun } from '../../src/run/run-dir.js'
 import { codec, deps, rawRows, tinyRun } from '../export/fixture.js'
 
 type Results = { version: string; results: { index: number; score: number; tasks: Record<string, number> }[] }

@@ -6,7 +6,7 @@ import type { DatasetSchema } from '../../data/schema.js'
 import { describeFilter } from '../../data/source.js'
 import { ConfigError } from '../../errors.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
-import { readManifest } from '../../train/run-dir.js'
+import { readManifest } from '../../run/run-dir.js'
 import { formatNumber } from '../../report/index.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 

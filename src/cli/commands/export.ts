@@ -10,7 +10,7 @@ import { dirname } from 'node:path'
 import { exportRun } from '../../export/predictor.js'
 import { RUN_DEPS } from '../../export/run-deps.js'
 import { twinOfRun } from '../../export/twin.js'
-import { writeAtomic } from '../../train/checkpoint.js'
+import { writeAtomic } from '../../run/checkpoint.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {

@@ -11,7 +11,7 @@ import { DataError } from '../../errors.js'
 import { fuse } from '../../metrics/fusion.js'
 import { resolveDataPath } from '../../data/adapters.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
-import { readManifest } from '../../train/run-dir.js'
+import { readManifest } from '../../run/run-dir.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 import { checkDataset, describeSource, leftOut } from './eval.js'
 

@@ -15,8 +15,8 @@ import { readFileSync } from 'node:fs'
 import { DataError, RunError } from '../errors.js'
 import type { EmbeddingTable } from '../nn/embedding.js'
 import type { ParamStore } from '../nn/params.js'
-import { sha256 } from '../run/checksums.js'
-import { writeAtomic } from '../run/write-atomic.js'
+import { sha256 } from './checksums.js'
+import { writeAtomic } from './write-atomic.js'
 
 export { writeAtomic }
 

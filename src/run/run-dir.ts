@@ -17,8 +17,8 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, RunError } from '../errors.js'
-import { CHECKSUMS_FILE, type Checksums, checkSum, readChecked, readChecksums, sha256, sumFile, writeChecksums, writeChecksumsFile } from '../run/checksums.js'
-import { LOCK_FILE, readLockHolder } from '../run/lock.js'
+import { CHECKSUMS_FILE, type Checksums, checkSum, readChecked, readChecksums, sha256, sumFile, writeChecksums, writeChecksumsFile } from './checksums.js'
+import { LOCK_FILE, readLockHolder } from './lock.js'
 import { type WeightsFile, parseWeights, writeAtomic } from './checkpoint.js'
 
 /** 2: with checksums.json. Format-1 runs (written before it, or assembled by hand) are read unverified. */

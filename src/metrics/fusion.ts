@@ -10,12 +10,13 @@
  * factor, so the first task's weight is fixed to 1 and only the others are searched.
  */
 import { z } from 'zod'
+import { FUSION_KINDS } from '../config/experiment.js'
 import { configErrorOf } from '../config/load.js'
 import { ConfigError, DataError } from '../errors.js'
 import { computeAuc } from './auc.js'
 import type { Labels, Scores } from './types.js'
 
-export const FUSION_KINDS = ['additive', 'multiplicative'] as const
+export { FUSION_KINDS }
 export type FusionKind = (typeof FUSION_KINDS)[number]
 
 /** The stored form of a fusion, e.g. `{"kind":"additive","weights":{"click":1,"purchase":8}}`. */

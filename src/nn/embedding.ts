@@ -12,6 +12,7 @@
 import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'
 import type { MultiColumn } from '../data/types.js'
+import { type SparseOptimizerConfig, type SparseOptimizerSettings, sparseOptimizerSettings } from '../config/optimizers.js'
 import type { BuildContext } from './params.js'
 
 export interface EmbeddingSpec {
@@ -54,17 +55,7 @@ export function packedLayout(specs: readonly EmbeddingSpec[], denseWidth: number
   return { width: w + denseWidth, offsets, denseOffset: w, denseWidth }
 }
 
-export interface SparseOptimizerConfig {
-  kind: 'adam' | 'adagrad'
-  lr: number
-  beta1?: number
-  beta2?: number
-  eps?: number
-  /** L2 penalty added to the gradient of each touched row: g += l2 · w */
-  l2?: number
-  /** Adagrad's initial accumulator */
-  initialAccumulator?: number
-}
+export type { SparseOptimizerConfig }
 
 export class EmbeddingTable {
   readonly stride: number
@@ -75,18 +66,21 @@ export class EmbeddingTable {
   private accum = new Float32Array(1024 * 16)
   /** optimizer steps taken (Adam's bias correction uses it) */
   step = 0
+  /** the optimizer's settings, every default filled in (config/optimizers.ts) */
+  readonly optimizer: SparseOptimizerSettings
 
   constructor(
     readonly spec: EmbeddingSpec,
-    readonly optimizer: SparseOptimizerConfig,
+    optimizer: SparseOptimizerConfig,
     seed: number,
     initStd = 0.01,
   ) {
+    this.optimizer = sparseOptimizerSettings(optimizer)
     const d = spec.dim
-    this.stride = optimizer.kind === 'adam' ? 3 * d : 2 * d
+    this.stride = this.optimizer.kind === 'adam' ? 3 * d : 2 * d
     this.data = new Float32Array(spec.rows * this.stride)
     const rng = new Rng(seed)
-    const acc0 = optimizer.kind === 'adagrad' ? optimizer.initialAccumulator ?? 0 : 0
+    const acc0 = this.optimizer.kind === 'adagrad' ? this.optimizer.initialAccumulator : 0
     for (let r = 0; r < spec.rows; r++) {
       const base = r * this.stride
       for (let j = 0; j < d; j++) this.data[base + j] = rng.normal() * initStd
@@ -260,12 +254,10 @@ export class EmbeddingTable {
   private hyper() {
     if (this.hyperStep !== this.step) {
       const o = this.optimizer
-      const b1 = o.beta1 ?? 0.9
-      const b2 = o.beta2 ?? 0.999
+      const { beta1: b1, beta2: b2, eps } = o
       const t = this.step
-      const eps = o.eps ?? (o.kind === 'adam' ? 1e-8 : 1e-10)
       this.hyperCache = {
-        adam: o.kind === 'adam', b1, b2, lr: o.lr, eps, l2: o.l2 ?? 0,
+        adam: o.kind === 'adam', b1, b2, lr: o.lr, eps, l2: o.l2,
         lrT: (o.lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t),
         epsT: eps * Math.sqrt(1 - b2 ** t),
       }

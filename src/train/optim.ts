@@ -2,26 +2,22 @@
  * Optimizers for dense parameters: Adam and AdamW (decoupled weight decay), with optional clipping of
  * the global gradient norm. Embedding rows have their own lazy optimizers in nn/embedding.ts.
  */
+import { type DenseOptimizerConfig, type DenseOptimizerSettings, denseOptimizerSettings } from '../config/optimizers.js'
 import type { ParamEntry } from '../nn/params.js'
 
-export interface DenseOptimizerConfig {
-  kind: 'adam' | 'adamw'
-  lr: number
-  beta1?: number
-  beta2?: number
-  eps?: number
-  /** AdamW: decoupled decay; Adam: L2 added to the gradient. Applied to weights only, not biases/BN. */
-  weightDecay?: number
-  /** clip the global L2 norm of all dense gradients to this value */
-  clipNorm?: number
-}
+export type { DenseOptimizerConfig }
 
 export class DenseOptimizer {
   private readonly m = new Map<string, Float32Array>()
   private readonly v = new Map<string, Float32Array>()
   step = 0
 
-  constructor(readonly config: DenseOptimizerConfig) {}
+  /** the settings, every default filled in (config/optimizers.ts) */
+  readonly config: DenseOptimizerSettings
+
+  constructor(config: DenseOptimizerConfig = {}) {
+    this.config = denseOptimizerSettings(config)
+  }
 
   /** One update of every parameter that has a gradient. Returns the gradient norm before clipping. */
   apply(params: readonly ParamEntry[], grads: ReadonlyMap<string, Float32Array>): number {
@@ -49,7 +45,7 @@ export class DenseOptimizer {
    * by `scale`. Returns Σ g² of the unscaled gradients. Does not advance `step`.
    */
   update(step: number, params: readonly ParamEntry[], grads: ReadonlyMap<string, Float32Array>, scale = 1): number {
-    const { lr, beta1: b1 = 0.9, beta2: b2 = 0.999, eps = 1e-8, weightDecay = 0 } = this.config
+    const { lr, beta1: b1, beta2: b2, eps, weightDecay } = this.config
     // PyTorch's arrangement: w −= (lr / c1) · m / (√v / √c2 + eps), with c1, c2 the bias corrections
     const stepSize = lr / (1 - b1 ** step)
     const invSqrtC2 = 1 / Math.sqrt(1 - b2 ** step)

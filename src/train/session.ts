@@ -103,7 +103,7 @@ export class TrainSession {
 
   static async create(model: Model, options: SessionOptions): Promise<TrainSession> {
     const params = new ParamStore(options.seed)
-    const sparse = options.sparseOptimizer ?? { kind: 'adam', lr: 1e-3 }
+    const sparse = options.sparseOptimizer ?? {}
     const tables = new Map<string, EmbeddingTable>()
     model.embeddings.forEach((spec, i) => {
       tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
@@ -115,7 +115,7 @@ export class TrainSession {
     // per-occurrence gradients and the session sums them (LookupGroup.sumOccurrences)
     const sumRowsInGraph = (options.threads ?? 1) <= 1
     const graph = buildStepGraph(model, params, layout, groups, sumRowsInGraph)
-    const dense = new DenseOptimizer(options.optimizer ?? { kind: 'adam', lr: 1e-3 })
+    const dense = new DenseOptimizer(options.optimizer)
     const trainable = graph.trainableNames.map((n) => params.entries.get(n)!)
     const { program: trainProgram, denseOnWorker } = await compileStepProgram(graph, trainable, dense, options)
     const inferProgram = await compile(buildInferenceGraph(model, params, layout, groups), { threads: options.threads })

@@ -15,7 +15,7 @@ const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 describe('experiment config errors name the file and the field', () => {
   it('an unknown key, with the allowed ones', async () => {
     const { file, stderr } = await trainError((y) => y.replace('optimizer: { kind: adam, lr: 0.003 }', 'optimizer: { kind: adam, learningRate: 0.003 }'))
-    assert.match(stderr, new RegExp(`${esc(file)}: optimizer: unknown key "learningRate" \\(allowed: clipNorm, kind, lr, weightDecay\\)`))
+    assert.match(stderr, new RegExp(`${esc(file)}: optimizer: unknown key "learningRate" \\(allowed: beta1, beta2, clipNorm, eps, kind, lr, weightDecay\\)`))
   })
 
   it('a value of the wrong type', async () => {

@@ -41,10 +41,17 @@ export interface DatasetAdapter {
   files(path: string, opts?: ResolveOptions): Promise<FolderFiles>
 }
 
+/** a hive partition folder name: key=value */
+const HIVE_PARTITION = /^[^=]+=[^=]*$/
+
 /** Files in a folder matching `pattern`, sorted into the splits their names contain (a file is its own train split). */
 export function discoverSplits(path: string, pattern: RegExp): FolderFiles {
   if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`, { file: path })
   if (!statSync(path).isDirectory()) return { train: [path], val: [], test: [], files: [path] }
+  // a hive-partitioned data set (Spark's partitionBy("day"): day=1/, day=2/, ...) is one data set, as a file is,
+  // unless the partitions are the splits themselves (split=train/, split=val/)
+  const entries = readdirSync(path).filter((f) => !f.startsWith('.') && !f.startsWith('_')) // Spark's _SUCCESS, .crc files
+  if (entries.length > 0 && entries.every((f) => HIVE_PARTITION.test(f)) && !entries.some((f) => /train|val|test/i.test(f))) return { train: [path], val: [], test: [], files: [path] }
   const files = readdirSync(path).filter((f) => pattern.test(f)).sort().map((f) => join(path, f))
   const pick = (re: RegExp) => files.filter((f) => re.test(basename(f)))
   return { train: pick(/train/i), val: pick(/val/i), test: pick(/test/i), files }

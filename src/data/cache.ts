@@ -16,27 +16,27 @@ import { inputSpecOf, loadPreprocessing, savePreprocessing } from './preprocessi
 
 /** Bump when the column layout changes. */
 // 2: log1p-standardize fits the statistics of sign(x)·log1p|x| (entries fitted before are stale)
-const CACHE_VERSION = 2
+export const CACHE_VERSION = 2
 
-type Dtype = 'i32' | 'f32' | 'f64'
-type Role = 'sparse' | 'multiOffsets' | 'multiIds' | 'dense' | 'label' | 'group' | 'extra'
-const ARRAY = { i32: Int32Array, f32: Float32Array, f64: Float64Array } as const
+export type Dtype = 'i32' | 'f32' | 'f64'
+export type Role = 'sparse' | 'multiOffsets' | 'multiIds' | 'dense' | 'label' | 'group' | 'extra'
+export const ARRAY = { i32: Int32Array, f32: Float32Array, f64: Float64Array } as const
 
-const ManifestSchema = z.object({
+export const ManifestSchema = z.object({
   version: z.literal(CACHE_VERSION),
   key: z.string(),
-  report: z.object({ files: z.array(z.string()), read: z.number(), rows: z.number(), filtered: z.number().default(0), droppedFunnel: z.number(), skippedBad: z.number() }),
+  report: z.object({ files: z.array(z.string()), read: z.number(), rows: z.number(), filtered: z.number().default(0), droppedFunnel: z.number(), skippedBad: z.number(), hashed: z.record(z.string(), z.number()).optional() }),
   columns: z.array(z.object({ role: z.enum(['sparse', 'multiOffsets', 'multiIds', 'dense', 'label', 'group', 'extra']), name: z.string(), dtype: z.enum(['i32', 'f32', 'f64']), length: z.number(), file: z.string() })),
 })
-type Manifest = z.output<typeof ManifestSchema>
-type ColumnEntry = Manifest['columns'][number]
+export type Manifest = z.output<typeof ManifestSchema>
+export type ColumnEntry = Manifest['columns'][number]
 
 /** The entry folder for these files and this preprocessing. */
 export async function encodedCacheDir(prep: Preprocessing, files: string[], cacheDir: string): Promise<string> {
   return join(cacheDir, 'encoded', hashKey(CACHE_VERSION, await stampFiles(prep.schema, files), prep))
 }
 
-function listColumns(c: EncodedColumns): { role: Role; name: string; data: Int32Array | Float32Array | Float64Array }[] {
+export function listColumns(c: EncodedColumns): { role: Role; name: string; data: Int32Array | Float32Array | Float64Array }[] {
   return [
     ...Object.entries(c.sparse).map(([name, data]) => ({ role: 'sparse' as const, name, data })),
     ...Object.entries(c.multi).flatMap(([name, m]) => [{ role: 'multiOffsets' as const, name, data: m.offsets }, { role: 'multiIds' as const, name, data: m.ids }]),
@@ -47,7 +47,7 @@ function listColumns(c: EncodedColumns): { role: Role; name: string; data: Int32
   ]
 }
 
-const dtypeOf = (a: Int32Array | Float32Array | Float64Array): Dtype => (a instanceof Int32Array ? 'i32' : a instanceof Float32Array ? 'f32' : 'f64')
+export const dtypeOf = (a: Int32Array | Float32Array | Float64Array): Dtype => (a instanceof Int32Array ? 'i32' : a instanceof Float32Array ? 'f32' : 'f64')
 
 /** Writes an entry (columns first, manifest last, then one rename into place). */
 export function writeEncodedCache(dir: string, ds: EncodedDataset): void {

@@ -33,6 +33,8 @@ export interface EncodeReport {
   droppedFunnel: number
   /** rows skipped for bad cells (badRows: skip) */
   skippedBad: number
+  /** per sparse feature with hashBuckets: rows whose id was beyond the capacity and went to a hash bucket */
+  hashed?: Record<string, number>
   /** the on-disk cache entry used (hit: read from it; otherwise encoded and written to it) */
   cache?: { dir: string; hit: boolean }
 }

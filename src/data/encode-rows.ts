@@ -5,6 +5,7 @@
 import { DataError } from '../errors.js'
 import { bucketOf, inputSpecOf, transformDense, type Preprocessing } from './preprocessing.js'
 import type { Batch, MultiColumn } from './types.js'
+import { hashBucket } from './id-hash.js'
 
 export type RawRow = Record<string, string | number | null | undefined>
 
@@ -56,7 +57,11 @@ export function encodeRows(prep: Preprocessing, rows: RawRow[], where = 'rows'):
     const map = vocabMap(prep, `s:${f.name}`, f.vocab)
     rows.forEach((r, i) => {
       const v = r[f.column]
-      ids[i] = isMissing(v) ? 0 : (map.get(canonical(v as string | number, f.valueType, trim, `${where}[${i}].${f.column}`)) ?? 0)
+      if (isMissing(v)) return
+      const text = canonical(v as string | number, f.valueType, trim, `${where}[${i}].${f.column}`)
+      const id = map.get(text)
+      // beyond the capacity: the hash bucket the first pass gave it (an integer id exact as a double)
+      ids[i] = id ?? (f.hashBuckets && Number.isSafeInteger(Number(text)) && text.trim() !== '' ? f.vocab.length + 1 + hashBucket(Number(text), f.hashBuckets) : 0)
     })
     sparse[f.name] = ids
   }

@@ -9,10 +9,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { DataError } from '../errors.js'
 import { connect, queryObjects, sqlString, streamColumns, type ChunkColumn, type ColumnKind, type ListChunk } from './duck.js'
-import { makeEncodedDataset, type EncodedColumns, type EncodedDataset } from './dataset.js'
+import { makeEncodedDataset, type EncodedColumns, type EncodedDataset, type EncodeReport } from './dataset.js'
 import { dataChecks, findFirstBad, funnelChecks, labelSql, withDiagnosis } from './diagnose.js'
 import { bucketOf, inputSpecOf, transformDense, type Preprocessing } from './preprocessing.js'
 import { columnOf } from './schema.js'
+import { hashBucket } from './id-hash.js'
 import { encodedCacheDir, readEncodedCache, writeEncodedCache } from './cache.js'
 import { cellExpr, describeColumns, describeFilter, filterColumns, formatOf, fromClause, requireColumns, rowFilterSql } from './source.js'
 
@@ -48,16 +49,69 @@ function exactIntText(cell: string): string {
 
 /** id lookup for integer-valued vocabularies of safe integers: a dense table when the values are small, a Map otherwise. */
 export function intLookup(vocab: string[]): (x: number) => number {
+  const lut = intTable(vocab)
+  if (lut) return (x) => (x >= 0 && x < lut.length && Number.isInteger(x) ? lut[x]! : 0)
+  const map = new Map(vocab.map((v, i) => [Number(v), i + 1]))
+  return (x) => map.get(x) ?? 0
+}
+
+/** The dense table of intLookup (value → id) when the values are small non-negative integers, else undefined. */
+function intTable(vocab: string[]): Int32Array | undefined {
   const values = vocab.map(Number)
   const max = values.reduce((a, b) => Math.max(a, b), -1)
   const min = values.reduce((a, b) => Math.min(a, b), 0)
-  if (min >= 0 && max < 1 << 24 && max < 64 * values.length + 1024) {
-    const lut = new Int32Array(max + 1)
-    values.forEach((v, i) => { lut[v] = i + 1 })
-    return (x) => (x >= 0 && x <= max && Number.isInteger(x) ? lut[x] : 0)
+  if (!(min >= 0 && max < 1 << 24 && max < 64 * values.length + 1024)) return undefined
+  const lut = new Int32Array(max + 1)
+  values.forEach((v, i) => { lut[v] = i + 1 })
+  return lut
+}
+
+// Per-column loops of the first pass, one element type each (monomorphic loads and stores).
+function mapIds(src: Float64Array, keep: Int32Array, n: number, out: Int32Array, at: number, lookup: (x: number) => number): void {
+  for (let r = 0; r < n; r++) out[at + r] = lookup(src[keep[r]!]!)
+}
+/** intLookup's table inlined (x | 0 === x: an integer in int32 range; NaN and fractions miss) */
+function mapIdsTable(src: Float64Array, keep: Int32Array, n: number, out: Int32Array, at: number, lut: Int32Array): void {
+  const size = lut.length
+  for (let r = 0; r < n; r++) {
+    const x = src[keep[r]!]!
+    out[at + r] = (x | 0) === x && x >= 0 && x < size ? lut[x]! : 0
   }
-  const map = new Map(values.map((v, i) => [v, i + 1]))
-  return (x) => map.get(x) ?? 0
+}
+function copyI32(src: Int32Array, keep: Int32Array, n: number, out: Int32Array, at: number): void {
+  for (let r = 0; r < n; r++) out[at + r] = src[keep[r]!]!
+}
+function copyF64(src: Float64Array, keep: Int32Array, n: number, out: Float32Array, at: number): void {
+  for (let r = 0; r < n; r++) out[at + r] = src[keep[r]!]!
+}
+function copyF64To64(src: Float64Array, keep: Int32Array, n: number, out: Float64Array, at: number): void {
+  for (let r = 0; r < n; r++) out[at + r] = src[keep[r]!]!
+}
+/** Ids the vocabulary missed (0) of present values (not NaN) → their hash bucket after the vocabulary; returns how many. */
+function hashMisses(src: Float64Array, keep: Int32Array, n: number, out: Int32Array, at: number, first: number, buckets: number): number {
+  let count = 0
+  for (let r = 0; r < n; r++) {
+    if (out[at + r] !== 0) continue
+    const x = src[keep[r]!]!
+    if (!Number.isInteger(x)) continue // missing (NaN) or not an integer: id 0, as serving maps it
+    out[at + r] = first + hashBucket(x, buckets)
+    count++
+  }
+  return count
+}
+
+/** One dense feature into column `at` of a row-major [N, width] matrix; false on a bad cell (non-finite, or missing without fill). */
+function transformColumn(src: Float64Array, keep: Int32Array, n: number, f: Preprocessing['dense'][number], out: Float32Array, at: number, width: number): boolean {
+  for (let r = 0; r < n; r++) {
+    let x = src[keep[r]!]!
+    if (x === Infinity) return false
+    if (Number.isNaN(x)) {
+      if (f.fill === undefined) return false
+      x = f.fill
+    }
+    out[at + r * width] = transformDense(f, x)
+  }
+  return true
 }
 
 class Grow<T extends Int32Array | Float32Array | Float64Array> {
@@ -81,6 +135,21 @@ export interface EncodeOptions {
 }
 
 /**
+ * Hands the encoded rows out in pieces of about `rows` rows instead of keeping them (writeStreamedCache), so
+ * memory stays bounded whatever the file size. The columns passed are views, valid only during the call;
+ * multi-valued offsets start at 0 in every piece.
+ */
+export interface EncodeSink {
+  rows: number
+  write(columns: EncodedColumns, rows: number): void
+}
+
+/** Encodes the files into `sink` piece by piece; returns the report (the dataset's columns are empty). */
+export async function encodeToSink(prep: Preprocessing, files: string[], sink: EncodeSink, conn?: DuckDBConnection): Promise<EncodeReport> {
+  return (await encodeFiles(prep, files, conn, false, sink)).report
+}
+
+/**
  * Encodes the files with the fitted preprocessing (the same mapping for train, val, test and serving). With
  * cacheDir, a previous pass over the same files (path, size, mtime) with the same preprocessing is read back
  * from the typed-array column files instead.
@@ -96,7 +165,7 @@ export async function encodeDataset(prep: Preprocessing, files: string[], opts: 
   return ds
 }
 
-async function encodeFiles(prep: Preprocessing, files: string[], connection?: DuckDBConnection, rowIndex = false): Promise<EncodedDataset> {
+async function encodeFiles(prep: Preprocessing, files: string[], connection?: DuckDBConnection, rowIndex = false, sink?: EncodeSink): Promise<EncodedDataset> {
   const conn = connection ?? (await connect())
   const schema = prep.schema
   const format = formatOf(schema, files)
@@ -112,9 +181,14 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
   const add = (sql: string, kind: ColumnKind) => { exprs.push(sql); kinds.push(kind) }
   const enums: string[] = []
   const lookups: ((x: number) => number)[] = []
+  const tables: (Int32Array | undefined)[] = []
   for (const f of prep.sparse) {
+    if (f.hashBuckets && !(f.valueType === 'int' && safeIntVocab(f.vocab))) {
+      throw new DataError(`${files.join(', ')}: sparse feature "${f.name}": hashBuckets needs integer ids below 2^53 (exact as doubles), as serving hashes them`, { file: files[0], field: `sparse.${f.name}.hashBuckets` })
+    }
     if (f.valueType === 'int' && safeIntVocab(f.vocab)) {
       lookups.push(intLookup(f.vocab))
+      tables[lookups.length - 1] = intTable(f.vocab)
       // a cell beyond ±2^53 would round onto a neighbour in the table: it is no id of this vocabulary (→ 0)
       const x = `TRY_CAST(${cell(f.column)} AS DOUBLE)`
       add(`coalesce(CASE WHEN abs(${x}) < ${EXACT_DOUBLE} THEN ${x} END, ${nan})`, 'f64')
@@ -156,7 +230,7 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
   const nT = schema.tasks.length
   const spec = inputSpecOf(prep)
   const nDenseOut = spec.dense.length
-  const cap = 1 << 16
+  const cap = sink ? sink.rows + 4096 : 1 << 16
   const sparse = [...prep.sparse, ...prep.buckets].map(() => new Grow((n) => new Int32Array(n), cap))
   const multiOff = prep.multi.map(() => new Grow((n) => new Int32Array(n), cap))
   const multiIds = prep.multi.map(() => new Grow((n) => new Int32Array(n), cap))
@@ -167,15 +241,39 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
   const readRow = rowIndex ? new Grow((n) => new Int32Array(n), cap) : undefined
   multiOff.forEach((g) => { g.data[0] = 0 })
 
-  let w = 0 // rows written
+  let w = 0 // rows in the typed arrays
+  let flushed = 0 // rows handed to the sink
+  const hashed: Record<string, number> = {}
   let read = 0
   let droppedFunnel = 0
   let skippedBad = 0
   let problem: 'label' | 'dense' | 'funnel' | undefined
-  const y = new Float64Array(nT)
 
+  // A chunk is encoded column by column: first the rows kept (labels, funnel, bad cells), then one tight loop
+  // per column over them. Row by row across 80+ columns of mixed types the loads stayed megamorphic and the
+  // pass ran at a quarter of the speed.
+  let keep = new Int32Array(4096)
   const onChunk = (cols: ChunkColumn[], n: number) => {
-    const need = w + n
+    if (problem) return
+    if (keep.length < n) keep = new Int32Array(n)
+    const bad = skip ? (cols[cols.length - 1] as Int32Array) : undefined
+    const labelBase = nS + prep.multi.length + nB + nD
+    let kept = 0
+    for (let i = 0; i < n; i++) {
+      if (bad && bad[i]) { skippedBad++; continue }
+      let ok = true
+      let prev = 1
+      for (let k = 0; k < nT; k++) {
+        const v = (cols[labelBase + k] as Float64Array)[i]!
+        if (v !== 0 && v !== 1) { problem = 'label'; return }
+        if (v > prev) ok = false
+        prev = v
+      }
+      if (!ok && schema.funnel === 'error') { problem = 'funnel'; return }
+      if (!ok && schema.funnel === 'drop') { droppedFunnel++; continue }
+      keep[kept++] = i
+    }
+    const need = w + kept
     sparse.forEach((g) => g.ensure(need))
     multiOff.forEach((g) => g.ensure(need + 1))
     dense.ensure(need * nDenseOut)
@@ -183,64 +281,73 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     group?.ensure(need)
     extra.forEach((g) => g.ensure(need))
     readRow?.ensure(need)
-    const bad = skip ? (cols[cols.length - 1] as Int32Array) : undefined
-    const at = (j: number) => cols[j] as Float64Array
-    const labelBase = nS + prep.multi.length + nB + nD
-    for (let i = 0; i < n; i++) {
-      if (problem) return
-      if (bad && bad[i]) { skippedBad++; continue }
-      let ok = true
-      for (let k = 0; k < nT; k++) {
-        const v = at(labelBase + k)[i]
-        if (v !== 0 && v !== 1) { problem = 'label'; return }
-        y[k] = v
-        if (k > 0 && v > y[k - 1]) ok = false
-      }
-      if (!ok && schema.funnel === 'error') { problem = 'funnel'; return }
-      if (!ok && schema.funnel === 'drop') { droppedFunnel++; continue }
-      let j = 0
-      for (; j < nS; j++) {
-        const c = cols[j]
-        sparse[j].data[w] = c instanceof Float64Array ? lookups[j](c[i]) : (c as Int32Array)[i]
-      }
-      prep.multi.forEach((_, m) => {
-        const l = cols[j++] as ListChunk
-        const off = multiOff[m]
-        const start = off.data[w]
-        multiIds[m].ensure(start + l.lengths[i])
-        multiIds[m].data.set(l.ids.subarray(l.starts[i], l.starts[i] + l.lengths[i]), start)
-        off.data[w + 1] = start + l.lengths[i]
-      })
-      for (let b = 0; b < nB; b++, j++) {
-        const x = at(j)[i]
-        const f = prep.buckets[b]
-        if (x === Infinity) { problem = 'dense'; return }
-        const v = Number.isNaN(x) ? f.fill : x
-        sparse[nS + b].data[w] = v === undefined || Number.isNaN(v) ? 0 : bucketOf(f.edges, v)
-      }
-      for (let d = 0; d < nD; d++, j++) {
-        let x = at(j)[i]
-        const f = prep.dense[d]
-        if (x === Infinity) { problem = 'dense'; return }
-        if (Number.isNaN(x)) {
-          if (f.fill === undefined) { problem = 'dense'; return }
-          x = f.fill
-        }
-        dense.data[w * nDenseOut + d] = transformDense(f, x)
-      }
-      for (let k = 0; k < nT; k++) labels[k].data[w] = y[k]
-      j += nT
-      if (group) group.data[w] = at(j++)[i]
-      for (let e = 0; e < extra.length; e++) extra[e].data[w] = at(j++)[i]
-      if (readRow) readRow.data[w] = read + i
-      w++
+    let j = 0
+    for (; j < nS; j++) {
+      const c = cols[j]!
+      const lut = tables[j]
+      if (c instanceof Float64Array && lut) mapIdsTable(c, keep, kept, sparse[j].data as Int32Array, w, lut)
+      else if (c instanceof Float64Array) mapIds(c, keep, kept, sparse[j].data as Int32Array, w, lookups[j]!)
+      else copyI32(c as Int32Array, keep, kept, sparse[j].data as Int32Array, w)
+      const f = prep.sparse[j]!
+      if (f.hashBuckets && c instanceof Float64Array) hashed[f.name] = (hashed[f.name] ?? 0) + hashMisses(c, keep, kept, sparse[j].data as Int32Array, w, f.vocab.length + 1, f.hashBuckets)
     }
+    prep.multi.forEach((_, m) => {
+      const l = cols[j++] as ListChunk
+      const off = multiOff[m]
+      for (let r = 0; r < kept; r++) {
+        const i = keep[r]!
+        const start = off.data[w + r]!
+        multiIds[m].ensure(start + l.lengths[i]!)
+        multiIds[m].data.set(l.ids.subarray(l.starts[i], l.starts[i]! + l.lengths[i]!), start)
+        off.data[w + r + 1] = start + l.lengths[i]!
+      }
+    })
+    for (let b = 0; b < nB; b++, j++) {
+      const x = cols[j] as Float64Array
+      const f = prep.buckets[b]!
+      const out = sparse[nS + b].data
+      for (let r = 0; r < kept; r++) {
+        const v0 = x[keep[r]!]!
+        if (v0 === Infinity) { problem = 'dense'; return }
+        const v = Number.isNaN(v0) ? f.fill : v0
+        out[w + r] = v === undefined || Number.isNaN(v) ? 0 : bucketOf(f.edges, v)
+      }
+    }
+    for (let d = 0; d < nD; d++, j++) {
+      if (!transformColumn(cols[j] as Float64Array, keep, kept, prep.dense[d]!, dense.data as Float32Array, w * nDenseOut + d, nDenseOut)) { problem = 'dense'; return }
+    }
+    for (let k = 0; k < nT; k++, j++) copyF64(cols[j] as Float64Array, keep, kept, labels[k].data as Float32Array, w)
+    if (group) copyF64To64(cols[j++] as Float64Array, keep, kept, group.data as Float64Array, w)
+    for (let e = 0; e < extra.length; e++) copyF64(cols[j++] as Float64Array, keep, kept, extra[e].data as Float32Array, w)
+    if (readRow) for (let r = 0; r < kept; r++) readRow.data[w + r] = read + keep[r]!
+    w += kept
     read += n
   }
 
+  const names = [...prep.sparse, ...prep.buckets].map((f) => f.name)
+  /** the first n rows as copies (slice) or views (subarray) */
+  const columnsOf = (n: number, cut: <T extends Int32Array | Float32Array | Float64Array>(a: T, n: number) => T): EncodedColumns => ({
+    sparse: Object.fromEntries(names.map((nm, s) => [nm, cut(sparse[s].data, n)])),
+    multi: Object.fromEntries(prep.multi.map((f, m) => [f.name, { offsets: cut(multiOff[m].data, n + 1), ids: cut(multiIds[m].data, multiOff[m].data[n]) }])),
+    dense: cut(dense.data, n * nDenseOut),
+    labels: Object.fromEntries(schema.tasks.map((t, k) => [t.name, cut(labels[k].data, n)])),
+    ...(group ? { group: cut(group.data, n) } : {}),
+    extra: Object.fromEntries(schema.extra.map((x, e) => [x, cut(extra[e].data, n)])),
+    ...(readRow ? { readRow: cut(readRow.data, n) } : {}),
+  })
+  const flush = () => {
+    if (!sink || w === 0) return
+    sink.write(columnsOf(w, (a, n) => a.subarray(0, n) as typeof a), w)
+    flushed += w
+    w = 0
+    multiOff.forEach((g) => { g.data[0] = 0 })
+  }
   const sql = `SELECT ${exprs.join(', ')} FROM ${fromClause(schema, files)}`
   try {
-    await withDiagnosis(schema, files, () => streamColumns(conn, sql, kinds, onChunk))
+    await withDiagnosis(schema, files, () => streamColumns(conn, sql, kinds, (cols, n) => {
+      onChunk(cols, n)
+      if (sink && w >= sink.rows && !problem) flush()
+    }))
   } finally {
     for (const e of enums) {
       await conn.run(`DROP TYPE IF EXISTS ${e}`)
@@ -257,17 +364,13 @@ async function encodeFiles(prep: Preprocessing, files: string[], connection?: Du
     throw new DataError(`${files.join(', ')}: no data rows${hint}`, { file: files[0] })
   }
 
-  const names = [...prep.sparse, ...prep.buckets].map((f) => f.name)
-  const columns: EncodedColumns = {
-    sparse: Object.fromEntries(names.map((nm, s) => [nm, sparse[s].done(w)])),
-    multi: Object.fromEntries(prep.multi.map((f, m) => [f.name, { offsets: multiOff[m].done(w + 1), ids: multiIds[m].done(multiOff[m].data[w]) }])),
-    dense: dense.done(w * nDenseOut),
-    labels: Object.fromEntries(schema.tasks.map((t, k) => [t.name, labels[k].done(w)])),
-    ...(group ? { group: group.done(w) } : {}),
-    extra: Object.fromEntries(schema.extra.map((x, e) => [x, extra[e].done(w)])),
-    ...(readRow ? { readRow: readRow.done(w) } : {}),
+  const withBuckets = prep.sparse.filter((f) => f.hashBuckets)
+  const hashedReport = withBuckets.length > 0 ? { hashed: Object.fromEntries(withBuckets.map((f) => [f.name, hashed[f.name] ?? 0])) } : {}
+  if (sink) {
+    flush()
+    return makeEncodedDataset(spec, columnsOf(0, (a, n) => a.subarray(0, n) as typeof a), { files, read: read + filtered, rows: flushed, filtered, droppedFunnel, skippedBad, ...hashedReport })
   }
-  return makeEncodedDataset(spec, columns, { files, read: read + filtered, rows: w, filtered, droppedFunnel, skippedBad })
+  return makeEncodedDataset(spec, columnsOf(w, (a, n) => a.slice(0, n) as typeof a), { files, read: read + filtered, rows: w, filtered, droppedFunnel, skippedBad, ...hashedReport })
 }
 
 /** Rows of the files the schema's filter leaves out (a second, light scan; 0 without a filter). */

@@ -18,7 +18,11 @@ export const PreprocessingSchema = z.strictObject({
   version: z.literal(1),
   schema: DatasetSchemaSchema,
   /** id = index in vocab + 1; valueType int means cells are compared as integers */
-  sparse: z.array(z.strictObject({ name: z.string(), column: z.string(), valueType: z.enum(['int', 'string']), vocab: z.array(z.string()), side: Side })),
+  /**
+   * hashBuckets: ids hashed into rows vocab.length + 1 .. vocab.length + hashBuckets (values beyond the capacity);
+   * evicted: distinct training values left out of vocab by the capacity
+   */
+  sparse: z.array(z.strictObject({ name: z.string(), column: z.string(), valueType: z.enum(['int', 'string']), vocab: z.array(z.string()), side: Side, hashBuckets: z.number().int().optional(), evicted: z.number().int().optional() })),
   multi: z.array(z.strictObject({ name: z.string(), column: z.string(), separator: z.string(), pooling: z.enum(['sum', 'mean']), vocab: z.array(z.string()), side: Side })),
   dense: z.array(z.strictObject({
     name: z.string(), column: z.string(), transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize']),
@@ -111,7 +115,15 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
       schema,
       sparse: schema.sparse.map((f, i) => {
         const int = intColumn(`s${i}`, columnOf(f))
-        return { name: f.name, column: columnOf(f), side: f.side, valueType: int ? 'int' as const : 'string' as const, vocab: vocabOf(`s${i}`, f.minCount, int) }
+        const vocab = vocabOf(`s${i}`, f.minCount, int)
+        if (f.capacity === undefined) return { name: f.name, column: columnOf(f), side: f.side, valueType: int ? 'int' as const : 'string' as const, vocab }
+        if (f.hashBuckets !== undefined && !int) throw new DataError(`${trainFiles.join(', ')}: sparse feature "${f.name}": hashBuckets needs an integer id column; column "${columnOf(f)}" holds text`, { file: trainFiles[0], field: `sparse.${f.name}.hashBuckets` })
+        // the vocabulary is in decreasing count: the capacity keeps the most frequent values
+        const own = f.capacity - 1 - (f.hashBuckets ?? 0)
+        return {
+          name: f.name, column: columnOf(f), side: f.side, valueType: int ? 'int' as const : 'string' as const, vocab: vocab.slice(0, own),
+          ...(f.hashBuckets ? { hashBuckets: f.hashBuckets } : {}), evicted: Math.max(0, vocab.length - own),
+        }
       }),
       multi: schema.multi.map((f, i) => ({ name: f.name, column: columnOf(f), separator: f.separator, pooling: f.pooling, side: f.side, vocab: vocabOf(`m${i}`, f.minCount) })),
       dense: [],
@@ -157,7 +169,7 @@ function canonicalIntCounts(entries: { v: string; c: number }[]): { v: string; c
 export function inputSpecOf(prep: Preprocessing): InputSpec {
   return {
     sparse: [
-      ...prep.sparse.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1, ...(f.side ? { side: f.side } : {}) })),
+      ...prep.sparse.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1 + (f.hashBuckets ?? 0), ...(f.side ? { side: f.side } : {}) })),
       ...prep.buckets.map((f) => ({ name: f.name, vocabSize: f.edges.length + 2, ...(f.side ? { side: f.side } : {}) })),
     ],
     multi: prep.multi.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1, pooling: f.pooling, ...(f.side ? { side: f.side } : {}) })),

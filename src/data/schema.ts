@@ -19,7 +19,17 @@ export const SparseSpecSchema = z.strictObject({
   column: Name.optional(),
   /** values seen fewer times in the training split map to id 0 */
   minCount: z.number().int().min(1).default(1),
+  /**
+   * The most rows this feature's embedding table may have (id 0 included): the most frequent training values
+   * keep a row of their own, the rest map to id 0, or with hashBuckets share that many rows by a hash of the
+   * id (integer id columns only). For id fields of tens of millions of values (docs/scale.md).
+   */
+  capacity: z.number().int().min(2).optional(),
+  hashBuckets: z.number().int().min(1).optional(),
   side: Side.optional(),
+}).refine((f) => f.hashBuckets === undefined || (f.capacity !== undefined && f.hashBuckets <= f.capacity - 2), {
+  message: 'hashBuckets needs a capacity of at least hashBuckets + 2 (id 0 and one frequent value besides the buckets)',
+  path: ['hashBuckets'],
 })
 
 export const MultiSpecSchema = z.strictObject({

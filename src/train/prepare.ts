@@ -11,36 +11,16 @@ import { getAdapter } from '../data/adapters.js'
 import type { DatasetSchema } from '../data/schema.js'
 import { type EncodedDataset, makeEncodedDataset } from '../data/dataset.js'
 import { encodeDataset } from '../data/encode.js'
+import { DEFAULT_MEMORY_BUDGET_MB, capacityLines, estimateEncodedBytes, memoryNote, prepareStreamed } from './prepare-streamed.js'
 import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
 import { generateSynthetic } from '../data/synth.js'
-import type { Batch, InputSpec, MultiColumn } from '../data/types.js'
+import type { MultiColumn } from '../data/types.js'
 import { Rng } from '../engine/rng.js'
 import { ConfigError } from '../errors.js'
-import type { DataConfig } from './experiment.js'
+import type { DataConfig } from '../config/experiment.js'
+import type { DataSource, PreparedData } from './prepared-data.js'
 
-export interface PreparedData {
-  spec: InputSpec
-  /** the fitted preprocessing artifact, written to RUN_DIR/preprocessing.json */
-  preprocessing: Preprocessing
-  /** how the data was read, stored in the run manifest */
-  dataset: Record<string, unknown>
-  rows: { train: number; val: number; test: number }
-  /** share of positives per task on the training split (ResFlow's taskOrder 'auto') */
-  positiveRates: Record<string, number>
-  /** one epoch of shuffled training batches; the order depends only on (seed, epoch) */
-  trainBatches(seed: number, epoch: number, batchSize: number): Iterable<Batch>
-  valBatches(batchSize: number): Iterable<Batch>
-  /** null when there is no test split */
-  testBatches(batchSize: number): Iterable<Batch> | null
-}
-
-/** The schema and the files of each split. */
-export interface DataSource {
-  schema: DatasetSchema
-  train: string[]
-  val: string[]
-  test: string[] | null
-}
+export type { DataSource, PreparedData } from './prepared-data.js'
 
 /** `file` (the experiment config) prefixes config errors. */
 export async function prepareData(config: DataConfig, log: (line: string) => void = () => {}, file?: string): Promise<PreparedData> {
@@ -54,7 +34,19 @@ export async function prepareData(config: DataConfig, log: (line: string) => voi
   if (config.tasks) source.schema = orderTasks(source.schema, config.tasks, file)
   const t0 = performance.now()
   const preprocessing = await fitPreprocessing(source.schema, source.train)
+  log(`data: preprocessing fitted on ${preprocessing.fit.rows} training rows in ${((performance.now() - t0) / 1000).toFixed(1)}s (${memoryNote()})`)
+  const budgetBytes = (config.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB) * 2 ** 20
+  const estimate = await estimateEncodedBytes(preprocessing, [...source.train, ...source.val, ...(source.test ?? [])], budgetBytes)
+  if (estimate > budgetBytes) {
+    if (config.splitVal) throw new ConfigError(`data.splitVal: the encoded data (about ${mb(estimate)} MB) is over data.memoryBudgetMB (${mb(budgetBytes)} MB) and is streamed from disk, which splitVal does not support; give a val file or raise data.memoryBudgetMB`, { field: 'data.splitVal' })
+    log(`data: the encoded splits take about ${mb(estimate)} MB, over the memory budget of ${mb(budgetBytes)} MB (data.memoryBudgetMB): streaming them from the on-disk cache with a block + buffer shuffle`)
+    return prepareStreamed(config, source, preprocessing, budgetBytes, log)
+  }
+  const t1 = performance.now()
   const train = await encodeDataset(preprocessing, source.train)
+  const encodeSeconds = (performance.now() - t1) / 1000
+  log(`data: first pass encoded ${train.report.read} training rows in ${encodeSeconds.toFixed(1)}s (${Math.round(train.report.read / encodeSeconds)} rows/s)`)
+  capacityLines(preprocessing, train.report, 'train').forEach((l) => log(l))
   let val = await encodeDataset(preprocessing, source.val)
   let test = source.test ? await encodeDataset(preprocessing, source.test) : null
   if (config.splitVal) {
@@ -190,6 +182,8 @@ function takeRows(ds: EncodedDataset, idx: Int32Array): EncodedDataset {
   const columns = { sparse: map(c.sparse), multi, dense, labels: map(c.labels), extra: map(c.extra), ...(c.group ? { group: pick(c.group) } : {}) }
   return makeEncodedDataset(ds.spec, columns, { ...ds.report, rows: idx.length })
 }
+
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20)
 
 function mean(a: Float32Array): number {
   let s = 0

@@ -1,6 +1,8 @@
 /**
  * Dataset adapters by name: each turns a path in the dataset's own layout into a schema and the
- * train/val/test files. `openDataset` fits the preprocessing on train only and encodes the three splits.
+ * train/val/test files (the public data sets in datasets/, one file each; the generic layouts here).
+ * `resolveDataPath` turns a path to score into files; `openDataset` fits the preprocessing on train only
+ * and encodes the three splits.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
@@ -10,121 +12,20 @@ import type { EncodedDataset } from './dataset.js'
 import { encodeDataset } from './encode.js'
 import { fitPreprocessing, inputSpecOf, type Preprocessing } from './preprocessing.js'
 import { loadDatasetSchema, parseDatasetSchema, type DatasetSchema, type DatasetSchemaInput } from './schema.js'
-import { describeColumns } from './source.js'
 import { prepareAliccpRaw } from './aliccp-raw.js'
 import { defaultCacheDir } from './file-key.js'
 import { cachedPreprocessing } from './cache.js'
 import { loadKuaiRandSchema } from './kuairand.js'
 import type { InputSpec } from './types.js'
+import { aliccp } from './datasets/aliccp.js'
+import { aliexpress } from './datasets/aliexpress.js'
+import { census } from './datasets/census.js'
+import { CSV_FILES, type DatasetAdapter, type FolderFiles, PARQUET_FILES, PARQUET_OR_HIVE, type ResolveOptions, SPLIT_NAMES, type SplitName, discoverSplits, findSplits } from './splits.js'
 
-export interface Splits { train: string[]; val: string[]; test: string[] }
-
-export interface ResolveOptions {
-  /** where adapters that convert a raw layout (aliccp-raw) keep their converted files (default .cache/resflow) */
-  cacheDir?: string
-}
-
-/** The split names a folder's files are sorted into (by the name each file contains). */
-export const SPLIT_NAMES = ['train', 'val', 'test'] as const
-export type SplitName = (typeof SPLIT_NAMES)[number]
-
-/** What an adapter finds in a folder: each split's own files (no fallbacks, train not required) and every data file it recognises. */
-export interface FolderFiles extends Splits {
-  files: string[]
-}
-
-export interface DatasetAdapter {
-  summary: string
-  /** schema and split files for a path in the dataset's layout; `schemaFile` is the user's schema (csv/parquet) or the adapter's options file (kuairand) */
-  resolve(path: string, schemaFile?: string, opts?: ResolveOptions): Promise<{ schema: DatasetSchema; splits: Splits }>
-  /** the adapter's file discovery alone (no schema needed): a folder's data files by split, as `resolve` finds them but without its fallbacks (eval, predict) */
-  files(path: string, opts?: ResolveOptions): Promise<FolderFiles>
-}
-
-/** a hive partition folder name: key=value */
-const HIVE_PARTITION = /^[^=]+=[^=]*$/
-
-/** Files in a folder matching `pattern`, sorted into the splits their names contain (a file is its own train split). */
-export function discoverSplits(path: string, pattern: RegExp): FolderFiles {
-  if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`, { file: path })
-  if (!statSync(path).isDirectory()) return { train: [path], val: [], test: [], files: [path] }
-  // a hive-partitioned data set (Spark's partitionBy("day"): day=1/, day=2/, ...) is one data set, as a file is,
-  // unless the partitions are the splits themselves (split=train/, split=val/)
-  const entries = readdirSync(path).filter((f) => !f.startsWith('.') && !f.startsWith('_')) // Spark's _SUCCESS, .crc files
-  if (entries.length > 0 && entries.every((f) => HIVE_PARTITION.test(f)) && !entries.some((f) => /train|val|test/i.test(f))) return { train: [path], val: [], test: [], files: [path] }
-  const files = readdirSync(path).filter((f) => pattern.test(f)).sort().map((f) => join(path, f))
-  const pick = (re: RegExp) => files.filter((f) => re.test(basename(f)))
-  return { train: pick(/train/i), val: pick(/val/i), test: pick(/test/i), files }
-}
-
-/**
- * The splits training needs: a train file is required. A missing val split stays empty: the test files are
- * never taken for validation here (the trainer refuses, or splits them on request; see train/prepare.ts).
- */
-function trainingSplits(path: string, found: FolderFiles): Splits {
-  if (found.train.length === 0) throw new DataError(`${path}: no training file (expected a name containing "train"; found: ${found.files.map((f) => basename(f)).join(', ') || 'nothing'})`, { file: path })
-  return { train: found.train, val: found.val, test: found.test }
-}
-
-/** Files in a folder whose names contain train / val / test (val stays empty when there is no val file). */
-export function findSplits(path: string, pattern: RegExp): Splits {
-  return trainingSplits(path, discoverSplits(path, pattern))
-}
-
-const CENSUS_FIELDS = ['age', 'class_worker', 'det_ind_code', 'det_occ_code', 'education', 'wage_per_hour', 'hs_college', 'marital_stat', 'major_ind_code', 'major_occ_code', 'race', 'hisp_origin', 'sex', 'union_member', 'unemp_reason', 'full_or_part_emp', 'capital_gains', 'capital_losses', 'stock_dividends', 'tax_filer_stat', 'region_prev_res', 'state_prev_res', 'det_hh_fam_stat', 'det_hh_summ', 'instance_weight', 'mig_chg_msa', 'mig_chg_reg', 'mig_move_reg', 'mig_same', 'mig_prev_sunbelt', 'num_emp', 'fam_under_18', 'country_father', 'country_mother', 'country_self', 'citizenship', 'own_or_self', 'vet_question', 'vet_benefits', 'weeks_worked', 'year', 'income_50k']
-const CENSUS_NUMERIC = ['age', 'wage_per_hour', 'capital_gains', 'capital_losses', 'stock_dividends', 'num_emp', 'weeks_worked']
-
-/** UCI Census-Income (MMoE paper setup): tasks income (> 50k) and marital (never married). */
-export function censusSchema(): DatasetSchemaInput {
-  const skip = new Set([...CENSUS_NUMERIC, 'instance_weight', 'marital_stat', 'income_50k'])
-  return {
-    format: 'csv',
-    csv: { header: false, names: CENSUS_FIELDS, delimiter: ',', nullValues: ['?'], trim: true },
-    sparse: CENSUS_FIELDS.filter((f) => !skip.has(f)).map((name) => ({ name })),
-    dense: CENSUS_NUMERIC.map((name) => ({ name, transform: 'log1p-standardize' })), // as the PyTorch reference
-    tasks: [
-      { name: 'income', column: 'income_50k', positive: ['50000+.'] },
-      { name: 'marital', column: 'marital_stat', positive: ['Never married'] },
-    ],
-    funnel: 'keep', // two independent tasks, not a funnel
-  }
-}
-
-/** AliExpress processed layout: categorical_1..16, numerical_1..63, click → conversion, search_id groups. */
-export function aliexpressSchema(): DatasetSchemaInput {
-  return {
-    format: 'csv',
-    sparse: Array.from({ length: 16 }, (_, i) => ({ name: `categorical_${i + 1}` })),
-    dense: Array.from({ length: 63 }, (_, i) => ({ name: `numerical_${i + 1}` })),
-    tasks: [{ name: 'click' }, { name: 'conversion' }],
-    funnel: 'drop',
-    group: 'search_id',
-  }
-}
-
-/** Ali-CCP processed layouts: click, purchase, id fields, and dense fields named D*. */
-export function aliccpSchema(columns: string[]): DatasetSchemaInput {
-  const features = columns.filter((c) => c !== 'click' && c !== 'purchase')
-  return {
-    format: 'csv',
-    sparse: features.filter((c) => !c.startsWith('D')).map((name) => ({ name })),
-    dense: features.filter((c) => c.startsWith('D')).map((name) => ({ name })),
-    tasks: [{ name: 'click' }, { name: 'purchase' }],
-    funnel: 'drop',
-  }
-}
-
-const CSV_FILES = /\.csv(\.gz)?$/
-const PARQUET_FILES = /\.parquet$/
-const PARQUET_OR_HIVE = /\.parquet$|=/
-const ALICCP_FILES = /^ali_ccp.*\.csv(\.gz)?$|^(?!aitm).*\.csv(\.gz)?$/
-
-/** Census files by split; the original UCI release names its training file census-income.data(.gz). */
-function censusFiles(path: string): FolderFiles {
-  const found = discoverSplits(path, /census-income/)
-  if (found.train.length === 0 && statSync(path).isDirectory()) found.train = found.files.filter((f) => /^census-income\.data(\.gz)?$/.test(basename(f)))
-  return found
-}
+export { SPLIT_NAMES, type DatasetAdapter, type FolderFiles, type SplitName }
+export { censusSchema } from './datasets/census.js'
+export { aliexpressSchema } from './datasets/aliexpress.js'
+export { aliccpSchema } from './datasets/aliccp.js'
 
 function userSchema(kind: string, schemaFile?: string): DatasetSchema {
   if (!schemaFile) throw new ConfigError(`dataset "${kind}" needs a schema file (--schema FILE) describing features and tasks`, { field: 'schema' })
@@ -132,29 +33,9 @@ function userSchema(kind: string, schemaFile?: string): DatasetSchema {
 }
 
 export const DATASETS = {
-  census: {
-    summary: 'UCI Census-Income raw layout (census-income.{train,val,test}.gz or .data/.test)',
-    resolve: async (path) => ({ schema: parseDatasetSchema(censusSchema(), 'census'), splits: trainingSplits(path, censusFiles(path)) }),
-    files: async (path) => censusFiles(path),
-  },
-  aliexpress: {
-    summary: 'AliExpress processed CSV (search_id, categorical_1..16, numerical_1..63, click, conversion)',
-    resolve: async (path) => ({ schema: parseDatasetSchema(aliexpressSchema(), 'aliexpress'), splits: findSplits(path, CSV_FILES) }),
-    files: async (path) => discoverSplits(path, CSV_FILES),
-  },
-  aliccp: {
-    summary: 'Ali-CCP processed CSV (click, purchase, id fields, D* dense fields)',
-    resolve: async (path) => {
-      // the folder of samples holds two layouts; a folder means the 23+8 one, a file may be either
-      const splits = findSplits(path, ALICCP_FILES)
-      const conn = await connect()
-      const probe = parseDatasetSchema({ format: 'csv', tasks: [{ name: 'click' }] }, 'aliccp')
-      const cols = (await describeColumns(conn, probe, splits.train)).map((c) => c.name)
-      conn.closeSync()
-      return { schema: parseDatasetSchema(aliccpSchema(cols), 'aliccp'), splits }
-    },
-    files: async (path) => discoverSplits(path, ALICCP_FILES),
-  },
+  census,
+  aliexpress,
+  aliccp,
   'aliccp-raw': {
     summary: 'Ali-CCP original release (sample_skeleton_{train,test}.csv + common_features_{train,test}.csv), joined and converted once to Parquet',
     resolve: async (path, _schemaFile, opts) => prepareAliccpRaw(path, opts?.cacheDir),

@@ -17,6 +17,7 @@ import { generateSynthetic } from '../data/synth.js'
 import type { MultiColumn } from '../data/types.js'
 import { Rng } from '../engine/rng.js'
 import { ConfigError } from '../errors.js'
+import { positiveRates } from '../models/task-graph.js'
 import type { DataConfig } from '../config/experiment.js'
 import type { DataSource, PreparedData } from './prepared-data.js'
 
@@ -57,13 +58,12 @@ export async function prepareData(config: DataConfig, log: (line: string) => voi
   }
   log(`data: ${train.rows} train, ${val.rows} val, ${test?.rows ?? 0} test rows encoded in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
   const spec = inputSpecOf(preprocessing)
-  const positiveRates = Object.fromEntries(spec.tasks.map((t) => [t, mean(train.columns.labels[t]!)]))
   return {
     spec,
     preprocessing,
     dataset: { name: config.dataset, ...(config.dir ? { dir: config.dir } : {}), ...(config.splitVal ? { splitVal: config.splitVal } : {}), files: { train: source.train, val: source.val, test: source.test } },
     rows: { train: train.rows, val: val.rows, test: test?.rows ?? 0 },
-    positiveRates,
+    positiveRates: positiveRates(train.all(), spec.tasks),
     // a distinct permutation per epoch, the same for every run with this seed (and after --resume)
     trainBatches: (seed, epoch, batchSize) => train.batches(batchSize, { shuffle: true, seed: (seed * 1000 + epoch) >>> 0 }),
     valBatches: (batchSize) => val.batches(batchSize),
@@ -184,9 +184,3 @@ function takeRows(ds: EncodedDataset, idx: Int32Array): EncodedDataset {
 }
 
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20)
-
-function mean(a: Float32Array): number {
-  let s = 0
-  for (let i = 0; i < a.length; i++) s += a[i]!
-  return a.length > 0 ? s / a.length : NaN
-}

@@ -27,10 +27,10 @@ import type { RawFeature, RowCodec } from '../export/predictor.js'
 const MEMO_LIMIT = 100_000
 
 // `slot`: the position of the feature's id column in BatchWriter.ids (array indexing, not a keyed lookup per value)
-type SparseTarget = { kind: 'sparse'; name: string; slot: number; valueType: 'int' | 'string'; vocab: Map<string, number>; memoS: Map<string, number>; memoN: Map<number, number> }
-type BucketTarget = { kind: 'bucket'; name: string; slot: number; edges: number[]; fill: number | undefined }
-type DenseTarget = { kind: 'dense'; index: number; f: Preprocessing['dense'][number] }
-type MultiTarget = { kind: 'multi'; name: string; separator: string; vocab: Map<string, number> }
+export type SparseTarget = { kind: 'sparse'; name: string; slot: number; valueType: 'int' | 'string'; vocab: Map<string, number>; memoS: Map<string, number>; memoN: Map<number, number> }
+export type BucketTarget = { kind: 'bucket'; name: string; slot: number; edges: number[]; fill: number | undefined }
+export type DenseTarget = { kind: 'dense'; index: number; f: Preprocessing['dense'][number] }
+export type MultiTarget = { kind: 'multi'; name: string; separator: string; vocab: Map<string, number> }
 export type Target = SparseTarget | BucketTarget | DenseTarget | MultiTarget
 
 /** One raw column: how a request carries it, and the features it feeds. */

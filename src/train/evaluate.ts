@@ -13,7 +13,8 @@ import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../data/pr
 import { validateConfig } from '../config/load.js'
 import { type ModelConfigInput, buildModel } from '../models/registry.js'
 import { type RunManifest, readRun, runFiles } from '../run/run-dir.js'
-import { TrainSession, loadSessionWeights } from './session.js'
+import { TrainSession } from './session.js'
+import { loadSessionWeights } from './session-weights.js'
 
 /** Whole-split columns: probabilities and labels per task, and the group id when the data has one. */
 export interface Predictions {

@@ -26,7 +26,6 @@ import { type StepProgram, compileStepProgram } from './step-program.js'
 
 export type { StepProfile } from './step-profile.js'
 // loading saved weights into a session (its own file; re-exported for the callers that import it from here)
-export { loadSessionWeights } from './session-weights.js'
 
 export interface SessionOptions {
   seed: number

@@ -31,6 +31,8 @@ export class DataError extends ResflowError {}
 export class ShapeError extends ResflowError {}
 /** A graph that cannot be differentiated: the loss depends on an op without a gradient rule. */
 export class GradientError extends ResflowError {}
+/** onnxruntime could not run a program (its worker failed or exited, or the program was released or misused). */
+export class RuntimeError extends ResflowError {}
 /** A model that cannot be exported or an exported file that does not match. */
 export class ExportError extends ResflowError {}
 /**

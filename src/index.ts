@@ -4,7 +4,7 @@
  */
 
 // errors
-export { ResflowError, ConfigError, DataError, ShapeError, GradientError, ExportError, RequestError, RunError, WriteError } from './errors.js'
+export { ResflowError, ConfigError, DataError, ShapeError, GradientError, RuntimeError, ExportError, RequestError, RunError, WriteError } from './errors.js'
 
 // engine: symbolic graphs, autodiff, ONNX, onnxruntime
 export { Graph, Tensor } from './engine/node.js'

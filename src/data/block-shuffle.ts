@@ -14,6 +14,7 @@
  * than a buffer. When the buffer holds every block this is a full shuffle of the rows (in another order
  * than dataset.ts's permutation, which it is not meant to reproduce).
  */
+import { ConfigError } from '../errors.js'
 import { Rng } from '../engine/rng.js'
 import { type EncodedColumns, type EncodedDataset, makeEncodedDataset, sliceBatch } from './dataset.js'
 import type { DiskTable } from './disk-table.js'
@@ -66,7 +67,7 @@ export function blockBufferOrder(rows: number, opts: BlockShuffleOptions): Int32
 
 function check(opts: BlockShuffleOptions): void {
   for (const k of ['blockRows', 'bufferBlocks'] as const) {
-    if (!Number.isInteger(opts[k]) || opts[k] < 1) throw new RangeError(`block shuffle: ${k} must be a positive integer, got ${opts[k]}`)
+    if (!Number.isInteger(opts[k]) || opts[k] < 1) throw new ConfigError(`block shuffle: ${k} must be a positive integer, got ${opts[k]}`, { field: k })
   }
 }
 
@@ -86,7 +87,7 @@ export interface StreamBatchOptions {
  */
 export function* streamBatches(table: DiskTable, opts: StreamBatchOptions): Generator<Batch> {
   const B = opts.batchSize
-  if (!Number.isInteger(B) || B < 1) throw new RangeError(`batches: batchSize must be a positive integer, got ${B}`)
+  if (!Number.isInteger(B) || B < 1) throw new ConfigError(`batches: batchSize must be a positive integer, got ${B}`, { field: 'batchSize' })
   let carry: EncodedDataset | null = null
   // reused: cur is a buffer that will be overwritten, so each batch is copied out of it (a batch is ~0.7 MB at the
   // AliExpress width, B = 2048: a copy costs far less than the step, and the batch stays valid however long it is kept)

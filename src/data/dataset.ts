@@ -3,6 +3,7 @@
  * Without shuffle a batch is made of subarray views (no copy); with shuffle the rows of a seeded
  * permutation are gathered with one copy per batch.
  */
+import { ConfigError } from '../errors.js'
 import { Rng } from '../engine/rng.js'
 import type { Batch, InputSpec, MultiColumn } from './types.js'
 
@@ -104,7 +105,7 @@ export function sliceBatch(ds: EncodedDataset, start: number, end: number): Batc
 }
 
 function* iterateBatches(ds: EncodedDataset, batchSize: number, opts: BatchOptions): Generator<Batch> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`)
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batches: batchSize must be a positive integer, got ${batchSize}`, { field: 'batchSize' })
   const n = ds.rows
   const stop = opts.dropLast ? n - (n % batchSize) : n
   if (!opts.shuffle) {
@@ -112,7 +113,7 @@ function* iterateBatches(ds: EncodedDataset, batchSize: number, opts: BatchOptio
     return
   }
   const blockSize = opts.blockSize ?? 1
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`batches: blockSize must be a positive integer, got ${blockSize}`)
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new ConfigError(`batches: blockSize must be a positive integer, got ${blockSize}`, { field: 'blockSize' })
   const perm = blockSize === 1 ? permutation(n, opts.seed ?? 0) : blockPermutation(n, blockSize, opts.seed ?? 0)
   const gather = makeGatherer(ds, batchSize, opts.reuseBuffers ?? false)
   for (let s = 0; s < stop; s += batchSize) yield gather(perm.subarray(s, Math.min(s + batchSize, n)))

@@ -5,6 +5,7 @@
  * The entry has the layout of cache.ts (one raw typed-array file per column, manifest.json written last),
  * so an entry written here can also be loaded whole with readEncodedCache when memory allows.
  */
+import { DataError } from '../errors.js'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
@@ -105,7 +106,7 @@ export async function encodeToDisk(prep: Preprocessing, files: string[], dir: st
   rmSync(dir, { recursive: true, force: true })
   renameSync(tmp, dir)
   const table = openDiskTable(dir, prep)
-  if (!table) throw new Error(`encodeToDisk: the entry just written to ${dir} does not read back`)
+  if (!table) throw new DataError(`encodeToDisk: the entry just written to ${dir} does not read back`, { file: dir })
   return { table, hit: false, seconds: (performance.now() - t0) / 1000 }
 }
 
@@ -126,7 +127,7 @@ function readRange(fd: number, out: Typed, byteOffset: number): void {
   let at = 0
   while (at < bytes.length) {
     const n = readSync(fd, bytes, at, bytes.length - at, byteOffset + at)
-    if (n === 0) throw new Error(`disk table: file ended early at byte ${byteOffset + at}`)
+    if (n === 0) throw new DataError(`disk table: file ended early at byte ${byteOffset + at}`)
     at += n
   }
 }
@@ -147,7 +148,7 @@ export function openDiskTable(dir: string, prep: Preprocessing): DiskTable | und
   let bytesPerRow = 0
   for (const c of cols) bytesPerRow += (c.length / Math.max(1, rows)) * c.bytes
   const read = (start: number, end: number): EncodedDataset => {
-    if (!(start >= 0 && end <= rows && start <= end)) throw new RangeError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`)
+    if (!(start >= 0 && end <= rows && start <= end)) throw new DataError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`, { file: dir })
     const n = end - start
     const columns: EncodedColumns = { sparse: {}, multi: {}, dense: new Float32Array(0), labels: {}, extra: {} }
     let offsets: Int32Array | undefined
@@ -182,10 +183,10 @@ export function openDiskTable(dir: string, prep: Preprocessing): DiskTable | und
     return makeEncodedDataset(spec, columns, { ...m.report, rows: n })
   }
   const readInto = (start: number, end: number, into: EncodedColumns, at: number): void => {
-    if (!(start >= 0 && end <= rows && start <= end)) throw new RangeError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`)
+    if (!(start >= 0 && end <= rows && start <= end)) throw new DataError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`, { file: dir })
     const n = end - start
     for (const c of cols) {
-      if (c.role === 'multiOffsets' || c.role === 'multiIds') throw new Error(`disk table ${dir}: readInto does not take multi-valued features (${c.name})`)
+      if (c.role === 'multiOffsets' || c.role === 'multiIds') throw new DataError(`disk table ${dir}: readInto does not take multi-valued features (${c.name})`, { file: dir, field: c.name })
       const width = c.role === 'dense' ? nDense : 1
       const target = c.role === 'sparse' ? into.sparse[c.name] : c.role === 'dense' ? into.dense : c.role === 'label' ? into.labels[c.name] : c.role === 'group' ? into.group : into.extra[c.name]
       const fd = openSync(c.path, 'r')

@@ -3,6 +3,7 @@
  * raw typed column data of each result chunk (no per-row JS values). Every column of a streamed query
  * must be cast in SQL to the kind the caller asks for and must not be NULL (coalesce it).
  */
+import { DataError } from '../errors.js'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 // the raw bindings give zero-copy access to a vector's data; @duckdb/node-api itself is built on them
 import duckdb from '@duckdb/node-bindings'
@@ -72,7 +73,7 @@ export async function streamColumns(
   onChunk: (cols: ChunkColumn[], n: number) => void,
 ): Promise<number> {
   const result = await conn.stream(sql)
-  if (result.columnCount !== kinds.length) throw new Error(`streamColumns: query has ${result.columnCount} columns, ${kinds.length} kinds given`)
+  if (result.columnCount !== kinds.length) throw new DataError(`streamColumns: query has ${result.columnCount} columns, ${kinds.length} kinds given`)
   let rows = 0
   for (;;) {
     const chunk = await result.fetchChunk()

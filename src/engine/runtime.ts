@@ -5,6 +5,7 @@
  * off; one intra-op thread is the default since a second one did not speed up `run` for our sizes.
  * `run` is asynchronous: the caller may do embedding work in JS while a step runs.
  */
+import { RuntimeError, ShapeError } from '../errors.js'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -108,16 +109,16 @@ class WorkerBackend implements Backend {
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (msg: { type: string; id: number; result?: Record<string, Float32Array | Float64Array>; message?: string }) => {
-      if (msg.type === 'fatal') return this.fail(new Error(`onnxruntime worker: ${msg.message}`))
+      if (msg.type === 'fatal') return this.fail(new RuntimeError(`onnxruntime worker: ${msg.message}`))
       const w = this.waiting.get(msg.id)
       if (!w) return
       this.waiting.delete(msg.id)
       if (this.waiting.size === 0) worker.unref() // idle: must not keep the process alive
-      if (msg.type === 'error') w.reject(new Error(`onnxruntime worker: ${msg.message}`))
+      if (msg.type === 'error') w.reject(new RuntimeError(`onnxruntime worker: ${msg.message}`))
       else w.resolve(msg.result!)
     })
     worker.on('error', (err) => this.fail(err))
-    worker.on('exit', (code) => this.fail(new Error(`onnxruntime worker exited (code ${code})`)))
+    worker.on('exit', (code) => this.fail(new RuntimeError(`onnxruntime worker exited (code ${code})`)))
   }
 
   private dead: Error | null = null
@@ -143,7 +144,7 @@ class WorkerBackend implements Backend {
       const onMessage = (msg: { type: string; message?: string }) => {
         worker.off('message', onMessage)
         if (msg.type === 'ready') resolve()
-        else reject(new Error(`onnxruntime worker: ${msg.message}`))
+        else reject(new RuntimeError(`onnxruntime worker: ${msg.message}`))
       }
       worker.on('message', onMessage)
       worker.once('error', reject)
@@ -177,7 +178,7 @@ class WorkerBackend implements Backend {
   }
 
   async release() {
-    this.fail(new Error('onnxruntime worker: the program was released'))
+    this.fail(new RuntimeError('onnxruntime worker: the program was released'))
     await this.worker.terminate()
   }
 }
@@ -191,7 +192,7 @@ export class Program {
   ) {}
 
   static async create(bytes: Uint8Array, inputs: readonly IOInfo[], outputs: readonly IOInfo[], options: RuntimeOptions = {}): Promise<Program> {
-    if (options.afterRun && !options.worker) throw new Error('Program.create: afterRun needs worker: true')
+    if (options.afterRun && !options.worker) throw new RuntimeError('Program.create: afterRun needs worker: true')
     const backend = options.worker
       ? await WorkerBackend.create(bytes, sessionOptions(options), options.afterRun)
       : new LocalBackend(await ort.InferenceSession.create(bytes, sessionOptions(options)))
@@ -219,11 +220,11 @@ export class Program {
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const io of this.inputs) {
       const data = feeds[io.name]
-      if (!data) throw new Error(`Program.run: missing feed "${io.name}"`)
+      if (!data) throw new ShapeError(`Program.run: missing feed "${io.name}"`)
       const shape = io.shape.map((d) => (typeof d === 'number' ? d : dims[d] ?? NaN))
-      if (shape.some((d) => Number.isNaN(d))) throw new Error(`Program.run: no value for a symbolic dim of "${io.name}" [${io.shape.join(', ')}]`)
+      if (shape.some((d) => Number.isNaN(d))) throw new ShapeError(`Program.run: no value for a symbolic dim of "${io.name}" [${io.shape.join(', ')}]`)
       const size = shape.reduce((a, b) => a * b, 1)
-      if (data.length !== size) throw new Error(`Program.run: feed "${io.name}" has ${data.length} values, expected ${size} for [${shape.join(', ')}]`)
+      if (data.length !== size) throw new ShapeError(`Program.run: feed "${io.name}" has ${data.length} values, expected ${size} for [${shape.join(', ')}]`)
       ortFeeds[io.name] = { type: ORT_TYPE[io.dtype], data, dims: shape } as unknown as ort.Tensor
     }
     const result = await this.backend.run(ortFeeds, afterArgs)

@@ -55,7 +55,7 @@ export function packageRoot(): string {
     const manifest = join(dir, 'package.json')
     if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'resflow') return dir
     const parent = dirname(dir)
-    if (parent === dir) throw new Error(`resflow: no package.json of resflow above ${fileURLToPath(import.meta.url)}`)
+    if (parent === dir) throw new ConfigError(`resflow: no package.json of resflow above ${fileURLToPath(import.meta.url)}`)
     dir = parent
   }
 }

@@ -13,6 +13,7 @@
  * updated. Only the workers that run a step take part in it (a batch smaller than N uses fewer; before
  * the next step, DataParallelProgram waits for them to finish, as the idle ones could not).
  */
+import { RuntimeError } from '../errors.js'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { AfterRun } from '../engine/runtime.js'
@@ -110,7 +111,7 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
     const deadline = Date.now() + BARRIER_TIMEOUT_MS
     while (Atomics.load(control, 1) === generation) {
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`data-parallel worker ${k}: waited ${BARRIER_TIMEOUT_MS / 1000} s for the step's other workers (did one fail?)`)
+      if (left <= 0) throw new RuntimeError(`data-parallel worker ${k}: waited ${BARRIER_TIMEOUT_MS / 1000} s for the step's other workers (did one fail?)`)
       Atomics.wait(control, 1, generation, left)
     }
   }

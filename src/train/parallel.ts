@@ -12,6 +12,7 @@
  * does; a synchronised BatchNorm would need a barrier inside the one-graph step). The batch statistics
  * returned (for the running averages) are pooled into the whole batch's mean and biased variance.
  */
+import { RuntimeError, ShapeError } from '../errors.js'
 import type { Feed, Program } from '../engine/runtime.js'
 import { isAfterName } from '../nn/graph-names.js'
 
@@ -57,7 +58,7 @@ export interface MergePlan {
 /** Σ_k w_k · x_k in shard order, in float64 (JS numbers), rounded to float32 once. */
 export function weightedSum(parts: readonly ArrayLike<number>[], weights: readonly number[]): Float32Array {
   const n = parts[0]!.length
-  for (const p of parts) if (p.length !== n) throw new Error(`weightedSum: parts of ${n} and ${p.length} values`)
+  for (const p of parts) if (p.length !== n) throw new ShapeError(`weightedSum: parts of ${n} and ${p.length} values`)
   const out = new Float32Array(n)
   if (parts.length === 2) {
     // the common case in one pass (the same sum, in the same order, as the loop below)
@@ -123,7 +124,7 @@ export class DataParallelProgram {
     plan: MergePlan,
     consumed: ReadonlySet<string> = new Set(),
   ) {
-    if (programs.length < 2) throw new Error('DataParallelProgram: needs at least 2 programs')
+    if (programs.length < 2) throw new RuntimeError('DataParallelProgram: needs at least 2 programs')
     this.lastActive = programs.length
     this.plan = { ...plan, averaged: plan.averaged.filter((n) => !consumed.has(n)), rowGradients: plan.rowGradients.filter((n) => !consumed.has(n)) }
   }
@@ -138,7 +139,7 @@ export class DataParallelProgram {
    */
   async run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>, afterArgs?: object): Promise<Outputs> {
     const batch = dims.B
-    if (!batch || batch < 1) throw new Error('DataParallelProgram.run: dims.B must be a positive batch size')
+    if (!batch || batch < 1) throw new ShapeError('DataParallelProgram.run: dims.B must be a positive batch size')
     const shards = shardBatch(batch, this.programs.length)
     const args = afterArgs ? { ...afterArgs, weights: shards.map((s) => s.weight) } : undefined
     // workers left out of the last step (a batch smaller than N) did not wait at its end for the others'
@@ -175,7 +176,7 @@ export class DataParallelProgram {
     const out: Outputs = {}
     const all = (name: string) => parts.map((p) => {
       const v = p[name]
-      if (!v) throw new Error(`DataParallelProgram: a shard returned no output "${name}"`)
+      if (!v) throw new RuntimeError(`DataParallelProgram: a shard returned no output "${name}"`)
       return v
     })
     for (const name of this.plan.averaged) out[name] = weightedSum(all(name), weights)

@@ -20,17 +20,18 @@ function vocabMap(prep: Preprocessing, key: string, vocab: string[]): Map<string
 }
 
 /** an integer written as digits, with an optional sign and .0 tail: compared as BigInt, every digit kept */
-const INTEGER_TEXT = /^\s*([+-]?[0-9]+)(\.0*)?\s*$/
+export const INTEGER_TEXT = /^\s*([+-]?[0-9]+)(\.0*)?\s*$/
 
 /**
  * The vocabulary text of a raw categorical value. Integer columns compare values as integers, as the training
  * encoder does ("007", "7.0" and 7 are id "7"); a number beyond 2^53 - 1 cannot be told from its neighbours
  * (JSON numbers are doubles), so it is refused: big ids travel as strings.
  */
-function canonical(v: string | number, valueType: 'int' | 'string', trim: boolean, at: string): string {
+export function canonical(v: string | number, valueType: 'int' | 'string', trim: boolean, at: string | (() => string)): string {
   if (typeof v === 'number') {
     if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
-      throw new DataError(`${at}: ${v} is not an exact integer id (beyond 2^53 - 1 a number loses digits); send the id as a string`, { field: at })
+      const where = typeof at === 'string' ? at : at()
+      throw new DataError(`${where}: ${v} is not an exact integer id (beyond 2^53 - 1 a number loses digits); send the id as a string`, { field: where })
     }
     return String(v)
   }

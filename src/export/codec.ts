@@ -32,21 +32,29 @@ export function codecFromPreprocessing(prep: Preprocessing): RowCodec {
     features: [...features.values()],
     preprocessing: prep,
     encode(rows: readonly RawRow[]) {
-      // lists arrive as JSON arrays; the data layer reads the joined form, as in the files
-      const flat: DataRow[] = rows.map((r) => {
-        let out: DataRow | null = null
-        for (const [column, sep] of separators) {
-          const v = r[column]
-          if (Array.isArray(v)) {
-            out ??= { ...(r as DataRow) }
-            out[column] = v.join(sep)
-          }
-        }
-        return out ?? (r as DataRow)
-      })
+      const flat = joinLists(rows, separators)
       return encodeRows(prep, flat, 'body.candidates')
     },
   }
+}
+
+/**
+ * Rows as the data layer reads them: multi-valued columns arrive as JSON arrays in requests, the data
+ * layer reads the separator-joined form, as in the files. Rows without a list are passed as they are.
+ */
+export function joinLists(rows: readonly RawRow[], separators: Iterable<readonly [string, string]>): DataRow[] {
+  const seps = [...separators]
+  return rows.map((r) => {
+    let out: DataRow | null = null
+    for (const [column, sep] of seps) {
+      const v = r[column]
+      if (Array.isArray(v)) {
+        out ??= { ...(r as DataRow) }
+        out[column] = v.join(sep)
+      }
+    }
+    return out ?? (r as DataRow)
+  })
 }
 
 /** Validates the preprocessing stored in a run directory and makes its codec. */

@@ -26,7 +26,7 @@
  */
 import onnxProto from 'onnx-proto'
 import { type Preprocessing, PreprocessingSchema, encodeRows } from '../data/index.js'
-import type { Batch, RawRow as DataRow } from '../data/index.js'
+import type { Batch } from '../data/index.js'
 import { validateConfig } from '../config/load.js'
 import type { Feed } from '../engine/runtime.js'
 import { DataError, ExportError } from '../errors.js'
@@ -34,6 +34,7 @@ import type { Side } from '../nn/inputs.js'
 import { parseModelConfig } from '../models/registry.js'
 import { type ResFlowConfig, resflowTaskNodes } from '../models/resflow.js'
 import { writeAtomic } from '../run/write-atomic.js'
+import { joinLists } from './codec.js'
 import { batchFeeds } from './feeds.js'
 import type { Fusion } from '../metrics/fusion.js'
 import type { ExportedGraph, FeatureLayout } from './onnx.js'
@@ -243,18 +244,7 @@ export function sideEncoder(
         )
       }
     })
-    // lists may arrive as arrays; the data layer reads the joined form, as in the files
-    const flat = rows.map((r) => {
-      let out: DataRow | null = null
-      for (const [column, sep] of separators) {
-        const v = r[column]
-        if (Array.isArray(v)) {
-          out ??= { ...(r as DataRow) }
-          out[column] = v.join(sep)
-        }
-      }
-      return out ?? (r as DataRow)
-    })
+    const flat = joinLists(rows, separators)
     const batch = encodeRows(own, flat, where)
     return { ...batchFeeds(layout, batch), size: batch.size }
   }

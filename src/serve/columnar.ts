@@ -14,7 +14,8 @@
  * cell parser): a number or null for numeric columns, a string / number / null for categorical ones, a
  * list or joined string or null for multi-valued ones.
  */
-import { type Preprocessing, bucketOf, inputSpecOf, transformDense } from '../data/index.js'
+import { canonical } from '../data/encode-rows.js'
+import { type Preprocessing, bucketOf, inputSpecOf, transformDense } from '../data/preprocessing.js'
 import type { Batch, InputSpec } from '../data/types.js'
 import { DataError } from '../errors.js'
 import type { RawFeature, RowCodec } from '../export/predictor.js'
@@ -40,9 +41,6 @@ export interface ColumnPlan {
   feature: RawFeature
   targets: Target[]
 }
-
-/** an integer written as digits, with an optional sign and .0 tail (the same rule as the data layer's encoder) */
-const INTEGER_TEXT = /^\s*([+-]?[0-9]+)(\.0*)?\s*$/
 
 const compiled = new WeakMap<RowCodec, CompiledCodec>()
 
@@ -118,23 +116,11 @@ export class CompiledCodec {
     return 0 // null: missing
   }
 
-  /** The vocabulary text of a value: integer columns compare as integers ("007", "7.0" and 7 are "7"). */
+  /** The vocabulary text of a value, as the training encoder reads it (data/encode-rows.ts `canonical`). */
   private canonical(v: string | number, valueType: 'int' | 'string', at: () => string): string {
-    if (typeof v === 'number') {
-      if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
-        throw new DataError(`${at()}: ${v} is not an exact integer id (beyond 2^53 - 1 a number loses digits); send the id as a string`, { field: at() })
-      }
-      return String(v)
-    }
-    const s = this.trim ? v.trim() : v
-    if (valueType === 'int') {
-      const digits = INTEGER_TEXT.exec(s)
-      if (digits) return BigInt(digits[1]!).toString()
-      const n = Number(s)
-      return Number.isSafeInteger(n) && s.trim() !== '' ? String(n) : s
-    }
-    return s
+    return canonical(v, valueType, this.trim, at)
   }
+
 }
 
 /**

@@ -16,6 +16,7 @@
  * For other scorers (a twin-tower pre-ranker, say), `ItemTable` is the part to build on: the encoded item
  * rows as a Batch (`batch()`), their keys in row order (`ids`), and `row(id)`.
  */
+import { INTEGER_TEXT } from '../data/encode-rows.js'
 import { DataError } from '../errors.js'
 import type { Batch } from '../data/types.js'
 import { connect, queryObjects, sqlIdent } from '../data/duck.js'
@@ -51,8 +52,6 @@ export interface ItemTable {
   batch(): Batch
 }
 
-/** an integer written as digits, with an optional sign and .0 tail */
-const INTEGER_TEXT = /^\s*([+-]?[0-9]+)(\.0*)?\s*$/
 
 /** The text an id is compared as, or null when it cannot be an id (not a string or an exact number). */
 export function canonicalKey(v: unknown): string | null {

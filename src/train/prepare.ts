@@ -9,12 +9,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { getAdapter } from '../data/adapters.js'
 import type { DatasetSchema } from '../data/schema.js'
-import { type EncodedDataset, makeEncodedDataset } from '../data/dataset.js'
+import { gatherDataset } from '../data/block-shuffle.js'
+import type { EncodedDataset } from '../data/dataset.js'
 import { encodeDataset } from '../data/encode.js'
 import { DEFAULT_MEMORY_BUDGET_MB, capacityLines, estimateEncodedBytes, memoryNote, prepareStreamed } from './prepare-streamed.js'
 import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
 import { generateSynthetic } from '../data/synth.js'
-import type { MultiColumn } from '../data/types.js'
 import { Rng } from '../engine/rng.js'
 import { ConfigError } from '../errors.js'
 import { positiveRates } from '../models/task-graph.js'
@@ -157,30 +157,8 @@ export function splitRows(ds: EncodedDataset, seed: number, fraction: number): {
   const a: number[] = []
   const b: number[] = []
   for (let i = 0; i < ds.rows; i++) (rng.next() < fraction ? a : b).push(i)
-  return { val: takeRows(ds, Int32Array.from(a)), test: takeRows(ds, Int32Array.from(b)) }
+  return { val: gatherDataset(ds, Int32Array.from(a)), test: gatherDataset(ds, Int32Array.from(b)) }
 }
 
-function takeRows(ds: EncodedDataset, idx: Int32Array): EncodedDataset {
-  const c = ds.columns
-  const nd = ds.spec.dense.length
-  const pick = <T extends Float32Array | Int32Array | Float64Array>(src: T): T => {
-    const out = new (src.constructor as { new (n: number): T })(idx.length)
-    for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!
-    return out
-  }
-  const map = <T extends Float32Array | Int32Array>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, pick(v)]))
-  const dense = new Float32Array(idx.length * nd)
-  for (let i = 0; i < idx.length; i++) dense.set(c.dense.subarray(idx[i]! * nd, idx[i]! * nd + nd), i * nd)
-  const multi: Record<string, MultiColumn> = {}
-  for (const [k, m] of Object.entries(c.multi)) {
-    const offsets = new Int32Array(idx.length + 1)
-    for (let i = 0; i < idx.length; i++) offsets[i + 1] = offsets[i]! + m.offsets[idx[i]! + 1]! - m.offsets[idx[i]!]!
-    const ids = new Int32Array(offsets[idx.length]!)
-    for (let i = 0; i < idx.length; i++) ids.set(m.ids.subarray(m.offsets[idx[i]!]!, m.offsets[idx[i]! + 1]!), offsets[i]!)
-    multi[k] = { offsets, ids }
-  }
-  const columns = { sparse: map(c.sparse), multi, dense, labels: map(c.labels), extra: map(c.extra), ...(c.group ? { group: pick(c.group) } : {}) }
-  return makeEncodedDataset(ds.spec, columns, { ...ds.report, rows: idx.length })
-}
 
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20)

@@ -8,6 +8,13 @@ import { ConfigError } from '../errors.js'
 
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; description: string; required?: boolean; default?: string }>
 
+/** Options several commands share, described once. */
+export const COMMON_OPTIONS = {
+  config: { type: 'string', description: 'experiment config, YAML or JSON', required: true },
+  epochs: { type: 'string', description: "override the config's epochs" },
+  cache: { type: 'string', description: 'cache root for the generated data of configs shipped with resflow (default: $RESFLOW_CACHE, else ./.cache)' },
+} satisfies OptionSpec
+
 export interface Parsed {
   values: Record<string, string | boolean | undefined>
   help: boolean

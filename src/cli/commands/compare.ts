@@ -12,18 +12,18 @@ import { loadExperiment, loadModelPreset, withModelPreset } from '../../train/ex
 import { createProgress } from '../../train/progress.js'
 import { type ComparisonTable, type MetricSummary, comparisonTables, formatSummary } from '../../report/index.js'
 import type { MetricRecord } from '../../metrics/index.js'
-import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+import { COMMON_OPTIONS, type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
-  config: { type: 'string', description: 'experiment config, YAML or JSON', required: true },
+  config: COMMON_OPTIONS.config,
   models: { type: 'string', description: 'comma-separated registry names (default: the config\'s compare.models, else its model)' },
   seeds: { type: 'string', description: 'seeds per model (default: compare.seeds)' },
   out: { type: 'string', description: 'output folder (default runs/compare-<name>)' },
   parallel: { type: 'string', description: 'trainings at once (default: compare.parallel)' },
-  epochs: { type: 'string', description: 'override the config\'s epochs' },
+  epochs: COMMON_OPTIONS.epochs,
   model: { type: 'string', description: 'a preset replacing the config\'s model section: a file, or a name of configs/models/*.yaml (e.g. resflow, resflow-aliccp); its model joins the comparison' },
   quiet: { type: 'boolean', description: 'no per-epoch lines' },
-  cache: { type: 'string', description: 'cache root for the generated data of configs shipped with resflow (default: $RESFLOW_CACHE, else ./.cache)' },
+  cache: COMMON_OPTIONS.cache,
 }
 
 const EXAMPLES = [

@@ -15,19 +15,19 @@ import { lockDir } from '../../run/lock.js'
 import { checkRunFiles, runFiles } from '../../run/run-dir.js'
 import { TrainingInterrupted } from '../../train/trainer.js'
 import { trainRun } from '../../train/train-run.js'
-import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+import { COMMON_OPTIONS, type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
-  config: { type: 'string', description: 'experiment config, YAML or JSON', required: true },
+  config: COMMON_OPTIONS.config,
   out: { type: 'string', description: 'run directory (default runs/<name>-<model>-s<seed>)' },
   resume: { type: 'boolean', description: 'continue an interrupted run from RUN_DIR/checkpoint.bin' },
   model: { type: 'string', description: 'a registry model (with the config\'s options for it, see `resflow models`), or a preset replacing the config\'s model section: a file, or a name of configs/models/*.yaml (e.g. resflow-aliccp)' },
   seed: { type: 'string', description: 'override the config\'s seed' },
-  epochs: { type: 'string', description: 'override the config\'s epochs' },
+  epochs: COMMON_OPTIONS.epochs,
   threads: { type: 'string', description: 'onnxruntime intra-op threads (overrides the config\'s threads, default 1)' },
   'memory-budget-mb': { type: 'string', description: 'MB the encoded data may take in memory; above it the on-disk cache is streamed in blocks (overrides data.memoryBudgetMB, default 4096; see docs/scale.md)' },
   workers: { type: 'string', description: 'data-parallel training workers, each on its shard of the batch (overrides the config\'s workers, default 1; see docs/parallel.md)' },
-  cache: { type: 'string', description: 'cache root for the generated data of configs shipped with resflow (default: $RESFLOW_CACHE, else ./.cache)' },
+  cache: COMMON_OPTIONS.cache,
 }
 
 const EXAMPLES = [

@@ -106,7 +106,7 @@ interface TrainerState {
   partial?: { batches: number; rows: number; lossSum: number; seconds: number }
 }
 
-const STATE_KEY = 'trainer.state'
+const LEGACY_STATE_KEY = 'trainer.state'
 
 /** Thrown by fit when options.signal is aborted: training stopped between two steps (the checkpoint on disk is the last one written). */
 export class TrainingInterrupted extends ResflowError {}
@@ -299,18 +299,18 @@ function saveCheckpoint(session: TrainSession, file: string, state: TrainerState
   const extras = new Map<string, Float32Array>()
   for (const [name, m] of Object.entries(dense.m)) extras.set(`optim.m.${name}`, m)
   for (const [name, v] of Object.entries(dense.v)) extras.set(`optim.v.${name}`, v)
-  // the JSON state, one byte per float (exact), so weights and state stay one atomically renamed file
-  const json = new TextEncoder().encode(JSON.stringify({ ...state, session: { ...rest, denseStep: dense.step } }))
-  extras.set(STATE_KEY, Float32Array.from(json))
-  saveWeights(file, session.params, session.tables, { withState: true, extras })
+  // the trainer's state goes in the file's JSON header, so weights and state stay one atomically renamed file
+  saveWeights(file, session.params, session.tables, { withState: true, extras, state: { ...state, session: { ...rest, denseStep: dense.step } } })
 }
 
 function restoreCheckpoint(session: TrainSession, file: string, fingerprint: string): TrainerState {
   if (!existsSync(file)) throw new ConfigError(`${file}: no checkpoint to resume from (hint: drop --resume to start a new run)`, { file })
   const weights = loadWeights(file)
-  const bytes = weights.extras.get(STATE_KEY)
-  if (!bytes) throw new ConfigError(`${file}: not a training checkpoint (no trainer state; weights.bin files cannot be resumed)`, { file })
-  const state = JSON.parse(new TextDecoder().decode(Uint8Array.from(bytes.values))) as TrainerState
+  // (checkpoints before format 3 kept the state as one float per byte, under LEGACY_STATE_KEY)
+  const legacy = weights.extras.get(LEGACY_STATE_KEY)
+  const saved = weights.state ?? (legacy ? JSON.parse(new TextDecoder().decode(Uint8Array.from(legacy.values))) : undefined)
+  if (!saved) throw new ConfigError(`${file}: not a training checkpoint (no trainer state; weights.bin files cannot be resumed)`, { file })
+  const state = saved as TrainerState
   if (state.fingerprint !== fingerprint) {
     throw new ConfigError(`${file}: the checkpoint was written by a different experiment config (hint: resume with the config the run was started with, or train into a new --out directory)`, { file })
   }

@@ -5,7 +5,8 @@
  */
 import { GradientError, ShapeError } from '../errors.js'
 import type { Tensor } from './node.js'
-import { OPS, add, concat, expandAs, padAxis, scalarLike } from './ops.js'
+import { OPS } from './op-table.js'
+import { add, concat, expandAs, padAxis, scalarLike } from './ops.js'
 
 /** Nodes reachable from `roots`, inputs before the nodes that use them. */
 export function topoSort(roots: readonly Tensor[]): Tensor[] {

@@ -19,7 +19,7 @@ export type AttrValue = number | string | readonly number[] | Float64Array
 export type Attrs = Readonly<Record<string, AttrValue>>
 
 /**
- * The primitive ops, one row each in ops.ts's table (which must have exactly these rows), plus the two
+ * The primitive ops, one row each in op-table.ts's table (which must have exactly these rows), plus the two
  * leaf kinds: graph inputs and constants. A typo in an op name is a compile error, not a node that
  * autodiff or the ONNX writer meets at run time.
  */

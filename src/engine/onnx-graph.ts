@@ -7,7 +7,7 @@ import onnxProto from 'onnx-proto'
 import { ExportError } from '../errors.js'
 import { topoSort } from './autodiff.js'
 import type { DType, Shape, Tensor } from './node.js'
-import { type Emitter, OPS } from './ops.js'
+import { type Emitter, OPS } from './op-table.js'
 
 const { onnx } = onnxProto
 

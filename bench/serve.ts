@@ -9,7 +9,8 @@
  * - census width: a generated data set as wide as census (33 categorical, 7 numeric columns; no ../shared
  *   needed), 1000 candidates with all 40 features as rows and as columns, and by id from an item store
  *   (--items: 2000 items × 15 item features; the 25 user/context features sent once in "context"), with 1, 4
- *   and 16 clients.
+ *   and 16 clients. By id is served by the item split (serve/item-split.ts: the first layers' item parts
+ *   precomputed at load), rows and columns by the full model.
  * Reports p50/p99 latency, requests/s and candidates/s, and where the server's time goes per request
  * (parse, validate + encode, run, sort + serialise), read from its resflow_rank_phase_seconds_total metric.
  * Targets, one client: full rows p99 ≤ 10 ms, by id p99 ≤ 5 ms.
@@ -27,8 +28,8 @@ import { writeFileSync } from 'node:fs'
 import { type DatasetSchema, type Preprocessing, fitPreprocessing, generateSynthetic, inputSpecOf, loadDatasetSchema, parseDatasetSchema } from '../src/data/index.js'
 import { Rng } from '../src/engine/rng.js'
 import { buildModel } from '../src/models/registry.js'
-import { saveWeights, writeAtomic } from '../src/train/checkpoint.js'
-import { runFiles, writeManifest } from '../src/train/run-dir.js'
+import { saveWeights, writeAtomic } from '../src/run/checkpoint.js'
+import { runFiles, writeManifest } from '../src/run/run-dir.js'
 import { TrainSession } from '../src/train/session.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, model: { type: 'string', default: 'resflow' }, only: { type: 'string' }, threads: { type: 'string' } } })
@@ -210,6 +211,8 @@ async function measure(url: string, name: string, candidates: number, body: stri
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-bench-serve-'))
 const servers: ChildProcess[] = []
+/** spawn to listening of the census server: process start, run load, item store, the item split's precomputation */
+let censusStartMs: number | null = null
 try {
   const rows: Row[] = []
   if (values.only !== 'census') {
@@ -221,7 +224,9 @@ try {
   }
   if (values.only !== 'synthetic') {
     const { prep, items } = await censusRun(dir)
+    const t0 = performance.now()
     const started = await startServer(join(dir, 'census-run'), ['--items', items, '--item-key', 'item_id'])
+    censusStartMs = performance.now() - t0
     servers.push(started.child)
     const bodies = censusBodies(prep, 1000)
     rows.push(...(await measure(started.url, 'census width (40 features), rows', 1000, bodies.rows, [1, 4, 16])))
@@ -239,6 +244,11 @@ try {
   for (const r of rows) {
     const p = r.phases ? `${ms(r.phases.parse)} / ${ms(r.phases.encode)} / ${ms(r.phases.run)} / ${ms(r.phases.sort)}` : 'n/a'
     console.log(`| ${r.case} | ${r.candidates} | ${r.clients} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.rps.toFixed(0)} | ${(r.rps * r.candidates).toFixed(0)} | ${r.errors} | ${p} |`)
+  }
+  if (censusStartMs !== null) {
+    // the item split's P: one [items, H] float32 table per first layer on the shared input (two towers of 128 here)
+    const p = MODEL === 'resflow' || MODEL === 'nse' ? `; item split P: ${ITEMS} items × 2 × 128 × 4 B = ${((ITEMS * 256 * 4) / 2 ** 20).toFixed(2)} MiB` : ''
+    console.log(`\ncensus server start (spawn → listening, run + ${ITEMS} items loaded): ${censusStartMs.toFixed(0)} ms${p}`)
   }
   console.log('\n(latency is client-side: it includes sending the body and reading the answer over loopback; the server phases do not include reading the body)')
   const check = (label: string, match: (r: Row) => boolean, target: number) => {

@@ -233,9 +233,10 @@ export const SPLIT_ITEMS_DIM = 'N_items'
  *   pre.<layer>.items[pre.rows] + pre.<layer>.context
  *
  * with inputs pre.rows int64 [B] (each candidate's item row), pre.<layer>.items [N_items, H] (the item
- * columns' part, per item) and pre.<layer>.context [1, H] (the rest and the bias): the gather and add run
- * in onnxruntime, not per value in JS. Null when the split does not apply: no such layer, a model that reads
- * x (or the features) other than through a Linear, or an x not made of the looked-up vectors and dense columns.
+ * columns' part, per item: the caller's precomputed table, fed without a copy) and pre.<layer>.context
+ * [1, H] (the context columns' part and the bias): the gather and the add run in onnxruntime, not per value
+ * in JS. Null when the split does not apply: no such layer, a model that reads x (or the features) other
+ * than through a Linear, or an x not made of the looked-up vectors and dense columns.
  */
 export function exportSplitGraph(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): SplitGraph | null {
   let rows: Tensor | null = null

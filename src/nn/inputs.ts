@@ -11,7 +11,7 @@ import { concat, slice } from '../engine/ops.js'
 import type { InputSpec } from '../data/types.js'
 import { ConfigError } from '../errors.js'
 import type { EmbeddingSpec } from './embedding.js'
-import { batchNorm } from './layers.js'
+import { BN_EPS, batchNorm } from './layers.js'
 import type { BuildContext } from './params.js'
 
 export type Side = 'user' | 'item'
@@ -54,7 +54,13 @@ export function sharedInput(
     throw new ConfigError(`${name}: ${where} no features (hint: set side: 'user' | 'item' on the spec's features)`, { field: name })
   }
   const x = parts.length === 1 ? parts[0]! : concat(parts, 1)
-  return opts.batchNorm === false ? x : batchNorm(ctx, `${name}.bn`, x)
+  const out = opts.batchNorm === false ? x : batchNorm(ctx, `${name}.bn`, x)
+  if (ctx.split) {
+    // the item split's record of how x's columns are made (InputSplit, params.ts)
+    const dense = inputs.dense && denseCols.length ? inputs.dense : null
+    ctx.split.inputs.set(out, { embeddings: categorical.map((f) => inputs.embeddings[f]!), dense, denseCols: dense ? denseCols : [], batchNorm: opts.batchNorm === false ? null : { name: `${name}.bn`, eps: BN_EPS } })
+  }
+  return out
 }
 
 /** The given columns of a [B, n] dense tensor, as contiguous slices. */

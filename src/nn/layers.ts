@@ -20,6 +20,13 @@ function width(x: Tensor, layer: string): number {
  */
 export function linear(ctx: BuildContext, name: string, x: Tensor, units: number, opts: { bias?: boolean; biasInit?: number } = {}): Tensor {
   const fanIn = width(x, name)
+  const split = ctx.split?.inputs.get(x)
+  if (split) {
+    // the item split (InputSplit, nn/params.ts): x W + b is computed outside the graph and fed in
+    const layer = { name, input: split, fanIn, units, bias: opts.bias !== false }
+    ctx.split!.layers.push(layer)
+    return ctx.split!.output(ctx.graph, layer, x.shape.slice(0, -1)) // [B, O]
+  }
   const torch = ctx.layers.init === 'torch'
   const w = ctx.param(`${name}.weight`, [fanIn, units], torch ? uniform(1 / Math.sqrt(fanIn)) : xavierUniform, { decay: true }) // [I, O]
   const y = matmul(x, w)
@@ -29,7 +36,7 @@ export function linear(ctx: BuildContext, name: string, x: Tensor, units: number
 }
 
 /**
- * PReLU: max(0,x) + a·min(0,x) (the fused `prelu` op row, engine/ops.ts), with one learned slope for
+ * PReLU: max(0,x) + a·min(0,x) (the fused `prelu` op row, engine/op-table.ts), with one learned slope for
  * the layer (ctx.layers.preluSlopes 'shared', PyTorch's nn.PReLU()) or one per unit ('unit').
  */
 export function prelu(ctx: BuildContext, name: string, x: Tensor, init = 0.25): Tensor {
@@ -44,8 +51,11 @@ export function prelu(ctx: BuildContext, name: string, x: Tensor, init = 0.25): 
  * BatchNorm over the batch axis of [B, H]. Training: batch statistics, and the batch mean and (biased)
  * variance are handed to the trainer to update the running averages. Inference: the running ones.
  */
+/** BatchNorm's default epsilon (PyTorch's). */
+export const BN_EPS = 1e-5
+
 export function batchNorm(ctx: BuildContext, name: string, x: Tensor, opts: { eps?: number; momentum?: number } = {}): Tensor {
-  const eps = opts.eps ?? 1e-5 // PyTorch's default
+  const eps = opts.eps ?? BN_EPS
   const h = width(x, name)
   const gamma = ctx.param(`${name}.gamma`, [h], constant(1))
   const beta = ctx.param(`${name}.beta`, [h], zeros)

@@ -99,11 +99,44 @@ export interface LayerOptions {
 }
 export const DEFAULT_LAYERS: LayerOptions = { init: 'torch', preluSlopes: 'shared', blockBatchNorm: true }
 
+/**
+ * The build-time switch of the item split (serve/item-split.ts, export/onnx.ts `exportSplitGraph`). Off
+ * (null) in every ordinary build. When set, `sharedInput` records the tensor x it returns and how its
+ * columns are made, and `linear` replaces x·W + b, for an x recorded here, by what `output` returns for
+ * the layer: graph inputs the caller computes itself (x·W + b is linear in x's columns, so item and
+ * context columns can be summed apart). The layer is recorded; its weight and bias are left out of the graph.
+ */
+export interface SplitInput {
+  /** the looked-up vectors x is made of, in column order: D columns each */
+  embeddings: Tensor[]
+  /** the dense input, and which of its columns follow the embeddings */
+  dense: Tensor | null
+  denseCols: number[]
+  /** the BatchNorm applied to the concatenation (its parameter prefix), or null */
+  batchNorm: { name: string; eps: number } | null
+}
+export interface SplitLayer {
+  /** the Linear's name: its parameters are `<name>.weight` [I, O] and `<name>.bias` [O] */
+  name: string
+  input: SplitInput
+  fanIn: number
+  units: number
+  bias: boolean
+}
+export class InputSplit {
+  readonly inputs = new Map<Tensor, SplitInput>()
+  readonly layers: SplitLayer[] = []
+  /** `output(graph, layer, batch)`: the tensor [...batch, layer.units] standing for the layer's x·W + b */
+  constructor(readonly output: (graph: Graph, layer: SplitLayer, batch: Shape) => Tensor) {}
+}
+
 /** What layers are built with: the graph, the mode, the parameter store and the layer options. */
 export class BuildContext {
   readonly graph: Graph
   readonly batchStats: BatchStat[] = []
   readonly dropouts: DropoutMask[] = []
+  /** the item split's switch (see InputSplit); null: an ordinary build */
+  split: InputSplit | null = null
   private readonly used = new Set<string>()
 
   constructor(

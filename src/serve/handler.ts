@@ -151,6 +151,13 @@ export interface PhaseTimes {
   sort: number
 }
 
+/** Rows by fused score, highest first (ties: lower index first). */
+function byScore(score: Float32Array): Uint32Array {
+  const order = Uint32Array.from({ length: score.length }, (_, i) => i)
+  order.sort((a, b) => score[b]! - score[a]! || a - b)
+  return order
+}
+
 /** Scores all candidates in one batched run and sorts them by fused score. */
 async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: boolean, times: PhaseTimes, metrics: ServeMetrics): Promise<Ranked> {
   let t = performance.now()
@@ -158,6 +165,20 @@ async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: b
   let now = performance.now()
   times.parse += now - t
   t = now
+  if (p.split) {
+    // by id with a shared context: the item split (item-split.ts); null when the request does not fit it
+    const out = await p.split.rank(value, limits)
+    if (out) {
+      metrics.itemLookups(out.size, 0)
+      times.encode += out.prepMs
+      now = performance.now()
+      times.run += now - t - out.prepMs
+      t = now
+      const order = byScore(out.score)
+      times.sort += performance.now() - t
+      return { model: p.model, version: p.version, tasks: p.tasks, probs: out.probs, score: out.score, order, index: null, skipped: [] }
+    }
+  }
   let batch: Batch
   let index: Uint32Array | null = null
   let skipped: number[] = []
@@ -190,8 +211,7 @@ async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: b
   now = performance.now()
   times.run += now - t
   t = now
-  const order = Uint32Array.from({ length: batch.size }, (_, i) => i)
-  order.sort((a, b) => score[b]! - score[a]! || a - b)
+  const order = byScore(score)
   times.sort += performance.now() - t
   return { model: p.model, version: p.version, tasks: p.tasks, probs, score, order, index, skipped }
 }

@@ -3,11 +3,16 @@
  * with that run's preprocessing (item-store.ts), attached to it. The ModelSlot calls this again on reload,
  * so the model and its items are always swapped together; a bad item file fails the reload (the old
  * model and items keep serving) as a bad run does. For a resflow-twin run, the item vectors of the store
- * are computed here too (prerank.ts), so POST /v1/prerank scores candidates by dot products.
+ * are computed here too (prerank.ts), so POST /v1/prerank scores candidates by dot products. For other runs the
+ * item parts of the first layers are (item-split.ts), so by-id requests skip most of the model's work.
  */
 import { ConfigError } from '../errors.js'
-import { type RunDeps, loadPredictor } from '../export/predictor.js'
+import { type ModelWeights, exportSplitGraph } from '../export/onnx.js'
+import { type LoadedRun, type Predictor, type RunDeps, createPredictor, exportRun, loadPredictor, modelWeights, readRunFiles } from '../export/predictor.js'
 import { exportTwinRun } from '../export/twin.js'
+import { withPrefetched } from '../run/checksums.js'
+import { readRun } from '../run/run-dir.js'
+import { type ItemSplit, createItemSplit } from './item-split.js'
 import { compiledCodec } from './columnar.js'
 import { type ItemStoreOptions, loadItemStore } from './item-store.js'
 import type { Served } from './model-slot.js'
@@ -18,27 +23,49 @@ export interface ServedOptions {
   threads?: number
   /** an item file (CSV or Parquet) and its key column */
   items?: ItemStoreOptions & { file: string }
+  /** with items: precompute the item side of the first layers for by-id requests (item-split.ts); default true */
+  itemSplit?: boolean
+}
+
+/** loadPredictor, keeping the run and its weights (the item split needs them). */
+async function loadWithWeights(runDir: string, deps: RunDeps, threads: number | undefined): Promise<{ p: Predictor; run: LoadedRun; weights: ModelWeights }> {
+  const files = await readRunFiles(runDir)
+  // one set of checked bytes for both reads, so the weights are those of the exported run
+  const { run, weights } = withPrefetched(files, () => {
+    const run = exportRun(runDir, deps)
+    return { run, weights: modelWeights(readRun(runDir).weights, run.model) }
+  })
+  const p = await createPredictor(run.exported, run.model, run.codec, { version: run.version, threads })
+  return { p, run, weights }
 }
 
 export async function loadServed(runDir: string, deps: RunDeps, opts: ServedOptions = {}): Promise<Served> {
-  const p = await loadPredictor(runDir, deps, { threads: opts.threads })
-  if (!opts.items) return p
+  if (!opts.items) return loadPredictor(runDir, deps, { threads: opts.threads })
+  const { p, run, weights } = await loadWithWeights(runDir, deps, opts.threads)
   let prerank: PreRanker | undefined
+  let split: ItemSplit | null = null
   try {
     const compiled = compiledCodec(p.codec)
     if (!compiled) throw new ConfigError(`${opts.items.file}: an item store needs a codec compiled from a fitted preprocessing; this run's codec has none`, { file: opts.items.file })
     const items = await loadItemStore(opts.items.file, compiled, opts.items)
     if (p.model === 'resflow-twin') prerank = await createPreRankerFromItems(exportTwinRun(runDir, deps), items, { threads: opts.threads })
+    else if (opts.itemSplit !== false) {
+      const graph = exportSplitGraph(run.model, weights, { fusion: run.manifest.fusion })
+      if (graph) split = await createItemSplit(graph, run.model, weights, items, compiled, { threads: opts.threads })
+    }
     // the same model and codec, with its items (a new object: the slot tells versions apart by identity)
     const ranker = prerank
+    const itemSplit = split
     const release = async () => {
       await p.release()
       await ranker?.release()
+      await itemSplit?.release()
     }
-    return { ...p, items, ...(ranker ? { prerank: ranker } : {}), release }
+    return { ...p, items, ...(ranker ? { prerank: ranker } : {}), ...(itemSplit ? { split: itemSplit } : {}), release }
   } catch (err) {
     await p.release()
     await prerank?.release()
+    await split?.release()
     throw err
   }
 }

@@ -6,13 +6,15 @@
  */
 import type { Predictor } from '../export/predictor.js'
 import type { ItemStore } from './item-store.js'
+import type { ItemSplit } from './item-split.js'
 import type { PreRanker } from './prerank.js'
 
 /**
  * A predictor as served: with the item store loaded with it (serve --items), which reloads with it, and
- * for a resflow-twin run the pre-ranker over the store's item vectors.
+ * for a resflow-twin run the pre-ranker over the store's item vectors; for other runs, the item split
+ * that serves by-id requests (item-split.ts).
  */
-export type Served = Predictor & { readonly items?: ItemStore; readonly prerank?: PreRanker }
+export type Served = Predictor & { readonly items?: ItemStore; readonly prerank?: PreRanker; readonly split?: ItemSplit }
 
 export class ModelSlot {
   private current: Served

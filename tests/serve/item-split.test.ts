@@ -1,0 +1,303 @@
+/**
+ * The item split (serve/item-split.ts): by-id requests with a shared context are scored from the precomputed
+ * item parts of the first layers plus one context row, through the rest graph. On runs of the synthetic
+ * funnel, for ResFlow (residual full, input BatchNorm on), NSE, MMoE (experts and gates on x), shared-bottom,
+ * PLE, OMoE, ESMM and AITM, with
+ * BatchNorm statistics and affine parameters away from their initial values, the split path gives the
+ * library predictor's scores on the same joined rows; requests that do not fit it (overrides, rows) take
+ * the full path and still agree; a model the split does not apply to is served in full; a reload with new
+ * weights recomputes P.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import {
+  type Preprocessing,
+  fitPreprocessing,
+  generateSynthetic,
+  inputSpecOf,
+  loadDatasetSchema,
+} from '../../src/data/index.js'
+import { connect, queryObjects } from '../../src/data/duck.js'
+import { Rng } from '../../src/engine/rng.js'
+import { exportSplitGraph } from '../../src/export/onnx.js'
+import { type RawRow, exportRun, loadPredictor, modelWeights } from '../../src/export/predictor.js'
+import { RUN_DEPS } from '../../src/export/run-deps.js'
+import { buildModel } from '../../src/models/registry.js'
+import { createHandler } from '../../src/serve/handler.js'
+import type { ItemSplit } from '../../src/serve/item-split.js'
+import { loadServed } from '../../src/serve/load.js'
+import { ModelSlot, type Served } from '../../src/serve/model-slot.js'
+import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
+import { readRun, runFiles, writeManifest } from '../../src/run/run-dir.js'
+import { TrainSession } from '../../src/train/session.js'
+
+const ITEM = ['item_category', 'item_price', 'item_ctr_hist']
+const OTHER = ['user_id', 'user_segment', 'hour', 'device', 'user_activity', 'context_score']
+const TOLERANCE = 1e-5
+
+type Row = Record<string, string | number | null>
+const dir = mkdtempSync(join(tmpdir(), 'resflow-split-'))
+const itemsFile = join(dir, 'items.csv')
+let prep: Preprocessing
+let rows: Row[] // test rows with the store's item features
+let store: Map<number, Row>
+
+const pick = (r: Row, cols: string[]) => Object.fromEntries(cols.map((c) => [c, r[c]!]))
+
+/**
+ * Writes a run of `modelConfig` with seeded weights, then moves every BatchNorm's statistics and affine
+ * parameters (and the PReLU slopes) off their initial values, as training would.
+ */
+async function writeRun(
+  runDir: string,
+  modelConfig: { model: string } & Record<string, unknown>,
+  seed: number,
+): Promise<void> {
+  const spec = inputSpecOf(prep)
+  const session = await TrainSession.create(buildModel(spec, modelConfig), { seed, embeddingInitStd: 0.3 })
+  const rng = new Rng(seed * 31 + 7)
+  for (const [name, e] of session.params.entries) {
+    const v = e.values
+    if (name.endsWith('.running_var')) for (let i = 0; i < v.length; i++) v[i] = 0.2 + 2 * rng.next()
+    else if (name.endsWith('.running_mean') || name.endsWith('.beta'))
+      for (let i = 0; i < v.length; i++) v[i] = rng.next() - 0.5
+    else if (name.endsWith('.gamma')) for (let i = 0; i < v.length; i++) v[i] = 0.5 + rng.next()
+    else if (name.endsWith('.slope')) for (let i = 0; i < v.length; i++) v[i] = rng.next() * 0.5
+  }
+  const model = modelConfig.model
+  writeManifest(runDir, {
+    version: 1,
+    model,
+    modelConfig,
+    tasks: spec.tasks,
+    seed,
+    fusion: { kind: 'additive', weights: { click: 1, purchase: 4 } },
+    createdAt: new Date().toISOString(),
+  })
+  writeAtomic(runFiles(runDir).preprocessing, JSON.stringify(prep))
+  saveWeights(runFiles(runDir).weights, session.params, session.tables)
+  await session.release()
+}
+
+/** A slot serving the run with the item store, whose split counts the requests it answers. */
+async function serve(runDir: string): Promise<{ slot: ModelSlot; hits: () => number }> {
+  let hits = 0
+  const load = async (): Promise<Served> => {
+    const s = await loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
+    assert.ok(s.split, 'the split applies')
+    const split: ItemSplit = s.split
+    const counted: ItemSplit = {
+      ...split,
+      rank: async (value, limits) => {
+        const out = await split.rank(value, limits)
+        if (out) hits++
+        return out
+      },
+    }
+    return { ...s, split: counted }
+  }
+  return { slot: new ModelSlot(await load(), load), hits: () => hits }
+}
+
+/** The reference scores: the library predictor of the run on the joined raw rows. */
+async function referenceScores(runDir: string, want: Row[]): Promise<Float32Array> {
+  const p = await loadPredictor(runDir, RUN_DEPS)
+  try {
+    return (await p.predictRows(want as RawRow[])).score
+  } finally {
+    await p.release()
+  }
+}
+
+function assertClose(results: { index: number; score: number }[], ref: Float32Array, msg: string): void {
+  assert.equal(results.length, ref.length, msg)
+  let worst = 0
+  for (const r of results) worst = Math.max(worst, Math.abs(r.score - ref[r.index]!))
+  assert.ok(worst <= TOLERANCE, `${msg}: largest score difference ${worst}`)
+}
+
+describe('item split', () => {
+  before(async () => {
+    const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 3000, seed: 9 })
+    prep = await fitPreprocessing(loadDatasetSchema(data.schemaFile), [data.files.train])
+    const raw = (await queryObjects(
+      await connect(),
+      `SELECT item_id, ${[...ITEM, ...OTHER].join(', ')} FROM '${data.files.test}' LIMIT 200`,
+    )) as Row[]
+    store = new Map()
+    for (const r of raw) if (!store.has(Number(r.item_id))) store.set(Number(r.item_id), pick(r, ITEM))
+    rows = raw.map((r) => ({ ...r, ...store.get(Number(r.item_id))! }))
+    writeFileSync(
+      itemsFile,
+      ['item_id,' + ITEM.join(','), ...[...store].map(([id, r]) => [id, ...ITEM.map((c) => r[c])].join(','))].join(
+        '\n',
+      ) + '\n',
+    )
+  })
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  const models: [string, { model: string } & Record<string, unknown>][] = [
+    [
+      'ResFlow, residual full, input BatchNorm',
+      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
+    ],
+    ['NSE', { model: 'nse', embeddingDim: 4, towers: [8, 4] }],
+    [
+      'MMoE, input BatchNorm',
+      { model: 'mmoe', inputBatchNorm: true, embeddingDim: 4, numExperts: 3, expertUnits: [8], towers: [4] },
+    ],
+    ['shared-bottom', { model: 'shared-bottom', embeddingDim: 4, bottom: [8], towers: [4] }],
+    ['PLE, input BatchNorm', { model: 'ple', inputBatchNorm: true, embeddingDim: 4, expertUnits: [8], towers: [4] }],
+    ['OMoE', { model: 'omoe', embeddingDim: 4, expertUnits: [8], towers: [4] }],
+    ['ESMM', { model: 'esmm', embeddingDim: 4, towers: [8, 4] }],
+    ['AITM', { model: 'aitm', embeddingDim: 4, towers: [8, 4] }],
+  ]
+  for (const [label, config] of models) {
+    it(`${label}: by id with a shared context, the split path scores as the predictor on the joined rows`, async () => {
+      const runDir = join(dir, label.replace(/\W+/g, '-'))
+      await writeRun(runDir, config, 3)
+      const { slot, hits } = await serve(runDir)
+      const handler = createHandler(slot)
+      const user = pick(rows[0]!, OTHER)
+      const joined = rows.map((r) => ({ ...r, ...user }))
+      const out = await handler.rank({ context: user, item_ids: rows.map((r) => r.item_id) })
+      assert.equal(hits(), 1, 'answered by the split')
+      assertClose(out.results, await referenceScores(runDir, joined), label)
+      // sorted by score, as the full path sorts
+      for (let k = 1; k < out.results.length; k++) assert.ok(out.results[k - 1]!.score >= out.results[k]!.score)
+      await slot.close()
+    })
+  }
+
+  it('requests that do not fit take the full path and agree with it; the split layers are the ones on x', async () => {
+    const runDir = join(dir, 'fallback')
+    await writeRun(runDir, { model: 'resflow', residual: 'full', embeddingDim: 4, towers: [8, 4] }, 4)
+    const run = exportRun(runDir, RUN_DEPS)
+    const graph = exportSplitGraph(run.model, modelWeights(readRun(runDir).weights, run.model))!
+    assert.deepEqual(
+      graph.layers.map((l) => [l.name, l.units]),
+      [
+        ['tower.click.0.dense', 8],
+        ['tower.purchase.0.dense', 8],
+      ],
+    )
+    assert.ok(graph.rest.inputs.every((io) => io.name.startsWith('pre.')))
+    const { slot, hits } = await serve(runDir)
+    const handler = createHandler(slot)
+    const user = pick(rows[0]!, OTHER)
+    // an item feature in the context overrides the store for every candidate: full path
+    const ids = rows.slice(0, 40).map((r) => r.item_id)
+    const overridden = rows.slice(0, 40).map((r) => ({ ...r, ...user, item_category: 3 }))
+    const a = await handler.rank({ context: { ...user, item_category: 3 }, item_ids: ids })
+    assertClose(a.results, await referenceScores(runDir, overridden), 'context override')
+    // a per-candidate override (rows naming the key): full path
+    const perCandidate: Row[] = rows
+      .slice(0, 40)
+      .map((r, i) => ({ ...r, ...user, item_price: i % 2 ? 999 : r.item_price }))
+    const b = await handler.rank({
+      context: user,
+      candidates: perCandidate.map((r, i): Row => ({ item_id: r.item_id!, ...(i % 2 ? { item_price: 999 } : {}) })),
+    })
+    assertClose(b.results, await referenceScores(runDir, perCandidate), 'per-candidate override')
+    // a context missing a feature: the full path's 400, naming it
+    await assert.rejects(
+      handler.rank({ context: pick(rows[0]!, OTHER.slice(1)), item_ids: ids }),
+      /body\.context\.user_id: missing feature/,
+    )
+    // an unknown id: the full path's 422
+    await assert.rejects(handler.rank({ context: user, item_ids: [ids[0], 'nope'] }), /unknown item id nope/)
+    assert.equal(hits(), 0, 'none of these is answered by the split')
+    // and the split and full paths agree on the same candidates
+    const split = await handler.rank({ context: user, item_ids: ids })
+    assert.equal(hits(), 1)
+    const full = await handler.rank({ candidates: rows.slice(0, 40).map((r) => ({ ...r, ...user })) })
+    assert.deepEqual(
+      split.results.map((r) => r.index),
+      full.results.map((r) => r.index),
+    )
+    for (const r of split.results)
+      assert.ok(Math.abs(r.score - full.results.find((f) => f.index === r.index)!.score) <= TOLERANCE)
+    await slot.close()
+  })
+
+  it('concurrent requests with different contexts, and ids written as text, each score as their own joined rows', async () => {
+    const runDir = join(dir, 'concurrent')
+    await writeRun(
+      runDir,
+      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
+      7,
+    )
+    const { slot, hits } = await serve(runDir)
+    const handler = createHandler(slot)
+    const users = [0, 5, 9, 13].map((i) => pick(rows[i]!, OTHER))
+    const asText = (id: unknown, k: number) => (k % 2 ? `00${id}` : ` ${id} `) // the store's integer keys: same items
+    const outs = await Promise.all(
+      users.map((user, u) =>
+        handler.rank({ context: user, item_ids: rows.map((r, k) => (u % 2 ? asText(r.item_id, k) : r.item_id)) }),
+      ),
+    )
+    assert.equal(hits(), users.length, 'all answered by the split')
+    for (const [u, user] of users.entries())
+      assertClose(
+        outs[u]!.results,
+        await referenceScores(
+          runDir,
+          rows.map((r) => ({ ...r, ...user })),
+        ),
+        `user ${u}`,
+      )
+    await slot.close()
+  })
+
+  it('a model whose x is not made of whole table rows (single: per-task slices) gets no split; by id takes the full path', async () => {
+    const runDir = join(dir, 'single')
+    await writeRun(runDir, { model: 'single', embeddingDim: 2, towers: [4] }, 3)
+    const run = exportRun(runDir, RUN_DEPS)
+    assert.equal(exportSplitGraph(run.model, modelWeights(readRun(runDir).weights, run.model)), null)
+    const served = await loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
+    assert.equal(served.split, undefined)
+    const slot = new ModelSlot(served, async () => served)
+    const user = pick(rows[2]!, OTHER)
+    const out = await createHandler(slot).rank({ context: user, item_ids: rows.map((r) => r.item_id) })
+    assertClose(
+      out.results,
+      await referenceScores(
+        runDir,
+        rows.map((r) => ({ ...r, ...user })),
+      ),
+      'single',
+    )
+    await slot.close()
+  })
+
+  it('a reload with new weights recomputes the item parts', async () => {
+    const runDir = join(dir, 'reload')
+    await writeRun(
+      runDir,
+      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
+      5,
+    )
+    const { slot, hits } = await serve(runDir)
+    const handler = createHandler(slot)
+    const user = pick(rows[1]!, OTHER)
+    const body = { context: user, item_ids: rows.map((r) => r.item_id) }
+    const joined = rows.map((r) => ({ ...r, ...user }))
+    const before = await handler.rank(body)
+    await writeRun(
+      runDir,
+      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
+      6,
+    )
+    assert.equal((await handler.reload()).status, 200)
+    const afterReload = await handler.rank(body)
+    assert.equal(hits(), 2)
+    const ref = await referenceScores(runDir, joined)
+    assertClose(afterReload.results, ref, 'after reload')
+    const moved = before.results.some((r) => Math.abs(r.score - ref[r.index]!) > 1e-3)
+    assert.ok(moved, 'the new weights change the scores (so the old P would be caught)')
+    await slot.close()
+  })
+})

@@ -21,21 +21,33 @@ const csv = join(dir, `aliexpress-like-${rows}.csv`)
 
 const conn = await connect()
 if (!existsSync(parquet) || !existsSync(csv)) {
-  const cats = Array.from({ length: 16 }, (_, i) => `(hash(i * ${i + 7}) % ${[3, 10, 100, 1000, 50000][i % 5]})::INTEGER AS categorical_${i + 1}`).join(', ')
-  const nums = Array.from({ length: 63 }, (_, i) => `round((hash(i + ${i * 13}) % 100000) / 100000.0, 5)::DOUBLE AS numerical_${i + 1}`).join(', ')
+  const cats = Array.from(
+    { length: 16 },
+    (_, i) => `(hash(i * ${i + 7}) % ${[3, 10, 100, 1000, 50000][i % 5]})::INTEGER AS categorical_${i + 1}`,
+  ).join(', ')
+  const nums = Array.from(
+    { length: 63 },
+    (_, i) => `round((hash(i + ${i * 13}) % 100000) / 100000.0, 5)::DOUBLE AS numerical_${i + 1}`,
+  ).join(', ')
   const click = `(hash(i * 3) % 100 < 3)`
-  await conn.run(`COPY (SELECT (i // 20)::BIGINT AS search_id, ${cats}, ${nums}, ${click}::INTEGER AS click, (${click} AND hash(i * 5) % 100 < 10)::INTEGER AS conversion FROM range(${rows}) t(i)) TO ${sqlString(parquet)} (FORMAT parquet)`)
+  await conn.run(
+    `COPY (SELECT (i // 20)::BIGINT AS search_id, ${cats}, ${nums}, ${click}::INTEGER AS click, (${click} AND hash(i * 5) % 100 < 10)::INTEGER AS conversion FROM range(${rows}) t(i)) TO ${sqlString(parquet)} (FORMAT parquet)`,
+  )
   await conn.run(`COPY (SELECT * FROM read_parquet(${sqlString(parquet)})) TO ${sqlString(csv)} (HEADER)`)
 }
 
 const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString('en-US')} rows/s`
 const TRAIN_ROWS_PER_S = 50_000 // ResFlow-sized step at B=2048: ~35–45 ms
-const share = (n: number, ms: number) => `${((100 * TRAIN_ROWS_PER_S) / ((n / ms) * 1000 + TRAIN_ROWS_PER_S)).toFixed(1)}% of an epoch`
+const share = (n: number, ms: number) =>
+  `${((100 * TRAIN_ROWS_PER_S) / ((n / ms) * 1000 + TRAIN_ROWS_PER_S)).toFixed(1)}% of an epoch`
 const cacheDir = join(dir, 'encoded-cache')
 rmSync(cacheDir, { recursive: true, force: true })
 const B = 2048
 const results: string[] = []
-for (const [format, file] of [['parquet', parquet], ['csv', csv]] as const) {
+for (const [format, file] of [
+  ['parquet', parquet],
+  ['csv', csv],
+] as const) {
   const schema = parseDatasetSchema({ ...aliexpressSchema(), format }, 'bench')
   let t = performance.now()
   const prep = await fitPreprocessing(schema, [file], { conn })
@@ -50,7 +62,8 @@ for (const [format, file] of [['parquet', parquet], ['csv', csv]] as const) {
   const epochs = (blockSize: number, reuseBuffers: boolean, count: number) => {
     const t0 = performance.now()
     let seen = 0
-    for (let e = 0; e < count; e++) for (const b of ds.batches(B, { shuffle: true, seed: e, reuseBuffers, blockSize })) seen += b.size
+    for (let e = 0; e < count; e++)
+      for (const b of ds.batches(B, { shuffle: true, seed: e, reuseBuffers, blockSize })) seen += b.size
     return [seen, performance.now() - t0] as const
   }
   const [full, fullMs] = epochs(1, true, 3)

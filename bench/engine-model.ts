@@ -41,7 +41,7 @@ export function benchModel(): Model {
         ;[128, 64].forEach((units, l) => {
           const out = denseBlock(ctx, `${task}.${l}`, h, units) // h_l(k)
           hidden.push(out)
-          h = prev ? add(out, prev.hidden[l]!) : out // input of layer l+1: h_l(k) + h_l(k−1)
+          h = prev ? add(out, prev.hidden[l]) : out // input of layer l+1: h_l(k) + h_l(k−1)
         })
         let z = linear(ctx, `${task}.logit`, h, 1)
         if (prev) z = add(z, prev.logit) // z_k = f_k + z_{k−1}
@@ -52,7 +52,7 @@ export function benchModel(): Model {
       return { logits, probs }
     },
     loss(_ctx, out, labels) {
-      return add(bceWithLogits(out.logits.click!, labels.click!), bceWithLogits(out.logits.purchase!, labels.purchase!))
+      return add(bceWithLogits(out.logits.click, labels.click), bceWithLogits(out.logits.purchase, labels.purchase))
     },
   }
 }

@@ -16,10 +16,15 @@ const threads = Number(args.get('threads') ?? 1)
 const batchSizes = (args.get('batch') ?? '1024,2048').split(',').map(Number)
 
 async function resflowRun(batch: number): Promise<number> {
-  const session = await TrainSession.create(benchModel(), { seed: 1, threads, optimizer: { kind: 'adam', lr: 1e-3 }, sparseOptimizer: { kind: 'adam', lr: 1e-3 } })
+  const session = await TrainSession.create(benchModel(), {
+    seed: 1,
+    threads,
+    optimizer: { kind: 'adam', lr: 1e-3 },
+    sparseOptimizer: { kind: 'adam', lr: 1e-3 },
+  })
   const batches = benchBatches(8, batch, 7)
   const stream = function* (n: number) {
-    for (let i = 0; i < n; i++) yield batches[i % batches.length]!
+    for (let i = 0; i < n; i++) yield batches[i % batches.length]
   }
   await session.trainBatches(stream(warmup))
   const t0 = performance.now()
@@ -39,10 +44,25 @@ function torchAvailable(): string | null {
 
 function pytorchRun(py: string, batch: number): number | null {
   const script = fileURLToPath(new URL('./pytorch/engine_bench.py', import.meta.url))
-  const r = spawnSync(py, [script, '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads), '--json'], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads) },
-  })
+  const r = spawnSync(
+    py,
+    [
+      script,
+      '--batch',
+      String(batch),
+      '--steps',
+      String(steps),
+      '--warmup',
+      String(warmup),
+      '--threads',
+      String(threads),
+      '--json',
+    ],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(threads) },
+    },
+  )
   const last = r.stdout.trim().split('\n').pop() ?? ''
   try {
     return JSON.parse(last).samples_per_s as number
@@ -53,14 +73,16 @@ function pytorchRun(py: string, batch: number): number | null {
 }
 
 const py = torchAvailable()
-console.log(`bench:engine steps=${steps} warmup=${warmup} threads=${threads} repeats=${repeats} torch=${py ?? 'absent'}`)
+console.log(
+  `bench:engine steps=${steps} warmup=${warmup} threads=${threads} repeats=${repeats} torch=${py ?? 'absent'}`,
+)
 const best: Record<string, { resflow: number; pytorch: number | null }> = {}
 for (const batch of batchSizes) {
   const r: number[] = []
   const p: number[] = []
   for (let k = 0; k < repeats; k++) {
     r.push(await resflowRun(batch))
-    console.log(`  B=${batch} run ${k + 1} resflow  ${r[k]!.toFixed(0)} samples/s`)
+    console.log(`  B=${batch} run ${k + 1} resflow  ${r[k].toFixed(0)} samples/s`)
     if (py) {
       const v = pytorchRun(py, batch)
       if (v !== null) {
@@ -70,7 +92,14 @@ for (const batch of batchSizes) {
     }
   }
   best[batch] = { resflow: Math.max(...r), pytorch: p.length ? Math.max(...p) : null }
-  console.log(`B=${batch}: resflow best ${best[batch]!.resflow.toFixed(0)}, pytorch best ${best[batch]!.pytorch?.toFixed(0) ?? 'n/a'}`)
+  console.log(
+    `B=${batch}: resflow best ${best[batch].resflow.toFixed(0)}, pytorch best ${best[batch].pytorch?.toFixed(0) ?? 'n/a'}`,
+  )
 }
-const last = best[2048] ?? best[batchSizes[batchSizes.length - 1]!]!
-console.log(JSON.stringify({ resflow_samples_per_s: Math.round(last.resflow), pytorch_samples_per_s: last.pytorch === null ? null : Math.round(last.pytorch) }))
+const last = best[2048] ?? best[batchSizes[batchSizes.length - 1]]
+console.log(
+  JSON.stringify({
+    resflow_samples_per_s: Math.round(last.resflow),
+    pytorch_samples_per_s: last.pytorch === null ? null : Math.round(last.pytorch),
+  }),
+)

@@ -38,7 +38,7 @@ const { values } = parseArgs({
 })
 const rows = Number(values.rows)
 const seeds = Number(values.seeds)
-const workerCounts = values.workers!.split(',').map(Number)
+const workerCounts = values.workers.split(',').map(Number)
 const work = join(tmpdir(), `resflow-parallel-bench`)
 mkdirSync(work, { recursive: true })
 // the demo's model and recipe (configs/synthetic.yaml) on a funnel of `rows` rows, split 80/10/10
@@ -62,14 +62,25 @@ writeFileSync(
 )
 const experiment = loadExperiment(config)
 const data = await prepareData(experiment.data, (line) => console.error(line), experiment.file)
-console.error(`bench/parallel: ${data.rows.train} training rows, batch ${experiment.batchSize}, ${experiment.epochs} epoch(s), seeds 1..${seeds}, workers ${workerCounts.join(' vs ')}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+console.error(
+  `bench/parallel: ${data.rows.train} training rows, batch ${experiment.batchSize}, ${experiment.epochs} epoch(s), seeds 1..${seeds}, workers ${workerCounts.join(' vs ')}; load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+)
 
 if (values.profile) {
-  const model = buildModel(data.spec, modelConfigFor(experiment, experiment.model.model), { positiveRates: data.positiveRates })
+  const model = buildModel(data.spec, modelConfigFor(experiment, experiment.model.model), {
+    positiveRates: data.positiveRates,
+  })
   const sizes = [128, 256, 512, 1024, 2048]
   const points: { b: number; cpuMs: number; wallMs: number }[] = []
   for (const b of sizes) {
-    const session = await TrainSession.create(model, { seed: 1, workerThread: false, optimizer: experiment.optimizer, sparseOptimizer: experiment.sparseOptimizer })
+    const session = await TrainSession.create(model, {
+      seed: 1,
+      workerThread: false,
+      optimizer: experiment.optimizer,
+      sparseOptimizer: experiment.sparseOptimizer,
+    })
     const batches = [...data.trainBatches(1, 1, b)].slice(0, Math.max(20, Math.floor(40960 / b)))
     for (const x of batches.slice(0, 5)) await session.trainStep(x) // warm-up
     const measured = batches.slice(5)
@@ -82,7 +93,9 @@ if (values.profile) {
     const wallMs = (performance.now() - t0) / measured.length
     points.push({ b, cpuMs, wallMs })
     // one thread does everything here: each phase's share of the wall time is its share of the CPU time
-    const phases = (['deferredMs', 'readMs', 'sourceMs', 'waitMs', 'denseMs', 'rowsMs'] as const).map((k) => `${k.replace('Ms', '')} ${(((session.profile[k] - p0[k]) / measured.length / wallMs) * cpuMs).toFixed(2)}`)
+    const phases = (['deferredMs', 'readMs', 'sourceMs', 'waitMs', 'denseMs', 'rowsMs'] as const).map(
+      (k) => `${k.replace('Ms', '')} ${(((session.profile[k] - p0[k]) / measured.length / wallMs) * cpuMs).toFixed(2)}`,
+    )
     console.log(`profile: batch ${String(b).padStart(4)}, CPU ms per step by phase (one thread): ${phases.join(', ')}`)
     await session.release()
   }
@@ -94,15 +107,27 @@ if (values.profile) {
     const r = points.reduce((a, p) => a + (p.b - mb) * (y(p) - my), 0) / points.reduce((a, p) => a + (p.b - mb) ** 2, 0)
     return `${(my - r * mb).toFixed(2)} ms + ${(r * 1000).toFixed(2)} ms per 1000 rows`
   }
-  for (const p of points) console.log(`profile: batch ${String(p.b).padStart(4)}: ${p.cpuMs.toFixed(2)} ms CPU, ${p.wallMs.toFixed(2)} ms wall per step`)
-  console.log(`profile: CPU per step (whole step on one thread) ≈ ${fit((p) => p.cpuMs)}; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  for (const p of points)
+    console.log(
+      `profile: batch ${String(p.b).padStart(4)}: ${p.cpuMs.toFixed(2)} ms CPU, ${p.wallMs.toFixed(2)} ms wall per step`,
+    )
+  console.log(
+    `profile: CPU per step (whole step on one thread) ≈ ${fit((p) => p.cpuMs)}; load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
   // the training loop alone (batches held in memory: no source, no validation), 1 vs N workers
   // alternated 3 times: CPU time of the process and wall time per step
   const batches = [...data.trainBatches(1, 1, experiment.batchSize)].slice(0, 120)
   const loop: Record<number, { cpu: number[]; wall: number[] }> = {}
   for (let rep = 0; rep < 3; rep++) {
     for (const workers of workerCounts) {
-      const session = await TrainSession.create(model, { seed: 1, workers, optimizer: experiment.optimizer, sparseOptimizer: experiment.sparseOptimizer })
+      const session = await TrainSession.create(model, {
+        seed: 1,
+        workers,
+        optimizer: experiment.optimizer,
+        sparseOptimizer: experiment.sparseOptimizer,
+      })
       await session.trainBatches(batches.slice(0, 10)) // warm-up
       const cpu0 = process.cpuUsage()
       const t0 = performance.now()
@@ -115,11 +140,17 @@ if (values.profile) {
     }
   }
   for (const w of workerCounts) {
-    const cpu = meanStd(loop[w]!.cpu)
-    const wall = meanStd(loop[w]!.wall)
-    console.log(`profile: training loop, ${w} worker(s): ${cpu.mean.toFixed(2)} ± ${cpu.std.toFixed(2)} ms CPU, ${wall.mean.toFixed(2)} ± ${wall.std.toFixed(2)} ms wall per step`)
+    const cpu = meanStd(loop[w].cpu)
+    const wall = meanStd(loop[w].wall)
+    console.log(
+      `profile: training loop, ${w} worker(s): ${cpu.mean.toFixed(2)} ± ${cpu.std.toFixed(2)} ms CPU, ${wall.mean.toFixed(2)} ± ${wall.std.toFixed(2)} ms wall per step`,
+    )
   }
-  console.log(`profile: load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(
+    `profile: load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  )
 }
 
 interface Result {
@@ -143,16 +174,28 @@ for (let seed = 1; seed <= seeds; seed++) {
     const test = await collectPredictions(run.session, data.testBatches(e.evalBatchSize)!)
     const p = run.session.profile
     const perStep: Record<string, number> = {}
-    for (const k of ['deferredMs', 'readMs', 'sourceMs', 'waitMs', 'denseMs', 'rowsMs'] as const) perStep[k] = p[k] / p.steps
+    for (const k of ['deferredMs', 'readMs', 'sourceMs', 'waitMs', 'denseMs', 'rowsMs'] as const)
+      perStep[k] = p[k] / p.steps
     const pp = run.session.parallelProfile
     if (pp) {
       perStep.shardRunMs = pp.runMs / pp.steps
       perStep.mergeMs = pp.mergeMs / pp.steps
     }
-    const r: Result = { workers, seed, samplesPerSecond: run.fit.samplesPerSecond, cpuMsPerKSample: (cpu.user + cpu.system) / 1000 / (data.rows.train * e.epochs / 1000), auc: run.manifest.tasks.map((t) => computeAuc(test.probs[t]!, test.labels[t]!)), perStep }
+    const r: Result = {
+      workers,
+      seed,
+      samplesPerSecond: run.fit.samplesPerSecond,
+      cpuMsPerKSample: (cpu.user + cpu.system) / 1000 / ((data.rows.train * e.epochs) / 1000),
+      auc: run.manifest.tasks.map((t) => computeAuc(test.probs[t], test.labels[t])),
+      perStep,
+    }
     results.push(r)
-    const fmt = Object.entries(perStep).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')
-    console.log(`workers ${workers} seed ${seed}: ${r.samplesPerSecond.toFixed(0)} samples/s, CPU ${r.cpuMsPerKSample.toFixed(1)} ms per 1000 samples, test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')}; per step: ${fmt}; load ${loadavg()[0]!.toFixed(2)}`)
+    const fmt = Object.entries(perStep)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')
+    console.log(
+      `workers ${workers} seed ${seed}: ${r.samplesPerSecond.toFixed(0)} samples/s, CPU ${r.cpuMsPerKSample.toFixed(1)} ms per 1000 samples, test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')}; per step: ${fmt}; load ${loadavg()[0].toFixed(2)}`,
+    )
     await run.session.release()
     rmSync(runDir, { recursive: true, force: true })
   }
@@ -160,14 +203,20 @@ for (let seed = 1; seed <= seeds; seed++) {
 const base = results.filter((r) => r.workers === workerCounts[0])
 for (const w of workerCounts.slice(1)) {
   const mine = results.filter((r) => r.workers === w)
-  const ratio = meanStd(mine.map((r, i) => r.samplesPerSecond / base[i]!.samplesPerSecond))
-  console.log(`workers ${w} / ${workerCounts[0]}: samples/s ratio ${ratio.mean.toFixed(3)} ± ${ratio.std.toFixed(3)} (per seed: ${mine.map((r, i) => (r.samplesPerSecond / base[i]!.samplesPerSecond).toFixed(3)).join(', ')})`)
-  const cpu = meanStd(mine.map((r, i) => r.cpuMsPerKSample / base[i]!.cpuMsPerKSample))
-  console.log(`  CPU time per sample ratio ${cpu.mean.toFixed(3)} ± ${cpu.std.toFixed(3)} (the parallel overhead: > 1 means more work in all for the same samples)`)
+  const ratio = meanStd(mine.map((r, i) => r.samplesPerSecond / base[i].samplesPerSecond))
+  console.log(
+    `workers ${w} / ${workerCounts[0]}: samples/s ratio ${ratio.mean.toFixed(3)} ± ${ratio.std.toFixed(3)} (per seed: ${mine.map((r, i) => (r.samplesPerSecond / base[i].samplesPerSecond).toFixed(3)).join(', ')})`,
+  )
+  const cpu = meanStd(mine.map((r, i) => r.cpuMsPerKSample / base[i].cpuMsPerKSample))
+  console.log(
+    `  CPU time per sample ratio ${cpu.mean.toFixed(3)} ± ${cpu.std.toFixed(3)} (the parallel overhead: > 1 means more work in all for the same samples)`,
+  )
   data.spec.tasks.forEach((t, k) => {
-    const d = meanStd(mine.map((r, i) => r.auc[k]! - base[i]!.auc[k]!))
-    const a = meanStd(mine.map((r) => r.auc[k]!))
-    const b = meanStd(base.map((r) => r.auc[k]!))
-    console.log(`  ${t} test AUC: ${b.mean.toFixed(4)} ± ${b.std.toFixed(4)} (${workerCounts[0]}) vs ${a.mean.toFixed(4)} ± ${a.std.toFixed(4)} (${w}); paired Δ ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}`)
+    const d = meanStd(mine.map((r, i) => r.auc[k] - base[i].auc[k]))
+    const a = meanStd(mine.map((r) => r.auc[k]))
+    const b = meanStd(base.map((r) => r.auc[k]))
+    console.log(
+      `  ${t} test AUC: ${b.mean.toFixed(4)} ± ${b.std.toFixed(4)} (${workerCounts[0]}) vs ${a.mean.toFixed(4)} ± ${a.std.toFixed(4)} (${w}); paired Δ ${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}`,
+    )
   })
 }

@@ -45,11 +45,11 @@ const REQUESTS = Number(values.requests)
 const K = Number(values.k)
 const TASKS = (
   { 1: ['click'], 2: ['click', 'purchase'], 3: ['click', 'cart', 'purchase'] } as Record<string, string[]>
-)[values.tasks!]
+)[values.tasks]
 if (!TASKS) throw new Error(`--tasks: expected 1, 2 or 3, got ${values.tasks}`)
 const WARMUP = 50
 const TARGET_P99_MS = 5
-const LOAD_BEFORE = loadavg()[0]!
+const LOAD_BEFORE = loadavg()[0]
 
 async function makeRun(dir: string): Promise<Preprocessing> {
   const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 20_000, seed: 1, tasks: TASKS })
@@ -79,7 +79,7 @@ function rawValues(prep: Preprocessing, side: 'user' | 'item', rng: Rng): Record
   const on = (f: { side?: string }) => (f.side ?? 'user') === side
   const out: Record<string, string | number> = {}
   for (const f of prep.sparse.filter(on)) {
-    const v = rng.next() < 0.05 ? 'unseen' : f.vocab[rng.int(f.vocab.length)]!
+    const v = rng.next() < 0.05 ? 'unseen' : f.vocab[rng.int(f.vocab.length)]
     out[f.column] = f.valueType === 'int' && v !== 'unseen' ? Number(v) : v
   }
   for (const f of [...prep.dense, ...prep.buckets].filter(on)) out[f.column] = Math.round(rng.next() * 1000) / 10
@@ -87,7 +87,7 @@ function rawValues(prep: Preprocessing, side: 'user' | 'item', rng: Rng): Record
 }
 
 function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-bench-prerank-'))
@@ -110,10 +110,10 @@ try {
   for (let r = 0; r < WARMUP + REQUESTS; r++) {
     const cpu = process.cpuUsage()
     const start = performance.now()
-    const { hits } = await ranker.rank(contexts[r % contexts.length]!, idLists[r % idLists.length]!, K)
+    const { hits } = await ranker.rank(contexts[r % contexts.length], idLists[r % idLists.length], K)
     const ms = performance.now() - start
     const used = process.cpuUsage(cpu)
-    checksum += hits[0]!.score
+    checksum += hits[0].score
     if (r >= WARMUP) {
       times.push(ms)
       cpuTimes.push((used.user + used.system) / 1000)
@@ -123,7 +123,7 @@ try {
   const userTimes: number[] = []
   for (let r = 0; r < 200; r++) {
     const start = performance.now()
-    await ranker.userVectors(contexts[r % contexts.length]!)
+    await ranker.userVectors(contexts[r % contexts.length])
     userTimes.push(performance.now() - start)
   }
   await ranker.release()
@@ -142,7 +142,7 @@ try {
   )
   console.log(`per request: ${CANDIDATES} candidate ids, top ${K}; ${REQUESTS} requests after ${WARMUP} warm-up`)
   console.log(
-    `  latency ms: min ${times[0]!.toFixed(2)}  p50 ${quantile(times, 0.5).toFixed(2)}  p99 ${p99.toFixed(2)}  mean ${mean.toFixed(2)}  max ${times[times.length - 1]!.toFixed(2)}  → ${((CANDIDATES * 1000) / mean / 1e6).toFixed(2)} M candidates/s`,
+    `  latency ms: min ${times[0].toFixed(2)}  p50 ${quantile(times, 0.5).toFixed(2)}  p99 ${p99.toFixed(2)}  mean ${mean.toFixed(2)}  max ${times[times.length - 1].toFixed(2)}  → ${((CANDIDATES * 1000) / mean / 1e6).toFixed(2)} M candidates/s`,
   )
   console.log(
     `  CPU time per request (process, all threads): p50 ${quantile(cpuTimes, 0.5).toFixed(2)} ms  p99 ${quantile(cpuTimes, 0.99).toFixed(2)} ms`,
@@ -154,7 +154,7 @@ try {
     `  target p99 ≤ ${TARGET_P99_MS} ms: ${p99 <= TARGET_P99_MS ? 'met' : 'NOT met'}  (checksum ${checksum.toFixed(4)})`,
   )
   console.log(
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; load average (1 min) ${LOAD_BEFORE.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}; load average (1 min) ${LOAD_BEFORE.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`,
   )
   console.log(`command: node --import tsx bench/prerank.ts ${process.argv.slice(2).join(' ')}`.trimEnd())
 } finally {

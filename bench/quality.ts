@@ -76,16 +76,25 @@ interface Result {
   bayes?: number[]
 }
 
-const overrides = (values.set ?? '').split(',').filter(Boolean).map((kv) => {
-  const [key, value] = kv.split('=') as [string, string | undefined]
-  if (!key || value === undefined) throw new Error(`--set: expected key=value, got "${kv}"`)
-  return [key, JSON.parse(value) as unknown] as const
-})
+const overrides = (values.set ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((kv) => {
+    const [key, value] = kv.split('=') as [string, string | undefined]
+    if (!key || value === undefined) throw new Error(`--set: expected key=value, got "${kv}"`)
+    return [key, JSON.parse(value) as unknown] as const
+  })
 const ours = ['resflow', ...overrides.map(([k, v]) => `${k}=${JSON.stringify(v)}`)].join(' ')
-const models = values.models!.split(',')
-for (const m of models) if (!REFERENCE_NAME[m]) throw new Error(`--models: "${m}" has no counterpart in the reference (have: ${Object.keys(REFERENCE_NAME).join(', ')})`)
+const models = values.models.split(',')
+for (const m of models)
+  if (!REFERENCE_NAME[m])
+    throw new Error(
+      `--models: "${m}" has no counterpart in the reference (have: ${Object.keys(REFERENCE_NAME).join(', ')})`,
+    )
 // --seeds N: resflow seeds 1..N, the reference's 0..N-1; --seeds A-B: resflow seeds A..B only (more seeds for a table)
-const [firstSeed, seeds] = /^\d+-\d+$/.test(values.seeds!) ? ((a: number, b: number) => [a, b - a + 1])(...(values.seeds!.split('-').map(Number) as [number, number])) : [null, Number(values.seeds)]
+const [firstSeed, seeds] = /^\d+-\d+$/.test(values.seeds)
+  ? ((a: number, b: number) => [a, b - a + 1])(...(values.seeds.split('-').map(Number) as [number, number]))
+  : [null, Number(values.seeds)]
 const results: Result[] = []
 const record = (r: Result) => {
   results.push(r)
@@ -93,18 +102,32 @@ const record = (r: Result) => {
 }
 
 if (values.from) {
-  const lines = values.from.split(',').flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Result))
-  for (const data of [...new Set(lines.map((r) => r.data))]) console.log(formatTables(data, lines.filter((r) => r.data === data && models.includes(r.model))) + '\n')
+  const lines = values.from.split(',').flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Result),
+  )
+  for (const data of [...new Set(lines.map((r) => r.data))])
+    console.log(
+      formatTables(
+        data,
+        lines.filter((r) => r.data === data && models.includes(r.model)),
+      ) + '\n',
+    )
   process.exit(0)
 }
 
 const python = '/usr/bin/python3'
 const runReference = values.reference === 'run'
 // an earlier mtl_ref.py --out JSON of the same data, read instead of running the reference again
-const referenceFile = values.reference !== 'run' && values.reference !== 'skip' ? values.reference! : null
-if (runReference && !existsSync(referenceScript)) throw new Error(`--reference run: ${referenceScript} not found (the shared reference sits beside the project); use --reference skip`)
+const referenceFile = values.reference !== 'run' && values.reference !== 'skip' ? values.reference : null
+if (runReference && !existsSync(referenceScript))
+  throw new Error(
+    `--reference run: ${referenceScript} not found (the shared reference sits beside the project); use --reference skip`,
+  )
 
-for (const data of values.data!.split(',')) {
+for (const data of values.data.split(',')) {
   const work = join(root, '.cache/quality')
   mkdirSync(work, { recursive: true })
   let refArgs: string[]
@@ -112,10 +135,22 @@ for (const data of values.data!.split(',')) {
   if (data === 'funnel') {
     const f = await funnelData(join(work, 'funnel'), FUNNEL.rows, FUNNEL.seed, FUNNEL.split)
     bayes = (JSON.parse(readFileSync(f.bayes, 'utf8')) as { auc: number[] }).auc
-    refArgs = ['--csv', f.csv.train, '--val-csv', f.csv.val, '--test-csv', f.csv.test, '--schema', f.schema, '--bayes', f.bayes]
+    refArgs = [
+      '--csv',
+      f.csv.train,
+      '--val-csv',
+      f.csv.val,
+      '--test-csv',
+      f.csv.test,
+      '--schema',
+      f.schema,
+      '--bayes',
+      f.bayes,
+    ]
   } else if (data === 'census') {
     const source = join(shared, 'data/census-income')
-    if (!existsSync(source)) throw new Error(`--data census: ${source} not found (the shared data sits beside the project)`)
+    if (!existsSync(source))
+      throw new Error(`--data census: ${source} not found (the shared data sits beside the project)`)
     const c = censusData(source, join(work, 'census'))
     refArgs = ['--census-files', [c.train, c.val, c.test].join(',')]
   } else {
@@ -123,7 +158,17 @@ for (const data of values.data!.split(',')) {
   }
   const refOut = join(tmpdir(), `resflow-quality-${data}-${process.pid}.json`)
   const reference = runReference
-    ? spawnReference([...refArgs, '--models', models.map((m) => REFERENCE_NAME[m]).join(','), '--seeds', String(seeds), '--threads', '1', '--out', refOut])
+    ? spawnReference([
+        ...refArgs,
+        '--models',
+        models.map((m) => REFERENCE_NAME[m]).join(','),
+        '--seeds',
+        String(seeds),
+        '--threads',
+        '1',
+        '--out',
+        refOut,
+      ])
     : null
   if (reference && values.sequential) await reference
 
@@ -134,38 +179,85 @@ for (const data of values.data!.split(',')) {
   for (const model of models) {
     for (let s = 0; s < seeds; s++) {
       const seed = (firstSeed ?? experiment.seed) + s
-      const run = await trainRun(experiment, prepared, { model, seed, runDir: join(tmpdir(), `resflow-quality-${process.pid}`, data, `${model}-${seed}`) })
+      const run = await trainRun(experiment, prepared, {
+        model,
+        seed,
+        runDir: join(tmpdir(), `resflow-quality-${process.pid}`, data, `${model}-${seed}`),
+      })
       const test = await collectPredictions(run.session, prepared.testBatches(experiment.evalBatchSize)!)
       await run.session.release()
       const r: Result = {
-        side: ours, data, model, seed, tasks: [...tasks],
-        auc: tasks.map((t) => computeAuc(test.probs[t]!, test.labels[t]!)),
-        bestEpoch: run.fit.best.epoch, epochs: run.fit.history.length, ...(bayes ? { bayes } : {}),
+        side: ours,
+        data,
+        model,
+        seed,
+        tasks: [...tasks],
+        auc: tasks.map((t) => computeAuc(test.probs[t], test.labels[t])),
+        bestEpoch: run.fit.best.epoch,
+        epochs: run.fit.history.length,
+        ...(bayes ? { bayes } : {}),
       }
       record(r)
-      console.error(`${ours} ${data} ${model.padEnd(13)} seed ${seed}: test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')} (best epoch ${r.bestEpoch}/${r.epochs})`)
+      console.error(
+        `${ours} ${data} ${model.padEnd(13)} seed ${seed}: test AUC ${r.auc.map((a) => a.toFixed(4)).join(' / ')} (best epoch ${r.bestEpoch}/${r.epochs})`,
+      )
     }
   }
   if (reference || referenceFile) {
     await reference
-    const res = JSON.parse(readFileSync(referenceFile ?? refOut, 'utf8')) as { runs: { model: string; seed: number; test_auc: number[]; best_epoch: number; epochs_run: number }[] }
+    const res = JSON.parse(readFileSync(referenceFile ?? refOut, 'utf8')) as {
+      runs: { model: string; seed: number; test_auc: number[]; best_epoch: number; epochs_run: number }[]
+    }
     for (const run of res.runs.filter((r) => models.some((m) => REFERENCE_NAME[m] === r.model))) {
       const model = Object.keys(REFERENCE_NAME).find((k) => REFERENCE_NAME[k] === run.model)!
-      record({ side: 'reference', data, model, seed: run.seed, tasks: [...tasks], auc: run.test_auc, bestEpoch: run.best_epoch, epochs: run.epochs_run, ...(bayes ? { bayes } : {}) })
+      record({
+        side: 'reference',
+        data,
+        model,
+        seed: run.seed,
+        tasks: [...tasks],
+        auc: run.test_auc,
+        bestEpoch: run.best_epoch,
+        epochs: run.epochs_run,
+        ...(bayes ? { bayes } : {}),
+      })
     }
   }
-  console.log(formatTables(data, results.filter((r) => r.data === data)) + '\n')
+  console.log(
+    formatTables(
+      data,
+      results.filter((r) => r.data === data),
+    ) + '\n',
+  )
 }
 console.log(`command: npm run bench:quality -- ${process.argv.slice(2).join(' ')}`.trimEnd())
 
 function spawnReference(args: string[]): Promise<void> {
-  const child = spawn(python, [referenceScript, ...args], { env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(python, [referenceScript, ...args], {
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let err = ''
-  child.stdout.on('data', (d: Buffer) => process.stderr.write(d.toString().split('\n').filter((l) => / seed \d+: test AUC/.test(l)).map((l) => `reference ${l}\n`).join('')))
+  child.stdout.on('data', (d: Buffer) =>
+    process.stderr.write(
+      d
+        .toString()
+        .split('\n')
+        .filter((l) => / seed \d+: test AUC/.test(l))
+        .map((l) => `reference ${l}\n`)
+        .join(''),
+    ),
+  )
   child.stderr.on('data', (d: Buffer) => (err += d.toString()))
   return new Promise((resolve, reject) => {
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${python} ${referenceScript} ${args.join(' ')} failed (exit ${code}):\n${err.slice(-4000)}`))))
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(`${python} ${referenceScript} ${args.join(' ')} failed (exit ${code}):\n${err.slice(-4000)}`),
+          ),
+    )
   })
 }
 
@@ -180,38 +272,59 @@ function signed(x: number, d = 4): string {
 /** Per data set and resflow variant: the AUC table against the reference, and ResFlow's gain over NSE on the last task. */
 function formatTables(data: string, rs: Result[]): string {
   const variants = [...new Set(rs.map((r) => r.side).filter((s) => s !== 'reference'))]
-  return (variants.length ? variants : ['resflow']).map((v) => formatTable(data, v, rs.filter((r) => r.side === v || r.side === 'reference'))).join('\n\n')
+  return (variants.length ? variants : ['resflow'])
+    .map((v) =>
+      formatTable(
+        data,
+        v,
+        rs.filter((r) => r.side === v || r.side === 'reference'),
+      ),
+    )
+    .join('\n\n')
 }
 
 function formatTable(data: string, variant: string, rs: Result[]): string {
   const tasks = rs[0]?.tasks ?? []
   const head = ['model', 'seeds (ours / ref)', ...tasks.flatMap((t) => [`${t} ${variant}`, `${t} reference`, 'Δ (SE)'])]
-  const rows = models.filter((m) => rs.some((r) => r.model === m)).map((model) => {
-    const ours = rs.filter((r) => r.side === variant && r.model === model)
-    const theirs = rs.filter((r) => r.side === 'reference' && r.model === model)
-    const cells = [model, `${ours.length} / ${theirs.length}`]
-    tasks.forEach((_, k) => {
-      const a = ours.length ? meanStd(ours.map((r) => r.auc[k]!)) : null
-      const b = theirs.length ? meanStd(theirs.map((r) => r.auc[k]!)) : null
-      const se = a && b ? Math.sqrt(a.std ** 2 / ours.length + b.std ** 2 / theirs.length) : NaN
-      cells.push(a ? fmt(a) : '—', b ? fmt(b) : '—', a && b ? `${signed(a.mean - b.mean)}${Number.isFinite(se) ? ` (${se.toFixed(4)})` : ''}` : '—')
+  const rows = models
+    .filter((m) => rs.some((r) => r.model === m))
+    .map((model) => {
+      const ours = rs.filter((r) => r.side === variant && r.model === model)
+      const theirs = rs.filter((r) => r.side === 'reference' && r.model === model)
+      const cells = [model, `${ours.length} / ${theirs.length}`]
+      tasks.forEach((_, k) => {
+        const a = ours.length ? meanStd(ours.map((r) => r.auc[k])) : null
+        const b = theirs.length ? meanStd(theirs.map((r) => r.auc[k])) : null
+        const se = a && b ? Math.sqrt(a.std ** 2 / ours.length + b.std ** 2 / theirs.length) : NaN
+        cells.push(
+          a ? fmt(a) : '—',
+          b ? fmt(b) : '—',
+          a && b ? `${signed(a.mean - b.mean)}${Number.isFinite(se) ? ` (${se.toFixed(4)})` : ''}` : '—',
+        )
+      })
+      return cells
     })
-    return cells
-  })
   const bayes = rs.find((r) => r.bayes)?.bayes
   if (bayes) rows.push(['Bayes (true p)', '', ...bayes.flatMap((b) => [b.toFixed(4), b.toFixed(4), ''])])
   const table = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`)
-  const out = [`### ${data}, ${variant}: test AUC, mean ± std over seeds; Δ = resflow − reference (standard error of the difference)`, '', ...table]
+  const out = [
+    `### ${data}, ${variant}: test AUC, mean ± std over seeds; Δ = resflow − reference (standard error of the difference)`,
+    '',
+    ...table,
+  ]
   // ResFlow vs NSE on the last task: relative AUC gain per seed (paired by seed within each side)
   const last = tasks.length - 1
   const gains = (side: string) => {
-    const nse = new Map(rs.filter((r) => r.side === side && r.model === 'nse').map((r) => [r.seed, r.auc[last]!]))
-    return rs.filter((r) => r.side === side && r.model === 'resflow' && nse.has(r.seed)).map((r) => 100 * (r.auc[last]! / nse.get(r.seed)! - 1))
+    const nse = new Map(rs.filter((r) => r.side === side && r.model === 'nse').map((r) => [r.seed, r.auc[last]]))
+    return rs
+      .filter((r) => r.side === side && r.model === 'resflow' && nse.has(r.seed))
+      .map((r) => 100 * (r.auc[last] / nse.get(r.seed)! - 1))
   }
   const gainRows = [variant, 'reference'].map((side) => [side, gains(side)] as const).filter(([, g]) => g.length > 0)
   if (gainRows.length && tasks.length > 1) {
     out.push('', `ResFlow vs NSE, ${tasks[last]} AUC, relative gain per seed (%):`, '')
-    for (const [side, g] of gainRows) out.push(`- ${side}: ${g.map((x) => signed(x, 2)).join(', ')} (mean ${signed(meanStd(g).mean, 2)})`)
+    for (const [side, g] of gainRows)
+      out.push(`- ${side}: ${g.map((x) => signed(x, 2)).join(', ')} (mean ${signed(meanStd(g).mean, 2)})`)
   }
   return out.join('\n')
 }

@@ -33,7 +33,8 @@ const rowCounts = values.rows.split(',').map(Number)
 const workerCounts = values.workers ? values.workers.split(',').map(Number) : [undefined]
 const budgetMb = Number(values['budget-mb'])
 for (const n of [...rowCounts, budgetMb, ...workerCounts.filter((w) => w !== undefined)]) {
-  if (!Number.isInteger(n) || n! < 1) throw new Error(`bench:scale: expected positive integers, got ${JSON.stringify(values)}`)
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`bench:scale: expected positive integers, got ${JSON.stringify(values)}`)
 }
 const dataRoot = resolve(values.data)
 mkdirSync(dataRoot, { recursive: true })
@@ -60,7 +61,11 @@ function ensureData(rows: number): string {
   if (existsSync(join(dir, 'schema.json'))) return dir
   console.error(`bench:scale: generating ${rows} rows into ${dir} ...`)
   const t0 = performance.now()
-  const r = spawnSync(process.execPath, [...cli, 'datagen', '--out', dir, '--rows', String(rows), '--width', 'aliexpress'], { stdio: 'inherit' })
+  const r = spawnSync(
+    process.execPath,
+    [...cli, 'datagen', '--out', dir, '--rows', String(rows), '--width', 'aliexpress'],
+    { stdio: 'inherit' },
+  )
   if (r.status !== 0) throw new Error(`bench:scale: datagen failed (${r.status})`)
   console.error(`bench:scale: generated in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
   return dir
@@ -70,7 +75,9 @@ function trainOnce(rows: number, workers: number | undefined): Result {
   const dir = ensureData(rows)
   const work = mkdtempSync(join(dataRoot, 'run-'))
   const config = join(work, 'experiment.yaml')
-  writeFileSync(config, `name: scale
+  writeFileSync(
+    config,
+    `name: scale
 data: { dataset: synthetic, dir: ${dir} }
 model: { model: resflow, embeddingDim: 8, towers: [64, 32] }
 optimizer: { kind: adam, lr: 0.001 }
@@ -79,21 +86,46 @@ epochs: ${Number(values.epochs)}
 batchSize: ${Number(values.batch)}
 earlyStopping: { metric: mean-auc, patience: 2 }
 seed: 1
-`)
+`,
+  )
   const runDir = join(work, 'run')
-  const args = [...cli, 'train', '--config', config, '--out', runDir, '--memory-budget-mb', String(budgetMb), ...(workers !== undefined ? ['--workers', String(workers)] : [])]
+  const args = [
+    ...cli,
+    'train',
+    '--config',
+    config,
+    '--out',
+    runDir,
+    '--memory-budget-mb',
+    String(budgetMb),
+    ...(workers !== undefined ? ['--workers', String(workers)] : []),
+  ]
   const t0 = performance.now()
   // GNU time reports the child's maximum resident set size (kB) on its last stderr line
   const r = hasTime
-    ? spawnSync('/usr/bin/time', ['-f', 'peak-rss-kb %M', process.execPath, ...args], { encoding: 'utf8', env: { ...process.env, RESFLOW_CACHE_DIR: join(work, 'cache') }, maxBuffer: 1 << 26 })
-    : spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, RESFLOW_CACHE_DIR: join(work, 'cache') }, maxBuffer: 1 << 26 })
+    ? spawnSync('/usr/bin/time', ['-f', 'peak-rss-kb %M', process.execPath, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, RESFLOW_CACHE_DIR: join(work, 'cache') },
+        maxBuffer: 1 << 26,
+      })
+    : spawnSync(process.execPath, args, {
+        encoding: 'utf8',
+        env: { ...process.env, RESFLOW_CACHE_DIR: join(work, 'cache') },
+        maxBuffer: 1 << 26,
+      })
   const seconds = (performance.now() - t0) / 1000
   const stderr = r.stderr ?? ''
   if (r.status !== 0) throw new Error(`bench:scale: train failed (${r.status}):\n${stderr.slice(-4000)}`)
   const rss = /peak-rss-kb (\d+)/.exec(stderr)
-  const pass = /train: first pass encoded \d+ rows in [\d.]+s \((\d+) rows\/s\)|first pass encoded \d+ training rows in [\d.]+s \((\d+) rows\/s\)/.exec(stderr)
-  const log = readFileSync(join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rows: number; samplesPerSecond: number; valAuc: Record<string, number> })
-  const last = log[log.length - 1]!
+  const pass =
+    /train: first pass encoded \d+ rows in [\d.]+s \((\d+) rows\/s\)|first pass encoded \d+ training rows in [\d.]+s \((\d+) rows\/s\)/.exec(
+      stderr,
+    )
+  const log = readFileSync(join(runDir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { rows: number; samplesPerSecond: number; valAuc: Record<string, number> })
+  const last = log[log.length - 1]
   rmSync(work, { recursive: true, force: true })
   return {
     rows,
@@ -118,12 +150,30 @@ for (const rows of rowCounts) {
     console.error(JSON.stringify(res))
   }
 }
-const base = results[0]!
+const base = results[0]
 const fmt = (n: number | null) => (n === null ? '-' : n.toLocaleString('en-US'))
-console.log(`budget ${budgetMb} MB (data.memoryBudgetMB); load average at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)
-console.log('| rows | train rows | workers | data | peak RSS MB | first pass rows/s | epoch samples/s | vs first | val AUC click / purchase | wall s |')
+console.log(
+  `budget ${budgetMb} MB (data.memoryBudgetMB); load average at the end ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+)
+console.log(
+  '| rows | train rows | workers | data | peak RSS MB | first pass rows/s | epoch samples/s | vs first | val AUC click / purchase | wall s |',
+)
 console.log('|---:|---:|---:|---|---:|---:|---:|---:|---|---:|')
 for (const r of results) {
-  console.log(`| ${fmt(r.rows)} | ${fmt(r.trainRows)} | ${r.workers} | ${r.streamed ? 'streamed' : 'in memory'} | ${fmt(r.peakRssMb)} | ${fmt(r.firstPassRowsPerS)} | ${fmt(r.epochSamplesPerS)} | ${(r.epochSamplesPerS / base.epochSamplesPerS).toFixed(2)} | ${Object.values(r.valAuc).map((a) => a.toFixed(4)).join(' / ')} | ${r.seconds} |`)
+  console.log(
+    `| ${fmt(r.rows)} | ${fmt(r.trainRows)} | ${r.workers} | ${r.streamed ? 'streamed' : 'in memory'} | ${fmt(r.peakRssMb)} | ${fmt(r.firstPassRowsPerS)} | ${fmt(r.epochSamplesPerS)} | ${(r.epochSamplesPerS / base.epochSamplesPerS).toFixed(2)} | ${Object.values(
+      r.valAuc,
+    )
+      .map((a) => a.toFixed(4))
+      .join(' / ')} | ${r.seconds} |`,
+  )
 }
-if (values.json) writeFileSync(values.json, JSON.stringify({ command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), results }, null, 2) + '\n')
+if (values.json)
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      { command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), results },
+      null,
+      2,
+    ) + '\n',
+  )

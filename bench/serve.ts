@@ -25,20 +25,35 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
-import { type DatasetSchema, type Preprocessing, fitPreprocessing, generateSynthetic, inputSpecOf, loadDatasetSchema, parseDatasetSchema } from '../src/data/index.js'
+import {
+  type DatasetSchema,
+  type Preprocessing,
+  fitPreprocessing,
+  generateSynthetic,
+  inputSpecOf,
+  loadDatasetSchema,
+  parseDatasetSchema,
+} from '../src/data/index.js'
 import { Rng } from '../src/engine/rng.js'
 import { buildModel } from '../src/models/registry.js'
 import { saveWeights, writeAtomic } from '../src/run/checkpoint.js'
 import { runFiles, writeManifest } from '../src/run/run-dir.js'
 import { TrainSession } from '../src/train/session.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, model: { type: 'string', default: 'resflow' }, only: { type: 'string' }, threads: { type: 'string' } } })
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    model: { type: 'string', default: 'resflow' },
+    only: { type: 'string' },
+    threads: { type: 'string' },
+  },
+})
 const SECONDS = Number(values.seconds)
-const MODEL = values.model!
+const MODEL = values.model
 const TARGET_P99_MS = 10
 const TARGET_BY_ID_P99_MS = 5
 /** other processes competing for the cores skew the tail latencies; recorded with the figures */
-const LOAD_BEFORE = loadavg()[0]!
+const LOAD_BEFORE = loadavg()[0]
 
 /** The part of autocannon's API used here (it ships no types). */
 interface LoadResult {
@@ -64,7 +79,15 @@ async function makeRun(run: string, schema: DatasetSchema, files: string[]): Pro
   const modelConfig = { model: MODEL }
   const model = buildModel(spec, modelConfig)
   const session = await TrainSession.create(model, { seed: 1, embeddingInitStd: 0.1 })
-  writeManifest(run, { version: 1, model: MODEL, modelConfig, tasks: spec.tasks, seed: 1, fusion: { kind: 'additive', weights: Object.fromEntries(spec.tasks.map((t, i) => [t, 4 ** i])) }, createdAt: new Date().toISOString() })
+  writeManifest(run, {
+    version: 1,
+    model: MODEL,
+    modelConfig,
+    tasks: spec.tasks,
+    seed: 1,
+    fusion: { kind: 'additive', weights: Object.fromEntries(spec.tasks.map((t, i) => [t, 4 ** i])) },
+    createdAt: new Date().toISOString(),
+  })
   writeAtomic(runFiles(run).preprocessing, JSON.stringify(prep))
   saveWeights(runFiles(run).weights, session.params, session.tables)
   await session.release()
@@ -90,24 +113,50 @@ const CENSUS = {
 }
 function itemCells(id: number): (string | number)[] {
   const rng = new Rng(1000 + id)
-  return [id, ...CENSUS.itemCats.map((c) => `v${rng.int(c.vocab)}`), ...CENSUS.itemNums.map(() => Math.round(rng.next() * 10000) / 100)]
+  return [
+    id,
+    ...CENSUS.itemCats.map((c) => `v${rng.int(c.vocab)}`),
+    ...CENSUS.itemNums.map(() => Math.round(rng.next() * 10000) / 100),
+  ]
 }
 async function censusRun(dir: string): Promise<{ prep: Preprocessing; items: string }> {
   const rng = new Rng(7)
-  const header = ['item_id', ...CENSUS.itemCats.map((c) => c.name), ...CENSUS.itemNums, ...CENSUS.userCats.map((c) => c.name), ...CENSUS.userNums, 'click', 'purchase']
+  const header = [
+    'item_id',
+    ...CENSUS.itemCats.map((c) => c.name),
+    ...CENSUS.itemNums,
+    ...CENSUS.userCats.map((c) => c.name),
+    ...CENSUS.userNums,
+    'click',
+    'purchase',
+  ]
   const lines = [header.join(',')]
   for (let r = 0; r < 6000; r++) {
     const click = rng.next() < 0.1 ? 1 : 0
-    const user = [...CENSUS.userCats.map((c) => `u${rng.int(c.vocab)}`), ...CENSUS.userNums.map(() => Math.round(rng.next() * 5000) / 100)]
+    const user = [
+      ...CENSUS.userCats.map((c) => `u${rng.int(c.vocab)}`),
+      ...CENSUS.userNums.map(() => Math.round(rng.next() * 5000) / 100),
+    ]
     lines.push([...itemCells(rng.int(ITEMS)), ...user, click, click && rng.next() < 0.2 ? 1 : 0].join(','))
   }
   const train = join(dir, 'census-width.csv')
   writeFileSync(train, lines.join('\n') + '\n')
   const items = join(dir, 'items.csv')
-  writeFileSync(items, [header.slice(0, 15).join(','), ...Array.from({ length: ITEMS }, (_, i) => itemCells(i).join(','))].join('\n') + '\n')
+  writeFileSync(
+    items,
+    [header.slice(0, 15).join(','), ...Array.from({ length: ITEMS }, (_, i) => itemCells(i).join(','))].join('\n') +
+      '\n',
+  )
   const schema = parseDatasetSchema({
-    sparse: [{ name: 'item_id', side: 'item' }, ...CENSUS.itemCats.map((c) => ({ name: c.name, side: 'item' as const })), ...CENSUS.userCats.map((c) => ({ name: c.name, side: 'user' as const }))],
-    dense: [...CENSUS.itemNums.map((name) => ({ name, side: 'item' as const })), ...CENSUS.userNums.map((name) => ({ name, side: 'user' as const }))],
+    sparse: [
+      { name: 'item_id', side: 'item' },
+      ...CENSUS.itemCats.map((c) => ({ name: c.name, side: 'item' as const })),
+      ...CENSUS.userCats.map((c) => ({ name: c.name, side: 'user' as const })),
+    ],
+    dense: [
+      ...CENSUS.itemNums.map((name) => ({ name, side: 'item' as const })),
+      ...CENSUS.userNums.map((name) => ({ name, side: 'user' as const })),
+    ],
     tasks: [{ name: 'click' }, { name: 'purchase' }],
   })
   return { prep: await makeRun(join(dir, 'census-run'), schema, [train]), items }
@@ -118,12 +167,15 @@ function censusBodies(prep: Preprocessing, candidates: number): { rows: string; 
   const rng = new Rng(candidates)
   const itemCols = ['item_id', ...CENSUS.itemCats.map((c) => c.name), ...CENSUS.itemNums]
   const userCols = [...CENSUS.userCats.map((c) => c.name), ...CENSUS.userNums]
-  const userVals = [...CENSUS.userCats.map((c) => `u${rng.int(c.vocab)}`), ...CENSUS.userNums.map(() => Math.round(rng.next() * 5000) / 100)]
+  const userVals = [
+    ...CENSUS.userCats.map((c) => `u${rng.int(c.vocab)}`),
+    ...CENSUS.userNums.map(() => Math.round(rng.next() * 5000) / 100),
+  ]
   const ids = Array.from({ length: candidates }, () => rng.int(ITEMS))
   const rows = ids.map((id) => {
     const row: Record<string, string | number> = {}
-    itemCells(id).forEach((v, k) => (row[itemCols[k]!] = v))
-    userCols.forEach((c, k) => (row[c] = userVals[k]!))
+    itemCells(id).forEach((v, k) => (row[itemCols[k]] = v))
+    userCols.forEach((c, k) => (row[c] = userVals[k]))
     return row
   })
   const columns = Object.fromEntries([...itemCols, ...userCols].map((c) => [c, rows.map((r) => r[c])]))
@@ -141,7 +193,7 @@ function requestBody(prep: Preprocessing, candidates: number, seed: number): str
   const value = (f: { vocab?: string[]; valueType?: string } | object) => {
     if (!('vocab' in f) || !f.vocab) return Math.round(rng.next() * 1000) / 10
     if (rng.next() < 0.05) return 'unseen'
-    const v = f.vocab[rng.int(f.vocab.length)]!
+    const v = f.vocab[rng.int(f.vocab.length)]
     return 'valueType' in f && f.valueType === 'int' ? Number(v) : v
   }
   const columns = [...prep.sparse, ...prep.buckets, ...prep.dense]
@@ -154,13 +206,17 @@ function requestBody(prep: Preprocessing, candidates: number, seed: number): str
 
 function startServer(runDir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
   const threads = values.threads ? ['--threads', values.threads] : []
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra], { stdio: ['ignore', 'inherit', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra],
+    { stdio: ['ignore', 'inherit', 'pipe'] },
+  )
   return new Promise((resolve, reject) => {
     let err = ''
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       err += chunk.toString()
       const m = /on (http:\/\/[\d.]+:\d+)/.exec(err)
-      if (m) resolve({ child, url: m[1]! })
+      if (m) resolve({ child, url: m[1] })
     })
     child.on('exit', (code) => reject(new Error(`resflow serve exited with ${code}: ${err}`)))
   })
@@ -179,16 +235,25 @@ interface Row {
 }
 
 async function load(url: string, body: string, clients: number, seconds: number): Promise<LoadResult> {
-  return autocannon({ url: `${url}/v1/rank`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: clients, duration: seconds })
+  return autocannon({
+    url: `${url}/v1/rank`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: clients,
+    duration: seconds,
+  })
 }
 
 /** The server's accumulated phase times (s) and /v1/rank request count, from /metrics (null on a server without them). */
 async function phaseTotals(url: string): Promise<{ phases: Record<string, number>; requests: number } | null> {
   const text = await (await fetch(`${url}/metrics`)).text()
   const phases: Record<string, number> = {}
-  for (const m of text.matchAll(/^resflow_rank_phase_seconds_total\{phase="(\w+)"\} (\S+)$/gm)) phases[m[1]!] = Number(m[2])
+  for (const m of text.matchAll(/^resflow_rank_phase_seconds_total\{phase="(\w+)"\} (\S+)$/gm))
+    phases[m[1]] = Number(m[2])
   let requests = 0
-  for (const m of text.matchAll(/^resflow_requests_total\{route="POST \/v1\/rank",status="200"\} (\S+)$/gm)) requests += Number(m[1])
+  for (const m of text.matchAll(/^resflow_requests_total\{route="POST \/v1\/rank",status="200"\} (\S+)$/gm))
+    requests += Number(m[1])
   return Object.keys(phases).length > 0 ? { phases, requests } : null
 }
 
@@ -202,9 +267,20 @@ async function measure(url: string, name: string, candidates: number, body: stri
     let phases: Record<string, number> | null = null
     if (before && after && after.requests > before.requests) {
       const n = after.requests - before.requests
-      phases = Object.fromEntries(Object.keys(after.phases).map((k) => [k, ((after.phases[k]! - (before.phases[k] ?? 0)) * 1000) / n]))
+      phases = Object.fromEntries(
+        Object.keys(after.phases).map((k) => [k, ((after.phases[k] - (before.phases[k] ?? 0)) * 1000) / n]),
+      )
     }
-    rows.push({ case: name, candidates, clients: c, p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, errors: r.errors + r.timeouts + r.non2xx, phases })
+    rows.push({
+      case: name,
+      candidates,
+      clients: c,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      rps: r.requests.average,
+      errors: r.errors + r.timeouts + r.non2xx,
+      phases,
+    })
   }
   return rows
 }
@@ -219,7 +295,16 @@ try {
     const prep = await syntheticRun(dir)
     const started = await startServer(join(dir, 'run'))
     servers.push(started.child)
-    for (const candidates of [100, 1000]) rows.push(...(await measure(started.url, 'synthetic (10 features), rows', candidates, requestBody(prep, candidates, candidates), [1, 4])))
+    for (const candidates of [100, 1000])
+      rows.push(
+        ...(await measure(
+          started.url,
+          'synthetic (10 features), rows',
+          candidates,
+          requestBody(prep, candidates, candidates),
+          [1, 4],
+        )),
+      )
     started.child.kill('SIGTERM')
   }
   if (values.only !== 'synthetic') {
@@ -231,32 +316,60 @@ try {
     const bodies = censusBodies(prep, 1000)
     rows.push(...(await measure(started.url, 'census width (40 features), rows', 1000, bodies.rows, [1, 4, 16])))
     rows.push(...(await measure(started.url, 'census width (40 features), columns', 1000, bodies.columns, [1, 4, 16])))
-    rows.push(...(await measure(started.url, 'census width, by id (item store) + context', 1000, bodies.ids, [1, 4, 16])))
+    rows.push(
+      ...(await measure(started.url, 'census width, by id (item store) + context', 1000, bodies.ids, [1, 4, 16])),
+    )
   }
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
-  const loadAfter = loadavg()[0]!
-  console.log(`\nnote: load average ${LOAD_BEFORE.toFixed(1)} before the bench started, ${loadAfter.toFixed(1)} at its end (the bench itself adds about 2 while it runs): other processes ${LOAD_BEFORE > 0.5 ? 'shared' : 'hardly used'} the ${cpus().length} cores`)
-  console.log(`\nresflow serve, ${MODEL} (default config), ${values.threads ?? 1} onnxruntime thread(s); loopback, ${cpus().length} cores (${cpu}), ${SECONDS} s per row`)
-  console.log(`command: npm run bench:serve${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`)
-  console.log('| case | candidates | clients | p50 ms | p99 ms | requests/s | candidates/s | errors | server ms/request: parse / encode / run / sort+serialise |')
+  const loadAfter = loadavg()[0]
+  console.log(
+    `\nnote: load average ${LOAD_BEFORE.toFixed(1)} before the bench started, ${loadAfter.toFixed(1)} at its end (the bench itself adds about 2 while it runs): other processes ${LOAD_BEFORE > 0.5 ? 'shared' : 'hardly used'} the ${cpus().length} cores`,
+  )
+  console.log(
+    `\nresflow serve, ${MODEL} (default config), ${values.threads ?? 1} onnxruntime thread(s); loopback, ${cpus().length} cores (${cpu}), ${SECONDS} s per row`,
+  )
+  console.log(
+    `command: npm run bench:serve${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`,
+  )
+  console.log(
+    '| case | candidates | clients | p50 ms | p99 ms | requests/s | candidates/s | errors | server ms/request: parse / encode / run / sort+serialise |',
+  )
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
   const ms = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(2))
   for (const r of rows) {
-    const p = r.phases ? `${ms(r.phases.parse)} / ${ms(r.phases.encode)} / ${ms(r.phases.run)} / ${ms(r.phases.sort)}` : 'n/a'
-    console.log(`| ${r.case} | ${r.candidates} | ${r.clients} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.rps.toFixed(0)} | ${(r.rps * r.candidates).toFixed(0)} | ${r.errors} | ${p} |`)
+    const p = r.phases
+      ? `${ms(r.phases.parse)} / ${ms(r.phases.encode)} / ${ms(r.phases.run)} / ${ms(r.phases.sort)}`
+      : 'n/a'
+    console.log(
+      `| ${r.case} | ${r.candidates} | ${r.clients} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.rps.toFixed(0)} | ${(r.rps * r.candidates).toFixed(0)} | ${r.errors} | ${p} |`,
+    )
   }
   if (censusStartMs !== null) {
     // the item split's P: one [items, H] float32 table per first layer on the shared input (two towers of 128 here)
-    const p = MODEL === 'resflow' || MODEL === 'nse' ? `; item split P: ${ITEMS} items × 2 × 128 × 4 B = ${((ITEMS * 256 * 4) / 2 ** 20).toFixed(2)} MiB` : ''
-    console.log(`\ncensus server start (spawn → listening, run + ${ITEMS} items loaded): ${censusStartMs.toFixed(0)} ms${p}`)
+    const p =
+      MODEL === 'resflow' || MODEL === 'nse'
+        ? `; item split P: ${ITEMS} items × 2 × 128 × 4 B = ${((ITEMS * 256 * 4) / 2 ** 20).toFixed(2)} MiB`
+        : ''
+    console.log(
+      `\ncensus server start (spawn → listening, run + ${ITEMS} items loaded): ${censusStartMs.toFixed(0)} ms${p}`,
+    )
   }
-  console.log('\n(latency is client-side: it includes sending the body and reading the answer over loopback; the server phases do not include reading the body)')
+  console.log(
+    '\n(latency is client-side: it includes sending the body and reading the answer over loopback; the server phases do not include reading the body)',
+  )
   const check = (label: string, match: (r: Row) => boolean, target: number) => {
     const r = rows.find((x) => match(x) && x.clients === 1)
-    if (r) console.log(`target p99 ≤ ${target} ms, ${label}, 1 client: ${r.p99.toFixed(1)} ms → ${r.p99 <= target && r.errors === 0 ? 'met' : 'NOT met'}`)
+    if (r)
+      console.log(
+        `target p99 ≤ ${target} ms, ${label}, 1 client: ${r.p99.toFixed(1)} ms → ${r.p99 <= target && r.errors === 0 ? 'met' : 'NOT met'}`,
+      )
   }
   check('synthetic 1000 candidates', (r) => r.case.startsWith('synthetic') && r.candidates === 1000, TARGET_P99_MS)
-  check('census width 1000 candidates as rows', (r) => r.case.endsWith('rows') && r.case.startsWith('census'), TARGET_P99_MS)
+  check(
+    'census width 1000 candidates as rows',
+    (r) => r.case.endsWith('rows') && r.case.startsWith('census'),
+    TARGET_P99_MS,
+  )
   check('census width 1000 candidates as columns', (r) => r.case.endsWith('columns'), TARGET_P99_MS)
   check('census width 1000 candidates by id', (r) => r.case.includes('by id'), TARGET_BY_ID_P99_MS)
 } finally {

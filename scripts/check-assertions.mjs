@@ -38,7 +38,9 @@ for (const sf of program.getSourceFiles()) {
 }
 if (fix) console.log(`removed ${found.length} non-null assertions that asserted nothing`)
 else if (found.length > 0) {
-  console.error(`${found.length} non-null assertions assert nothing (the type already excludes null/undefined); remove them (node scripts/check-assertions.mjs --fix):`)
+  console.error(
+    `${found.length} non-null assertions assert nothing (the type already excludes null/undefined); remove them (node scripts/check-assertions.mjs --fix):`,
+  )
   for (const f of found.slice(0, 20)) console.error(`  ${f}`)
   process.exit(1)
 }

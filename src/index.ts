@@ -4,7 +4,18 @@
  */
 
 // errors
-export { ResflowError, ConfigError, DataError, ShapeError, GradientError, RuntimeError, ExportError, RequestError, RunError, WriteError } from './errors.js'
+export {
+  ResflowError,
+  ConfigError,
+  DataError,
+  ShapeError,
+  GradientError,
+  RuntimeError,
+  ExportError,
+  RequestError,
+  RunError,
+  WriteError,
+} from './errors.js'
 
 // engine: symbolic graphs, autodiff, ONNX, onnxruntime
 export { Graph, Tensor } from './engine/node.js'
@@ -23,22 +34,58 @@ export { linear, prelu, batchNorm, dropout, denseBlock, mlp } from './nn/layers.
 export { bceWithLogits, softplus } from './nn/losses.js'
 export { EmbeddingTable, embeddingInputs, packedLayout } from './nn/embedding.js'
 export type { EmbeddingSpec } from './nn/embedding.js'
-export { DenseOptimizerSchema, SparseOptimizerSchema, DEFAULT_LR, denseOptimizerSettings, sparseOptimizerSettings } from './config/optimizers.js'
-export type { DenseOptimizerConfig, DenseOptimizerSettings, SparseOptimizerConfig, SparseOptimizerSettings } from './config/optimizers.js'
+export {
+  DenseOptimizerSchema,
+  SparseOptimizerSchema,
+  DEFAULT_LR,
+  denseOptimizerSettings,
+  sparseOptimizerSettings,
+} from './config/optimizers.js'
+export type {
+  DenseOptimizerConfig,
+  DenseOptimizerSettings,
+  SparseOptimizerConfig,
+  SparseOptimizerSettings,
+} from './config/optimizers.js'
 export { BuildContext, ParamStore, DEFAULT_LAYERS } from './nn/params.js'
 export type { LayerOptions, InputSplit, SplitInput, SplitLayer } from './nn/params.js'
 export type { Side } from './nn/inputs.js'
 export * as init from './nn/init.js'
 
 // models
-export { MODELS, MODEL_NAMES, buildModel, getModel, parseModelConfig, parameterCount, positiveRates } from './models/index.js'
-export type { BuildExtras, Model, ModelInputs, ModelOutputs, ModelEntry, ModelName, ModelConfig, ModelConfigInput } from './models/index.js'
+export {
+  MODELS,
+  MODEL_NAMES,
+  buildModel,
+  getModel,
+  parseModelConfig,
+  parameterCount,
+  positiveRates,
+} from './models/index.js'
+export type {
+  BuildExtras,
+  Model,
+  ModelInputs,
+  ModelOutputs,
+  ModelEntry,
+  ModelName,
+  ModelConfig,
+  ModelConfigInput,
+} from './models/index.js'
 
 // data
 export type { Batch, InputSpec, SparseFeature, MultiFeature, DenseFeature, MultiColumn } from './data/types.js'
 export { DatasetSchemaSchema, loadDatasetSchema, parseDatasetSchema, columnOf } from './data/schema.js'
 export type { DatasetSchema, DatasetSchemaInput, SparseSpec, MultiSpec, DenseSpec, TaskSpec } from './data/schema.js'
-export { fitPreprocessing, savePreprocessing, loadPreprocessing, inputSpecOf, transformDense, bucketOf, PreprocessingSchema } from './data/preprocessing.js'
+export {
+  fitPreprocessing,
+  savePreprocessing,
+  loadPreprocessing,
+  inputSpecOf,
+  transformDense,
+  bucketOf,
+  PreprocessingSchema,
+} from './data/preprocessing.js'
 export type { Preprocessing } from './data/preprocessing.js'
 export { encodeDataset } from './data/encode.js'
 export { makeEncodedDataset, sliceBatch, permutation, blockPermutation } from './data/dataset.js'
@@ -48,7 +95,15 @@ export type { RawRow } from './data/encode-rows.js'
 export { generateSynthetic } from './data/synth.js'
 export type { SyntheticOptions, SyntheticResult } from './data/synth.js'
 export { DATASETS, SPLIT_NAMES, openDataset, getAdapter, resolveDataPath } from './data/adapters.js'
-export type { OpenDatasetOptions, OpenedDataset, DatasetAdapter, FolderFiles, SplitName, ResolvedDataPath, ResolveDataPathOptions } from './data/adapters.js'
+export type {
+  OpenDatasetOptions,
+  OpenedDataset,
+  DatasetAdapter,
+  FolderFiles,
+  SplitName,
+  ResolvedDataPath,
+  ResolveDataPathOptions,
+} from './data/adapters.js'
 export type { ResolveOptions, Splits } from './data/splits.js'
 export { cachedPreprocessing } from './data/cache.js'
 export { prepareAliccpRaw, aliccpRawSchema } from './data/aliccp-raw.js'
@@ -128,7 +183,14 @@ export type { ItemSplit } from './serve/item-split.js'
 export { encodeRankRequest } from './serve/rank-encode.js'
 export { createPreRanker, createPreRankerFromItems, loadPreRanker } from './serve/prerank.js'
 export type { ItemId } from './serve/prerank-index.js'
-export type { PreRanker, PreRankOptions, PrerankHit, PrerankResult, CandidateScores, EncodedItems } from './serve/prerank.js'
+export type {
+  PreRanker,
+  PreRankOptions,
+  PrerankHit,
+  PrerankResult,
+  CandidateScores,
+  EncodedItems,
+} from './serve/prerank.js'
 export { parsePrerankRequest, prerankResponse, DEFAULT_PRERANK_LIMITS } from './serve/prerank-request.js'
 export type { PrerankRequest, PrerankResponse, PrerankLimits } from './serve/prerank-request.js'
 export { exportTwinRun, twinOfRun, writeTwinTowers, TWIN_METADATA_KEY } from './export/twin.js'

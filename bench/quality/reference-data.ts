@@ -26,10 +26,21 @@ export interface FunnelData {
 }
 
 /** Generates (once) a click → purchase funnel and its reference-side files under `dir` (split: train/val/test fractions). */
-export async function funnelData(dir: string, rows: number, seed: number, split: [number, number, number] = [0.8, 0.1, 0.1]): Promise<FunnelData> {
+export async function funnelData(
+  dir: string,
+  rows: number,
+  seed: number,
+  split: [number, number, number] = [0.8, 0.1, 0.1],
+): Promise<FunnelData> {
   const tasks = ['click', 'purchase']
   const csv = { train: join(dir, 'train.csv'), val: join(dir, 'val.csv'), test: join(dir, 'test.csv') }
-  const out: FunnelData = { dir, csv, schema: join(dir, 'reference-schema.json'), bayes: join(dir, 'bayes.json'), tasks }
+  const out: FunnelData = {
+    dir,
+    csv,
+    schema: join(dir, 'reference-schema.json'),
+    bayes: join(dir, 'bayes.json'),
+    tasks,
+  }
   const stamp = join(dir, 'quality-data.json')
   const want = JSON.stringify({ rows, seed, tasks, split })
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return out
@@ -37,9 +48,14 @@ export async function funnelData(dir: string, rows: number, seed: number, split:
   await generateSynthetic({ outDir: dir, rows, seed, tasks, split })
   const conn = await connect()
   for (const split of ['train', 'val', 'test'] as const) {
-    await conn.run(`COPY (SELECT * FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})) TO ${sqlString(csv[split])} (HEADER, DELIMITER ',')`)
+    await conn.run(
+      `COPY (SELECT * FROM read_parquet(${sqlString(join(dir, `${split}.parquet`))})) TO ${sqlString(csv[split])} (HEADER, DELIMITER ',')`,
+    )
   }
-  const test = await queryObjects(conn, `SELECT ${tasks.flatMap((t) => [t, `p_${t}`]).join(', ')} FROM read_parquet(${sqlString(join(dir, 'test.parquet'))})`)
+  const test = await queryObjects(
+    conn,
+    `SELECT ${tasks.flatMap((t) => [t, `p_${t}`]).join(', ')} FROM read_parquet(${sqlString(join(dir, 'test.parquet'))})`,
+  )
   conn.closeSync()
   const auc: number[] = []
   const logloss: number[] = []
@@ -73,10 +89,17 @@ export interface CensusData {
  * raw gzipped UCI files, so that the reference sees the rows resflow uses for early stopping and test.
  */
 export function censusData(sourceDir: string, dir: string, seed = 2024, valFraction = 0.5): CensusData {
-  const out = { train: join(sourceDir, 'census-income.train.gz'), val: join(dir, 'census-val-half.gz'), test: join(dir, 'census-test-half.gz') }
+  const out = {
+    train: join(sourceDir, 'census-income.train.gz'),
+    val: join(dir, 'census-val-half.gz'),
+    test: join(dir, 'census-test-half.gz'),
+  }
   if (existsSync(out.val) && existsSync(out.test)) return out
   mkdirSync(dir, { recursive: true })
-  const lines = gunzipSync(readFileSync(join(sourceDir, 'census-income.val.gz'))).toString('utf8').split('\n').filter((l) => l.trim() !== '')
+  const lines = gunzipSync(readFileSync(join(sourceDir, 'census-income.val.gz')))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
   const rng = new Rng(seed)
   const val: string[] = []
   const test: string[] = []

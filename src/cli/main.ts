@@ -11,16 +11,47 @@ import { packageRoot } from '../train/experiment.js'
 type Command = { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> }
 
 const COMMANDS: Record<string, Command> = {
-  'data stats': { summary: 'rows, label rates, funnel consistency, missing values and vocabulary sizes of a dataset', load: () => import('./commands/data-stats.js') },
-  datagen: { summary: 'write synthetic funnel data (train/val/test Parquet + schema)', load: () => import('./commands/datagen.js') },
-  train: { summary: 'train one model from an experiment config into a run directory (--resume continues one)', load: () => import('./commands/train.js') },
-  eval: { summary: 'score a saved run on any split: AUC, GAUC, logloss, calibration, funnel violations, fused score', load: () => import('./commands/eval.js') },
-  predict: { summary: 'per-row task probabilities and the fused score of a saved run, to a CSV file', load: () => import('./commands/predict.js') },
-  compare: { summary: 'train models × seeds (× one swept setting) on the same splits; results.json, results.md, report.html', load: () => import('./commands/compare.js') },
-  export: { summary: 'write a run as a standalone ONNX file (tables as initializers, metadata) + preprocessing JSON; twin towers per side', load: () => import('./commands/export.js') },
-  serve: { summary: 'serve rankings over HTTP: POST /v1/rank, /healthz, /metrics, reload on SIGHUP or POST /admin/reload', load: () => import('./commands/serve.js') },
-  demo: { summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison (a few minutes)', load: () => import('./commands/demo.js') },
-  models: { summary: 'list the registered models: summary, paper, options with their defaults (--json)', load: () => import('./commands/models.js') },
+  'data stats': {
+    summary: 'rows, label rates, funnel consistency, missing values and vocabulary sizes of a dataset',
+    load: () => import('./commands/data-stats.js'),
+  },
+  datagen: {
+    summary: 'write synthetic funnel data (train/val/test Parquet + schema)',
+    load: () => import('./commands/datagen.js'),
+  },
+  train: {
+    summary: 'train one model from an experiment config into a run directory (--resume continues one)',
+    load: () => import('./commands/train.js'),
+  },
+  eval: {
+    summary: 'score a saved run on any split: AUC, GAUC, logloss, calibration, funnel violations, fused score',
+    load: () => import('./commands/eval.js'),
+  },
+  predict: {
+    summary: 'per-row task probabilities and the fused score of a saved run, to a CSV file',
+    load: () => import('./commands/predict.js'),
+  },
+  compare: {
+    summary: 'train models × seeds (× one swept setting) on the same splits; results.json, results.md, report.html',
+    load: () => import('./commands/compare.js'),
+  },
+  export: {
+    summary:
+      'write a run as a standalone ONNX file (tables as initializers, metadata) + preprocessing JSON; twin towers per side',
+    load: () => import('./commands/export.js'),
+  },
+  serve: {
+    summary: 'serve rankings over HTTP: POST /v1/rank, /healthz, /metrics, reload on SIGHUP or POST /admin/reload',
+    load: () => import('./commands/serve.js'),
+  },
+  demo: {
+    summary: 'generate synthetic funnel data, train ResFlow and baselines, print the comparison (a few minutes)',
+    load: () => import('./commands/demo.js'),
+  },
+  models: {
+    summary: 'list the registered models: summary, paper, options with their defaults (--json)',
+    load: () => import('./commands/models.js'),
+  },
 }
 
 export const COMMAND_NAMES = Object.keys(COMMANDS)
@@ -34,7 +65,11 @@ function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length))
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
   return [
-    'usage: resflow <command> [options]', '', 'commands:', ...lines, '',
+    'usage: resflow <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
     'resflow <command> --help (or resflow help <command>) lists its options, their defaults and examples; resflow --version prints the version.',
   ].join('\n')
 }
@@ -91,5 +126,7 @@ export function stopWithNpmParent(): void {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   stopWithNpmParent()
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code })
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })
 }

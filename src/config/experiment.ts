@@ -30,7 +30,9 @@ export const DataConfig = z.strictObject({
    * No test file: split the validation rows in two, u = mulberry32(seed) per row in file order,
    * u < valFraction → validation (early stopping, fusion), else test (the reported figures).
    */
-  splitVal: z.strictObject({ seed: z.number().int().default(2024), valFraction: z.number().gt(0).lt(1).default(0.5) }).optional(),
+  splitVal: z
+    .strictObject({ seed: z.number().int().default(2024), valFraction: z.number().gt(0).lt(1).default(0.5) })
+    .optional(),
   /**
    * MB the encoded splits may take in memory (default 4096). Above it, training streams the encoded cache from
    * disk in blocks with a block + buffer shuffle instead of a full one (docs/scale.md).

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { z } from 'zod'
+import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 
 /** Reads `file` (.yaml, .yml or .json) and validates it with `schema`; throws ConfigError naming file and field. */
@@ -27,7 +27,10 @@ export function parseConfigText<S extends z.ZodType>(text: string, file: string,
   try {
     raw = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text)
   } catch (cause) {
-    throw new ConfigError(`${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(cause as Error).message}`, { file, cause })
+    throw new ConfigError(
+      `${file}: not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(cause as Error).message}`,
+      { file, cause },
+    )
   }
   return validateConfig(raw, file, schema)
 }
@@ -57,7 +60,12 @@ export interface IssueWording {
  * The one way a failed zod parse becomes a ConfigError: one line per issue, "where: field: what was
  * expected, got what", unknown keys listed with the allowed ones; `field` names the first issue's path.
  */
-export function configErrorOf(error: z.ZodError, raw: unknown, schema: z.ZodType, wording: IssueWording = {}): ConfigError {
+export function configErrorOf(
+  error: z.ZodError,
+  raw: unknown,
+  schema: z.ZodType,
+  wording: IssueWording = {},
+): ConfigError {
   const issues = error.issues.map(unwrapUnion)
   const root = wording.root ? [wording.root] : []
   const lines = issues.map((issue) => {
@@ -65,7 +73,11 @@ export function configErrorOf(error: z.ZodError, raw: unknown, schema: z.ZodType
     return `${wording.where ? `${wording.where}: ` : ''}${line}${wording.hint ? ` ${wording.hint}` : ''}`
   })
   const first = issues[0]
-  return new ConfigError(lines.join('\n'), { file: wording.where, field: first ? formatPath([...root, ...first.path]) : undefined, cause: error })
+  return new ConfigError(lines.join('\n'), {
+    file: wording.where,
+    field: first ? formatPath([...root, ...first.path]) : undefined,
+    cause: error,
+  })
 }
 
 /** A union (towers: a list or a per-task record) fails as a whole; report the branch that got furthest. */
@@ -100,7 +112,13 @@ function show(v: unknown): string {
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s
 }
 
-function formatIssue(issue: z.core.$ZodIssue, raw: unknown, schema: z.ZodType, root: readonly string[], wording: IssueWording): string {
+function formatIssue(
+  issue: z.core.$ZodIssue,
+  raw: unknown,
+  schema: z.ZodType,
+  root: readonly string[],
+  wording: IssueWording,
+): string {
   const path = formatPath([...root, ...issue.path])
   const got = valueAt(raw, issue.path)
   switch (issue.code) {
@@ -126,7 +144,14 @@ function objectKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[]
     for (let i = 0; i < 10; i++) {
       const def = (x as { _zod?: { def?: Record<string, unknown> } })._zod?.def
       if (!def) return x
-      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault' || def.type === 'readonly') x = def.innerType
+      if (
+        def.type === 'optional' ||
+        def.type === 'default' ||
+        def.type === 'nullable' ||
+        def.type === 'prefault' ||
+        def.type === 'readonly'
+      )
+        x = def.innerType
       else if (def.type === 'pipe') x = def.in
       else return x
     }

@@ -26,7 +26,9 @@ export const DenseOptimizerSchema = z.strictObject({
 /** A dense optimizer as given (a config section, or code): every key optional. */
 export type DenseOptimizerConfig = z.input<typeof DenseOptimizerSchema>
 /** A dense optimizer with every default filled in (clipNorm stays optional: off). */
-export type DenseOptimizerSettings = Required<Omit<z.output<typeof DenseOptimizerSchema>, 'clipNorm'>> & { clipNorm?: number }
+export type DenseOptimizerSettings = Required<Omit<z.output<typeof DenseOptimizerSchema>, 'clipNorm'>> & {
+  clipNorm?: number
+}
 
 /** Embedding rows: lazy Adam (PyTorch's SparseAdam) or Adagrad, with an optional L2 on touched rows. */
 export const SparseOptimizerSchema = z.strictObject({
@@ -51,7 +53,10 @@ export function denseOptimizerSettings(config: DenseOptimizerConfig = {}, field 
 }
 
 /** The settings of an embedding optimizer config; a bad value is a ConfigError naming `field`. */
-export function sparseOptimizerSettings(config: SparseOptimizerConfig = {}, field = 'sparseOptimizer'): SparseOptimizerSettings {
+export function sparseOptimizerSettings(
+  config: SparseOptimizerConfig = {},
+  field = 'sparseOptimizer',
+): SparseOptimizerSettings {
   const c = validateConfig(config, field, SparseOptimizerSchema)
   return {
     ...c,

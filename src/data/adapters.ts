@@ -11,7 +11,7 @@ import { connect, queryObjects, sqlString } from './duck.js'
 import type { EncodedDataset } from './dataset.js'
 import { encodeDataset } from './encode.js'
 import { fitPreprocessing, inputSpecOf, type Preprocessing } from './preprocessing.js'
-import { loadDatasetSchema, parseDatasetSchema, type DatasetSchema, type DatasetSchemaInput } from './schema.js'
+import { loadDatasetSchema, type DatasetSchema } from './schema.js'
 import { prepareAliccpRaw } from './aliccp-raw.js'
 import { defaultCacheDir } from './file-key.js'
 import { cachedPreprocessing } from './cache.js'
@@ -20,7 +20,18 @@ import type { InputSpec } from './types.js'
 import { aliccp } from './datasets/aliccp.js'
 import { aliexpress } from './datasets/aliexpress.js'
 import { census } from './datasets/census.js'
-import { CSV_FILES, type DatasetAdapter, type FolderFiles, PARQUET_FILES, PARQUET_OR_HIVE, type ResolveOptions, SPLIT_NAMES, type SplitName, discoverSplits, findSplits } from './splits.js'
+import {
+  CSV_FILES,
+  type DatasetAdapter,
+  type FolderFiles,
+  PARQUET_FILES,
+  PARQUET_OR_HIVE,
+  type ResolveOptions,
+  SPLIT_NAMES,
+  type SplitName,
+  discoverSplits,
+  findSplits,
+} from './splits.js'
 
 export { SPLIT_NAMES, type DatasetAdapter, type FolderFiles, type SplitName }
 export { censusSchema } from './datasets/census.js'
@@ -28,7 +39,10 @@ export { aliexpressSchema } from './datasets/aliexpress.js'
 export { aliccpSchema } from './datasets/aliccp.js'
 
 function userSchema(kind: string, schemaFile?: string): DatasetSchema {
-  if (!schemaFile) throw new ConfigError(`dataset "${kind}" needs a schema file (--schema FILE) describing features and tasks`, { field: 'schema' })
+  if (!schemaFile)
+    throw new ConfigError(`dataset "${kind}" needs a schema file (--schema FILE) describing features and tasks`, {
+      field: 'schema',
+    })
   return loadDatasetSchema(schemaFile)
 }
 
@@ -37,7 +51,8 @@ export const DATASETS = {
   aliexpress,
   aliccp,
   'aliccp-raw': {
-    summary: 'Ali-CCP original release (sample_skeleton_{train,test}.csv + common_features_{train,test}.csv), joined and converted once to Parquet',
+    summary:
+      'Ali-CCP original release (sample_skeleton_{train,test}.csv + common_features_{train,test}.csv), joined and converted once to Parquet',
     resolve: async (path, _schemaFile, opts) => prepareAliccpRaw(path, opts?.cacheDir),
     files: async (path, opts) => {
       // the converted Parquet files (what the run's preprocessing reads); the original release has no val split
@@ -46,23 +61,36 @@ export const DATASETS = {
     },
   },
   kuairand: {
-    summary: 'KuaiRand-style logs CSV with a header: click → watch_5s → ... → watch_80s (play_time_ms > t); --schema takes an options file (thresholdsSec, clickTask, wholeSeconds, filter, sparse, dense, funnel)',
-    resolve: async (path, optionsFile) => ({ schema: loadKuaiRandSchema(optionsFile), splits: findSplits(path, CSV_FILES) }),
+    summary:
+      'KuaiRand-style logs CSV with a header: click → watch_5s → ... → watch_80s (play_time_ms > t); --schema takes an options file (thresholdsSec, clickTask, wholeSeconds, filter, sparse, dense, funnel)',
+    resolve: async (path, optionsFile) => ({
+      schema: loadKuaiRandSchema(optionsFile),
+      splits: findSplits(path, CSV_FILES),
+    }),
     files: async (path) => discoverSplits(path, CSV_FILES),
   },
   synthetic: {
     summary: 'output folder of `resflow datagen` (train/val/test.parquet + schema.json)',
-    resolve: async (path, schemaFile) => ({ schema: loadDatasetSchema(schemaFile ?? join(path, 'schema.json')), splits: findSplits(path, PARQUET_FILES) }),
+    resolve: async (path, schemaFile) => ({
+      schema: loadDatasetSchema(schemaFile ?? join(path, 'schema.json')),
+      splits: findSplits(path, PARQUET_FILES),
+    }),
     files: async (path) => discoverSplits(path, PARQUET_FILES),
   },
   csv: {
     summary: 'any CSV files with a user-written schema',
-    resolve: async (path, schemaFile) => ({ schema: { ...userSchema('csv', schemaFile), format: 'csv' as const }, splits: findSplits(path, CSV_FILES) }),
+    resolve: async (path, schemaFile) => ({
+      schema: { ...userSchema('csv', schemaFile), format: 'csv' as const },
+      splits: findSplits(path, CSV_FILES),
+    }),
     files: async (path) => discoverSplits(path, CSV_FILES),
   },
   parquet: {
     summary: 'any Parquet files (or hive-partitioned folders) with a user-written schema',
-    resolve: async (path, schemaFile) => ({ schema: { ...userSchema('parquet', schemaFile), format: 'parquet' as const }, splits: findSplits(path, PARQUET_OR_HIVE) }),
+    resolve: async (path, schemaFile) => ({
+      schema: { ...userSchema('parquet', schemaFile), format: 'parquet' as const },
+      splits: findSplits(path, PARQUET_OR_HIVE),
+    }),
     files: async (path) => discoverSplits(path, PARQUET_OR_HIVE),
   },
 } satisfies Record<string, DatasetAdapter>
@@ -71,7 +99,10 @@ export type DatasetName = keyof typeof DATASETS
 
 export function getAdapter(name: string): DatasetAdapter {
   const a = (DATASETS as Record<string, DatasetAdapter>)[name]
-  if (!a) throw new ConfigError(`unknown dataset "${name}" (available: ${Object.keys(DATASETS).sort().join(', ')})`, { field: 'dataset' })
+  if (!a)
+    throw new ConfigError(`unknown dataset "${name}" (available: ${Object.keys(DATASETS).sort().join(', ')})`, {
+      field: 'dataset',
+    })
   return a
 }
 
@@ -109,13 +140,15 @@ export async function resolveDataPath(path: string, opts: ResolveDataPathOptions
     try {
       adapter = getAdapter(opts.dataset)
     } catch (err) {
-      if (err instanceof ConfigError) throw new ConfigError(`${o('dataset')}: ${err.message}`, { field: o('dataset'), cause: err })
+      if (err instanceof ConfigError)
+        throw new ConfigError(`${o('dataset')}: ${err.message}`, { field: o('dataset'), cause: err })
       throw err
     }
   }
   if (URL_LIKE.test(path)) return { path, kind: GLOB_CHARS.test(path) ? 'glob' : 'file', files: [path], split: null }
   if (!existsSync(path)) {
-    if (!GLOB_CHARS.test(path)) throw new DataError(`${o('path')} ${path}: no such file or folder`, { file: path, field: o('path') })
+    if (!GLOB_CHARS.test(path))
+      throw new DataError(`${o('path')} ${path}: no such file or folder`, { file: path, field: o('path') })
     const conn = await connect()
     let matches: Record<string, unknown>[]
     try {
@@ -123,33 +156,51 @@ export async function resolveDataPath(path: string, opts: ResolveDataPathOptions
     } finally {
       conn.closeSync()
     }
-    if (matches.length === 0) throw new DataError(`${o('path')} "${path}": no files match this glob`, { file: path, field: o('path') })
+    if (matches.length === 0)
+      throw new DataError(`${o('path')} "${path}": no files match this glob`, { file: path, field: o('path') })
     return { path, kind: 'glob', files: [path], split: null }
   }
   if (!statSync(path).isDirectory()) return { path, kind: 'file', files: [path], split: null }
 
-  if (!adapter) throw new ConfigError(`${o('path')} ${path} is a folder: give the dataset (${o('dataset')}) whose adapter finds its split files`, { field: o('dataset') })
+  if (!adapter)
+    throw new ConfigError(
+      `${o('path')} ${path} is a folder: give the dataset (${o('dataset')}) whose adapter finds its split files`,
+      { field: o('dataset') },
+    )
   if (opts.split !== undefined && !(SPLIT_NAMES as readonly string[]).includes(opts.split)) {
-    throw new ConfigError(`${o('split')}: a folder's split is one of ${SPLIT_NAMES.join(', ')}, got "${opts.split}" (${o('path')} ${path})`, { field: o('split') })
+    throw new ConfigError(
+      `${o('split')}: a folder's split is one of ${SPLIT_NAMES.join(', ')}, got "${opts.split}" (${o('path')} ${path})`,
+      { field: o('split') },
+    )
   }
   const found = await adapter.files(path, opts)
   const names = (files: string[]) => files.map((f) => basename(f)).join(', ')
   const present = SPLIT_NAMES.filter((s) => found[s].length > 0)
   if (found.files.length === 0) {
     const there = readdirSync(path).sort()
-    throw new DataError(`${o('path')} ${path}: no ${opts.dataset} data files in this folder (expected: ${adapter.summary}; found: ${there.join(', ') || 'nothing'})`, { file: path, field: o('path') })
+    throw new DataError(
+      `${o('path')} ${path}: no ${opts.dataset} data files in this folder (expected: ${adapter.summary}; found: ${there.join(', ') || 'nothing'})`,
+      { file: path, field: o('path') },
+    )
   }
   if (present.length === 0) {
     if (opts.split !== undefined) {
-      throw new DataError(`${o('path')} ${path}: no "${opts.split}" split in this folder: none of its ${opts.dataset} data files is named after a split (${SPLIT_NAMES.join(', ')}): ${names(found.files)}; drop ${o('split')} to read them all, or give a file or a glob`, { file: path, field: o('split') })
+      throw new DataError(
+        `${o('path')} ${path}: no "${opts.split}" split in this folder: none of its ${opts.dataset} data files is named after a split (${SPLIT_NAMES.join(', ')}): ${names(found.files)}; drop ${o('split')} to read them all, or give a file or a glob`,
+        { file: path, field: o('split') },
+      )
     }
     return { path, kind: 'folder', files: found.files, split: null }
   }
   const split = (opts.split ?? 'test') as SplitName
   if (found[split].length === 0) {
     const listed = present.map((s) => `${s}: ${names(found[s])}`).join('; ')
-    const which = opts.split === undefined ? `no test split (the default) in this folder` : `no "${split}" split in this folder`
-    throw new DataError(`${o('path')} ${path}: ${which} for dataset ${opts.dataset} (splits found: ${listed}); choose one with ${o('split')} ${present.join('|')}`, { file: path, field: o('split') })
+    const which =
+      opts.split === undefined ? `no test split (the default) in this folder` : `no "${split}" split in this folder`
+    throw new DataError(
+      `${o('path')} ${path}: ${which} for dataset ${opts.dataset} (splits found: ${listed}); choose one with ${o('split')} ${present.join('|')}`,
+      { file: path, field: o('split') },
+    )
   }
   return { path, kind: 'folder', files: found[split], split }
 }
@@ -181,7 +232,8 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<OpenedDatas
   try {
     const cacheDir = opts.cache ? (opts.cacheDir ?? defaultCacheDir()) : undefined
     const fit = () => fitPreprocessing(schema, splits.train, { conn })
-    const prep = opts.preprocessing ?? (cacheDir ? await cachedPreprocessing(schema, splits.train, cacheDir, fit) : await fit())
+    const prep =
+      opts.preprocessing ?? (cacheDir ? await cachedPreprocessing(schema, splits.train, cacheDir, fit) : await fit())
     const enc = { conn, cacheDir }
     const train = await encodeDataset(prep, splits.train, enc)
     const val = splits.val.length > 0 ? await encodeDataset(prep, splits.val, enc) : undefined

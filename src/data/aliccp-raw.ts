@@ -26,26 +26,41 @@ const CONVERT_VERSION = 1
 const SKELETON = ['sample_id', 'click', 'conversion', 'common_feature_index', 'feature_num', 'feature_list']
 const COMMON = ['common_feature_index', 'feature_num', 'feature_list']
 
-export interface RawSplit { skeleton: string; common: string }
-export interface AliccpRawField { field: string; side: 'user' | 'item'; multi: boolean }
+export interface RawSplit {
+  skeleton: string
+  common: string
+}
+export interface AliccpRawField {
+  field: string
+  side: 'user' | 'item'
+  multi: boolean
+}
 
 /** The raw files of a folder (or of the folder holding one skeleton file). */
 export function findRawSplits(path: string): { train: RawSplit; test?: RawSplit } {
   if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`, { file: path })
   const dir = statSync(path).isDirectory() ? path : join(path, '..')
   const names = readdirSync(dir)
-  const find = (kind: string, split: string) => names.find((n) => new RegExp(`^${kind}_${split}\\.csv(\\.gz)?$`).test(n))
+  const find = (kind: string, split: string) =>
+    names.find((n) => new RegExp(`^${kind}_${split}\\.csv(\\.gz)?$`).test(n))
   const split = (s: string): RawSplit | undefined => {
     const skeleton = find('sample_skeleton', s)
     const common = find('common_features', s)
     if (!skeleton && !common) return undefined
     if (!skeleton || !common) {
-      throw new DataError(`${dir}: found ${skeleton ?? common} but not its partner ${skeleton ? `common_features_${s}.csv` : `sample_skeleton_${s}.csv`}; the two are joined on common_feature_index`, { file: dir })
+      throw new DataError(
+        `${dir}: found ${skeleton ?? common} but not its partner ${skeleton ? `common_features_${s}.csv` : `sample_skeleton_${s}.csv`}; the two are joined on common_feature_index`,
+        { file: dir },
+      )
     }
     return { skeleton: join(dir, skeleton), common: join(dir, common) }
   }
   const train = split('train')
-  if (!train) throw new DataError(`${dir}: no sample_skeleton_train.csv + common_features_train.csv (found: ${names.join(', ') || 'nothing'})`, { file: dir })
+  if (!train)
+    throw new DataError(
+      `${dir}: no sample_skeleton_train.csv + common_features_train.csv (found: ${names.join(', ') || 'nothing'})`,
+      { file: dir },
+    )
   return { train, test: split('test') }
 }
 
@@ -83,32 +98,50 @@ async function validateSplit(conn: DuckDBConnection, split: RawSplit): Promise<v
     WHEN len(list_filter(items, x -> strpos(x, chr(2)) = 0 OR strpos(x, chr(3)) = 0)) > 0
       THEN 'feature_list: malformed item "' || replace(replace(list_filter(items, x -> strpos(x, chr(2)) = 0 OR strpos(x, chr(3)) = 0)[1], chr(2), '\\x02'), chr(3), '\\x03') || '" (expected field_id 0x02 feature_id 0x03 value)'`
   const common = withItems(split.common, COMMON)
-  await firstBad(conn, split.common, `SELECT ln, 'feature_list' AS field, msg FROM (SELECT ln, CASE
-    WHEN coalesce(common_feature_index, '') = '' THEN 'common_feature_index is empty' ${itemChecks} END AS msg FROM ${common}) WHERE msg IS NOT NULL ORDER BY ln LIMIT 1`)
-  await firstBad(conn, split.common, `SELECT max(ln) AS ln, 'common_feature_index' AS field, 'common_feature_index "' || common_feature_index || '" appears twice (lines ' || min(ln) || ' and ' || max(ln) || ')' AS msg
-    FROM ${common} GROUP BY common_feature_index HAVING count(*) > 1 ORDER BY ln LIMIT 1`)
-  const label = (c: string) => `WHEN ${c} IS NULL OR ${c} NOT IN ('0', '1') THEN 'column "${c}": label must be 0 or 1, got ' || coalesce('"' || ${c} || '"', 'nothing')`
-  await firstBad(conn, split.skeleton, `SELECT ln, field, msg FROM (SELECT s.ln, CASE
+  await firstBad(
+    conn,
+    split.common,
+    `SELECT ln, 'feature_list' AS field, msg FROM (SELECT ln, CASE
+    WHEN coalesce(common_feature_index, '') = '' THEN 'common_feature_index is empty' ${itemChecks} END AS msg FROM ${common}) WHERE msg IS NOT NULL ORDER BY ln LIMIT 1`,
+  )
+  await firstBad(
+    conn,
+    split.common,
+    `SELECT max(ln) AS ln, 'common_feature_index' AS field, 'common_feature_index "' || common_feature_index || '" appears twice (lines ' || min(ln) || ' and ' || max(ln) || ')' AS msg
+    FROM ${common} GROUP BY common_feature_index HAVING count(*) > 1 ORDER BY ln LIMIT 1`,
+  )
+  const label = (c: string) =>
+    `WHEN ${c} IS NULL OR ${c} NOT IN ('0', '1') THEN 'column "${c}": label must be 0 or 1, got ' || coalesce('"' || ${c} || '"', 'nothing')`
+  await firstBad(
+    conn,
+    split.skeleton,
+    `SELECT ln, field, msg FROM (SELECT s.ln, CASE
     ${label('click')} ${label('conversion')} WHEN c.common_feature_index IS NULL THEN 'common_feature_index' ELSE 'feature_list' END AS field, CASE
     ${label('click')} ${label('conversion')} ${itemChecks}
     WHEN c.common_feature_index IS NULL THEN 'common_feature_index "' || coalesce(s.common_feature_index, '') || '" not found in ${basename(split.common)}'
     END AS msg
     FROM ${withItems(split.skeleton, SKELETON)} s LEFT JOIN (SELECT common_feature_index FROM ${readRaw(split.common, COMMON)}) c USING (common_feature_index))
-    WHERE msg IS NOT NULL ORDER BY ln LIMIT 1`)
+    WHERE msg IS NOT NULL ORDER BY ln LIMIT 1`,
+  )
 }
 
 /** Fields present in the training files, with the most ids any one row has for them. */
 async function discoverFields(conn: DuckDBConnection, train: RawSplit): Promise<AliccpRawField[]> {
   const stats = async (file: string, columns: string[]) => {
-    const rows = await queryObjects(conn, `SELECT e.key AS field, max(e.value)::DOUBLE AS n FROM (
-      SELECT unnest(map_entries(list_aggregate(list_transform(items, x -> ${fieldOf('x')}), 'histogram'))) AS e FROM ${withItems(file, columns)}) GROUP BY 1 ORDER BY 1`)
+    const rows = await queryObjects(
+      conn,
+      `SELECT e.key AS field, max(e.value)::DOUBLE AS n FROM (
+      SELECT unnest(map_entries(list_aggregate(list_transform(items, x -> ${fieldOf('x')}), 'histogram'))) AS e FROM ${withItems(file, columns)}) GROUP BY 1 ORDER BY 1`,
+    )
     return rows.map((r) => ({ field: String(r.field), n: Number(r.n) }))
   }
   const item = await stats(train.skeleton, SKELETON)
   const user = await stats(train.common, COMMON)
   const itemFields = new Set(item.map((f) => f.field))
   return [
-    ...user.filter((f) => !itemFields.has(f.field)).map((f) => ({ field: f.field, side: 'user' as const, multi: f.n > 1 })),
+    ...user
+      .filter((f) => !itemFields.has(f.field))
+      .map((f) => ({ field: f.field, side: 'user' as const, multi: f.n > 1 })),
     ...item.map((f) => ({ field: f.field, side: 'item' as const, multi: f.n > 1 })),
   ]
 }
@@ -116,7 +149,12 @@ async function discoverFields(conn: DuckDBConnection, train: RawSplit): Promise<
 export const featureName = (field: string) => `f${field}`
 
 /** Writes the joined split as Parquet: labels, then one column per field (VARCHAR id, or ids joined by ';'). */
-async function convertSplit(conn: DuckDBConnection, split: RawSplit, fields: AliccpRawField[], out: string): Promise<void> {
+async function convertSplit(
+  conn: DuckDBConnection,
+  split: RawSplit,
+  fields: AliccpRawField[],
+  out: string,
+): Promise<void> {
   const cols = fields.map((f) => {
     const list = `list_transform(list_filter(${f.side === 'user' ? 'c' : 's'}.items, x -> ${fieldOf('x')} = ${sqlString(f.field)}), x -> ${idOf('x')})`
     return `${f.multi ? `array_to_string(${list}, ';')` : `${list}[1]`} AS ${sqlIdent(featureName(f.field))}`
@@ -127,28 +165,42 @@ async function convertSplit(conn: DuckDBConnection, split: RawSplit, fields: Ali
   try {
     await conn.run(sql)
   } catch (cause) {
-    throw new DataError(`${split.skeleton}: cannot convert: ${firstLine((cause as Error).message)}`, { file: split.skeleton, cause })
+    throw new DataError(`${split.skeleton}: cannot convert: ${firstLine((cause as Error).message)}`, {
+      file: split.skeleton,
+      cause,
+    })
   }
 }
 
 export function aliccpRawSchema(fields: AliccpRawField[]): DatasetSchema {
-  return parseDatasetSchema({
-    format: 'parquet',
-    sparse: fields.filter((f) => !f.multi).map((f) => ({ name: featureName(f.field), side: f.side })),
-    multi: fields.filter((f) => f.multi).map((f) => ({ name: featureName(f.field), separator: ';', pooling: 'mean' as const, side: f.side })),
-    tasks: [{ name: 'click' }, { name: 'purchase', column: 'conversion' }],
-    funnel: 'drop',
-  }, 'aliccp-raw')
+  return parseDatasetSchema(
+    {
+      format: 'parquet',
+      sparse: fields.filter((f) => !f.multi).map((f) => ({ name: featureName(f.field), side: f.side })),
+      multi: fields
+        .filter((f) => f.multi)
+        .map((f) => ({ name: featureName(f.field), separator: ';', pooling: 'mean' as const, side: f.side })),
+      tasks: [{ name: 'click' }, { name: 'purchase', column: 'conversion' }],
+      funnel: 'drop',
+    },
+    'aliccp-raw',
+  )
 }
 
 /**
  * Validates and converts the raw files once (cached under cacheDir/aliccp-raw-KEY/), returning the schema and
  * the Parquet splits. A bad row stops the conversion with its file and line.
  */
-export async function prepareAliccpRaw(path: string, cacheDir = defaultCacheDir()): Promise<{ schema: DatasetSchema; splits: { train: string[]; val: string[]; test: string[] } }> {
+export async function prepareAliccpRaw(
+  path: string,
+  cacheDir = defaultCacheDir(),
+): Promise<{ schema: DatasetSchema; splits: { train: string[]; val: string[]; test: string[] } }> {
   const raw = findRawSplits(path)
   const splits = [['train', raw.train], ...(raw.test ? [['test', raw.test]] : [])] as [string, RawSplit][]
-  const key = hashKey(CONVERT_VERSION, splits.map(([name, s]) => [name, stampOf(s.skeleton), stampOf(s.common)]))
+  const key = hashKey(
+    CONVERT_VERSION,
+    splits.map(([name, s]) => [name, stampOf(s.skeleton), stampOf(s.common)]),
+  )
   const dir = join(cacheDir, `aliccp-raw-${key}`)
   const fieldsFile = join(dir, 'fields.json')
   const files = Object.fromEntries(splits.map(([name]) => [name, join(dir, `${name}.parquet`)]))

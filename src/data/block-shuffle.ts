@@ -59,15 +59,17 @@ export function blockBufferOrder(rows: number, opts: BlockShuffleOptions): Int32
   let w = 0
   for (const win of shuffleWindows(rows, opts)) {
     const loaded: number[] = []
-    for (const b of win.blocks) for (let r = b * opts.blockRows; r < Math.min(rows, (b + 1) * opts.blockRows); r++) loaded.push(r)
-    for (const i of win.order) out[w++] = loaded[i]!
+    for (const b of win.blocks)
+      for (let r = b * opts.blockRows; r < Math.min(rows, (b + 1) * opts.blockRows); r++) loaded.push(r)
+    for (const i of win.order) out[w++] = loaded[i]
   }
   return out
 }
 
 function check(opts: BlockShuffleOptions): void {
   for (const k of ['blockRows', 'bufferBlocks'] as const) {
-    if (!Number.isInteger(opts[k]) || opts[k] < 1) throw new ConfigError(`block shuffle: ${k} must be a positive integer, got ${opts[k]}`, { field: k })
+    if (!Number.isInteger(opts[k]) || opts[k] < 1)
+      throw new ConfigError(`block shuffle: ${k} must be a positive integer, got ${opts[k]}`, { field: k })
   }
 }
 
@@ -87,7 +89,8 @@ export interface StreamBatchOptions {
  */
 export function* streamBatches(table: DiskTable, opts: StreamBatchOptions): Generator<Batch> {
   const B = opts.batchSize
-  if (!Number.isInteger(B) || B < 1) throw new ConfigError(`batches: batchSize must be a positive integer, got ${B}`, { field: 'batchSize' })
+  if (!Number.isInteger(B) || B < 1)
+    throw new ConfigError(`batches: batchSize must be a positive integer, got ${B}`, { field: 'batchSize' })
   let carry: EncodedDataset | null = null
   // reused: cur is a buffer that will be overwritten, so each batch is copied out of it (a batch is ~0.7 MB at the
   // AliExpress width, B = 2048: a copy costs far less than the step, and the batch stays valid however long it is kept)
@@ -97,11 +100,15 @@ export function* streamBatches(table: DiskTable, opts: StreamBatchOptions): Gene
       const take = Math.min(B - carry.rows, cur.rows)
       const joined = concatDatasets(table.spec, [carry, sliceDataset(cur, 0, take)])
       p = take
-      if (joined.rows < B) { carry = joined; return }
+      if (joined.rows < B) {
+        carry = joined
+        return
+      }
       carry = null
       yield joined.all()
     }
-    for (; p + B <= cur.rows; p += B) yield reused ? concatDatasets(table.spec, [sliceDataset(cur, p, p + B)]).all() : sliceBatch(cur, p, p + B)
+    for (; p + B <= cur.rows; p += B)
+      yield reused ? concatDatasets(table.spec, [sliceDataset(cur, p, p + B)]).all() : sliceBatch(cur, p, p + B)
     // the rest is copied so the buffer can go
     if (p < cur.rows) carry = concatDatasets(table.spec, [sliceDataset(cur, p, cur.rows)])
   }
@@ -120,14 +127,23 @@ export function* streamBatches(table: DiskTable, opts: StreamBatchOptions): Gene
         at += end - b * blockRows
       }
       gatherInto(loaded, ordered, win.order, table.spec.dense.length)
-      yield* emit(makeEncodedDataset(table.spec, viewColumns(ordered, at, table.spec.dense.length), { ...table.report, rows: at }), true)
+      yield* emit(
+        makeEncodedDataset(table.spec, viewColumns(ordered, at, table.spec.dense.length), {
+          ...table.report,
+          rows: at,
+        }),
+        true,
+      )
     }
   } else if (opts.shuffle) {
     const { blockRows } = opts.shuffle
     for (const win of shuffleWindows(table.rows, opts.shuffle)) {
       // the blocks are garbage once joined, the joined rows once gathered: at most two copies of a buffer at a
       // time, plus the previous buffer while the trainer still holds its last batch
-      const loaded = concatDatasets(table.spec, Array.from(win.blocks, (b) => table.read(b * blockRows, Math.min(table.rows, (b + 1) * blockRows))))
+      const loaded = concatDatasets(
+        table.spec,
+        Array.from(win.blocks, (b) => table.read(b * blockRows, Math.min(table.rows, (b + 1) * blockRows))),
+      )
       yield* emit(gatherDataset(loaded, win.order))
     }
   } else {
@@ -141,45 +157,72 @@ export function* streamBatches(table: DiskTable, opts: StreamBatchOptions): Gene
 function allocColumns(table: DiskTable, rows: number): EncodedColumns {
   const probe = table.read(0, 0).columns
   const make = <T extends Typed>(a: T, width = 1): T => new (a.constructor as new (n: number) => T)(rows * width)
-  const map = <T extends Typed>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, make(v)]))
-  return { sparse: map(probe.sparse), multi: {}, dense: make(probe.dense, table.spec.dense.length), labels: map(probe.labels), ...(probe.group ? { group: make(probe.group) } : {}), extra: map(probe.extra) }
+  const map = <T extends Typed>(r: Record<string, T>) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, make(v)]))
+  return {
+    sparse: map(probe.sparse),
+    multi: {},
+    dense: make(probe.dense, table.spec.dense.length),
+    labels: map(probe.labels),
+    ...(probe.group ? { group: make(probe.group) } : {}),
+    extra: map(probe.extra),
+  }
 }
 
 /** The first n rows of preallocated columns, as views. */
 function viewColumns(c: EncodedColumns, n: number, width: number): EncodedColumns {
-  const map = <T extends Typed>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.subarray(0, n) as T]))
-  return { sparse: map(c.sparse), multi: {}, dense: c.dense.subarray(0, n * width), labels: map(c.labels), ...(c.group ? { group: c.group.subarray(0, n) } : {}), extra: map(c.extra) }
+  const map = <T extends Typed>(r: Record<string, T>) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.subarray(0, n) as T]))
+  return {
+    sparse: map(c.sparse),
+    multi: {},
+    dense: c.dense.subarray(0, n * width),
+    labels: map(c.labels),
+    ...(c.group ? { group: c.group.subarray(0, n) } : {}),
+    extra: map(c.extra),
+  }
 }
 
 function gatherIntoI32(src: Int32Array, dst: Int32Array, idx: Int32Array): void {
-  for (let i = 0; i < idx.length; i++) dst[i] = src[idx[i]!]!
+  for (let i = 0; i < idx.length; i++) dst[i] = src[idx[i]]
 }
 function gatherIntoF32(src: Float32Array, dst: Float32Array, idx: Int32Array): void {
-  for (let i = 0; i < idx.length; i++) dst[i] = src[idx[i]!]!
+  for (let i = 0; i < idx.length; i++) dst[i] = src[idx[i]]
 }
 function gatherIntoF64(src: Float64Array, dst: Float64Array, idx: Int32Array): void {
-  for (let i = 0; i < idx.length; i++) dst[i] = src[idx[i]!]!
+  for (let i = 0; i < idx.length; i++) dst[i] = src[idx[i]]
 }
 
 /** dst's first idx.length rows = src's rows idx (preallocated columns without multi-valued features) */
 function gatherInto(src: EncodedColumns, dst: EncodedColumns, idx: Int32Array, width: number): void {
-  for (const k of Object.keys(src.sparse)) gatherIntoI32(src.sparse[k]!, dst.sparse[k]!, idx)
-  for (const k of Object.keys(src.labels)) gatherIntoF32(src.labels[k]!, dst.labels[k]!, idx)
-  for (const k of Object.keys(src.extra)) gatherIntoF32(src.extra[k]!, dst.extra[k]!, idx)
+  for (const k of Object.keys(src.sparse)) gatherIntoI32(src.sparse[k], dst.sparse[k], idx)
+  for (const k of Object.keys(src.labels)) gatherIntoF32(src.labels[k], dst.labels[k], idx)
+  for (const k of Object.keys(src.extra)) gatherIntoF32(src.extra[k], dst.extra[k], idx)
   if (src.group && dst.group) gatherIntoF64(src.group, dst.group, idx)
   const a = src.dense
   const b = dst.dense
   for (let i = 0; i < idx.length; i++) {
-    const from = idx[i]! * width
+    const from = idx[i] * width
     const to = i * width
-    for (let j = 0; j < width; j++) b[to + j] = a[from + j]!
+    for (let j = 0; j < width; j++) b[to + j] = a[from + j]
   }
 }
 
 /** rows [start, end) as a dataset of views */
 function sliceDataset(ds: EncodedDataset, start: number, end: number): EncodedDataset {
   const b = sliceBatch(ds, start, end)
-  return makeEncodedDataset(ds.spec, { sparse: b.sparse, multi: b.multi, dense: b.dense, labels: b.labels, extra: b.extra ?? {}, ...(b.group ? { group: b.group as Float64Array } : {}) }, { ...ds.report, rows: end - start })
+  return makeEncodedDataset(
+    ds.spec,
+    {
+      sparse: b.sparse,
+      multi: b.multi,
+      dense: b.dense,
+      labels: b.labels,
+      extra: b.extra ?? {},
+      ...(b.group ? { group: b.group as Float64Array } : {}),
+    },
+    { ...ds.report, rows: end - start },
+  )
 }
 
 type Typed = Int32Array | Float32Array | Float64Array
@@ -187,15 +230,18 @@ type Typed = Int32Array | Float32Array | Float64Array
 function concatTyped<T extends Typed>(parts: T[]): T {
   let n = 0
   for (const p of parts) n += p.length
-  const out = new (parts[0]!.constructor as new (n: number) => T)(n)
+  const out = new (parts[0].constructor as new (n: number) => T)(n)
   let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }
 
 /** The rows of the datasets one after the other (copies). */
 export function concatDatasets(spec: InputSpec, parts: EncodedDataset[]): EncodedDataset {
-  const first = parts[0]!.columns
+  const first = parts[0].columns
   const keys = <T>(r: Record<string, T>) => Object.keys(r)
   const each = <T extends Typed>(pick: (c: EncodedColumns) => T) => concatTyped(parts.map((p) => pick(p.columns)))
   const multi: Record<string, MultiColumn> = {}
@@ -206,40 +252,47 @@ export function concatDatasets(spec: InputSpec, parts: EncodedDataset[]): Encode
     let r = 0
     let base = 0
     for (const p of parts) {
-      const m = p.columns.multi[k]!
-      for (let i = 1; i <= p.rows; i++) offsets[r + i] = base + m.offsets[i]! - m.offsets[0]!
+      const m = p.columns.multi[k]
+      for (let i = 1; i <= p.rows; i++) offsets[r + i] = base + m.offsets[i] - m.offsets[0]
       r += p.rows
-      base = offsets[r]!
+      base = offsets[r]
     }
-    multi[k] = { offsets, ids: concatTyped(parts.map((p) => p.columns.multi[k]!.ids.subarray(p.columns.multi[k]!.offsets[0]!, p.columns.multi[k]!.offsets[p.rows]!))) }
+    multi[k] = {
+      offsets,
+      ids: concatTyped(
+        parts.map((p) =>
+          p.columns.multi[k].ids.subarray(p.columns.multi[k].offsets[0], p.columns.multi[k].offsets[p.rows]),
+        ),
+      ),
+    }
   }
   const columns: EncodedColumns = {
-    sparse: Object.fromEntries(keys(first.sparse).map((k) => [k, each((c) => c.sparse[k]!)])),
+    sparse: Object.fromEntries(keys(first.sparse).map((k) => [k, each((c) => c.sparse[k])])),
     multi,
     dense: each((c) => c.dense),
-    labels: Object.fromEntries(keys(first.labels).map((k) => [k, each((c) => c.labels[k]!)])),
+    labels: Object.fromEntries(keys(first.labels).map((k) => [k, each((c) => c.labels[k])])),
     ...(first.group ? { group: each((c) => c.group!) } : {}),
-    extra: Object.fromEntries(keys(first.extra).map((k) => [k, each((c) => c.extra[k]!)])),
+    extra: Object.fromEntries(keys(first.extra).map((k) => [k, each((c) => c.extra[k])])),
   }
   let rows = 0
   for (const p of parts) rows += p.rows
-  return makeEncodedDataset(spec, columns, { ...parts[0]!.report, rows })
+  return makeEncodedDataset(spec, columns, { ...parts[0].report, rows })
 }
 
 // one loop per element type keeps V8's loads and stores monomorphic (see dataset.ts)
 function gatherI32(src: Int32Array, idx: Int32Array): Int32Array {
   const out = new Int32Array(idx.length)
-  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!
+  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]]
   return out
 }
 function gatherF32(src: Float32Array, idx: Int32Array): Float32Array {
   const out = new Float32Array(idx.length)
-  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!
+  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]]
   return out
 }
 function gatherF64(src: Float64Array, idx: Int32Array): Float64Array {
   const out = new Float64Array(idx.length)
-  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]!]!
+  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]]
   return out
 }
 
@@ -249,18 +302,19 @@ export function gatherDataset(ds: EncodedDataset, idx: Int32Array): EncodedDatas
   const width = ds.spec.dense.length
   const dense = new Float32Array(idx.length * width)
   for (let i = 0; i < idx.length; i++) {
-    const from = idx[i]! * width
-    for (let j = 0; j < width; j++) dense[i * width + j] = c.dense[from + j]!
+    const from = idx[i] * width
+    for (let j = 0; j < width; j++) dense[i * width + j] = c.dense[from + j]
   }
   const multi: Record<string, MultiColumn> = {}
   for (const [k, m] of Object.entries(c.multi)) {
     const offsets = new Int32Array(idx.length + 1)
-    for (let i = 0; i < idx.length; i++) offsets[i + 1] = offsets[i]! + m.offsets[idx[i]! + 1]! - m.offsets[idx[i]!]!
-    const ids = new Int32Array(offsets[idx.length]!)
-    for (let i = 0; i < idx.length; i++) ids.set(m.ids.subarray(m.offsets[idx[i]!]!, m.offsets[idx[i]! + 1]!), offsets[i]!)
+    for (let i = 0; i < idx.length; i++) offsets[i + 1] = offsets[i] + m.offsets[idx[i] + 1] - m.offsets[idx[i]]
+    const ids = new Int32Array(offsets[idx.length])
+    for (let i = 0; i < idx.length; i++) ids.set(m.ids.subarray(m.offsets[idx[i]], m.offsets[idx[i] + 1]), offsets[i])
     multi[k] = { offsets, ids }
   }
-  const map = <T extends Float32Array | Int32Array>(r: Record<string, T>, g: (a: T, idx: Int32Array) => T) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, g(v, idx)]))
+  const map = <T extends Float32Array | Int32Array>(r: Record<string, T>, g: (a: T, idx: Int32Array) => T) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, g(v, idx)]))
   const columns: EncodedColumns = {
     sparse: map(c.sparse, gatherI32),
     multi,

@@ -5,7 +5,18 @@
  * mtime) and the fitted preprocessing, so touching a file or refitting gives a new key and the entry is
  * rebuilt; old entries are left for the user to delete (`rm -r .cache/resflow`).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { EncodedColumns, EncodedDataset, EncodeReport } from './dataset.js'
@@ -25,8 +36,24 @@ export const ARRAY = { i32: Int32Array, f32: Float32Array, f64: Float64Array } a
 export const ManifestSchema = z.object({
   version: z.literal(CACHE_VERSION),
   key: z.string(),
-  report: z.object({ files: z.array(z.string()), read: z.number(), rows: z.number(), filtered: z.number().default(0), droppedFunnel: z.number(), skippedBad: z.number(), hashed: z.record(z.string(), z.number()).optional() }),
-  columns: z.array(z.object({ role: z.enum(['sparse', 'multiOffsets', 'multiIds', 'dense', 'label', 'group', 'extra']), name: z.string(), dtype: z.enum(['i32', 'f32', 'f64']), length: z.number(), file: z.string() })),
+  report: z.object({
+    files: z.array(z.string()),
+    read: z.number(),
+    rows: z.number(),
+    filtered: z.number().default(0),
+    droppedFunnel: z.number(),
+    skippedBad: z.number(),
+    hashed: z.record(z.string(), z.number()).optional(),
+  }),
+  columns: z.array(
+    z.object({
+      role: z.enum(['sparse', 'multiOffsets', 'multiIds', 'dense', 'label', 'group', 'extra']),
+      name: z.string(),
+      dtype: z.enum(['i32', 'f32', 'f64']),
+      length: z.number(),
+      file: z.string(),
+    }),
+  ),
 })
 export type Manifest = z.output<typeof ManifestSchema>
 export type ColumnEntry = Manifest['columns'][number]
@@ -36,10 +63,15 @@ export async function encodedCacheDir(prep: Preprocessing, files: string[], cach
   return join(cacheDir, 'encoded', hashKey(CACHE_VERSION, await stampFiles(prep.schema, files), prep))
 }
 
-export function listColumns(c: EncodedColumns): { role: Role; name: string; data: Int32Array | Float32Array | Float64Array }[] {
+export function listColumns(
+  c: EncodedColumns,
+): { role: Role; name: string; data: Int32Array | Float32Array | Float64Array }[] {
   return [
     ...Object.entries(c.sparse).map(([name, data]) => ({ role: 'sparse' as const, name, data })),
-    ...Object.entries(c.multi).flatMap(([name, m]) => [{ role: 'multiOffsets' as const, name, data: m.offsets }, { role: 'multiIds' as const, name, data: m.ids }]),
+    ...Object.entries(c.multi).flatMap(([name, m]) => [
+      { role: 'multiOffsets' as const, name, data: m.offsets },
+      { role: 'multiIds' as const, name, data: m.ids },
+    ]),
     { role: 'dense' as const, name: 'dense', data: c.dense },
     ...Object.entries(c.labels).map(([name, data]) => ({ role: 'label' as const, name, data })),
     ...(c.group ? [{ role: 'group' as const, name: 'group', data: c.group }] : []),
@@ -47,7 +79,8 @@ export function listColumns(c: EncodedColumns): { role: Role; name: string; data
   ]
 }
 
-export const dtypeOf = (a: Int32Array | Float32Array | Float64Array): Dtype => (a instanceof Int32Array ? 'i32' : a instanceof Float32Array ? 'f32' : 'f64')
+export const dtypeOf = (a: Int32Array | Float32Array | Float64Array): Dtype =>
+  a instanceof Int32Array ? 'i32' : a instanceof Float32Array ? 'f32' : 'f64'
 
 /** Writes an entry (columns first, manifest last, then one rename into place). */
 export function writeEncodedCache(dir: string, ds: EncodedDataset): void {
@@ -113,7 +146,12 @@ export function readEncodedCache(dir: string, prep: Preprocessing): EncodedDatas
  * The fitted preprocessing for a schema and training files, from `<cacheDir>/prep/<key>.json` when the same
  * files (path, size, mtime) were fitted with the same schema before; otherwise fitted and saved there.
  */
-export async function cachedPreprocessing(schema: Preprocessing['schema'], trainFiles: string[], cacheDir: string, fit: () => Promise<Preprocessing>): Promise<Preprocessing> {
+export async function cachedPreprocessing(
+  schema: Preprocessing['schema'],
+  trainFiles: string[],
+  cacheDir: string,
+  fit: () => Promise<Preprocessing>,
+): Promise<Preprocessing> {
   const file = join(cacheDir, 'prep', `${hashKey(CACHE_VERSION, await stampFiles(schema, trainFiles), schema)}.json`)
   if (existsSync(file)) return loadPreprocessing(file)
   const prep = await fit()

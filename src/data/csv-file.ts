@@ -43,7 +43,11 @@ function readHead(file: string): Uint8Array {
 
 /** What a prefix of a gzip file decompresses to, without asking for the stream's end (its checksum is checked later, by the full read). */
 function gunzipHead(file: string, raw: Uint8Array): Uint8Array {
-  if (raw[0] !== 0x1f || raw[1] !== 0x8b) throw new DataError(`${file}: not a gzip file (it does not start with the gzip bytes 1f 8b); a file named .gz must be gzip-compressed`, { file })
+  if (raw[0] !== 0x1f || raw[1] !== 0x8b)
+    throw new DataError(
+      `${file}: not a gzip file (it does not start with the gzip bytes 1f 8b); a file named .gz must be gzip-compressed`,
+      { file },
+    )
   try {
     return gunzipSync(raw, { finishFlush: zlib.Z_SYNC_FLUSH })
   } catch {
@@ -52,7 +56,10 @@ function gunzipHead(file: string, raw: Uint8Array): Uint8Array {
   try {
     return gunzipSync(raw.subarray(0, Math.max(10, raw.length - 8)), { finishFlush: zlib.Z_SYNC_FLUSH })
   } catch (cause) {
-    throw new DataError(`${file}: corrupt gzip data in its first ${raw.length} bytes (zlib: ${(cause as Error).message})`, { file, cause })
+    throw new DataError(
+      `${file}: corrupt gzip data in its first ${raw.length} bytes (zlib: ${(cause as Error).message})`,
+      { file, cause },
+    )
   }
 }
 
@@ -60,7 +67,7 @@ function gunzipHead(file: string, raw: Uint8Array): Uint8Array {
 function firstNonText(bytes: Uint8Array): number {
   let need = 0
   for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!
+    const b = bytes[i]
     if (need > 0) {
       if ((b & 0xc0) !== 0x80) return i
       need--
@@ -84,10 +91,12 @@ export function splitCsvLine(line: string, delimiter: string, quote: string): st
   let field = ''
   let quoted = false
   for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
+    const ch = line[i]
     if (quoted) {
-      if (ch === quote && line[i + 1] === quote) { field += quote; i++ }
-      else if (ch === quote) quoted = false
+      if (ch === quote && line[i + 1] === quote) {
+        field += quote
+        i++
+      } else if (ch === quote) quoted = false
       else field += ch
     } else if (quote !== '' && ch === quote && field === '') {
       quoted = true
@@ -129,7 +138,10 @@ export function csvColumnNames(file: string, csv: CsvOptions): string[] {
   const head = readHead(file)
   if (head.length === 0) {
     const what = isGzip(file) ? 'its gzip stream holds no bytes' : '0 bytes'
-    throw new DataError(`${file}: empty file (${what}); expected ${csv.header ? 'a header line and data rows' : 'data rows'}`, { file })
+    throw new DataError(
+      `${file}: empty file (${what}); expected ${csv.header ? 'a header line and data rows' : 'data rows'}`,
+      { file },
+    )
   }
   const end = head.indexOf(0x0a)
   const lineBytes = head.subarray(0, end < 0 ? head.length : end)
@@ -137,14 +149,23 @@ export function csvColumnNames(file: string, csv: CsvOptions): string[] {
   if (bad >= 0) {
     const gz = !isGzip(file) && head[0] === 0x1f && head[1] === 0x8b
     const hint = gz ? 'it is gzip-compressed: name it .gz' : 'is it binary or compressed? a gzip file must be named .gz'
-    throw new DataError(`${file}:1: not a text CSV file: byte 0x${lineBytes[bad]!.toString(16).padStart(2, '0')} at byte ${bad + 1} of the first line (${hint})`, { file, line: 1 })
+    throw new DataError(
+      `${file}:1: not a text CSV file: byte 0x${lineBytes[bad].toString(16).padStart(2, '0')} at byte ${bad + 1} of the first line (${hint})`,
+      { file, line: 1 },
+    )
   }
-  const line = new TextDecoder().decode(lineBytes).replace(/\r$/, '').replace(/^\uFEFF/, '')
+  const line = new TextDecoder()
+    .decode(lineBytes)
+    .replace(/\r$/, '')
+    .replace(/^\uFEFF/, '')
   const cells = splitCsvLine(line, csv.delimiter, csv.quote).map((c) => (csv.trim ? c.trim() : c))
   const names = csv.names ?? (csv.header ? uniqueNames(cells) : cells.map((_, i) => `column${i}`))
   if (cells.length !== names.length) {
     const what = csv.header ? 'the header has' : 'the first line has'
-    throw new DataError(`${file}:1: expected ${names.length} fields (the schema's csv.names), ${what} ${cells.length} (delimiter ${JSON.stringify(csv.delimiter)})`, { file, line: 1 })
+    throw new DataError(
+      `${file}:1: expected ${names.length} fields (the schema's csv.names), ${what} ${cells.length} (delimiter ${JSON.stringify(csv.delimiter)})`,
+      { file, line: 1 },
+    )
   }
   layouts.set(key, names)
   return names
@@ -152,14 +173,17 @@ export function csvColumnNames(file: string, csv: CsvOptions): string[] {
 
 /** The column names shared by the files of one read; a file whose header differs from the first file's is named. */
 export function sharedColumnNames(files: string[], csv: CsvOptions): string[] {
-  const first = csvColumnNames(files[0]!, csv)
+  const first = csvColumnNames(files[0], csv)
   for (const file of files.slice(1)) {
     const names = csvColumnNames(file, csv)
     const at = names.findIndex((n, i) => n !== first[i])
     if (at >= 0 || names.length !== first.length) {
       const i = at >= 0 ? at : Math.min(names.length, first.length)
       const got = names[i] === undefined ? 'missing' : `"${names[i]}"`
-      throw new DataError(`${file}:1: header differs from ${basename(files[0]!)}: field ${i + 1} is ${got}, expected ${first[i] === undefined ? 'no more fields' : `"${first[i]}"`} (the files of a split must share one layout)`, { file, line: 1, field: names[i] ?? first[i] })
+      throw new DataError(
+        `${file}:1: header differs from ${basename(files[0])}: field ${i + 1} is ${got}, expected ${first[i] === undefined ? 'no more fields' : `"${first[i]}"`} (the files of a split must share one layout)`,
+        { file, line: 1, field: names[i] ?? first[i] },
+      )
     }
   }
   return first
@@ -191,7 +215,10 @@ export async function findCsvFault(file: string, csv: CsvOptions): Promise<DataE
   let fault: DataError | undefined
   const endRecord = (): void => {
     if (!empty && fields !== expected && !(csv.header && recordLine === 1)) {
-      fault = new DataError(`${file}:${recordLine}: expected ${expected} fields, got ${fields}`, { file, line: recordLine })
+      fault = new DataError(`${file}:${recordLine}: expected ${expected} fields, got ${fields}`, {
+        file,
+        line: recordLine,
+      })
     }
     fields = 1
     empty = true
@@ -199,26 +226,56 @@ export async function findCsvFault(file: string, csv: CsvOptions): Promise<DataE
   }
   const scan = (chunk: Uint8Array): void => {
     for (let i = 0; i < chunk.length && !fault; i++) {
-      const b = chunk[i]!
-      if (need > 0 ? (b & 0xc0) !== 0x80 : (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f || (b >= 0x80 && (b < 0xc2 || b > 0xf4))) {
-        fault = new DataError(`${file}:${line}: not text: byte 0x${b.toString(16).padStart(2, '0')} (a binary or corrupt file?)`, { file, line })
+      const b = chunk[i]
+      if (
+        need > 0
+          ? (b & 0xc0) !== 0x80
+          : (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f || (b >= 0x80 && (b < 0xc2 || b > 0xf4))
+      ) {
+        fault = new DataError(
+          `${file}:${line}: not text: byte 0x${b.toString(16).padStart(2, '0')} (a binary or corrupt file?)`,
+          { file, line },
+        )
         return
       }
-      if (need > 0) { need--; continue }
-      if (b >= 0x80) { need = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1 }
-      if (b === 0x0a) line++
-      if (inQuote) {
-        if (b === quote) { inQuote = false; afterQuote = true }
+      if (need > 0) {
+        need--
         continue
       }
-      if (afterQuote && b === quote) { inQuote = true; afterQuote = false; continue }
+      if (b >= 0x80) {
+        need = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1
+      }
+      if (b === 0x0a) line++
+      if (inQuote) {
+        if (b === quote) {
+          inQuote = false
+          afterQuote = true
+        }
+        continue
+      }
+      if (afterQuote && b === quote) {
+        inQuote = true
+        afterQuote = false
+        continue
+      }
       afterQuote = false
-      if (b === 0x0a) { endRecord(); matched = 0; continue }
+      if (b === 0x0a) {
+        endRecord()
+        matched = 0
+        continue
+      }
       if (b === 0x0d) continue
-      if (b === quote && empty) { inQuote = true; empty = false; continue }
+      if (b === quote && empty) {
+        inQuote = true
+        empty = false
+        continue
+      }
       empty = false
       matched = b === delim[matched] ? matched + 1 : b === delim[0] ? 1 : 0
-      if (matched === delim.length) { fields++; matched = 0 }
+      if (matched === delim.length) {
+        fields++
+        matched = 0
+      }
     }
   }
   const source = createReadStream(file)
@@ -231,7 +288,8 @@ export async function findCsvFault(file: string, csv: CsvOptions): Promise<DataE
   } catch (cause) {
     const z = cause as NodeJS.ErrnoException
     const where = `after line ${Math.max(0, line - 1)}`
-    const what = z.code === 'Z_BUF_ERROR' ? `truncated gzip file: the compressed data ends ${where}` : `corrupt gzip data ${where}`
+    const what =
+      z.code === 'Z_BUF_ERROR' ? `truncated gzip file: the compressed data ends ${where}` : `corrupt gzip data ${where}`
     return new DataError(`${file}: ${what} (zlib: ${z.message})`, { file, cause })
   } finally {
     source.destroy()

@@ -85,7 +85,8 @@ export function makeEncodedDataset(spec: InputSpec, columns: EncodedColumns, rep
 export function sliceBatch(ds: EncodedDataset, start: number, end: number): Batch {
   const c = ds.columns
   const nDense = ds.spec.dense.length
-  const map = <T extends Float32Array | Int32Array>(r: Record<string, T>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.subarray(start, end) as T]))
+  const map = <T extends Float32Array | Int32Array>(r: Record<string, T>) =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.subarray(start, end) as T]))
   const multi: Record<string, MultiColumn> = {}
   for (const [k, m] of Object.entries(c.multi)) {
     const base = m.offsets[start]
@@ -105,7 +106,8 @@ export function sliceBatch(ds: EncodedDataset, start: number, end: number): Batc
 }
 
 function* iterateBatches(ds: EncodedDataset, batchSize: number, opts: BatchOptions): Generator<Batch> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batches: batchSize must be a positive integer, got ${batchSize}`, { field: 'batchSize' })
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ConfigError(`batches: batchSize must be a positive integer, got ${batchSize}`, { field: 'batchSize' })
   const n = ds.rows
   const stop = opts.dropLast ? n - (n % batchSize) : n
   if (!opts.shuffle) {
@@ -113,7 +115,8 @@ function* iterateBatches(ds: EncodedDataset, batchSize: number, opts: BatchOptio
     return
   }
   const blockSize = opts.blockSize ?? 1
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new ConfigError(`batches: blockSize must be a positive integer, got ${blockSize}`, { field: 'blockSize' })
+  if (!Number.isInteger(blockSize) || blockSize < 1)
+    throw new ConfigError(`batches: blockSize must be a positive integer, got ${blockSize}`, { field: 'blockSize' })
   const perm = blockSize === 1 ? permutation(n, opts.seed ?? 0) : blockPermutation(n, blockSize, opts.seed ?? 0)
   const gather = makeGatherer(ds, batchSize, opts.reuseBuffers ?? false)
   for (let s = 0; s < stop; s += batchSize) yield gather(perm.subarray(s, Math.min(s + batchSize, n)))
@@ -186,11 +189,20 @@ function makeGatherer(ds: EncodedDataset, batchSize: number, reuse: boolean): (i
     if (!reuse) buf = alloc()
     const b = idx.length
     const sparse: Record<string, Int32Array> = {}
-    sparseKeys.forEach((k, j) => { gatherI32(c.sparse[k], buf.sparse[j], idx, b); sparse[k] = buf.sparse[j].subarray(0, b) })
+    sparseKeys.forEach((k, j) => {
+      gatherI32(c.sparse[k], buf.sparse[j], idx, b)
+      sparse[k] = buf.sparse[j].subarray(0, b)
+    })
     const labels: Record<string, Float32Array> = {}
-    labelKeys.forEach((k, j) => { gatherF32(c.labels[k], buf.labels[j], idx, b); labels[k] = buf.labels[j].subarray(0, b) })
+    labelKeys.forEach((k, j) => {
+      gatherF32(c.labels[k], buf.labels[j], idx, b)
+      labels[k] = buf.labels[j].subarray(0, b)
+    })
     const extra: Record<string, Float32Array> = {}
-    extraKeys.forEach((k, j) => { gatherF32(c.extra[k], buf.extra[j], idx, b); extra[k] = buf.extra[j].subarray(0, b) })
+    extraKeys.forEach((k, j) => {
+      gatherF32(c.extra[k], buf.extra[j], idx, b)
+      extra[k] = buf.extra[j].subarray(0, b)
+    })
     gatherRows(c.dense, nDense, buf.dense, idx, b)
     let group: Float64Array | undefined
     if (c.group && buf.group) {

@@ -6,7 +6,18 @@
  * so an entry written here can also be loaded whole with readEncodedCache when memory allows.
  */
 import { DataError } from '../errors.js'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import { ARRAY, CACHE_VERSION, type ColumnEntry, type Manifest, ManifestSchema, dtypeOf, listColumns } from './cache.js'
@@ -54,7 +65,12 @@ export interface StreamedEncodeResult {
  * Encodes `files` into the cache entry `dir` in pieces of `pieceRows` rows (or opens it when a complete entry
  * is there). Memory: one piece of encoded rows plus DuckDB's read buffers, whatever the file size.
  */
-export async function encodeToDisk(prep: Preprocessing, files: string[], dir: string, opts: { pieceRows?: number; conn?: DuckDBConnection } = {}): Promise<StreamedEncodeResult> {
+export async function encodeToDisk(
+  prep: Preprocessing,
+  files: string[],
+  dir: string,
+  opts: { pieceRows?: number; conn?: DuckDBConnection } = {},
+): Promise<StreamedEncodeResult> {
   const t0 = performance.now()
   if (existsSync(join(dir, 'manifest.json'))) {
     const table = openDiskTable(dir, prep)
@@ -70,15 +86,19 @@ export async function encodeToDisk(prep: Preprocessing, files: string[], dir: st
     const cols = listColumns(c)
     open ??= cols.map((col, i) => {
       const file = `${i}-${col.role}.bin`
-      return { entry: { role: col.role, name: col.name, dtype: dtypeOf(col.data), length: 0, file }, fd: openSync(join(tmp, file), 'w'), idsBase: 0 }
+      return {
+        entry: { role: col.role, name: col.name, dtype: dtypeOf(col.data), length: 0, file },
+        fd: openSync(join(tmp, file), 'w'),
+        idsBase: 0,
+      }
     })
     cols.forEach((col, i) => {
-      const o = open![i]!
+      const o = open![i]
       if (col.role === 'multiOffsets') {
         // every piece's offsets start at 0: shift by the ids written before, and write the leading 0 once
-        const ids = cols[i + 1]!.data
+        const ids = cols[i + 1].data
         const shifted = new Int32Array(n + 1)
-        for (let r = 0; r <= n; r++) shifted[r] = col.data[r]! + o.idsBase
+        for (let r = 0; r <= n; r++) shifted[r] = col.data[r] + o.idsBase
         append(o.fd, o.entry.length === 0 ? shifted : shifted.subarray(1))
         o.entry.length += o.entry.length === 0 ? n + 1 : n
         o.idsBase += ids.length
@@ -88,7 +108,7 @@ export async function encodeToDisk(prep: Preprocessing, files: string[], dir: st
       o.entry.length += col.data.length
       if (col.role === 'label') {
         let s = 0
-        for (let r = 0; r < col.data.length; r++) s += col.data[r]!
+        for (let r = 0; r < col.data.length; r++) s += col.data[r]
         positives[col.name] = (positives[col.name] ?? 0) + s
       }
     })
@@ -97,11 +117,18 @@ export async function encodeToDisk(prep: Preprocessing, files: string[], dir: st
   try {
     report = await encodeToSink(prep, files, { rows: opts.pieceRows ?? 65536, write }, opts.conn)
     // no rows at all (every one dropped): still one (empty) file per column
-    if (!(open as OpenColumn[] | null)) write(emptyColumns(inputSpecOf(prep), prep.schema.group !== undefined, prep.schema.extra), 0)
+    if (!(open as OpenColumn[] | null))
+      write(emptyColumns(inputSpecOf(prep), prep.schema.group !== undefined, prep.schema.extra), 0)
   } finally {
     for (const o of (open as OpenColumn[] | null) ?? []) closeSync(o.fd)
   }
-  const manifest: Manifest & { positives: Record<string, number> } = { version: CACHE_VERSION, key: dir, report, columns: (open as OpenColumn[] | null)!.map((o) => o.entry), positives }
+  const manifest: Manifest & { positives: Record<string, number> } = {
+    version: CACHE_VERSION,
+    key: dir,
+    report,
+    columns: (open as OpenColumn[] | null)!.map((o) => o.entry),
+    positives,
+  }
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n')
   rmSync(dir, { recursive: true, force: true })
   renameSync(tmp, dir)
@@ -109,7 +136,6 @@ export async function encodeToDisk(prep: Preprocessing, files: string[], dir: st
   if (!table) throw new DataError(`encodeToDisk: the entry just written to ${dir} does not read back`, { file: dir })
   return { table, hit: false, seconds: (performance.now() - t0) / 1000 }
 }
-
 
 function emptyColumns(spec: InputSpec, group: boolean, extra: string[]): EncodedColumns {
   return {
@@ -148,7 +174,8 @@ export function openDiskTable(dir: string, prep: Preprocessing): DiskTable | und
   let bytesPerRow = 0
   for (const c of cols) bytesPerRow += (c.length / Math.max(1, rows)) * c.bytes
   const read = (start: number, end: number): EncodedDataset => {
-    if (!(start >= 0 && end <= rows && start <= end)) throw new DataError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`, { file: dir })
+    if (!(start >= 0 && end <= rows && start <= end))
+      throw new DataError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`, { file: dir })
     const n = end - start
     const columns: EncodedColumns = { sparse: {}, multi: {}, dense: new Float32Array(0), labels: {}, extra: {} }
     let offsets: Int32Array | undefined
@@ -161,8 +188,8 @@ export function openDiskTable(dir: string, prep: Preprocessing): DiskTable | und
           continue
         }
         if (c.role === 'multiIds') {
-          const base = offsets![0]!
-          const ids = new Int32Array(offsets![n]! - base)
+          const base = offsets![0]
+          const ids = new Int32Array(offsets![n] - base)
           readRange(fd, ids, base * 4)
           for (let i = 0; i <= n; i++) offsets![i] -= base
           columns.multi[c.name] = { offsets: offsets!, ids } satisfies MultiColumn
@@ -183,12 +210,26 @@ export function openDiskTable(dir: string, prep: Preprocessing): DiskTable | und
     return makeEncodedDataset(spec, columns, { ...m.report, rows: n })
   }
   const readInto = (start: number, end: number, into: EncodedColumns, at: number): void => {
-    if (!(start >= 0 && end <= rows && start <= end)) throw new DataError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`, { file: dir })
+    if (!(start >= 0 && end <= rows && start <= end))
+      throw new DataError(`disk table ${dir}: rows [${start}, ${end}) outside [0, ${rows})`, { file: dir })
     const n = end - start
     for (const c of cols) {
-      if (c.role === 'multiOffsets' || c.role === 'multiIds') throw new DataError(`disk table ${dir}: readInto does not take multi-valued features (${c.name})`, { file: dir, field: c.name })
+      if (c.role === 'multiOffsets' || c.role === 'multiIds')
+        throw new DataError(`disk table ${dir}: readInto does not take multi-valued features (${c.name})`, {
+          file: dir,
+          field: c.name,
+        })
       const width = c.role === 'dense' ? nDense : 1
-      const target = c.role === 'sparse' ? into.sparse[c.name] : c.role === 'dense' ? into.dense : c.role === 'label' ? into.labels[c.name] : c.role === 'group' ? into.group : into.extra[c.name]
+      const target =
+        c.role === 'sparse'
+          ? into.sparse[c.name]
+          : c.role === 'dense'
+            ? into.dense
+            : c.role === 'label'
+              ? into.labels[c.name]
+              : c.role === 'group'
+                ? into.group
+                : into.extra[c.name]
       const fd = openSync(c.path, 'r')
       try {
         readRange(fd, target!.subarray(at * width, (at + n) * width), start * width * c.bytes)
@@ -199,5 +240,14 @@ export function openDiskTable(dir: string, prep: Preprocessing): DiskTable | und
   }
   const positives = raw.positives ?? {}
   const positiveRates = Object.fromEntries(spec.tasks.map((t) => [t, rows > 0 ? (positives[t] ?? 0) / rows : NaN]))
-  return { dir, rows, spec, report: { ...m.report, cache: { dir, hit: true } }, bytesPerRow, positiveRates, read, readInto }
+  return {
+    dir,
+    rows,
+    spec,
+    report: { ...m.report, cache: { dir, hit: true } },
+    bytesPerRow,
+    positiveRates,
+    read,
+    readInto,
+  }
 }

@@ -20,7 +20,13 @@ export async function connect(): Promise<DuckDBConnection> {
 export async function connectOrdered(): Promise<{ conn: DuckDBConnection; close: () => void }> {
   const inst = await DuckDBInstance.create(':memory:', { threads: '1' })
   const conn = await inst.connect()
-  return { conn, close: () => { conn.closeSync(); inst.closeSync() } }
+  return {
+    conn,
+    close: () => {
+      conn.closeSync()
+      inst.closeSync()
+    },
+  }
 }
 
 export function sqlString(s: string): string {
@@ -54,7 +60,11 @@ export type ChunkColumn = Float64Array | Float32Array | Int32Array | ListChunk
 
 const BYTES: Record<Exclude<ColumnKind, 'i32list'>, number> = { f64: 8, f32: 4, i32: 4 }
 
-function view(kind: Exclude<ColumnKind, 'i32list'>, u8: Uint8Array, n: number): Float64Array | Float32Array | Int32Array {
+function view(
+  kind: Exclude<ColumnKind, 'i32list'>,
+  u8: Uint8Array,
+  n: number,
+): Float64Array | Float32Array | Int32Array {
   // the bytes belong to the chunk; copy them out before the next fetch (views are aligned by DuckDB)
   const buf = u8.buffer
   if (kind === 'f64') return new Float64Array(buf, u8.byteOffset, n)
@@ -73,7 +83,8 @@ export async function streamColumns(
   onChunk: (cols: ChunkColumn[], n: number) => void,
 ): Promise<number> {
   const result = await conn.stream(sql)
-  if (result.columnCount !== kinds.length) throw new DataError(`streamColumns: query has ${result.columnCount} columns, ${kinds.length} kinds given`)
+  if (result.columnCount !== kinds.length)
+    throw new DataError(`streamColumns: query has ${result.columnCount} columns, ${kinds.length} kinds given`)
   let rows = 0
   for (;;) {
     const chunk = await result.fetchChunk()
@@ -92,7 +103,8 @@ export async function streamColumns(
       }
       const child = duckdb.list_vector_get_child(vec)
       const size = duckdb.list_vector_get_size(vec)
-      const ids = size === 0 ? new Int32Array(0) : (view('i32', duckdb.vector_get_data(child, size * 4), size) as Int32Array)
+      const ids =
+        size === 0 ? new Int32Array(0) : (view('i32', duckdb.vector_get_data(child, size * 4), size) as Int32Array)
       return { starts, lengths, ids }
     })
     onChunk(cols, n)

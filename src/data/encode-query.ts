@@ -20,7 +20,11 @@ async function createVocabEnum(conn: DuckDBConnection, vocab: string[]): Promise
   const name = `resflow_vocab_${process.pid}_${enumCounter++}`
   await conn.run(`CREATE TABLE ${name}_t (i INTEGER, v VARCHAR)`)
   const app = await conn.createAppender(`${name}_t`)
-  vocab.forEach((v, i) => { app.appendInteger(i); app.appendVarchar(v); app.endRow() })
+  vocab.forEach((v, i) => {
+    app.appendInteger(i)
+    app.appendVarchar(v)
+    app.endRow()
+  })
   app.closeSync()
   await conn.run(`CREATE TYPE ${name} AS ENUM (SELECT v FROM ${name}_t ORDER BY i)`)
   return name
@@ -46,7 +50,7 @@ function exactIntText(cell: string): string {
 /** id lookup for integer-valued vocabularies of safe integers: a dense table when the values are small, a Map otherwise. */
 export function intLookup(vocab: string[]): (x: number) => number {
   const lut = intTable(vocab)
-  if (lut) return (x) => (x >= 0 && x < lut.length && Number.isInteger(x) ? lut[x]! : 0)
+  if (lut) return (x) => (x >= 0 && x < lut.length && Number.isInteger(x) ? lut[x] : 0)
   const map = new Map(vocab.map((v, i) => [Number(v), i + 1]))
   return (x) => map.get(x) ?? 0
 }
@@ -58,7 +62,9 @@ function intTable(vocab: string[]): Int32Array | undefined {
   const min = values.reduce((a, b) => Math.min(a, b), 0)
   if (!(min >= 0 && max < 1 << 24 && max < 64 * values.length + 1024)) return undefined
   const lut = new Int32Array(max + 1)
-  values.forEach((v, i) => { lut[v] = i + 1 })
+  values.forEach((v, i) => {
+    lut[v] = i + 1
+  })
   return lut
 }
 
@@ -77,7 +83,12 @@ export interface ReadQuery {
 }
 
 /** Builds the read query's column expressions for `prep` over `files` (creating the vocabularies' ENUM types on `conn`). */
-export async function readQuery(conn: DuckDBConnection, prep: Preprocessing, files: string[], format: ReturnType<typeof formatOf>): Promise<ReadQuery> {
+export async function readQuery(
+  conn: DuckDBConnection,
+  prep: Preprocessing,
+  files: string[],
+  format: ReturnType<typeof formatOf>,
+): Promise<ReadQuery> {
   const schema = prep.schema
   const cell = (col: string) => cellExpr(schema, col, format)
   const skip = schema.badRows === 'skip'
@@ -86,13 +97,19 @@ export async function readQuery(conn: DuckDBConnection, prep: Preprocessing, fil
 
   const exprs: string[] = []
   const kinds: ColumnKind[] = []
-  const add = (sql: string, kind: ColumnKind) => { exprs.push(sql); kinds.push(kind) }
+  const add = (sql: string, kind: ColumnKind) => {
+    exprs.push(sql)
+    kinds.push(kind)
+  }
   const enums: string[] = []
   const lookups: ((x: number) => number)[] = []
   const tables: (Int32Array | undefined)[] = []
   for (const f of prep.sparse) {
     if (f.hashBuckets && !(f.valueType === 'int' && safeIntVocab(f.vocab))) {
-      throw new DataError(`${files.join(', ')}: sparse feature "${f.name}": hashBuckets needs integer ids below 2^53 (exact as doubles), as serving hashes them`, { file: files[0], field: `sparse.${f.name}.hashBuckets` })
+      throw new DataError(
+        `${files.join(', ')}: sparse feature "${f.name}": hashBuckets needs integer ids below 2^53 (exact as doubles), as serving hashes them`,
+        { file: files[0], field: `sparse.${f.name}.hashBuckets` },
+      )
     }
     if (f.valueType === 'int' && safeIntVocab(f.vocab)) {
       lookups.push(intLookup(f.vocab))
@@ -102,7 +119,10 @@ export async function readQuery(conn: DuckDBConnection, prep: Preprocessing, fil
       add(`coalesce(CASE WHEN abs(${x}) < ${EXACT_DOUBLE} THEN ${x} END, ${nan})`, 'f64')
     } else {
       lookups.push((x) => x)
-      if (f.vocab.length === 0) { add('0::INTEGER', 'i32'); continue }
+      if (f.vocab.length === 0) {
+        add('0::INTEGER', 'i32')
+        continue
+      }
       const e = await createVocabEnum(conn, f.vocab)
       enums.push(e)
       const text = f.valueType === 'int' ? exactIntText(cell(f.column)) : `CAST(${cell(f.column)} AS VARCHAR)`
@@ -113,18 +133,29 @@ export async function readQuery(conn: DuckDBConnection, prep: Preprocessing, fil
     const e = f.vocab.length > 0 ? await createVocabEnum(conn, f.vocab) : undefined
     if (e) enums.push(e)
     const id = e ? `coalesce(enum_code(TRY_CAST(x AS ${e}))::INTEGER + 1, 0)` : '0'
-    add(`coalesce(list_transform(list_filter(string_split(CAST(${cell(f.column)} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> ''), x -> ${id}), [])::INTEGER[]`, 'i32list')
+    add(
+      `coalesce(list_transform(list_filter(string_split(CAST(${cell(f.column)} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> ''), x -> ${id}), [])::INTEGER[]`,
+      'i32list',
+    )
   }
   // missing → NaN, a non-finite number (NaN, ±inf, 1e400) → +inf, which the loop refuses, so neither is mistaken for the other
   for (const f of [...prep.buckets, ...prep.dense]) {
     const x = `${cast}(${cell(f.column)} AS DOUBLE)`
     add(`CASE WHEN ${x} IS NULL THEN ${nan} WHEN isfinite(${x}) THEN ${x} ELSE 'inf'::DOUBLE END`, 'f64')
   }
-  schema.tasks.forEach((t) => add(`coalesce(${skip ? `TRY_CAST(${labelSql(t, cell(columnOf(t)))} AS DOUBLE)` : labelSql(t, cell(columnOf(t)))}, -1)::DOUBLE`, 'f64'))
+  schema.tasks.forEach((t) =>
+    add(
+      `coalesce(${skip ? `TRY_CAST(${labelSql(t, cell(columnOf(t)))} AS DOUBLE)` : labelSql(t, cell(columnOf(t)))}, -1)::DOUBLE`,
+      'f64',
+    ),
+  )
   if (schema.group) {
     // a number while it is exact as a double; other ids (text, integers beyond 2^53) by a hash of their text
     const g = `TRY_CAST(${cell(schema.group)} AS DOUBLE)`
-    add(`coalesce(CASE WHEN abs(${g}) < ${EXACT_DOUBLE} THEN ${g} END, (hash(CAST(${cell(schema.group)} AS VARCHAR)) % 4503599627370496)::DOUBLE, -1)`, 'f64')
+    add(
+      `coalesce(CASE WHEN abs(${g}) < ${EXACT_DOUBLE} THEN ${g} END, (hash(CAST(${cell(schema.group)} AS VARCHAR)) % 4503599627370496)::DOUBLE, -1)`,
+      'f64',
+    )
   }
   for (const x of schema.extra) add(`coalesce(${cast}(${cell(x)} AS DOUBLE), ${nan})`, 'f64')
   if (skip) {

@@ -26,7 +26,19 @@ import { RowConditionSchema, parseDatasetSchema, type DatasetSchema } from './sc
 export const PAPER_THRESHOLDS_SEC = [5, 10, 20, 30, 40, 50, 60, 70, 80]
 
 /** Columns that are feedback or derived from the outcome; feeding one as a feature would leak the label. */
-const FEEDBACK = new Set(['is_click', 'is_like', 'is_follow', 'is_comment', 'is_forward', 'is_hate', 'long_view', 'play_time_ms', 'profile_stay_time', 'comment_stay_time', 'is_profile_enter'])
+const FEEDBACK = new Set([
+  'is_click',
+  'is_like',
+  'is_follow',
+  'is_comment',
+  'is_forward',
+  'is_hate',
+  'long_view',
+  'play_time_ms',
+  'profile_stay_time',
+  'comment_stay_time',
+  'is_profile_enter',
+])
 
 export const KuaiRandOptionsSchema = z.strictObject({
   /** watch-time thresholds in seconds, strictly increasing (paper: 5, 10, 20, ..., 80) */
@@ -60,25 +72,48 @@ export function kuairandSchema(input: KuaiRandOptionsInput = {}, where = 'kuaira
 function kuairandSchemaOf(opts: KuaiRandOptions, where: string): DatasetSchema {
   const t = opts.thresholdsSec
   for (let i = 1; i < t.length; i++) {
-    if (!(t[i] > t[i - 1])) throw new ConfigError(`${where}: thresholdsSec[${i}]: expected more than ${t[i - 1]} (thresholds must strictly increase for the watch tasks to form a funnel), got ${t[i]}`, { file: where, field: `thresholdsSec[${i}]` })
+    if (!(t[i] > t[i - 1]))
+      throw new ConfigError(
+        `${where}: thresholdsSec[${i}]: expected more than ${t[i - 1]} (thresholds must strictly increase for the watch tasks to form a funnel), got ${t[i]}`,
+        { file: where, field: `thresholdsSec[${i}]` },
+      )
   }
-  for (const [kind, cols] of [['sparse', opts.sparse], ['dense', opts.dense]] as const) {
+  for (const [kind, cols] of [
+    ['sparse', opts.sparse],
+    ['dense', opts.dense],
+  ] as const) {
     cols.forEach((c, i) => {
-      if (FEEDBACK.has(c)) throw new ConfigError(`${where}: ${kind}[${i}]: "${c}" is user feedback (a label or derived from one); it cannot be a feature (feedback columns: ${[...FEEDBACK].join(', ')})`, { file: where, field: `${kind}[${i}]` })
+      if (FEEDBACK.has(c))
+        throw new ConfigError(
+          `${where}: ${kind}[${i}]: "${c}" is user feedback (a label or derived from one); it cannot be a feature (feedback columns: ${[...FEEDBACK].join(', ')})`,
+          { file: where, field: `${kind}[${i}]` },
+        )
     })
   }
-  return parseDatasetSchema({
-    format: 'csv',
-    sparse: [{ name: 'user_id', side: 'user' }, { name: 'video_id', side: 'item' }, { name: 'tab' }, ...opts.sparse.map((name) => ({ name }))],
-    dense: opts.dense.map((name) => ({ name, transform: 'log1p' as const })),
-    tasks: [
-      ...(opts.clickTask ? [{ name: 'click', column: 'is_click' }] : []),
-      ...t.map((s) => ({ name: watchTaskName(s), column: 'play_time_ms', greaterThan: watchThresholdMs(s, opts.wholeSeconds) })),
-    ],
-    funnel: opts.funnel,
-    filter: opts.filter,
-    group: 'user_id',
-  }, where)
+  return parseDatasetSchema(
+    {
+      format: 'csv',
+      sparse: [
+        { name: 'user_id', side: 'user' },
+        { name: 'video_id', side: 'item' },
+        { name: 'tab' },
+        ...opts.sparse.map((name) => ({ name })),
+      ],
+      dense: opts.dense.map((name) => ({ name, transform: 'log1p' as const })),
+      tasks: [
+        ...(opts.clickTask ? [{ name: 'click', column: 'is_click' }] : []),
+        ...t.map((s) => ({
+          name: watchTaskName(s),
+          column: 'play_time_ms',
+          greaterThan: watchThresholdMs(s, opts.wholeSeconds),
+        })),
+      ],
+      funnel: opts.funnel,
+      filter: opts.filter,
+      group: 'user_id',
+    },
+    where,
+  )
 }
 
 /**

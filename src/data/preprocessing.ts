@@ -9,7 +9,15 @@ import { validateConfig } from '../config/load.js'
 import { DataError } from '../errors.js'
 import { connect, connectOrdered, queryObjects, sqlIdent, sqlString } from './duck.js'
 import { DatasetSchemaSchema, columnOf, type DatasetSchema } from './schema.js'
-import { cellExpr, describeColumns, filterColumns, formatOf, fromClause, isIntegerType, requireColumns } from './source.js'
+import {
+  cellExpr,
+  describeColumns,
+  filterColumns,
+  formatOf,
+  fromClause,
+  isIntegerType,
+  requireColumns,
+} from './source.js'
 import type { InputSpec } from './types.js'
 import { dataChecks, findFirstBad, withDiagnosis } from './diagnose.js'
 
@@ -22,14 +30,50 @@ export const PreprocessingSchema = z.strictObject({
    * hashBuckets: ids hashed into rows vocab.length + 1 .. vocab.length + hashBuckets (values beyond the capacity);
    * evicted: distinct training values left out of vocab by the capacity
    */
-  sparse: z.array(z.strictObject({ name: z.string(), column: z.string(), valueType: z.enum(['int', 'string']), vocab: z.array(z.string()), side: Side, hashBuckets: z.number().int().optional(), evicted: z.number().int().optional() })),
-  multi: z.array(z.strictObject({ name: z.string(), column: z.string(), separator: z.string(), pooling: z.enum(['sum', 'mean']), vocab: z.array(z.string()), side: Side })),
-  dense: z.array(z.strictObject({
-    name: z.string(), column: z.string(), transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize']),
-    fill: z.number().optional(), mean: z.number(), std: z.number(), min: z.number(), max: z.number(), side: Side,
-  })),
+  sparse: z.array(
+    z.strictObject({
+      name: z.string(),
+      column: z.string(),
+      valueType: z.enum(['int', 'string']),
+      vocab: z.array(z.string()),
+      side: Side,
+      hashBuckets: z.number().int().optional(),
+      evicted: z.number().int().optional(),
+    }),
+  ),
+  multi: z.array(
+    z.strictObject({
+      name: z.string(),
+      column: z.string(),
+      separator: z.string(),
+      pooling: z.enum(['sum', 'mean']),
+      vocab: z.array(z.string()),
+      side: Side,
+    }),
+  ),
+  dense: z.array(
+    z.strictObject({
+      name: z.string(),
+      column: z.string(),
+      transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize']),
+      fill: z.number().optional(),
+      mean: z.number(),
+      std: z.number(),
+      min: z.number(),
+      max: z.number(),
+      side: Side,
+    }),
+  ),
   /** dense features with transform quantile: id 0 = missing, id b+1 = bucket b (x ≥ edges[b-1]) */
-  buckets: z.array(z.strictObject({ name: z.string(), column: z.string(), edges: z.array(z.number()), fill: z.number().optional(), side: Side })),
+  buckets: z.array(
+    z.strictObject({
+      name: z.string(),
+      column: z.string(),
+      edges: z.array(z.number()),
+      fill: z.number().optional(),
+      side: Side,
+    }),
+  ),
   tasks: z.array(z.string()),
   fit: z.strictObject({ files: z.array(z.string()), rows: z.number() }),
 })
@@ -41,13 +85,21 @@ export interface FitOptions {
 }
 
 /** Fits vocabularies and statistics on the training files only. */
-export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string[], opts: FitOptions = {}): Promise<Preprocessing> {
+export async function fitPreprocessing(
+  schema: DatasetSchema,
+  trainFiles: string[],
+  opts: FitOptions = {},
+): Promise<Preprocessing> {
   const conn = opts.conn ?? (await connect())
   const format = formatOf(schema, trainFiles)
   const from = fromClause(schema, trainFiles)
   const have = await describeColumns(conn, schema, trainFiles)
   const needed = [...schema.sparse, ...schema.multi, ...schema.dense, ...schema.tasks].map(columnOf)
-  requireColumns(have, [...needed, ...(schema.group ? [schema.group] : []), ...schema.extra, ...filterColumns(schema)], trainFiles)
+  requireColumns(
+    have,
+    [...needed, ...(schema.group ? [schema.group] : []), ...schema.extra, ...filterColumns(schema)],
+    trainFiles,
+  )
   const typeOf = new Map(have.map((c) => [c.name, c.type]))
   const cell = (col: string) => cellExpr(schema, col, format)
 
@@ -56,16 +108,24 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
     const counts = new Map<string, { v: string; c: number }[]>()
     const catCols = [
       ...schema.sparse.map((f, i) => ({ key: `s${i}`, sql: `CAST(${cell(columnOf(f))} AS VARCHAR)` })),
-      ...schema.multi.map((f, i) => ({ key: `m${i}`, sql: `list_filter(string_split(CAST(${cell(columnOf(f))} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> '')` })),
+      ...schema.multi.map((f, i) => ({
+        key: `m${i}`,
+        sql: `list_filter(string_split(CAST(${cell(columnOf(f))} AS VARCHAR), ${sqlString(f.separator)}), x -> x <> '')`,
+      })),
     ]
     if (catCols.length > 0) {
       const single = catCols.filter((c) => c.key[0] === 's')
       const lists = catCols.filter((c) => c.key[0] === 'm')
       const parts: string[] = []
       if (single.length > 0) {
-        parts.push(`SELECT k, v, count(*)::DOUBLE AS c FROM (SELECT ${single.map((c) => `${c.sql} AS ${c.key}`).join(', ')} FROM ${from}) UNPIVOT (v FOR k IN (${single.map((c) => c.key).join(', ')})) GROUP BY ALL`)
+        parts.push(
+          `SELECT k, v, count(*)::DOUBLE AS c FROM (SELECT ${single.map((c) => `${c.sql} AS ${c.key}`).join(', ')} FROM ${from}) UNPIVOT (v FOR k IN (${single.map((c) => c.key).join(', ')})) GROUP BY ALL`,
+        )
       }
-      for (const l of lists) parts.push(`SELECT '${l.key}' AS k, v, count(*)::DOUBLE AS c FROM (SELECT unnest(${l.sql}) AS v FROM ${from}) GROUP BY ALL`)
+      for (const l of lists)
+        parts.push(
+          `SELECT '${l.key}' AS k, v, count(*)::DOUBLE AS c FROM (SELECT unnest(${l.sql}) AS v FROM ${from}) GROUP BY ALL`,
+        )
       const rows = await queryObjects(conn, `${parts.join(' UNION ALL ')} ORDER BY k, c DESC, v`)
       for (const r of rows) {
         const k = String(r.k)
@@ -74,7 +134,8 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
       }
     }
     // integer ids: Parquet says so by the column's type; a CSV column (read as text) when every value is digits
-    const intColumn = (key: string, column: string) => (format === 'parquet' ? isIntegerType(typeOf.get(column) ?? '') : isIntegerText(counts.get(key) ?? []))
+    const intColumn = (key: string, column: string) =>
+      format === 'parquet' ? isIntegerType(typeOf.get(column) ?? '') : isIntegerText(counts.get(key) ?? [])
     const vocabOf = (key: string, minCount: number, int = false) => {
       const entries = int ? canonicalIntCounts(counts.get(key) ?? []) : (counts.get(key) ?? [])
       return entries.filter((e) => e.c >= minCount).map((e) => e.v)
@@ -98,17 +159,33 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
     const ordered = await connectOrdered()
     let stats: Record<string, unknown>
     try {
-      ;[stats] = (await queryObjects(ordered.conn, `SELECT ${aggs.join(', ')} FROM ${from}`)) as [Record<string, unknown>]
+      ;[stats] = (await queryObjects(ordered.conn, `SELECT ${aggs.join(', ')} FROM ${from}`)) as [
+        Record<string, unknown>,
+      ]
     } finally {
       ordered.close()
     }
     const rows = Number(stats.n)
-    const nonFinite = schema.dense.findIndex((_, i) => ['mean', 'std', 'min', 'max'].some((k) => stats[`${k}${i}`] !== null && !Number.isFinite(Number(stats[`${k}${i}`]))))
+    const nonFinite = schema.dense.findIndex((_, i) =>
+      ['mean', 'std', 'min', 'max'].some(
+        (k) => stats[`${k}${i}`] !== null && !Number.isFinite(Number(stats[`${k}${i}`])),
+      ),
+    )
     if (nonFinite >= 0) {
-      const column = columnOf(schema.dense[nonFinite]!)
-      throw (await findFirstBad(schema, trainFiles, dataChecks(schema, { missingDense: false }))) ?? new DataError(`${trainFiles.join(', ')}: column "${column}": a number that is not finite (NaN or ±inf); could not locate it`, { file: trainFiles[0], field: column })
+      const column = columnOf(schema.dense[nonFinite])
+      throw (
+        (await findFirstBad(schema, trainFiles, dataChecks(schema, { missingDense: false }))) ??
+        new DataError(
+          `${trainFiles.join(', ')}: column "${column}": a number that is not finite (NaN or ±inf); could not locate it`,
+          { file: trainFiles[0], field: column },
+        )
+      )
     }
-    if (rows === 0) throw new DataError(`${trainFiles.join(', ')}: no data rows${schema.filter.length > 0 ? ' passing the schema\'s filter' : ''}; cannot fit preprocessing on an empty training split`, { file: trainFiles[0] })
+    if (rows === 0)
+      throw new DataError(
+        `${trainFiles.join(', ')}: no data rows${schema.filter.length > 0 ? " passing the schema's filter" : ''}; cannot fit preprocessing on an empty training split`,
+        { file: trainFiles[0] },
+      )
 
     const prep: Preprocessing = {
       version: 1,
@@ -116,16 +193,39 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
       sparse: schema.sparse.map((f, i) => {
         const int = intColumn(`s${i}`, columnOf(f))
         const vocab = vocabOf(`s${i}`, f.minCount, int)
-        if (f.capacity === undefined) return { name: f.name, column: columnOf(f), side: f.side, valueType: int ? 'int' as const : 'string' as const, vocab }
-        if (f.hashBuckets !== undefined && !int) throw new DataError(`${trainFiles.join(', ')}: sparse feature "${f.name}": hashBuckets needs an integer id column; column "${columnOf(f)}" holds text`, { file: trainFiles[0], field: `sparse.${f.name}.hashBuckets` })
+        if (f.capacity === undefined)
+          return {
+            name: f.name,
+            column: columnOf(f),
+            side: f.side,
+            valueType: int ? ('int' as const) : ('string' as const),
+            vocab,
+          }
+        if (f.hashBuckets !== undefined && !int)
+          throw new DataError(
+            `${trainFiles.join(', ')}: sparse feature "${f.name}": hashBuckets needs an integer id column; column "${columnOf(f)}" holds text`,
+            { file: trainFiles[0], field: `sparse.${f.name}.hashBuckets` },
+          )
         // the vocabulary is in decreasing count: the capacity keeps the most frequent values
         const own = f.capacity - 1 - (f.hashBuckets ?? 0)
         return {
-          name: f.name, column: columnOf(f), side: f.side, valueType: int ? 'int' as const : 'string' as const, vocab: vocab.slice(0, own),
-          ...(f.hashBuckets ? { hashBuckets: f.hashBuckets } : {}), evicted: Math.max(0, vocab.length - own),
+          name: f.name,
+          column: columnOf(f),
+          side: f.side,
+          valueType: int ? ('int' as const) : ('string' as const),
+          vocab: vocab.slice(0, own),
+          ...(f.hashBuckets ? { hashBuckets: f.hashBuckets } : {}),
+          evicted: Math.max(0, vocab.length - own),
         }
       }),
-      multi: schema.multi.map((f, i) => ({ name: f.name, column: columnOf(f), separator: f.separator, pooling: f.pooling, side: f.side, vocab: vocabOf(`m${i}`, f.minCount) })),
+      multi: schema.multi.map((f, i) => ({
+        name: f.name,
+        column: columnOf(f),
+        separator: f.separator,
+        pooling: f.pooling,
+        side: f.side,
+        vocab: vocabOf(`m${i}`, f.minCount),
+      })),
       dense: [],
       buckets: [],
       tasks: schema.tasks.map((t) => t.name),
@@ -134,10 +234,24 @@ export async function fitPreprocessing(schema: DatasetSchema, trainFiles: string
     schema.dense.forEach((f, i) => {
       const stat = (k: string) => (stats[`${k}${i}`] === null ? 0 : Number(stats[`${k}${i}`]))
       if (f.transform === 'quantile') {
-        const edges = [...new Set((JSON.parse(String(stats[`q${i}`] ?? '[]')) as (number | null)[]).filter((e): e is number => e !== null))].sort((a, b) => a - b)
+        const edges = [
+          ...new Set(
+            (JSON.parse(String(stats[`q${i}`] ?? '[]')) as (number | null)[]).filter((e): e is number => e !== null),
+          ),
+        ].sort((a, b) => a - b)
         prep.buckets.push({ name: f.name, column: columnOf(f), edges, fill: f.fillMissing, side: f.side })
       } else {
-        prep.dense.push({ name: f.name, column: columnOf(f), transform: f.transform, fill: f.fillMissing, mean: stat('mean'), std: stat('std'), min: stat('min'), max: stat('max'), side: f.side })
+        prep.dense.push({
+          name: f.name,
+          column: columnOf(f),
+          transform: f.transform,
+          fill: f.fillMissing,
+          mean: stat('mean'),
+          std: stat('std'),
+          min: stat('min'),
+          max: stat('max'),
+          side: f.side,
+        })
       }
     })
     return prep
@@ -169,10 +283,23 @@ function canonicalIntCounts(entries: { v: string; c: number }[]): { v: string; c
 export function inputSpecOf(prep: Preprocessing): InputSpec {
   return {
     sparse: [
-      ...prep.sparse.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1 + (f.hashBuckets ?? 0), ...(f.side ? { side: f.side } : {}) })),
-      ...prep.buckets.map((f) => ({ name: f.name, vocabSize: f.edges.length + 2, ...(f.side ? { side: f.side } : {}) })),
+      ...prep.sparse.map((f) => ({
+        name: f.name,
+        vocabSize: f.vocab.length + 1 + (f.hashBuckets ?? 0),
+        ...(f.side ? { side: f.side } : {}),
+      })),
+      ...prep.buckets.map((f) => ({
+        name: f.name,
+        vocabSize: f.edges.length + 2,
+        ...(f.side ? { side: f.side } : {}),
+      })),
     ],
-    multi: prep.multi.map((f) => ({ name: f.name, vocabSize: f.vocab.length + 1, pooling: f.pooling, ...(f.side ? { side: f.side } : {}) })),
+    multi: prep.multi.map((f) => ({
+      name: f.name,
+      vocabSize: f.vocab.length + 1,
+      pooling: f.pooling,
+      ...(f.side ? { side: f.side } : {}),
+    })),
     dense: prep.dense.map((f) => ({ name: f.name, ...(f.side ? { side: f.side } : {}) })),
     tasks: [...prep.tasks],
   }
@@ -181,10 +308,14 @@ export function inputSpecOf(prep: Preprocessing): InputSpec {
 /** The transform of one numeric value (training encode and serving share it). NaN means missing. */
 export function transformDense(f: Preprocessing['dense'][number], x: number): number {
   switch (f.transform) {
-    case 'none': return x
-    case 'standardize': return f.std > 0 ? (x - f.mean) / f.std : x - f.mean
-    case 'minmax': return f.max > f.min ? (x - f.min) / (f.max - f.min) : 0
-    case 'log1p': return Math.sign(x) * Math.log1p(Math.abs(x)) // symmetric, so negative values stay finite
+    case 'none':
+      return x
+    case 'standardize':
+      return f.std > 0 ? (x - f.mean) / f.std : x - f.mean
+    case 'minmax':
+      return f.max > f.min ? (x - f.min) / (f.max - f.min) : 0
+    case 'log1p':
+      return Math.sign(x) * Math.log1p(Math.abs(x)) // symmetric, so negative values stay finite
     case 'log1p-standardize': {
       const l = Math.sign(x) * Math.log1p(Math.abs(x))
       return f.std > 0 ? (l - f.mean) / f.std : l - f.mean
@@ -213,7 +344,10 @@ export function loadPreprocessing(file: string): Preprocessing {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
   } catch (cause) {
-    throw new DataError(`${file}: cannot read the preprocessing artifact (${(cause as Error).message}); fit it again with the train command`, { file, cause })
+    throw new DataError(
+      `${file}: cannot read the preprocessing artifact (${(cause as Error).message}); fit it again with the train command`,
+      { file, cause },
+    )
   }
   return validateConfig(raw, file, PreprocessingSchema)
 }

@@ -13,24 +13,27 @@ import { ConfigError } from '../errors.js'
 const Name = z.string().min(1)
 const Side = z.enum(['user', 'item'])
 
-export const SparseSpecSchema = z.strictObject({
-  name: Name,
-  /** source column (default: name) */
-  column: Name.optional(),
-  /** values seen fewer times in the training split map to id 0 */
-  minCount: z.number().int().min(1).default(1),
-  /**
-   * The most rows this feature's embedding table may have (id 0 included): the most frequent training values
-   * keep a row of their own, the rest map to id 0, or with hashBuckets share that many rows by a hash of the
-   * id (integer id columns only). For id fields of tens of millions of values (docs/scale.md).
-   */
-  capacity: z.number().int().min(2).optional(),
-  hashBuckets: z.number().int().min(1).optional(),
-  side: Side.optional(),
-}).refine((f) => f.hashBuckets === undefined || (f.capacity !== undefined && f.hashBuckets <= f.capacity - 2), {
-  message: 'hashBuckets needs a capacity of at least hashBuckets + 2 (id 0 and one frequent value besides the buckets)',
-  path: ['hashBuckets'],
-})
+export const SparseSpecSchema = z
+  .strictObject({
+    name: Name,
+    /** source column (default: name) */
+    column: Name.optional(),
+    /** values seen fewer times in the training split map to id 0 */
+    minCount: z.number().int().min(1).default(1),
+    /**
+     * The most rows this feature's embedding table may have (id 0 included): the most frequent training values
+     * keep a row of their own, the rest map to id 0, or with hashBuckets share that many rows by a hash of the
+     * id (integer id columns only). For id fields of tens of millions of values (docs/scale.md).
+     */
+    capacity: z.number().int().min(2).optional(),
+    hashBuckets: z.number().int().min(1).optional(),
+    side: Side.optional(),
+  })
+  .refine((f) => f.hashBuckets === undefined || (f.capacity !== undefined && f.hashBuckets <= f.capacity - 2), {
+    message:
+      'hashBuckets needs a capacity of at least hashBuckets + 2 (id 0 and one frequent value besides the buckets)',
+    path: ['hashBuckets'],
+  })
 
 export const MultiSpecSchema = z.strictObject({
   name: Name,
@@ -51,7 +54,9 @@ export const DenseSpecSchema = z.strictObject({
    * up near zero mean, unit variance); quantile: equal-frequency buckets turned into ids (the feature
    * becomes sparse)
    */
-  transform: z.enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize', 'quantile']).default('log1p-standardize'),
+  transform: z
+    .enum(['none', 'standardize', 'minmax', 'log1p', 'log1p-standardize', 'quantile'])
+    .default('log1p-standardize'),
   buckets: z.number().int().min(2).max(1000).default(10),
   /** value used for a missing cell; without it a missing cell is an error */
   fillMissing: z.number().optional(),
@@ -62,7 +67,10 @@ export const TaskSpecSchema = z.strictObject({
   name: Name,
   column: Name.optional(),
   /** the label is 1 when the cell equals one of these (e.g. "50000+."); otherwise the cell must be 0 or 1 */
-  positive: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+  positive: z
+    .array(z.union([z.string(), z.number()]))
+    .min(1)
+    .optional(),
   /** the label is 1 when the cell is greater than this number (e.g. play_time_ms > 5000) */
   greaterThan: z.number().optional(),
 })
@@ -76,7 +84,10 @@ export const RowConditionSchema = z.strictObject({
   /** keep the row when the cell is greater than this number (e.g. play_time_ms > 0) */
   greaterThan: z.number().optional(),
   /** keep the row when the cell equals one of these (e.g. tab in [1]) */
-  oneOf: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+  oneOf: z
+    .array(z.union([z.string(), z.number()]))
+    .min(1)
+    .optional(),
 })
 
 export const CsvOptionsSchema = z.strictObject({
@@ -135,18 +146,26 @@ export function parseDatasetSchema(raw: DatasetSchemaInput, where = 'dataset sch
   return checkDatasetSchema(validateConfig(raw, where, DatasetSchemaSchema), where)
 }
 
-
 export function columnOf(f: { name: string; column?: string }): string {
   return f.column ?? f.name
 }
 
 function checkDatasetSchema(s: DatasetSchema, where: string): DatasetSchema {
   const names = new Map<string, string>()
-  const groups: [string, { name: string }[]][] = [['sparse', s.sparse], ['multi', s.multi], ['dense', s.dense], ['tasks', s.tasks]]
+  const groups: [string, { name: string }[]][] = [
+    ['sparse', s.sparse],
+    ['multi', s.multi],
+    ['dense', s.dense],
+    ['tasks', s.tasks],
+  ]
   for (const [kind, list] of groups) {
     list.forEach((f, i) => {
       const prev = names.get(f.name)
-      if (prev) throw new ConfigError(`${where}: ${kind}[${i}].name: "${f.name}" is already used by ${prev}; names must be unique`, { file: where, field: `${kind}[${i}].name` })
+      if (prev)
+        throw new ConfigError(
+          `${where}: ${kind}[${i}].name: "${f.name}" is already used by ${prev}; names must be unique`,
+          { file: where, field: `${kind}[${i}].name` },
+        )
       names.set(f.name, `${kind}[${i}]`)
     })
   }
@@ -154,16 +173,26 @@ function checkDatasetSchema(s: DatasetSchema, where: string): DatasetSchema {
   for (const [kind, list] of groups.slice(0, 3) as [string, { name: string; column?: string }[]][]) {
     list.forEach((f, i) => {
       if (labelColumns.has(columnOf(f))) {
-        throw new ConfigError(`${where}: ${kind}[${i}]: column "${columnOf(f)}" is a label column; a label's source must never be fed as a feature`, { file: where, field: `${kind}[${i}]` })
+        throw new ConfigError(
+          `${where}: ${kind}[${i}]: column "${columnOf(f)}" is a label column; a label's source must never be fed as a feature`,
+          { file: where, field: `${kind}[${i}]` },
+        )
       }
     })
   }
   s.tasks.forEach((t, i) => {
-    if (t.positive && t.greaterThan !== undefined) throw new ConfigError(`${where}: tasks[${i}]: give either positive or greaterThan, not both`, { file: where, field: `tasks[${i}]` })
+    if (t.positive && t.greaterThan !== undefined)
+      throw new ConfigError(`${where}: tasks[${i}]: give either positive or greaterThan, not both`, {
+        file: where,
+        field: `tasks[${i}]`,
+      })
   })
   s.filter.forEach((f, i) => {
     if ((f.greaterThan === undefined) === (f.oneOf === undefined)) {
-      throw new ConfigError(`${where}: filter[${i}]: give exactly one of greaterThan and oneOf for column "${f.column}", got ${f.oneOf ? 'both' : 'neither'}`, { file: where, field: `filter[${i}]` })
+      throw new ConfigError(
+        `${where}: filter[${i}]: give exactly one of greaterThan and oneOf for column "${f.column}", got ${f.oneOf ? 'both' : 'neither'}`,
+        { file: where, field: `filter[${i}]` },
+      )
     }
   })
   return s

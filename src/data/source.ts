@@ -35,7 +35,10 @@ export async function listFiles(schema: DatasetSchema, files: string[]): Promise
   try {
     const out: string[] = []
     for (const f of files) {
-      const rows = await queryObjects(conn, `SELECT file FROM glob(${sqlString(expandPath(f, formatOf(schema, files)))}) ORDER BY file`)
+      const rows = await queryObjects(
+        conn,
+        `SELECT file FROM glob(${sqlString(expandPath(f, formatOf(schema, files)))}) ORDER BY file`,
+      )
       out.push(...(rows.length > 0 ? rows.map((r) => String(r.file)) : [f]))
     }
     return out
@@ -67,8 +70,13 @@ function parquetFault(file: string): DataError | undefined {
     const tail = Buffer.alloc(4)
     readSync(fd, head, 0, 4, 0)
     readSync(fd, tail, 0, 4, Math.max(0, size - 4))
-    if (head.toString('latin1') !== 'PAR1') return new DataError(`${file}: not a Parquet file (it does not start with the bytes PAR1)`, { file })
-    if (size < 12 || tail.toString('latin1') !== 'PAR1') return new DataError(`${file}: truncated Parquet file: it does not end with the bytes PAR1, so its footer (the column index) is missing`, { file })
+    if (head.toString('latin1') !== 'PAR1')
+      return new DataError(`${file}: not a Parquet file (it does not start with the bytes PAR1)`, { file })
+    if (size < 12 || tail.toString('latin1') !== 'PAR1')
+      return new DataError(
+        `${file}: truncated Parquet file: it does not end with the bytes PAR1, so its footer (the column index) is missing`,
+        { file },
+      )
     return undefined
   } finally {
     closeSync(fd)
@@ -86,13 +94,24 @@ export function formatOf(schema: DatasetSchema, files: string[]): Format {
  * only the rows passing the schema's filter when it has one. allVarchar reads every CSV cell as text; unfiltered
  * reads every row (column discovery, and diagnostics, which number the lines of the file itself).
  */
-export function fromClause(schema: DatasetSchema, files: string[], opts: { allVarchar?: boolean; rowNumber?: boolean; unfiltered?: boolean } = {}): string {
+export function fromClause(
+  schema: DatasetSchema,
+  files: string[],
+  opts: { allVarchar?: boolean; rowNumber?: boolean; unfiltered?: boolean } = {},
+): string {
   const format = formatOf(schema, files)
   const read = readClause(schema, files, format, opts)
-  return schema.filter.length === 0 || opts.unfiltered ? read : `(SELECT * FROM ${read} WHERE ${rowFilterSql(schema, format)})`
+  return schema.filter.length === 0 || opts.unfiltered
+    ? read
+    : `(SELECT * FROM ${read} WHERE ${rowFilterSql(schema, format)})`
 }
 
-function readClause(schema: DatasetSchema, files: string[], format: Format, opts: { allVarchar?: boolean; rowNumber?: boolean }): string {
+function readClause(
+  schema: DatasetSchema,
+  files: string[],
+  format: Format,
+  opts: { allVarchar?: boolean; rowNumber?: boolean },
+): string {
   const list = sqlList(files.map((f) => expandPath(f, format)))
   if (format === 'parquet') {
     return `read_parquet(${list}, union_by_name=true, hive_partitioning=${schema.hivePartitioning}${opts.rowNumber ? ', file_row_number=true' : ''})`
@@ -108,7 +127,11 @@ function readClause(schema: DatasetSchema, files: string[], format: Format, opts
   if (isExplicitCsv(schema, files)) {
     // the dialect as the schema gives it and the columns as the header names them, all text
     const names = sharedColumnNames(files, c)
-    args.push('auto_detect=false', `escape=${sqlString(c.quote)}`, `columns={${names.map((n) => `${sqlString(n)}: 'VARCHAR'`).join(', ')}}`)
+    args.push(
+      'auto_detect=false',
+      `escape=${sqlString(c.quote)}`,
+      `columns={${names.map((n) => `${sqlString(n)}: 'VARCHAR'`).join(', ')}}`,
+    )
     return `read_csv(${list}, ${args.join(', ')})`
   }
   if (c.names) args.push(`names=${sqlList(c.names)}`)
@@ -121,7 +144,9 @@ const OTHER_COMPRESSION = /\.(zst|zstd|bz2|xz|lz4|snappy)$/i
 
 /** CSV files named one by one (no glob, folder or hive layout): read with an explicit dialect, never sniffed. */
 function isExplicitCsv(schema: DatasetSchema, files: string[]): boolean {
-  return !schema.hivePartitioning && files.length > 0 && files.every((f) => isPlainFile(f) && !OTHER_COMPRESSION.test(f))
+  return (
+    !schema.hivePartitioning && files.length > 0 && files.every((f) => isPlainFile(f) && !OTHER_COMPRESSION.test(f))
+  )
 }
 
 /** SQL for one raw cell of `column`: trimmed and with the schema's null values as NULL (CSV with trim). */
@@ -138,7 +163,9 @@ export function cellExpr(schema: DatasetSchema, column: string, format: Format):
  */
 export function rowFilterSql(schema: DatasetSchema, format: Format): string {
   if (schema.filter.length === 0) return 'true'
-  return schema.filter.map((f) => `coalesce(${conditionSql(f, cellExpr(schema, f.column, format))}, false)`).join(' AND ')
+  return schema.filter
+    .map((f) => `coalesce(${conditionSql(f, cellExpr(schema, f.column, format))}, false)`)
+    .join(' AND ')
 }
 
 function conditionSql(f: RowCondition, cell: string): string {
@@ -159,7 +186,11 @@ function sqlNumber(x: number): string {
 
 /** The filter as text for messages, e.g. `play_time_ms > 0, tab in [1]`. */
 export function describeFilter(schema: DatasetSchema): string {
-  return schema.filter.map((f) => (f.greaterThan !== undefined ? `${f.column} > ${f.greaterThan}` : `${f.column} in ${JSON.stringify(f.oneOf)}`)).join(', ')
+  return schema.filter
+    .map((f) =>
+      f.greaterThan !== undefined ? `${f.column} > ${f.greaterThan}` : `${f.column} in ${JSON.stringify(f.oneOf)}`,
+    )
+    .join(', ')
 }
 
 /** The columns the row filter reads (they must exist like feature and label columns). */
@@ -173,7 +204,11 @@ export interface ColumnInfo {
 }
 
 /** Column names and DuckDB types of the files (reads only the header / footer). */
-export async function describeColumns(conn: DuckDBConnection, schema: DatasetSchema, files: string[]): Promise<ColumnInfo[]> {
+export async function describeColumns(
+  conn: DuckDBConnection,
+  schema: DatasetSchema,
+  files: string[],
+): Promise<ColumnInfo[]> {
   const from = fromClause(schema, files, { unfiltered: true }) // a CSV file's header is checked here
   try {
     const rows = await queryObjects(conn, `DESCRIBE SELECT * FROM ${from}`)
@@ -182,7 +217,10 @@ export async function describeColumns(conn: DuckDBConnection, schema: DatasetSch
     // a file DuckDB cannot make sense of (a sniffed CSV, a broken Parquet file): name its fault when it has one
     const fault = await findFilesFault(schema, files)
     if (fault) throw fault
-    throw new DataError(`${files.join(', ')}: cannot read: ${firstLine((cause as Error).message)}`, { file: files[0], cause })
+    throw new DataError(`${files.join(', ')}: cannot read: ${firstLine((cause as Error).message)}`, {
+      file: files[0],
+      cause,
+    })
   }
 }
 
@@ -193,14 +231,22 @@ export function requireColumns(have: ColumnInfo[], needed: string[], files: stri
     if (!names.has(col)) {
       const list = have.map((c) => c.name)
       const shown = list.length > 12 ? `${list.slice(0, 12).join(', ')}, ... (${list.length} in all)` : list.join(', ')
-      throw new DataError(`${files.join(', ')}: missing column "${col}" (columns: ${shown})`, { file: files[0], field: col })
+      throw new DataError(`${files.join(', ')}: missing column "${col}" (columns: ${shown})`, {
+        file: files[0],
+        field: col,
+      })
     }
   }
 }
 
 /** The gist of a DuckDB message: its first lines, without the echo of our SQL ("LINE 1: ..." and its caret). */
 export function firstLine(message: string): string {
-  return message.split('\n').filter((l) => !/^LINE \d+:/.test(l) && !/^\s*\^\s*$/.test(l)).slice(0, 3).join(' ').trim()
+  return message
+    .split('\n')
+    .filter((l) => !/^LINE \d+:/.test(l) && !/^\s*\^\s*$/.test(l))
+    .slice(0, 3)
+    .join(' ')
+    .trim()
 }
 
 export function isIntegerType(type: string): boolean {

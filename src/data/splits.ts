@@ -8,7 +8,11 @@ import { basename, join } from 'node:path'
 import { DataError } from '../errors.js'
 import type { DatasetSchema } from './schema.js'
 
-export interface Splits { train: string[]; val: string[]; test: string[] }
+export interface Splits {
+  train: string[]
+  val: string[]
+  test: string[]
+}
 
 export interface ResolveOptions {
   /** where adapters that convert a raw layout (aliccp-raw) keep their converted files (default .cache/resflow) */
@@ -43,8 +47,16 @@ export function discoverSplits(path: string, pattern: RegExp): FolderFiles {
   // a hive-partitioned data set (Spark's partitionBy("day"): day=1/, day=2/, ...) is one data set, as a file is,
   // unless the partitions are the splits themselves (split=train/, split=val/)
   const entries = readdirSync(path).filter((f) => !f.startsWith('.') && !f.startsWith('_')) // Spark's _SUCCESS, .crc files
-  if (entries.length > 0 && entries.every((f) => HIVE_PARTITION.test(f)) && !entries.some((f) => /train|val|test/i.test(f))) return { train: [path], val: [], test: [], files: [path] }
-  const files = readdirSync(path).filter((f) => pattern.test(f)).sort().map((f) => join(path, f))
+  if (
+    entries.length > 0 &&
+    entries.every((f) => HIVE_PARTITION.test(f)) &&
+    !entries.some((f) => /train|val|test/i.test(f))
+  )
+    return { train: [path], val: [], test: [], files: [path] }
+  const files = readdirSync(path)
+    .filter((f) => pattern.test(f))
+    .sort()
+    .map((f) => join(path, f))
   const pick = (re: RegExp) => files.filter((f) => re.test(basename(f)))
   return { train: pick(/train/i), val: pick(/val/i), test: pick(/test/i), files }
 }
@@ -54,7 +66,11 @@ export function discoverSplits(path: string, pattern: RegExp): FolderFiles {
  * never taken for validation here (the trainer refuses, or splits them on request; see train/prepare.ts).
  */
 export function trainingSplits(path: string, found: FolderFiles): Splits {
-  if (found.train.length === 0) throw new DataError(`${path}: no training file (expected a name containing "train"; found: ${found.files.map((f) => basename(f)).join(', ') || 'nothing'})`, { file: path })
+  if (found.train.length === 0)
+    throw new DataError(
+      `${path}: no training file (expected a name containing "train"; found: ${found.files.map((f) => basename(f)).join(', ') || 'nothing'})`,
+      { file: path },
+    )
   return { train: found.train, val: found.val, test: found.test }
 }
 

@@ -76,7 +76,8 @@ const h = (stream: number, key: string) => `hash((${key})::BIGINT * 65536 + ${st
 /** uniform in (0, 1) */
 const unif = (stream: number, key: string) => `((${h(stream, key)} >> 11)::DOUBLE + 0.5) / 9007199254740992.0`
 /** standard normal (Box–Muller) from streams 2·stream and 2·stream + 1 */
-const normal = (stream: number, key: string) => `(sqrt(-2 * ln(${unif(2 * stream, key)})) * cos(6.283185307179586 * ${unif(2 * stream + 1, key)}))`
+const normal = (stream: number, key: string) =>
+  `(sqrt(-2 * ln(${unif(2 * stream, key)})) * cos(6.283185307179586 * ${unif(2 * stream + 1, key)}))`
 
 /**
  * One SELECT of every generated column of rows [lo, hi), intercepts a1 and a2 as SQL literals. The inner
@@ -84,7 +85,10 @@ const normal = (stream: number, key: string) => `(sqrt(-2 * ln(${unif(2 * stream
  */
 function rowsSql(seed: number, ids: number, lo: number, hi: number, a1: string, a2: string, where = 'true'): string {
   // popular users and items are drawn far more often: index = floor(n · u^k)
-  const dot = Array.from({ length: 4 }, (_, d) => `${normal(1204 + d, 'u')} * 0.55 * ${normal(1208 + d, 'i')} * 0.55`).join(' + ')
+  const dot = Array.from(
+    { length: 4 },
+    (_, d) => `${normal(1204 + d, 'u')} * 0.55 * ${normal(1208 + d, 'i')} * 0.55`,
+  ).join(' + ')
   // numeric features: 21 of the user, 21 of the item, 21 of the context; a few carry signal into the logits
   const numeric = Array.from({ length: WIDE_NUMERIC }, (_, j) => {
     const key = j < 21 ? 'u' : j < 42 ? 'i' : 'r'
@@ -137,8 +141,8 @@ function solveIntercept(z: Float64Array, target: number, weight?: Float64Array):
     let s = 0
     let w = 0
     for (let r = 0; r < z.length; r++) {
-      const m = weight ? weight[r]! : 1
-      s += m * sigmoid(mid + z[r]!)
+      const m = weight ? weight[r] : 1
+      s += m * sigmoid(mid + z[r])
       w += m
     }
     if (s / w > target) hi = mid
@@ -159,13 +163,22 @@ export async function generateWideSynthetic(opts: WideSyntheticOptions): Promise
   const z1 = new Float64Array(sample)
   const z2 = new Float64Array(sample)
   let at = 0
-  await streamColumns(conn, `SELECT z1::DOUBLE, z2::DOUBLE FROM (${rowsSql(seed, ids, 0, sample, '0', '0')})`, ['f64', 'f64'], (cols, n) => {
-    z1.set(cols[0] as Float64Array, at)
-    z2.set(cols[1] as Float64Array, at)
-    at += n
-  })
+  await streamColumns(
+    conn,
+    `SELECT z1::DOUBLE, z2::DOUBLE FROM (${rowsSql(seed, ids, 0, sample, '0', '0')})`,
+    ['f64', 'f64'],
+    (cols, n) => {
+      z1.set(cols[0] as Float64Array, at)
+      z2.set(cols[1] as Float64Array, at)
+      at += n
+    },
+  )
   const a1 = solveIntercept(z1, CLICK_RATE)
-  const a2 = solveIntercept(z2, PURCHASE_GIVEN_CLICK, z1.map((z) => sigmoid(a1 + z)))
+  const a2 = solveIntercept(
+    z2,
+    PURCHASE_GIVEN_CLICK,
+    z1.map((z) => sigmoid(a1 + z)),
+  )
 
   const catNames = categoricals().map(([n]) => n)
   const numNames = Array.from({ length: WIDE_NUMERIC }, (_, j) => `num_${j + 1}`)
@@ -178,7 +191,11 @@ export async function generateWideSynthetic(opts: WideSyntheticOptions): Promise
     '(q1 * q2)::FLOAT AS p_purchase',
   ].join(', ')
   const names = ['train', 'val', 'test'] as const
-  const files = { train: join(opts.outDir, 'train.parquet'), val: join(opts.outDir, 'val.parquet'), test: join(opts.outDir, 'test.parquet') }
+  const files = {
+    train: join(opts.outDir, 'train.parquet'),
+    val: join(opts.outDir, 'val.parquet'),
+    test: join(opts.outDir, 'test.parquet'),
+  }
   const counts = { train: 0, val: 0, test: 0 }
   let clicks = 0
   let purchases = 0
@@ -191,17 +208,28 @@ export async function generateWideSynthetic(opts: WideSyntheticOptions): Promise
     const where = `${splitU} >= ${bounds[s]} AND ${splitU} < ${bounds[s + 1]}`
     const sql = `SELECT ${select} FROM (${rowsSql(seed, ids, 0, opts.rows, a1.toPrecision(17), a2.toPrecision(17), where)})`
     await conn.run(`COPY (${sql}) TO ${sqlString(files[name])} (FORMAT parquet, ROW_GROUP_SIZE 122880)`)
-    const reader = await conn.runAndReadAll(`SELECT count(*)::DOUBLE AS n, sum(click)::DOUBLE AS c, sum(purchase)::DOUBLE AS p FROM read_parquet(${sqlString(files[name])})`)
+    const reader = await conn.runAndReadAll(
+      `SELECT count(*)::DOUBLE AS n, sum(click)::DOUBLE AS c, sum(purchase)::DOUBLE AS p FROM read_parquet(${sqlString(files[name])})`,
+    )
     const [row] = reader.getRowObjectsJS() as { n: number; c: number | null; p: number | null }[]
-    counts[name] = Number(row!.n)
-    clicks += Number(row!.c ?? 0)
-    purchases += Number(row!.p ?? 0)
+    counts[name] = Number(row.n)
+    clicks += Number(row.c ?? 0)
+    purchases += Number(row.p ?? 0)
   }
   conn.closeSync()
 
   const schema: DatasetSchemaInput = {
     format: 'parquet',
-    sparse: catNames.map((name) => ({ name, side: /^(user_|gender|age_band|city)/.test(name) ? 'user' as const : /^(item_|shop_|brand_|category_)/.test(name) ? 'item' as const : undefined })).map((f) => (f.side ? f : { name: f.name })),
+    sparse: catNames
+      .map((name) => ({
+        name,
+        side: /^(user_|gender|age_band|city)/.test(name)
+          ? ('user' as const)
+          : /^(item_|shop_|brand_|category_)/.test(name)
+            ? ('item' as const)
+            : undefined,
+      }))
+      .map((f) => (f.side ? f : { name: f.name })),
     dense: numNames.map((name) => ({ name })),
     tasks: [{ name: 'click' }, { name: 'purchase' }],
     funnel: 'error',

@@ -62,11 +62,22 @@ function solveIntercept(z: Float64Array, target: number, mask?: Float64Array): n
 
 /** Zipf-like skewed index in [0, n): popular ids are drawn far more often. */
 function skewed(rng: Rng, n: number): number {
-  return Math.min(n - 1, Math.floor(n * Math.pow(rng.next(), 2.2)))
+  return Math.min(n - 1, Math.floor(n * rng.next() ** 2.2))
 }
 
 /** The feature columns every generated file has; task names must not take them. */
-const SYNTHETIC_FEATURES = ['user_id', 'item_id', 'item_category', 'user_segment', 'hour', 'device', 'user_activity', 'item_price', 'item_ctr_hist', 'context_score'] as const
+const SYNTHETIC_FEATURES = [
+  'user_id',
+  'item_id',
+  'item_category',
+  'user_segment',
+  'hour',
+  'device',
+  'user_activity',
+  'item_price',
+  'item_ctr_hist',
+  'context_score',
+] as const
 
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -81,7 +92,8 @@ export function syntheticTasksProblem(tasks: readonly string[]): string | undefi
     if (!COLUMN_NAME.test(t)) return `"${t}" is not a column name (letters, digits and _, not starting with a digit)`
     if (seen.has(t)) return `"${t}" is given twice; task names must be unique`
     seen.add(t)
-    if ((SYNTHETIC_FEATURES as readonly string[]).includes(t)) return `"${t}" is the name of a generated feature column (${SYNTHETIC_FEATURES.join(', ')})`
+    if ((SYNTHETIC_FEATURES as readonly string[]).includes(t))
+      return `"${t}" is the name of a generated feature column (${SYNTHETIC_FEATURES.join(', ')})`
   }
   for (const t of tasks) {
     const of = tasks.find((u) => `p_${u}` === t)
@@ -137,14 +149,15 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
     for (let d = 0; d < DIM; d++) dot += uVec[u * DIM + d] * vVec[i * DIM + d]
     const base = uBias[u] + iBias[i] + catBias[iCat[i]]
     stageLogits.forEach((z, k) => {
-      z[r] = k === 0
-        ? base + 1.2 * dot + hourBias[hour[r]] + 0.35 * ctxScore[r] + (device[r] === 2 ? -0.3 : 0)
-        : 0.7 * base + 1.0 * dot - 0.35 * Math.log(iPrice[i] / 20) + 0.2 * ctxScore[r]
+      z[r] =
+        k === 0
+          ? base + 1.2 * dot + hourBias[hour[r]] + 0.35 * ctxScore[r] + (device[r] === 2 ? -0.3 : 0)
+          : 0.7 * base + 1.0 * dot - 0.35 * Math.log(iPrice[i] / 20) + 0.2 * ctxScore[r]
     })
   }
 
   // intercepts: click rate 4%, each later stage q = 0.08^(1/(K-1)) on average among rows reaching it
-  const later = tasks.length > 1 ? Math.pow(LAST_GIVEN_FIRST, 1 / (tasks.length - 1)) : 0
+  const later = tasks.length > 1 ? LAST_GIVEN_FIRST ** (1 / (tasks.length - 1)) : 0
   const labels = tasks.map(() => new Uint8Array(rows))
   const probs = tasks.map(() => new Float64Array(rows))
   let reach = new Float64Array(rows).fill(1)
@@ -168,7 +181,18 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
   for (let r = 0; r < rows; r++) {
     const u = user[r]
     const i = item[r]
-    const cells = [u, i, iCat[i], uSegment[u], hour[r], device[r], uActivity[u].toFixed(4), iPrice[i].toFixed(2), itemCtrHist[r].toFixed(4), ctxScore[r].toFixed(4)]
+    const cells = [
+      u,
+      i,
+      iCat[i],
+      uSegment[u],
+      hour[r],
+      device[r],
+      uActivity[u].toFixed(4),
+      iPrice[i].toFixed(2),
+      itemCtrHist[r].toFixed(4),
+      ctxScore[r].toFixed(4),
+    ]
     for (const y of labels) cells.push(y[r])
     for (const p of probs) cells.push(p[r].toPrecision(6))
     parts[split[r]].push(cells.join(','))
@@ -183,7 +207,9 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
     writeFileSync(staging, header.join(',') + '\n' + parts[s].join('\n') + '\n')
     const out = join(opts.outDir, `${name}.parquet`)
     try {
-      await conn.run(`COPY (SELECT * FROM read_csv(${sqlString(staging)}, header=true, auto_detect=false, delim=',', columns=${types})) TO ${sqlString(out)} (FORMAT parquet)`)
+      await conn.run(
+        `COPY (SELECT * FROM read_csv(${sqlString(staging)}, header=true, auto_detect=false, delim=',', columns=${types})) TO ${sqlString(out)} (FORMAT parquet)`,
+      )
     } finally {
       rmSync(staging, { force: true }) // never left behind, even when the conversion fails
     }
@@ -216,6 +242,8 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
   const schemaFile = join(opts.outDir, 'schema.json')
   writeFileSync(schemaFile, JSON.stringify(schema, null, 2) + '\n')
   const rates: Record<string, number> = {}
-  tasks.forEach((t, k) => { rates[t] = labels[k].reduce((a, b) => a + b, 0) / rows })
+  tasks.forEach((t, k) => {
+    rates[t] = labels[k].reduce((a, b) => a + b, 0) / rows
+  })
   return { files, schemaFile, rows: counts, rates }
 }

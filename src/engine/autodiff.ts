@@ -19,9 +19,9 @@ export function topoSort(roots: readonly Tensor[]): Tensor[] {
     seen.add(root.id)
     stack.push({ t: root, i: 0 })
     while (stack.length) {
-      const top = stack[stack.length - 1]!
+      const top = stack[stack.length - 1]
       if (top.i < top.t.inputs.length) {
-        const next = top.t.inputs[top.i++]!
+        const next = top.t.inputs[top.i++]
         if (!seen.has(next.id)) {
           seen.add(next.id)
           stack.push({ t: next, i: 0 })
@@ -40,7 +40,8 @@ export function topoSort(roots: readonly Tensor[]): Tensor[] {
  * not depend on gets zeros of its shape.
  */
 export function gradients(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
-  if (loss.rank !== 0) throw new ShapeError(`gradients: the loss must be a scalar, got shape [${loss.shape.join(', ')}]`)
+  if (loss.rank !== 0)
+    throw new ShapeError(`gradients: the loss must be a scalar, got shape [${loss.shape.join(', ')}]`)
   const order = topoSort([loss])
   const parts = new Map<number, Tensor[]>([[loss.id, [scalarLike(loss, 1)]]])
   const grads = new Map<number, Tensor>()
@@ -55,7 +56,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
     return g
   }
   for (let i = order.length - 1; i >= 0; i--) {
-    const y = order[i]!
+    const y = order[i]
     const g = total(y)
     if (!g || y.inputs.length === 0) continue
     const rule = y.op === 'input' || y.op === 'const' ? 'none' : OPS[y.op].grad
@@ -81,7 +82,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
  * contiguous run.
  */
 function sumGradients(list: readonly Tensor[]): Tensor {
-  if (list.length === 1) return list[0]!
+  if (list.length === 1) return list[0]
   const axis = list.find((t) => t.op === 'padAxis')?.attrs.axis as number | undefined
   const padded = list.filter((t) => t.op === 'padAxis' && t.attrs.axis === axis)
   const others = list.filter((t) => !padded.includes(t))
@@ -90,14 +91,14 @@ function sumGradients(list: readonly Tensor[]): Tensor {
   type Part = { g: Tensor; start: number; end: number; after: number }
   const sorted: Part[] = padded
     .map((t) => {
-      const g = t.inputs[0]!
+      const g = t.inputs[0]
       const start = t.attrs.before as number
       return { g, start, end: start + (g.shape[axis!] as number), after: t.attrs.after as number }
     })
     .sort((p, q) => p.start - q.start)
   const lanes: Part[][] = []
   for (const part of sorted) {
-    const lane = lanes.find((l) => l[l.length - 1]!.end <= part.start)
+    const lane = lanes.find((l) => l[l.length - 1].end <= part.start)
     if (lane) lane.push(part)
     else lanes.push([part])
   }
@@ -107,12 +108,18 @@ function sumGradients(list: readonly Tensor[]): Tensor {
     let run: Part[] = []
     const flush = () => {
       if (run.length === 0) return
-      const body = run.length === 1 ? run[0]!.g : concat(run.map((r) => r.g), axis!)
-      merged.push(padAxis(body, axis!, run[0]!.start, run[run.length - 1]!.after))
+      const body =
+        run.length === 1
+          ? run[0].g
+          : concat(
+              run.map((r) => r.g),
+              axis!,
+            )
+      merged.push(padAxis(body, axis!, run[0].start, run[run.length - 1].after))
       run = []
     }
     for (const part of lane) {
-      if (run.length > 0 && run[run.length - 1]!.end !== part.start) flush()
+      if (run.length > 0 && run[run.length - 1].end !== part.start) flush()
       run.push(part)
     }
     flush()

@@ -9,7 +9,10 @@ import { type IOInfo, Program, type RuntimeOptions } from './runtime.js'
 
 let dumped = 0
 
-export async function compile(outputs: Readonly<Record<string, Tensor>>, options: ModelOptions & RuntimeOptions = {}): Promise<Program> {
+export async function compile(
+  outputs: Readonly<Record<string, Tensor>>,
+  options: ModelOptions & RuntimeOptions = {},
+): Promise<Program> {
   const bytes = toOnnx(outputs, options)
   // developer aid: RESFLOW_DUMP_ONNX=/tmp/dir writes every compiled model there (model-<n>.onnx)
   if (process.env.RESFLOW_DUMP_ONNX) writeFileSync(`${process.env.RESFLOW_DUMP_ONNX}/model-${dumped++}.onnx`, bytes)
@@ -23,7 +26,7 @@ export async function compile(outputs: Readonly<Record<string, Tensor>>, options
       inputs.push({ name: t.name!, shape: t.shape, dtype: t.dtype })
     }
   }
-  const graph = roots[0]!.graph
+  const graph = roots[0].graph
   for (const name of keep) {
     const t = graph.inputs.get(name)
     if (t && !seen.has(name) && !options.initializers?.has(name)) inputs.push({ name, shape: t.shape, dtype: t.dtype })

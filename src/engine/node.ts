@@ -24,9 +24,37 @@ export type Attrs = Readonly<Record<string, AttrValue>>
  * autodiff or the ONNX writer meets at run time.
  */
 export type OpName =
-  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign' | 'relu' | 'sigmoid' | 'tanh'
-  | 'greater' | 'where' | 'matmul' | 'reduceSum' | 'reduceMean' | 'countRecip' | 'expandAs' | 'concat' | 'slice'
-  | 'padAxis' | 'reshape' | 'transpose' | 'softmax' | 'identity' | 'batchNormTrain' | 'prelu' | 'part' | 'gather'
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'abs'
+  | 'sign'
+  | 'relu'
+  | 'sigmoid'
+  | 'tanh'
+  | 'greater'
+  | 'where'
+  | 'matmul'
+  | 'reduceSum'
+  | 'reduceMean'
+  | 'countRecip'
+  | 'expandAs'
+  | 'concat'
+  | 'slice'
+  | 'padAxis'
+  | 'reshape'
+  | 'transpose'
+  | 'softmax'
+  | 'identity'
+  | 'batchNormTrain'
+  | 'prelu'
+  | 'part'
+  | 'gather'
   | 'scatterAddRows'
 export type LeafKind = 'input' | 'const'
 
@@ -75,13 +103,21 @@ export class Graph {
   constant(value: number | readonly number[], shape: Shape = []): Tensor {
     const values = typeof value === 'number' ? [value] : value
     const size = shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : NaN), 1)
-    if (size !== values.length) throw new ShapeError(`constant of shape [${shape.join(', ')}] needs ${size} values, got ${values.length}`)
+    if (size !== values.length)
+      throw new ShapeError(`constant of shape [${shape.join(', ')}] needs ${size} values, got ${values.length}`)
     return new Tensor(this, 'const', [], { value: Float64Array.from(values) }, [...shape], this.dtype)
   }
 }
 
 /** Creates a tensor node. Used by the op table; shapes are checked there. */
-export function makeTensor(graph: Graph, op: OpName | 'const', inputs: readonly Tensor[], attrs: Attrs, shape: Shape, dtype: DType): Tensor {
+export function makeTensor(
+  graph: Graph,
+  op: OpName | 'const',
+  inputs: readonly Tensor[],
+  attrs: Attrs,
+  shape: Shape,
+  dtype: DType,
+): Tensor {
   return new Tensor(graph, op, inputs, attrs, shape, dtype)
 }
 

@@ -38,7 +38,12 @@ function valueInfo(name: string, shape: Shape, dtype: DType) {
 }
 
 function floatTensor(name: string, dims: readonly number[], values: ArrayLike<number>, dtype: DType) {
-  const data = dtype === 'float64' ? Float64Array.from(values) : values instanceof Float32Array ? values : Float32Array.from(values)
+  const data =
+    dtype === 'float64'
+      ? Float64Array.from(values)
+      : values instanceof Float32Array
+        ? values
+        : Float32Array.from(values)
   return onnx.TensorProto.create({
     name,
     dims: [...dims],
@@ -51,7 +56,7 @@ function floatTensor(name: string, dims: readonly number[], values: ArrayLike<nu
 export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: ModelOptions = {}): Uint8Array {
   const roots = Object.values(outputs)
   if (roots.length === 0) throw new ExportError('toOnnx: no outputs requested')
-  const graph = roots[0]!.graph
+  const graph = roots[0].graph
   const order = topoSort(roots)
   const nodes: ReturnType<typeof onnx.NodeProto.create>[] = []
   const initializers: ReturnType<typeof onnx.TensorProto.create>[] = []
@@ -61,9 +66,13 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
 
   // a computed tensor that is an output takes the output's name (no Identity node per output)
   const outputName = new Map<number, string>()
-  for (const [key, t] of Object.entries(outputs)) if (t.op !== 'input' && t.op !== 'const' && t.op !== 'part' && !outputName.has(t.id)) outputName.set(t.id, key)
+  for (const [key, t] of Object.entries(outputs))
+    if (t.op !== 'input' && t.op !== 'const' && t.op !== 'part' && !outputName.has(t.id)) outputName.set(t.id, key)
   const emitter: Emitter = {
-    name: (t) => (t.op === 'part' ? `${emitter.name(t.inputs[0]!)}__${t.attrs.part}` : outputName.get(t.id) ?? t.name ?? `t${t.id}`),
+    name: (t) =>
+      t.op === 'part'
+        ? `${emitter.name(t.inputs[0])}__${t.attrs.part}`
+        : (outputName.get(t.id) ?? t.name ?? `t${t.id}`),
     temp: (hint) => `${hint}_${temps++}`,
     int64(values) {
       const key = values.join(',')
@@ -73,24 +82,43 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
         int64Cache.set(key, name)
         const data = BigInt64Array.from(values.map((v) => BigInt(v)))
         initializers.push(
-          onnx.TensorProto.create({ name, dims: [values.length], dataType: ELEM.int64, rawData: new Uint8Array(data.buffer) }),
+          onnx.TensorProto.create({
+            name,
+            dims: [values.length],
+            dataType: ELEM.int64,
+            rawData: new Uint8Array(data.buffer),
+          }),
         )
       }
       return name
     },
     node(opType, ins, outs, attrs = {}) {
-      const attribute = Object.entries(attrs).filter(([k]) => k !== 'to_dtype').map(([name, v]) => {
-        if (name === 'value_float' || name === 'value_float1') {
-          // a Constant scalar (value_float) or ConstantOfShape's one-element fill value (value_float1), of the graph's float dtype
-          const dtype = (attrs.to_dtype as number) ?? 1
-          const data = dtype === 11 ? Float64Array.of(v as number) : Float32Array.of(v as number)
-          return onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: name === 'value_float' ? [] : [1], dataType: dtype, rawData: new Uint8Array(data.buffer) } })
-        }
-      if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) })
-        if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
-        return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v as number })
-      })
-      nodes.push(onnx.NodeProto.create({ opType, input: ins, output: outs, attribute, name: `${opType}_${nodes.length}` }))
+      const attribute = Object.entries(attrs)
+        .filter(([k]) => k !== 'to_dtype')
+        .map(([name, v]) => {
+          if (name === 'value_float' || name === 'value_float1') {
+            // a Constant scalar (value_float) or ConstantOfShape's one-element fill value (value_float1), of the graph's float dtype
+            const dtype = (attrs.to_dtype as number) ?? 1
+            const data = dtype === 11 ? Float64Array.of(v as number) : Float32Array.of(v as number)
+            return onnx.AttributeProto.create({
+              name: 'value',
+              type: onnx.AttributeProto.AttributeType.TENSOR,
+              t: { dims: name === 'value_float' ? [] : [1], dataType: dtype, rawData: new Uint8Array(data.buffer) },
+            })
+          }
+          if (typeof v === 'string')
+            return onnx.AttributeProto.create({
+              name,
+              type: onnx.AttributeProto.AttributeType.STRING,
+              s: new TextEncoder().encode(v),
+            })
+          if (Array.isArray(v))
+            return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
+          return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v as number })
+        })
+      nodes.push(
+        onnx.NodeProto.create({ opType, input: ins, output: outs, attribute, name: `${opType}_${nodes.length}` }),
+      )
     },
   }
 
@@ -102,7 +130,8 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
     const init = options.initializers?.get(name)
     if (init) {
       const dims = t.shape.map((d) => {
-        if (typeof d !== 'number') throw new ExportError(`initializer "${name}" has a symbolic dim: [${t.shape.join(', ')}]`)
+        if (typeof d !== 'number')
+          throw new ExportError(`initializer "${name}" has a symbolic dim: [${t.shape.join(', ')}]`)
         return d
       })
       initializers.push(floatTensor(name, dims, init, t.dtype))
@@ -127,7 +156,10 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
   }
 
   const outputInfos = Object.entries(outputs).map(([key, t]) => {
-    if (outputName.get(t.id) !== key) nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [emitter.name(t)], output: [key], name: `out_${key}` }))
+    if (outputName.get(t.id) !== key)
+      nodes.push(
+        onnx.NodeProto.create({ opType: 'Identity', input: [emitter.name(t)], output: [key], name: `out_${key}` }),
+      )
     return valueInfo(key, t.shape, t.dtype)
   })
 
@@ -138,7 +170,13 @@ export function toOnnx(outputs: Readonly<Record<string, Tensor>>, options: Model
     docString: options.docString ?? '',
     opsetImport: [{ domain: '', version: OPSET }],
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    graph: onnx.GraphProto.create({ name: 'resflow', node: nodes, input: inputs, output: outputInfos, initializer: initializers }),
+    graph: onnx.GraphProto.create({
+      name: 'resflow',
+      node: nodes,
+      input: inputs,
+      output: outputInfos,
+      initializer: initializers,
+    }),
   })
   return onnx.ModelProto.encode(model).finish()
 }

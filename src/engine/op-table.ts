@@ -7,7 +7,31 @@
  * gradient per input (null where an input has none, e.g. integer or boolean inputs).
  */
 import type { OpName, Tensor } from './node.js'
-import { add, countRecip, div, expandAs, greater, keepDims, matmul, mul, neg, padAxis, part, reduceSum, reshape, reshapeTarget, scalarLike, scatterAddRows, sign, slice, sub, swapLast, transpose, unbroadcast, where } from './ops.js'
+import {
+  add,
+  countRecip,
+  div,
+  expandAs,
+  greater,
+  keepDims,
+  matmul,
+  mul,
+  neg,
+  padAxis,
+  part,
+  reduceSum,
+  reshape,
+  reshapeTarget,
+  scalarLike,
+  scatterAddRows,
+  sign,
+  slice,
+  sub,
+  swapLast,
+  transpose,
+  unbroadcast,
+  where,
+} from './ops.js'
 
 /** What an op row can ask of the ONNX writer. */
 export interface Emitter {
@@ -34,31 +58,36 @@ export interface OpRow {
 }
 
 const io = (y: Tensor, e: Emitter) => ({ ins: y.inputs.map((t) => e.name(t)), out: e.name(y) })
-const simple = (opType: string): OpRow['emit'] => (y, e) => {
-  const { ins, out } = io(y, e)
-  e.node(opType, ins, [out])
-}
+const simple =
+  (opType: string): OpRow['emit'] =>
+  (y, e) => {
+    const { ins, out } = io(y, e)
+    e.node(opType, ins, [out])
+  }
 
 export const OPS: Record<OpName, OpRow> = {
-  add: { emit: simple('Add'), grad: (y, g) => [unbroadcast(g, y.inputs[0]!), unbroadcast(g, y.inputs[1]!)] },
-  sub: { emit: simple('Sub'), grad: (y, g) => [unbroadcast(g, y.inputs[0]!), unbroadcast(neg(g), y.inputs[1]!)] },
+  add: { emit: simple('Add'), grad: (y, g) => [unbroadcast(g, y.inputs[0]), unbroadcast(g, y.inputs[1])] },
+  sub: { emit: simple('Sub'), grad: (y, g) => [unbroadcast(g, y.inputs[0]), unbroadcast(neg(g), y.inputs[1])] },
   mul: {
     emit: simple('Mul'),
-    grad: (y, g) => [unbroadcast(mul(g, y.inputs[1]!), y.inputs[0]!), unbroadcast(mul(g, y.inputs[0]!), y.inputs[1]!)],
+    grad: (y, g) => [unbroadcast(mul(g, y.inputs[1]), y.inputs[0]), unbroadcast(mul(g, y.inputs[0]), y.inputs[1])],
   },
   div: {
     emit: simple('Div'),
     // d(a/b)/db = -a/b² = -y/b
-    grad: (y, g) => [unbroadcast(div(g, y.inputs[1]!), y.inputs[0]!), unbroadcast(neg(div(mul(g, y), y.inputs[1]!)), y.inputs[1]!)],
+    grad: (y, g) => [
+      unbroadcast(div(g, y.inputs[1]), y.inputs[0]),
+      unbroadcast(neg(div(mul(g, y), y.inputs[1])), y.inputs[1]),
+    ],
   },
   neg: { emit: simple('Neg'), grad: (_y, g) => [neg(g)] },
   exp: { emit: simple('Exp'), grad: (y, g) => [mul(g, y)] },
-  log: { emit: simple('Log'), grad: (y, g) => [div(g, y.inputs[0]!)] },
+  log: { emit: simple('Log'), grad: (y, g) => [div(g, y.inputs[0])] },
   sqrt: { emit: simple('Sqrt'), grad: (y, g) => [div(mul(g, scalarLike(y, 0.5)), y)] },
-  abs: { emit: simple('Abs'), grad: (y, g) => [mul(g, sign(y.inputs[0]!))] },
+  abs: { emit: simple('Abs'), grad: (y, g) => [mul(g, sign(y.inputs[0]))] },
   // zero almost everywhere, undefined at 0
   sign: { emit: simple('Sign'), grad: 'none' },
-  relu: { emit: simple('Relu'), grad: (y, g) => [where(greater(y.inputs[0]!, scalarLike(y, 0)), g, scalarLike(y, 0))] },
+  relu: { emit: simple('Relu'), grad: (y, g) => [where(greater(y.inputs[0], scalarLike(y, 0)), g, scalarLike(y, 0))] },
   sigmoid: { emit: simple('Sigmoid'), grad: (y, g) => [mul(g, mul(y, sub(scalarLike(y, 1), y)))] },
   tanh: { emit: simple('Tanh'), grad: (y, g) => [mul(g, sub(scalarLike(y, 1), mul(y, y)))] },
   greater: { emit: simple('Greater'), grad: 'none' },
@@ -78,8 +107,8 @@ export const OPS: Record<OpName, OpRow> = {
         // [.., M, K] × [K, N]: dB = Σ over the leading dims, as one 2-D product of the flattened rows
         // (not a batched product followed by a reduction over a [.., K, N] intermediate)
         const rows = a.shape.slice(0, -1).join('*')
-        const a2 = reshape(a, [rows, a.shape[a.rank - 1]!])
-        const g2 = reshape(g, [rows, g.shape[g.rank - 1]!])
+        const a2 = reshape(a, [rows, a.shape[a.rank - 1]])
+        const g2 = reshape(g, [rows, g.shape[g.rank - 1]])
         return [matmul(g, swapLast(b)), matmul(swapLast(a2), g2)]
       }
       return [matmul(g, swapLast(b)), unbroadcast(matmul(swapLast(a), g), b)]
@@ -88,9 +117,9 @@ export const OPS: Record<OpName, OpRow> = {
   reduceSum: {
     emit: (y, e) => {
       const { ins, out } = io(y, e)
-      e.node('ReduceSum', [ins[0]!, e.int64(y.attrs.axes as number[])], [out], { keepdims: y.attrs.keepdims as number })
+      e.node('ReduceSum', [ins[0], e.int64(y.attrs.axes as number[])], [out], { keepdims: y.attrs.keepdims as number })
     },
-    grad: (y, g) => [expandAs(keepDims(g, y), y.inputs[0]!)],
+    grad: (y, g) => [expandAs(keepDims(g, y), y.inputs[0])],
   },
   reduceMean: {
     emit: (y, e) => {
@@ -98,14 +127,14 @@ export const OPS: Record<OpName, OpRow> = {
       e.node('ReduceMean', ins, [out], { axes: y.attrs.axes as number[], keepdims: y.attrs.keepdims as number })
     },
     grad: (y, g) => {
-      const x = y.inputs[0]!
+      const x = y.inputs[0]
       return [mul(expandAs(keepDims(g, y), x), countRecip(x, y.attrs.axes as number[]))]
     },
   },
   /** 1 / (number of elements over `axes`), computed at run time so symbolic dims work. Scalar. */
   countRecip: {
     emit: (y, e) => {
-      const x = e.name(y.inputs[0]!)
+      const x = e.name(y.inputs[0])
       const shape = e.temp('shape')
       const dims = e.temp('dims')
       const count = e.temp('count')
@@ -121,10 +150,10 @@ export const OPS: Record<OpName, OpRow> = {
   expandAs: {
     emit: (y, e) => {
       const shape = e.temp('shape')
-      e.node('Shape', [e.name(y.inputs[1]!)], [shape])
-      e.node('Expand', [e.name(y.inputs[0]!), shape], [e.name(y)])
+      e.node('Shape', [e.name(y.inputs[1])], [shape])
+      e.node('Expand', [e.name(y.inputs[0]), shape], [e.name(y)])
     },
-    grad: (y, g) => [unbroadcast(g, y.inputs[0]!), null],
+    grad: (y, g) => [unbroadcast(g, y.inputs[0]), null],
   },
   concat: {
     emit: (y, e) => {
@@ -146,10 +175,10 @@ export const OPS: Record<OpName, OpRow> = {
     emit: (y, e) => {
       const { ins, out } = io(y, e)
       const { axis, start, end } = y.attrs as { axis: number; start: number; end: number }
-      e.node('Slice', [ins[0]!, e.int64([start]), e.int64([end]), e.int64([axis])], [out])
+      e.node('Slice', [ins[0], e.int64([start]), e.int64([end]), e.int64([axis])], [out])
     },
     grad: (y, g) => {
-      const x = y.inputs[0]!
+      const x = y.inputs[0]
       const { axis, start, end } = y.attrs as { axis: number; start: number; end: number }
       return [padAxis(g, axis, start, (x.shape[axis] as number) - end)]
     },
@@ -161,19 +190,19 @@ export const OPS: Record<OpName, OpRow> = {
       const pads = new Array<number>(2 * y.rank).fill(0)
       pads[axis] = before
       pads[y.rank + axis] = after
-      e.node('Pad', [ins[0]!, e.int64(pads)], [out])
+      e.node('Pad', [ins[0], e.int64(pads)], [out])
     },
     grad: (y, g) => {
       const { axis, before } = y.attrs as { axis: number; before: number }
-      return [slice(g, axis, before, before + (y.inputs[0]!.shape[axis] as number))]
+      return [slice(g, axis, before, before + (y.inputs[0].shape[axis] as number))]
     },
   },
   reshape: {
     emit: (y, e) => {
       const { ins, out } = io(y, e)
-      e.node('Reshape', [ins[0]!, e.int64(reshapeTarget(y.inputs[0]!.shape, y.shape))], [out])
+      e.node('Reshape', [ins[0], e.int64(reshapeTarget(y.inputs[0].shape, y.shape))], [out])
     },
-    grad: (y, g) => [reshape(g, y.inputs[0]!.shape)],
+    grad: (y, g) => [reshape(g, y.inputs[0].shape)],
   },
   transpose: {
     emit: (y, e) => {
@@ -211,7 +240,10 @@ export const OPS: Record<OpName, OpRow> = {
       const k = e.temp('bn_k')
       const scaled = e.temp('bn_scaled')
       const epsName = e.temp('bn_eps')
-      e.node('Constant', [], [epsName], { value_float: y.attrs.eps as number, to_dtype: y.dtype === 'float64' ? 11 : 1 })
+      e.node('Constant', [], [epsName], {
+        value_float: y.attrs.eps as number,
+        to_dtype: y.dtype === 'float64' ? 11 : 1,
+      })
       e.node('ReduceMean', [x], [`${out}__mean`], { axes: [0], keepdims: 0 })
       e.node('Sub', [x, `${out}__mean`], [`${out}__xc`])
       e.node('Mul', [`${out}__xc`, `${out}__xc`], [sq])
@@ -227,7 +259,7 @@ export const OPS: Record<OpName, OpRow> = {
       // dγ = σ⁻¹ Σ g·xc;  dx = g·k − (xc·c₁ + c₀)  with k = γσ⁻¹, c₁ = k·σ⁻¹·dγ/B, c₀ = k·dβ/B
       const [x, gamma] = y.inputs as [Tensor, Tensor]
       const xc = part(y, 'xc', x.shape)
-      const invstd = part(y, 'invstd', [x.shape[1]!])
+      const invstd = part(y, 'invstd', [x.shape[1]])
       const rb = countRecip(x, [0]) // 1/B
       const dbeta = reduceSum(g, [0])
       const dgamma = mul(reduceSum(mul(g, xc), [0]), invstd)
@@ -280,7 +312,7 @@ export const OPS: Record<OpName, OpRow> = {
       const { ins, out } = io(y, e)
       e.node('Gather', ins, [out], { axis: 0 })
     },
-    grad: (y, g) => [scatterAddRows(y.inputs[0]!, y.inputs[1]!, g), null],
+    grad: (y, g) => [scatterAddRows(y.inputs[0], y.inputs[1], g), null],
   },
   /** zeros shaped like `table` [R, D], plus each slice g[i] added into row ids[i] (ScatterND, reduction add) */
   scatterAddRows: {
@@ -297,4 +329,3 @@ export const OPS: Record<OpName, OpRow> = {
     },
   },
 }
-

@@ -4,7 +4,18 @@
  * row in op-table.ts.
  */
 import { ShapeError } from '../errors.js'
-import { type Attrs, type DType, type Dim, type Graph, type OpName, type Shape, Tensor, formatShape, makeTensor, numel } from './node.js'
+import {
+  type Attrs,
+  type DType,
+  type Dim,
+  type Graph,
+  type OpName,
+  type Shape,
+  type Tensor,
+  formatShape,
+  makeTensor,
+  numel,
+} from './node.js'
 
 // ---------------------------------------------------------------------------------------------
 // Shape rules and op constructors
@@ -14,8 +25,11 @@ function check(cond: boolean, message: string): asserts cond {
 }
 
 function sameGraph(op: string, ts: readonly Tensor[]): void {
-  const g = ts[0]!.graph
-  check(ts.every((t) => t.graph === g), `${op}: inputs come from different graphs`)
+  const g = ts[0].graph
+  check(
+    ts.every((t) => t.graph === g),
+    `${op}: inputs come from different graphs`,
+  )
 }
 
 /** Numpy broadcasting: align right, each pair equal or one of them 1. */
@@ -27,14 +41,20 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): Dim[] {
     const db = b[b.length - rank + i] ?? 1
     if (da === db || db === 1) out.push(da)
     else if (da === 1) out.push(db)
-    else throw new ShapeError(`${op} ${formatShape(a)} and ${formatShape(b)}: dimension ${i} differs (${da} vs ${db}) and neither is 1`)
+    else
+      throw new ShapeError(
+        `${op} ${formatShape(a)} and ${formatShape(b)}: dimension ${i} differs (${da} vs ${db}) and neither is 1`,
+      )
   }
   return out
 }
 
 function floatOut(op: string, ts: readonly Tensor[]): DType {
-  const d = ts[0]!.dtype
-  check(ts.every((t) => t.dtype === d), `${op}: dtypes differ (${ts.map((t) => t.dtype).join(', ')})`)
+  const d = ts[0].dtype
+  check(
+    ts.every((t) => t.dtype === d),
+    `${op}: dtypes differ (${ts.map((t) => t.dtype).join(', ')})`,
+  )
   return d
 }
 
@@ -85,7 +105,10 @@ export function scalarLike(y: Tensor, value: number): Tensor {
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   sameGraph('matmul', [a, b])
-  check(a.rank >= 2 && b.rank >= 2, `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: both inputs need rank ≥ 2`)
+  check(
+    a.rank >= 2 && b.rank >= 2,
+    `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: both inputs need rank ≥ 2`,
+  )
   const k1 = a.shape[a.rank - 1]
   const k2 = b.shape[b.rank - 2]
   check(k1 === k2, `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: inner dims differ (${k1} ≠ ${k2})`)
@@ -95,7 +118,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     batchB.length === 0 || (batchA.length === batchB.length && batchA.every((d, i) => d === batchB[i])),
     `matmul ${formatShape(a.shape)} × ${formatShape(b.shape)}: batch dims must be equal, or b must be 2-D`,
   )
-  const shape = [...batchA, a.shape[a.rank - 2]!, b.shape[b.rank - 1]!]
+  const shape = [...batchA, a.shape[a.rank - 2], b.shape[b.rank - 1]]
   return makeTensor(a.graph, 'matmul', [a, b], {}, shape, floatOut('matmul', [a, b]))
 }
 
@@ -113,18 +136,33 @@ function reduced(x: Tensor, axes: number[], keepdims: boolean): Dim[] {
 
 export function reduceSum(x: Tensor, axes: readonly number[], keepdims = false): Tensor {
   const ax = normAxes(x, axes)
-  return makeTensor(x.graph, 'reduceSum', [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, reduced(x, ax, keepdims), x.dtype)
+  return makeTensor(
+    x.graph,
+    'reduceSum',
+    [x],
+    { axes: ax, keepdims: keepdims ? 1 : 0 },
+    reduced(x, ax, keepdims),
+    x.dtype,
+  )
 }
 
 export function reduceMean(x: Tensor, axes: readonly number[], keepdims = false): Tensor {
   const ax = normAxes(x, axes)
-  return makeTensor(x.graph, 'reduceMean', [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, reduced(x, ax, keepdims), x.dtype)
+  return makeTensor(
+    x.graph,
+    'reduceMean',
+    [x],
+    { axes: ax, keepdims: keepdims ? 1 : 0 },
+    reduced(x, ax, keepdims),
+    x.dtype,
+  )
 }
 
 export function countRecip(x: Tensor, axes: number[]): Tensor {
-  const dims = axes.map((a) => x.shape[a]!)
+  const dims = axes.map((a) => x.shape[a])
   // static dims: a constant; symbolic ones (B): one node per graph and dims, whichever tensor first asked
-  if (dims.every((d) => typeof d === 'number')) return x.graph.constant(1 / (dims as number[]).reduce((a, b) => a * b, 1))
+  if (dims.every((d) => typeof d === 'number'))
+    return x.graph.constant(1 / (dims as number[]).reduce((a, b) => a * b, 1))
   let perGraph = recipCache.get(x.graph)
   if (!perGraph) recipCache.set(x.graph, (perGraph = new Map()))
   const key = `${x.dtype}:${dims.join('*')}`
@@ -145,8 +183,11 @@ export function expandAs(x: Tensor, like: Tensor): Tensor {
 export function keepDims(g: Tensor, y: Tensor): Tensor {
   if (y.attrs.keepdims === 1) return g
   const axes = y.attrs.axes as number[]
-  const x = y.inputs[0]!
-  return reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)))
+  const x = y.inputs[0]
+  return reshape(
+    g,
+    x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+  )
 }
 
 /** Sums g over the axes along which `target` was broadcast, so the result has target's shape. */
@@ -159,16 +200,18 @@ export function unbroadcast(g: Tensor, target: Tensor): Tensor {
     if (td === undefined || (td === 1 && g.shape[i] !== 1)) axes.push(i)
   }
   const summed = axes.length ? reduceSum(g, axes, true) : g
-  return summed.rank === target.rank && summed.shape.every((d, i) => d === target.shape[i]) ? summed : reshape(summed, target.shape)
+  return summed.rank === target.rank && summed.shape.every((d, i) => d === target.shape[i])
+    ? summed
+    : reshape(summed, target.shape)
 }
 
 export function concat(inputs: readonly Tensor[], axis: number): Tensor {
   check(inputs.length > 0, 'concat: no inputs')
   sameGraph('concat', inputs)
-  const ax = normAxes(inputs[0]!, [axis])[0]!
+  const ax = normAxes(inputs[0], [axis])[0]
   const xs = mergeSlices(inputs, ax)
-  if (xs.length === 1) return xs[0]!
-  const first = xs[0]!
+  if (xs.length === 1) return xs[0]
+  const first = xs[0]
   for (const x of xs) {
     check(
       x.rank === first.rank && x.shape.every((d, i) => i === ax || d === first.shape[i]),
@@ -190,10 +233,15 @@ function mergeSlices(xs: readonly Tensor[], axis: number): Tensor[] {
   for (const x of xs) {
     const prev = out[out.length - 1]
     if (
-      prev && prev.op === 'slice' && x.op === 'slice' && prev.inputs[0] === x.inputs[0] &&
-      prev.attrs.axis === axis && x.attrs.axis === axis && prev.attrs.end === x.attrs.start
+      prev &&
+      prev.op === 'slice' &&
+      x.op === 'slice' &&
+      prev.inputs[0] === x.inputs[0] &&
+      prev.attrs.axis === axis &&
+      x.attrs.axis === axis &&
+      prev.attrs.end === x.attrs.start
     ) {
-      out[out.length - 1] = slice(x.inputs[0]!, axis, prev.attrs.start as number, x.attrs.end as number)
+      out[out.length - 1] = slice(x.inputs[0], axis, prev.attrs.start as number, x.attrs.end as number)
     } else out.push(x)
   }
   return out
@@ -201,15 +249,18 @@ function mergeSlices(xs: readonly Tensor[], axis: number): Tensor[] {
 
 /** x[..., start:end, ...] along one axis of known size; the whole axis gives x itself. */
 export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
-  const ax = normAxes(x, [axis])[0]!
+  const ax = normAxes(x, [axis])[0]
   const size = x.shape[ax]
   check(typeof size === 'number', `slice along a symbolic axis is not supported (${formatShape(x.shape)})`)
-  check(0 <= start && start < end && end <= size, `slice ${start}:${end} is out of range for axis ${ax} of ${formatShape(x.shape)}`)
+  check(
+    0 <= start && start < end && end <= size,
+    `slice ${start}:${end} is out of range for axis ${ax} of ${formatShape(x.shape)}`,
+  )
   if (start === 0 && end === size) return x
   if (x.op === 'slice' && x.attrs.axis === ax) {
     // a slice of a slice is one slice of the original
     const base = x.attrs.start as number
-    return slice(x.inputs[0]!, ax, base + start, base + end)
+    return slice(x.inputs[0], ax, base + start, base + end)
   }
   const shape = x.shape.map((d, i) => (i === ax ? end - start : d))
   return makeTensor(x.graph, 'slice', [x], { axis: ax, start, end }, shape, x.dtype)
@@ -236,7 +287,10 @@ export function padAxis(x: Tensor, axis: number, before: number, after: number):
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const known = numel(x.shape)
   const target = numel(shape)
-  check(Number.isNaN(known) || Number.isNaN(target) || known === target, `reshape ${formatShape(x.shape)} → ${formatShape(shape)}: sizes differ`)
+  check(
+    Number.isNaN(known) || Number.isNaN(target) || known === target,
+    `reshape ${formatShape(x.shape)} → ${formatShape(shape)}: sizes differ`,
+  )
   reshapeTarget(x.shape, shape)
   return makeTensor(x.graph, 'reshape', [x], {}, [...shape], x.dtype)
 }
@@ -255,8 +309,18 @@ export function reshapeTarget(from: Shape, to: Shape): number[] {
 }
 
 export function transpose(x: Tensor, perm: readonly number[]): Tensor {
-  check(perm.length === x.rank && [...perm].sort().every((p, i) => p === i), `transpose: perm [${perm}] does not fit ${formatShape(x.shape)}`)
-  return makeTensor(x.graph, 'transpose', [x], { perm: [...perm] }, perm.map((p) => x.shape[p]!), x.dtype)
+  check(
+    perm.length === x.rank && [...perm].sort().every((p, i) => p === i),
+    `transpose: perm [${perm}] does not fit ${formatShape(x.shape)}`,
+  )
+  return makeTensor(
+    x.graph,
+    'transpose',
+    [x],
+    { perm: [...perm] },
+    perm.map((p) => x.shape[p]),
+    x.dtype,
+  )
 }
 
 export function swapLast(x: Tensor): Tensor {
@@ -267,14 +331,17 @@ export function swapLast(x: Tensor): Tensor {
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  const ax = normAxes(x, [axis])[0]!
+  const ax = normAxes(x, [axis])[0]
   return makeTensor(x.graph, 'softmax', [x], { axis: ax }, x.shape, x.dtype)
 }
 
 /** PReLU over the last axis of [B, H] with one slope per unit, a: [H], or one shared slope, a: [1]. */
 export function prelu(x: Tensor, a: Tensor): Tensor {
   sameGraph('prelu', [x, a])
-  check(x.rank === 2 && a.rank === 1 && (a.shape[0] === x.shape[1] || a.shape[0] === 1), `prelu: expected x [B, H] and slopes [H] or [1], got ${formatShape(x.shape)} and ${formatShape(a.shape)}`)
+  check(
+    x.rank === 2 && a.rank === 1 && (a.shape[0] === x.shape[1] || a.shape[0] === 1),
+    `prelu: expected x [B, H] and slopes [H] or [1], got ${formatShape(x.shape)} and ${formatShape(a.shape)}`,
+  )
   return makeTensor(x.graph, 'prelu', [x, a], {}, x.shape, floatOut('prelu', [x, a]))
 }
 
@@ -284,12 +351,27 @@ export function part(y: Tensor, name: string, shape: Shape): Tensor {
 }
 
 /** BatchNorm with batch statistics over axis 0 of [B, H]; see the op row for the fused backward. */
-export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+export function batchNormTrain(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  eps: number,
+): { y: Tensor; mean: Tensor; variance: Tensor } {
   sameGraph('batchNormTrain', [x, gamma, beta])
   check(x.rank === 2, `batchNormTrain: input must be [B, H], got ${formatShape(x.shape)}`)
-  const h = x.shape[1]!
-  check(gamma.rank === 1 && gamma.shape[0] === h && beta.rank === 1 && beta.shape[0] === h, `batchNormTrain: gamma/beta must be [${h}]`)
-  const y = makeTensor(x.graph, 'batchNormTrain', [x, gamma, beta], { eps }, x.shape, floatOut('batchNormTrain', [x, gamma, beta]))
+  const h = x.shape[1]
+  check(
+    gamma.rank === 1 && gamma.shape[0] === h && beta.rank === 1 && beta.shape[0] === h,
+    `batchNormTrain: gamma/beta must be [${h}]`,
+  )
+  const y = makeTensor(
+    x.graph,
+    'batchNormTrain',
+    [x, gamma, beta],
+    { eps },
+    x.shape,
+    floatOut('batchNormTrain', [x, gamma, beta]),
+  )
   return { y, mean: part(y, 'mean', [h]), variance: part(y, 'var', [h]) }
 }
 
@@ -298,14 +380,20 @@ export function gather(table: Tensor, ids: Tensor): Tensor {
   sameGraph('gather', [table, ids])
   check(ids.dtype === 'int64', `gather: ids must be int64, got ${ids.dtype}`)
   check(table.rank === 2, `gather: the table must be 2-D, got ${formatShape(table.shape)}`)
-  return makeTensor(table.graph, 'gather', [table, ids], {}, [...ids.shape, table.shape[1]!], table.dtype)
+  return makeTensor(table.graph, 'gather', [table, ids], {}, [...ids.shape, table.shape[1]], table.dtype)
 }
 
 /** d loss / d table of `gather(table, ids)`, given g = d loss / d gathered rows [...ids, D]. */
 export function scatterAddRows(table: Tensor, ids: Tensor, g: Tensor): Tensor {
   sameGraph('scatterAddRows', [table, ids, g])
-  check(table.rank === 2 && ids.dtype === 'int64', `scatterAddRows: expected a 2-D table and int64 ids, got ${formatShape(table.shape)} and ${ids.dtype}`)
-  check(g.rank === ids.rank + 1, `scatterAddRows: gradient ${formatShape(g.shape)} does not match ids ${formatShape(ids.shape)} + [D]`)
+  check(
+    table.rank === 2 && ids.dtype === 'int64',
+    `scatterAddRows: expected a 2-D table and int64 ids, got ${formatShape(table.shape)} and ${ids.dtype}`,
+  )
+  check(
+    g.rank === ids.rank + 1,
+    `scatterAddRows: gradient ${formatShape(g.shape)} does not match ids ${formatShape(ids.shape)} + [D]`,
+  )
   return makeTensor(table.graph, 'scatterAddRows', [table, ids, g], {}, table.shape, table.dtype)
 }
 

@@ -8,7 +8,12 @@ import * as ort from 'onnxruntime-node'
 import { type AfterRun, type AfterRunSpec, PlainCopies } from './runtime.js'
 
 type Init = { type: 'init'; bytes: Uint8Array; options: ort.InferenceSession.SessionOptions; afterRun?: AfterRunSpec }
-type Run = { type: 'run'; id: number; feeds: Record<string, { type: ort.Tensor.Type; data: ort.Tensor.DataType; dims: number[] }>; afterArgs?: unknown }
+type Run = {
+  type: 'run'
+  id: number
+  feeds: Record<string, { type: ort.Tensor.Type; data: ort.Tensor.DataType; dims: number[] }>
+  afterArgs?: unknown
+}
 type Sync = { type: 'sync'; id: number }
 type Release = { type: 'release' }
 
@@ -27,11 +32,15 @@ async function handle(msg: Init | Run | Sync | Release): Promise<void> {
   try {
     if (msg.type === 'init') {
       session = await ort.InferenceSession.create(msg.bytes, msg.options)
-      if (msg.afterRun) afterRun = ((await import(msg.afterRun.module)) as { createAfterRun(init: unknown): AfterRun }).createAfterRun(msg.afterRun.init)
+      if (msg.afterRun)
+        afterRun = ((await import(msg.afterRun.module)) as { createAfterRun(init: unknown): AfterRun }).createAfterRun(
+          msg.afterRun.init,
+        )
       port.postMessage({ type: 'ready' })
     } else if (msg.type === 'run') {
       const feeds: Record<string, ort.Tensor> = {}
-      for (const [name, f] of Object.entries(msg.feeds)) feeds[name] = copies.tensor(name, f.type, f.data as never, f.dims)
+      for (const [name, f] of Object.entries(msg.feeds))
+        feeds[name] = copies.tensor(name, f.type, f.data as never, f.dims)
       const out = await session!.run(feeds)
       const outputs: Record<string, Float32Array> = {}
       for (const [name, t] of Object.entries(out)) outputs[name] = t.data as Float32Array
@@ -40,7 +49,12 @@ async function handle(msg: Init | Run | Sync | Release): Promise<void> {
       const transfer: ArrayBuffer[] = []
       for (const [name, data] of Object.entries(outputs)) {
         if (afterRun?.consumes.has(name)) continue // read by the after-run work, not sent back
-        const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer) ? data : data.slice()
+        const own =
+          data.byteOffset === 0 &&
+          data.byteLength === data.buffer.byteLength &&
+          !(data.buffer instanceof SharedArrayBuffer)
+            ? data
+            : data.slice()
         result[name] = own
         if (!transfer.includes(own.buffer as ArrayBuffer)) transfer.push(own.buffer as ArrayBuffer)
       }
@@ -50,7 +64,10 @@ async function handle(msg: Init | Run | Sync | Release): Promise<void> {
         afterRun?.apply(outputs, msg.afterArgs)
       } catch (err) {
         // the run has been answered already: the program cannot go on
-        port.postMessage({ type: 'fatal', message: `after-run work failed: ${err instanceof Error ? err.message : String(err)}` })
+        port.postMessage({
+          type: 'fatal',
+          message: `after-run work failed: ${err instanceof Error ? err.message : String(err)}`,
+        })
       }
     } else if (msg.type === 'sync') {
       port.postMessage({ type: 'result', id: msg.id, result: {} })

@@ -53,7 +53,12 @@ export interface IOInfo {
   dtype: DType
 }
 
-const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' }
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  bool: 'bool',
+}
 
 /** Where a program runs: in this thread, or on a worker thread. */
 interface Backend {
@@ -105,18 +110,24 @@ function workerUrl(): URL {
 
 class WorkerBackend implements Backend {
   private nextId = 0
-  private readonly waiting = new Map<number, { resolve: (r: Record<string, Float32Array | Float64Array>) => void; reject: (e: Error) => void }>()
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: Record<string, Float32Array | Float64Array>) => void; reject: (e: Error) => void }
+  >()
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (msg: { type: string; id: number; result?: Record<string, Float32Array | Float64Array>; message?: string }) => {
-      if (msg.type === 'fatal') return this.fail(new RuntimeError(`onnxruntime worker: ${msg.message}`))
-      const w = this.waiting.get(msg.id)
-      if (!w) return
-      this.waiting.delete(msg.id)
-      if (this.waiting.size === 0) worker.unref() // idle: must not keep the process alive
-      if (msg.type === 'error') w.reject(new RuntimeError(`onnxruntime worker: ${msg.message}`))
-      else w.resolve(msg.result!)
-    })
+    worker.on(
+      'message',
+      (msg: { type: string; id: number; result?: Record<string, Float32Array | Float64Array>; message?: string }) => {
+        if (msg.type === 'fatal') return this.fail(new RuntimeError(`onnxruntime worker: ${msg.message}`))
+        const w = this.waiting.get(msg.id)
+        if (!w) return
+        this.waiting.delete(msg.id)
+        if (this.waiting.size === 0) worker.unref() // idle: must not keep the process alive
+        if (msg.type === 'error') w.reject(new RuntimeError(`onnxruntime worker: ${msg.message}`))
+        else w.resolve(msg.result!)
+      },
+    )
     worker.on('error', (err) => this.fail(err))
     worker.on('exit', (code) => this.fail(new RuntimeError(`onnxruntime worker exited (code ${code})`)))
   }
@@ -131,14 +142,21 @@ class WorkerBackend implements Backend {
     this.worker.unref() // nothing can run any more: the worker must not keep the process alive
   }
 
-  static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, afterRun?: AfterRunSpec): Promise<WorkerBackend> {
+  static async create(
+    bytes: Uint8Array,
+    options: ort.InferenceSession.SessionOptions,
+    afterRun?: AfterRunSpec,
+  ): Promise<WorkerBackend> {
     const url = workerUrl()
     // run from sources (tsx): register the TypeScript loader inside the worker before loading it
     // tsx resolved from this module, not from the working directory (an eval worker resolves bare names
     // against the cwd: running the checkout's CLI from another folder failed with "Cannot find package 'tsx'")
     const tsx = url.pathname.endsWith('.ts') ? resolveFromHere('tsx/esm/api') : null
     const worker = tsx
-      ? new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`, { eval: true })
+      ? new Worker(
+          `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}) })`,
+          { eval: true },
+        )
       : new Worker(url)
     await new Promise<void>((resolve, reject) => {
       const onMessage = (msg: { type: string; message?: string }) => {
@@ -191,7 +209,12 @@ export class Program {
     readonly outputs: readonly IOInfo[],
   ) {}
 
-  static async create(bytes: Uint8Array, inputs: readonly IOInfo[], outputs: readonly IOInfo[], options: RuntimeOptions = {}): Promise<Program> {
+  static async create(
+    bytes: Uint8Array,
+    inputs: readonly IOInfo[],
+    outputs: readonly IOInfo[],
+    options: RuntimeOptions = {},
+  ): Promise<Program> {
     if (options.afterRun && !options.worker) throw new RuntimeError('Program.create: afterRun needs worker: true')
     const backend = options.worker
       ? await WorkerBackend.create(bytes, sessionOptions(options), options.afterRun)
@@ -207,7 +230,11 @@ export class Program {
    * (e.g. { B: 2048 }). Extra feeds are ignored. Runs of one program are serialised: a run's scratch
    * buffers are not touched by the next until it has finished.
    */
-  run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>, afterArgs?: unknown): Promise<Record<string, Float32Array | Float64Array>> {
+  run(
+    feeds: Readonly<Record<string, Feed>>,
+    dims: Readonly<Record<string, number>>,
+    afterArgs?: unknown,
+  ): Promise<Record<string, Float32Array | Float64Array>> {
     // an idle program starts at once (synchronously), so a pipelined caller overlaps from here on
     const start = () => this.runNow(feeds, dims, afterArgs)
     const result = this.pending === 0 ? start() : this.tail.then(start)
@@ -216,21 +243,29 @@ export class Program {
     return result
   }
 
-  private async runNow(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>, afterArgs?: unknown): Promise<Record<string, Float32Array | Float64Array>> {
+  private async runNow(
+    feeds: Readonly<Record<string, Feed>>,
+    dims: Readonly<Record<string, number>>,
+    afterArgs?: unknown,
+  ): Promise<Record<string, Float32Array | Float64Array>> {
     const ortFeeds: Record<string, ort.Tensor> = {}
     for (const io of this.inputs) {
       const data = feeds[io.name]
       if (!data) throw new ShapeError(`Program.run: missing feed "${io.name}"`)
-      const shape = io.shape.map((d) => (typeof d === 'number' ? d : dims[d] ?? NaN))
-      if (shape.some((d) => Number.isNaN(d))) throw new ShapeError(`Program.run: no value for a symbolic dim of "${io.name}" [${io.shape.join(', ')}]`)
+      const shape = io.shape.map((d) => (typeof d === 'number' ? d : (dims[d] ?? NaN)))
+      if (shape.some((d) => Number.isNaN(d)))
+        throw new ShapeError(`Program.run: no value for a symbolic dim of "${io.name}" [${io.shape.join(', ')}]`)
       const size = shape.reduce((a, b) => a * b, 1)
-      if (data.length !== size) throw new ShapeError(`Program.run: feed "${io.name}" has ${data.length} values, expected ${size} for [${shape.join(', ')}]`)
+      if (data.length !== size)
+        throw new ShapeError(
+          `Program.run: feed "${io.name}" has ${data.length} values, expected ${size} for [${shape.join(', ')}]`,
+        )
       ortFeeds[io.name] = { type: ORT_TYPE[io.dtype], data, dims: shape } as unknown as ort.Tensor
     }
     const result = await this.backend.run(ortFeeds, afterArgs)
     const out: Record<string, Float32Array | Float64Array> = {}
-    for (const io of this.outputs) if (result[io.name]) out[io.name] = result[io.name]!
-    for (const k of Object.keys(result)) if (k.startsWith('after.')) out[k] = result[k]!
+    for (const io of this.outputs) if (result[io.name]) out[io.name] = result[io.name]
+    for (const k of Object.keys(result)) if (k.startsWith('after.')) out[k] = result[k]
     return out
   }
 
@@ -254,7 +289,9 @@ export function sessionOptions(options: RuntimeOptions = {}): ort.InferenceSessi
     graphOptimizationLevel: 'all',
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     // developer aid: RESFLOW_ORT_PROFILE=/tmp/prefix writes onnxruntime's per-node timings (JSON)
-    ...(process.env.RESFLOW_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.RESFLOW_ORT_PROFILE } : {}),
+    ...(process.env.RESFLOW_ORT_PROFILE
+      ? { enableProfiling: true, profileFilePrefix: process.env.RESFLOW_ORT_PROFILE }
+      : {}),
   }
 }
 

@@ -26,11 +26,11 @@ export function toInt64(ids: Int32Array): BigInt64Array {
   if (LITTLE_ENDIAN) {
     const words = new Int32Array(out.buffer)
     for (let i = 0; i < ids.length; i++) {
-      const v = ids[i]!
+      const v = ids[i]
       words[2 * i] = v
       words[2 * i + 1] = v >> 31
     }
-  } else for (let i = 0; i < ids.length; i++) out[i] = BigInt(ids[i]!)
+  } else for (let i = 0; i < ids.length; i++) out[i] = BigInt(ids[i])
   return out
 }
 
@@ -47,15 +47,15 @@ export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
     const col = batch.multi[name]
     if (!col) throw new ExportError(`batch: no multi-valued column "${name}"`, { field: name })
     let L = 1 // ONNX needs a non-empty axis; an all-empty batch gets one padding slot
-    for (let i = 0; i < B; i++) L = Math.max(L, col.offsets[i + 1]! - col.offsets[i]!)
+    for (let i = 0; i < B; i++) L = Math.max(L, col.offsets[i + 1] - col.offsets[i])
     const ids = new BigInt64Array(B * L) // padding id 0 with weight 0
     const weights = new Float32Array(B * L)
     for (let i = 0; i < B; i++) {
-      const lo = col.offsets[i]!
-      const n = col.offsets[i + 1]! - lo
+      const lo = col.offsets[i]
+      const n = col.offsets[i + 1] - lo
       const w = pooling === 'mean' ? 1 / n : 1
       for (let k = 0; k < n; k++) {
-        ids[i * L + k] = BigInt(col.ids[lo + k]!) // lists are short and rare: the plain conversion
+        ids[i * L + k] = BigInt(col.ids[lo + k]) // lists are short and rare: the plain conversion
         weights[i * L + k] = w
       }
     }
@@ -65,7 +65,10 @@ export function batchFeeds(layout: FeatureLayout, batch: Batch): GraphFeeds {
   }
   if (layout.dense.length > 0) {
     if (batch.dense.length !== B * layout.dense.length) {
-      throw new ExportError(`batch: dense has ${batch.dense.length} values, expected ${B} rows × ${layout.dense.length} features`, { field: 'dense' })
+      throw new ExportError(
+        `batch: dense has ${batch.dense.length} values, expected ${B} rows × ${layout.dense.length} features`,
+        { field: 'dense' },
+      )
     }
     feeds[DENSE_INPUT] = batch.dense
   }

@@ -27,7 +27,16 @@ import { topoSort } from '../engine/autodiff.js'
 import { toOnnx } from '../engine/onnx-graph.js'
 import { ExportError } from '../errors.js'
 import type { Model } from '../models/types.js'
-import { DENSE_INPUT, SCORE_OUTPUT, featureIdsName, isSplitInputName, listDim, poolWeightsName, probName, tableName } from '../nn/graph-names.js'
+import {
+  DENSE_INPUT,
+  SCORE_OUTPUT,
+  featureIdsName,
+  isSplitInputName,
+  listDim,
+  poolWeightsName,
+  probName,
+  tableName,
+} from '../nn/graph-names.js'
 import type { Side } from '../nn/inputs.js'
 import { BuildContext, InputSplit, ParamStore } from '../nn/params.js'
 import type { Fusion } from '../metrics/fusion.js'
@@ -79,11 +88,14 @@ export function featureLayout(model: Model): FeatureLayout {
 export function effectiveFusion(tasks: readonly string[], fusion: Fusion | null | undefined): Fusion {
   if (fusion) {
     for (const task of Object.keys(fusion.weights)) {
-      if (!tasks.includes(task)) throw new ExportError(`fusion.weights.${task}: unknown task (tasks: ${tasks.join(', ')})`, { field: `fusion.weights.${task}` })
+      if (!tasks.includes(task))
+        throw new ExportError(`fusion.weights.${task}: unknown task (tasks: ${tasks.join(', ')})`, {
+          field: `fusion.weights.${task}`,
+        })
     }
     return fusion
   }
-  return { kind: 'additive', weights: { [tasks[tasks.length - 1]!]: 1 } }
+  return { kind: 'additive', weights: { [tasks[tasks.length - 1]]: 1 } }
 }
 
 /** score [B, 1] from the task probabilities, in the graph. */
@@ -91,25 +103,37 @@ function fusedScore(fusion: Fusion, probs: Record<string, Tensor>): Tensor {
   let total: Tensor | null = null
   for (const [task, w] of Object.entries(fusion.weights)) {
     if (w === 0) continue
-    const p = probs[task]!
+    const p = probs[task]
     const term = fusion.kind === 'additive' ? (w === 1 ? p : mul(p, scalarLike(p, w))) : mul(log(p), scalarLike(p, w))
     total = total ? add(total, term) : term
   }
   if (!total) {
-    const p = Object.values(probs)[0]!
+    const p = Object.values(probs)[0]
     return fusion.kind === 'additive' ? mul(p, scalarLike(p, 0)) : add(mul(p, scalarLike(p, 0)), scalarLike(p, 1))
   }
   return fusion.kind === 'additive' ? total : exp(total)
 }
 
 /** Declares the id inputs and looks the vectors up in the table initializers. */
-function lookupInputs(graph: Graph, model: Model, initializers: Map<string, Float32Array>, weights: ModelWeights): Record<string, Tensor> {
+function lookupInputs(
+  graph: Graph,
+  model: Model,
+  initializers: Map<string, Float32Array>,
+  weights: ModelWeights,
+): Record<string, Tensor> {
   const embeddings: Record<string, Tensor> = {}
   for (const e of model.embeddings) {
     const values = weights.tables.get(e.name)
-    if (!values) throw new ExportError(`weights: no embedding table "${e.name}" (have: ${[...weights.tables.keys()].join(', ') || 'none'})`, { field: e.name })
+    if (!values)
+      throw new ExportError(
+        `weights: no embedding table "${e.name}" (have: ${[...weights.tables.keys()].join(', ') || 'none'})`,
+        { field: e.name },
+      )
     if (values.length !== e.rows * e.dim) {
-      throw new ExportError(`weights: table "${e.name}" has ${values.length} values, the model expects [${e.rows}, ${e.dim}] = ${e.rows * e.dim}`, { field: e.name })
+      throw new ExportError(
+        `weights: table "${e.name}" has ${values.length} values, the model expects [${e.rows}, ${e.dim}] = ${e.rows * e.dim}`,
+        { field: e.name },
+      )
     }
     const table = graph.input(tableName(e.name), [e.rows, e.dim]) // [N, D]
     initializers.set(tableName(e.name), values)
@@ -138,7 +162,12 @@ function ioJson(ios: IOInfo[]): string {
 }
 
 /** The inference graph of `model` built once (ordinary, or with the item split's switch on), ready to emit. */
-function buildInference(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null }, split: InputSplit | null) {
+function buildInference(
+  model: Model,
+  weights: ModelWeights,
+  opts: { fusion?: Fusion | null },
+  split: InputSplit | null,
+) {
   const graph = new Graph('float32')
   const store = new ParamStore(0)
   const ctx = new BuildContext(store, false, graph, model.layers)
@@ -150,9 +179,16 @@ function buildInference(model: Model, weights: ModelWeights, opts: { fusion?: Fu
   for (const name of ctx.paramNames()) {
     const entry = store.entries.get(name)!
     const values = weights.params.get(name)
-    if (!values) throw new ExportError(`weights: no parameter "${name}" for model "${model.name}" (hint: was the run trained with another model config?)`, { field: name })
+    if (!values)
+      throw new ExportError(
+        `weights: no parameter "${name}" for model "${model.name}" (hint: was the run trained with another model config?)`,
+        { field: name },
+      )
     if (values.length !== entry.values.length) {
-      throw new ExportError(`weights: parameter "${name}" has ${values.length} values, the model expects [${entry.shape.join(', ')}]`, { field: name })
+      throw new ExportError(
+        `weights: parameter "${name}" has ${values.length} values, the model expects [${entry.shape.join(', ')}]`,
+        { field: name },
+      )
     }
     initializers.set(name, values)
   }
@@ -160,7 +196,7 @@ function buildInference(model: Model, weights: ModelWeights, opts: { fusion?: Fu
   const fusion = effectiveFusion(model.tasks, opts.fusion)
   const layout = featureLayout(model)
   const outputs: Record<string, Tensor> = {}
-  for (const task of model.tasks) outputs[probName(task)] = out.probs[task]!
+  for (const task of model.tasks) outputs[probName(task)] = out.probs[task]
   outputs[SCORE_OUTPUT] = fusedScore(fusion, out.probs)
   const common: Record<string, string> = {
     'resflow.schema_version': String(EXPORT_SCHEMA_VERSION),
@@ -172,10 +208,24 @@ function buildInference(model: Model, weights: ModelWeights, opts: { fusion?: Fu
   const emit = (outs: Record<string, Tensor>, part: string): ExportedGraph => {
     const inputs = graphInputs(outs, initializers)
     const outputInfos = Object.entries(outs).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype }))
-    const metadata = { ...common, 'resflow.part': part, 'resflow.inputs': ioJson(inputs), 'resflow.outputs': ioJson(outputInfos) }
-    const used = new Set(topoSort(Object.values(outs)).filter((t) => t.op === 'input').map((t) => t.name!))
+    const metadata = {
+      ...common,
+      'resflow.part': part,
+      'resflow.inputs': ioJson(inputs),
+      'resflow.outputs': ioJson(outputInfos),
+    }
+    const used = new Set(
+      topoSort(Object.values(outs))
+        .filter((t) => t.op === 'input')
+        .map((t) => t.name!),
+    )
     const inits = new Map([...initializers].filter(([k]) => used.has(k)))
-    return { bytes: toOnnx(outs, { initializers: inits, metadata, docString: `resflow ${model.name} (${part})` }), inputs, outputs: outputInfos, metadata }
+    return {
+      bytes: toOnnx(outs, { initializers: inits, metadata, docString: `resflow ${model.name} (${part})` }),
+      inputs,
+      outputs: outputInfos,
+      metadata,
+    }
   }
   return { out, outputs, emit, layout, fusion, embeddings, dense }
 }
@@ -238,7 +288,11 @@ export const SPLIT_ITEMS_DIM = 'N_items'
  * in JS. Null when the split does not apply: no such layer, a model that reads x (or the features) other
  * than through a Linear, or an x not made of the looked-up vectors and dense columns.
  */
-export function exportSplitGraph(model: Model, weights: ModelWeights, opts: { fusion?: Fusion | null } = {}): SplitGraph | null {
+export function exportSplitGraph(
+  model: Model,
+  weights: ModelWeights,
+  opts: { fusion?: Fusion | null } = {},
+): SplitGraph | null {
   let rows: Tensor | null = null
   const split = new InputSplit((graph, layer, batch) => {
     rows ??= graph.input('pre.rows', batch, 'int64') // [B]
@@ -253,7 +307,13 @@ export function exportSplitGraph(model: Model, weights: ModelWeights, opts: { fu
     const tables = l.input.embeddings.map((t) => tableOf.get(t))
     if (tables.some((t) => t === undefined)) return null
     if (l.input.dense !== null && l.input.dense !== dense) return null
-    layers.push({ name: l.name, fanIn: l.fanIn, units: l.units, bias: l.bias, columns: { tables: tables as string[], denseCols: l.input.denseCols, batchNorm: l.input.batchNorm } })
+    layers.push({
+      name: l.name,
+      fanIn: l.fanIn,
+      units: l.units,
+      bias: l.bias,
+      columns: { tables: tables as string[], denseCols: l.input.denseCols, batchNorm: l.input.batchNorm },
+    })
   }
   const rest = emit(outputs, 'rest')
   if (rest.inputs.some((io) => !isSplitInputName(io.name))) return null // something else still reads the features

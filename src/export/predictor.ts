@@ -66,7 +66,6 @@ export interface Predictor {
   release(): Promise<void>
 }
 
-
 /** Dense parameters and table weights ([rows, D]) from a weights file. */
 export function modelWeights(file: WeightsFile, model: Model): ModelWeights {
   const params = new Map([...file.params].map(([k, v]) => [k, v.values]))
@@ -77,7 +76,7 @@ export function modelWeights(file: WeightsFile, model: Model): ModelWeights {
     if (plain) tables.set(e.name, plain.values)
     else if (state) {
       // rows carry optimizer state after the weights: [w | m | v] or [w | acc]
-      const stride = state.shape[1]!
+      const stride = state.shape[1]
       const w = new Float32Array(e.rows * e.dim)
       for (let r = 0; r < e.rows; r++) w.set(state.values.subarray(r * stride, r * stride + e.dim), r * e.dim)
       tables.set(e.name, w)
@@ -87,7 +86,12 @@ export function modelWeights(file: WeightsFile, model: Model): ModelWeights {
 }
 
 /** Compiles an exported model into a predictor. */
-export async function createPredictor(exported: ExportedModel, model: Model, codec: RowCodec, opts: { version?: string; threads?: number } = {}): Promise<Predictor> {
+export async function createPredictor(
+  exported: ExportedModel,
+  model: Model,
+  codec: RowCodec,
+  opts: { version?: string; threads?: number } = {},
+): Promise<Predictor> {
   const { main, layout, fusion } = exported
   const program = await Program.create(main.bytes, main.inputs, main.outputs, { threads: opts.threads })
   const tasks = model.tasks
@@ -137,7 +141,10 @@ export function exportRun(runDir: string, deps: RunDeps): LoadedRun {
   const codec = deps.codecOf(preprocessing, `${runDir}/preprocessing.json`)
   const model = deps.buildModel(manifest, codec.spec)
   if (model.tasks.join() !== manifest.tasks.join()) {
-    throw new ExportError(`${runDir}/run.json: tasks [${manifest.tasks.join(', ')}] differ from the model's [${model.tasks.join(', ')}]`, { file: `${runDir}/run.json`, field: 'tasks' })
+    throw new ExportError(
+      `${runDir}/run.json: tasks [${manifest.tasks.join(', ')}] differ from the model's [${model.tasks.join(', ')}]`,
+      { file: `${runDir}/run.json`, field: 'tasks' },
+    )
   }
   const exported = exportModel(model, modelWeights(weights, model), { fusion: manifest.fusion })
   return { manifest, preprocessing, model, codec, exported, version }
@@ -171,7 +178,11 @@ export async function readRunFiles(runDir: string): Promise<Map<string, SummedFi
  * asynchronously first, so a server keeps answering while a reload reads large weights; exporting the
  * graph and compiling the onnxruntime session still run on the calling thread.
  */
-export async function loadPredictor(runDir: string, deps: RunDeps, opts: { threads?: number } = {}): Promise<Predictor> {
+export async function loadPredictor(
+  runDir: string,
+  deps: RunDeps,
+  opts: { threads?: number } = {},
+): Promise<Predictor> {
   const files = await readRunFiles(runDir)
   const run = withPrefetched(files, () => exportRun(runDir, deps))
   return createPredictor(run.exported, run.model, run.codec, { version: run.version, threads: opts.threads })

@@ -8,6 +8,9 @@ import { codecOf } from './codec.js'
 import type { RunDeps } from './predictor.js'
 
 export const RUN_DEPS: RunDeps = {
-  buildModel: (manifest, spec) => buildModel(spec, { ...manifest.modelConfig, model: manifest.model } as ModelConfigInput, { positiveRates: manifest.positiveRates }),
+  buildModel: (manifest, spec) =>
+    buildModel(spec, { ...manifest.modelConfig, model: manifest.model } as ModelConfigInput, {
+      positiveRates: manifest.positiveRates,
+    }),
   codecOf,
 }

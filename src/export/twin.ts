@@ -154,7 +154,7 @@ function towerFile(
       }),
     ]
     denseInput.type!.tensorType!.shape!.dim![1] = onnx.TensorShapeProto.Dimension.create({ dimValue: nOwn })
-    inputs = graph.inputs.map((io) => (io.name === 'dense' ? { ...io, shape: [io.shape[0]!, nOwn] } : io))
+    inputs = graph.inputs.map((io) => (io.name === 'dense' ? { ...io, shape: [io.shape[0], nOwn] } : io))
   }
   const metadata: Record<string, string> = {
     ...graph.metadata,
@@ -269,9 +269,9 @@ export function sideFeedsOfBatch(
   for (const { name } of own.multi) {
     const col = batch.multi[name]
     if (!col) throw new ExportError(`batch: no multi-valued column "${name}"`, { field: name })
-    const base = col.offsets[lo]!
+    const base = col.offsets[lo]
     const offsets = new Int32Array(n + 1)
-    for (let i = 0; i <= n; i++) offsets[i] = col.offsets[lo + i]! - base
+    for (let i = 0; i <= n; i++) offsets[i] = col.offsets[lo + i] - base
     multi[name] = { offsets, ids: col.ids.subarray(base, col.offsets[hi]) }
   }
   const sparse: Batch['sparse'] = {}
@@ -283,7 +283,7 @@ export function sideFeedsOfBatch(
   const denseAt = own.dense.map((name) => full.dense.indexOf(name))
   const dense = new Float32Array(n * denseAt.length)
   for (let i = 0; i < n; i++)
-    for (let d = 0; d < denseAt.length; d++) dense[i * denseAt.length + d] = batch.dense[(lo + i) * nAll + denseAt[d]!]!
+    for (let d = 0; d < denseAt.length; d++) dense[i * denseAt.length + d] = batch.dense[(lo + i) * nAll + denseAt[d]]
   const { feeds, dims } = batchFeeds(own, { size: n, sparse, multi, dense, labels: {} })
   return { feeds, dims, size: n }
 }

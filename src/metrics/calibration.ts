@@ -52,7 +52,11 @@ export interface CalibrationBinOptions {
 }
 
 /** Reliability-diagram points; empty bins are left out. */
-export function computeCalibrationBins(probs: Scores, labels: Labels, options: CalibrationBinOptions = {}): CalibrationBin[] {
+export function computeCalibrationBins(
+  probs: Scores,
+  labels: Labels,
+  options: CalibrationBinOptions = {},
+): CalibrationBin[] {
   checkScoresAndLabels('computeCalibrationBins', probs, labels)
   const bins = options.bins ?? 10
   const strategy = options.strategy ?? 'quantile'
@@ -74,7 +78,13 @@ export function computeCalibrationBins(probs: Scores, labels: Labels, options: C
   const out: CalibrationBin[] = []
   for (let k = 0; k < b; k++) {
     if (rows[k] === 0) continue
-    out.push({ lower: edges[k], upper: edges[k + 1], rows: rows[k], meanPredicted: sumP[k] / rows[k], observedRate: sumY[k] / rows[k] })
+    out.push({
+      lower: edges[k],
+      upper: edges[k + 1],
+      rows: rows[k],
+      meanPredicted: sumP[k] / rows[k],
+      observedRate: sumY[k] / rows[k],
+    })
   }
   return out
 }

@@ -8,7 +8,9 @@ import type { Groups, Labels, Scores } from './types.js'
 /** Throws unless `scores` and `labels` have the same length, scores are finite and labels are 0/1. */
 export function checkScoresAndLabels(where: string, scores: Scores, labels: Labels): void {
   if (scores.length !== labels.length) {
-    throw new DataError(`${where}: scores and labels differ in length (${scores.length} ≠ ${labels.length})`, { field: where })
+    throw new DataError(`${where}: scores and labels differ in length (${scores.length} ≠ ${labels.length})`, {
+      field: where,
+    })
   }
   checkFinite(where, 'scores', scores)
   for (let i = 0; i < labels.length; i++) {
@@ -23,7 +25,9 @@ export function checkScoresAndLabels(where: string, scores: Scores, labels: Labe
 export function checkFinite(where: string, name: string, values: Scores | Groups): void {
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
-      throw new DataError(`${where}: ${name}[${i}]: expected a finite number, got ${values[i]}`, { field: `${name}[${i}]` })
+      throw new DataError(`${where}: ${name}[${i}]: expected a finite number, got ${values[i]}`, {
+        field: `${name}[${i}]`,
+      })
     }
   }
 }

@@ -34,7 +34,10 @@ export function computeTaskMetrics(input: TaskMetricsInput): TaskMetric[] {
     const labels = input.labels[task]
     if (!probs || !labels) {
       const missing = !probs ? 'probs' : 'labels'
-      throw new DataError(`computeTaskMetrics: ${missing}: missing task "${task}" (have: ${Object.keys(input[missing]).join(', ')})`, { field: `${missing}.${task}` })
+      throw new DataError(
+        `computeTaskMetrics: ${missing}: missing task "${task}" (have: ${Object.keys(input[missing]).join(', ')})`,
+        { field: `${missing}.${task}` },
+      )
     }
     out.push({ task, metric: 'auc', value: computeAuc(probs, labels) })
     out.push({ task, metric: 'logloss', value: computeLogloss(probs, labels) })

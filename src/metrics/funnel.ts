@@ -34,12 +34,18 @@ export function computeFunnelViolations(
   tolerance = FUNNEL_TOLERANCE,
 ): FunnelViolations {
   if (tasks.length < 2) {
-    throw new DataError(`computeFunnelViolations: tasks: expected at least 2 tasks in funnel order, got [${tasks.join(', ')}]`, { field: 'tasks' })
+    throw new DataError(
+      `computeFunnelViolations: tasks: expected at least 2 tasks in funnel order, got [${tasks.join(', ')}]`,
+      { field: 'tasks' },
+    )
   }
   const columns = tasks.map((task) => {
     const column = probs[task]
     if (!column) {
-      throw new DataError(`computeFunnelViolations: probs: missing task "${task}" (have: ${Object.keys(probs).join(', ')})`, { field: `probs.${task}` })
+      throw new DataError(
+        `computeFunnelViolations: probs: missing task "${task}" (have: ${Object.keys(probs).join(', ')})`,
+        { field: `probs.${task}` },
+      )
     }
     checkFinite('computeFunnelViolations', `probs.${task}`, column)
     return column
@@ -47,7 +53,10 @@ export function computeFunnelViolations(
   const rows = columns[0].length
   for (const [t, column] of columns.entries()) {
     if (column.length !== rows) {
-      throw new DataError(`computeFunnelViolations: probs.${tasks[t]}: expected ${rows} rows like probs.${tasks[0]}, got ${column.length}`, { field: `probs.${tasks[t]}` })
+      throw new DataError(
+        `computeFunnelViolations: probs.${tasks[t]}: expected ${rows} rows like probs.${tasks[0]}, got ${column.length}`,
+        { field: `probs.${tasks[t]}` },
+      )
     }
   }
   const counts = new Array<number>(tasks.length - 1).fill(0)

@@ -30,7 +30,11 @@ export type Fusion = z.infer<typeof FusionSchema>
 export function parseFusion(value: unknown, file?: string): Fusion {
   const parsed = FusionSchema.safeParse(value)
   if (parsed.success) return parsed.data
-  throw configErrorOf(parsed.error, value, FusionSchema, { where: file, root: 'fusion', hint: `(expected {kind: ${FUSION_KINDS.join(' | ')}, weights: {task: number}})` })
+  throw configErrorOf(parsed.error, value, FusionSchema, {
+    where: file,
+    root: 'fusion',
+    hint: `(expected {kind: ${FUSION_KINDS.join(' | ')}, weights: {task: number}})`,
+  })
 }
 
 /** The fused score per row, [B]. Every task named in `fusion.weights` must be in `probs`. */
@@ -42,14 +46,26 @@ export function applyFusion(fusion: Fusion, probs: Record<string, Scores>): Floa
 export function fuse(fusion: Fusion, probs: Record<string, Scores>, out?: Float64Array): Float64Array {
   const terms = Object.entries(fusion.weights).map(([task, weight]) => {
     const column = probs[task]
-    if (!column) throw new DataError(`applyFusion: probs: missing task "${task}" named in the fusion weights (have: ${Object.keys(probs).join(', ')})`, { field: `probs.${task}` })
-    if (!Number.isFinite(weight)) throw new ConfigError(`applyFusion: weights.${task}: expected a finite number, got ${weight}`, { field: `weights.${task}` })
+    if (!column)
+      throw new DataError(
+        `applyFusion: probs: missing task "${task}" named in the fusion weights (have: ${Object.keys(probs).join(', ')})`,
+        { field: `probs.${task}` },
+      )
+    if (!Number.isFinite(weight))
+      throw new ConfigError(`applyFusion: weights.${task}: expected a finite number, got ${weight}`, {
+        field: `weights.${task}`,
+      })
     return { task, weight, column }
   })
-  if (terms.length === 0) throw new ConfigError('applyFusion: weights: expected at least one task, got none', { field: 'weights' })
+  if (terms.length === 0)
+    throw new ConfigError('applyFusion: weights: expected at least one task, got none', { field: 'weights' })
   const rows = terms[0].column.length
   for (const t of terms) {
-    if (t.column.length !== rows) throw new DataError(`applyFusion: probs.${t.task}: expected ${rows} rows like probs.${terms[0].task}, got ${t.column.length}`, { field: `probs.${t.task}` })
+    if (t.column.length !== rows)
+      throw new DataError(
+        `applyFusion: probs.${t.task}: expected ${rows} rows like probs.${terms[0].task}, got ${t.column.length}`,
+        { field: `probs.${t.task}` },
+      )
   }
   const s = out ?? new Float64Array(rows)
   if (fusion.kind === 'additive') {
@@ -59,7 +75,7 @@ export function fuse(fusion: Fusion, probs: Record<string, Scores>, out?: Float6
     s.fill(1)
     for (const { weight, column } of terms) {
       if (weight === 0) continue // p^0 = 1, also for p = 0
-      for (let i = 0; i < rows; i++) s[i] *= Math.pow(column[i], weight)
+      for (let i = 0; i < rows; i++) s[i] *= column[i] ** weight
     }
   }
   return s
@@ -118,23 +134,39 @@ export function searchFusionWeights(
 ): FusionSearchResult {
   const tasks = options.tasks ?? Object.keys(probs)
   if (!(FUSION_KINDS as readonly string[]).includes(options.kind)) {
-    throw new ConfigError(`searchFusionWeights: kind: unknown fusion "${options.kind}" (allowed: ${FUSION_KINDS.join(', ')})`, { field: 'kind' })
+    throw new ConfigError(
+      `searchFusionWeights: kind: unknown fusion "${options.kind}" (allowed: ${FUSION_KINDS.join(', ')})`,
+      { field: 'kind' },
+    )
   }
-  if (tasks.length < 2) throw new ConfigError(`searchFusionWeights: tasks: expected at least 2 tasks to fuse, got [${tasks.join(', ')}]`, { field: 'tasks' })
+  if (tasks.length < 2)
+    throw new ConfigError(`searchFusionWeights: tasks: expected at least 2 tasks to fuse, got [${tasks.join(', ')}]`, {
+      field: 'tasks',
+    })
   const objective = options.objective ?? { kind: 'task-auc', task: tasks[tasks.length - 1] }
-  const targets = objective.kind === 'task-auc' ? [objective.task] : objective.tasks ?? tasks
+  const targets = objective.kind === 'task-auc' ? [objective.task] : (objective.tasks ?? tasks)
   for (const task of targets) {
     const y = labels[task]
-    if (!y) throw new DataError(`searchFusionWeights: labels: missing objective task "${task}" (have: ${Object.keys(labels).join(', ')})`, { field: `labels.${task}` })
+    if (!y)
+      throw new DataError(
+        `searchFusionWeights: labels: missing objective task "${task}" (have: ${Object.keys(labels).join(', ')})`,
+        { field: `labels.${task}` },
+      )
     let positives = 0
     for (let i = 0; i < y.length; i++) positives += y[i]
     if (positives === 0 || positives === y.length) {
-      throw new DataError(`searchFusionWeights: labels.${task}: AUC is undefined, all ${y.length} labels are ${positives === 0 ? 0 : 1} (hint: use a larger validation split or another objective task)`, { field: `labels.${task}` })
+      throw new DataError(
+        `searchFusionWeights: labels.${task}: AUC is undefined, all ${y.length} labels are ${positives === 0 ? 0 : 1} (hint: use a larger validation split or another objective task)`,
+        { field: `labels.${task}` },
+      )
     }
   }
   const grid = options.grid ?? DEFAULT_FUSION_GRID[options.kind]
   if (grid.length === 0 || grid.some((w) => !Number.isFinite(w))) {
-    throw new ConfigError(`searchFusionWeights: grid: expected a non-empty list of finite numbers, got [${grid.join(', ')}]`, { field: 'grid' })
+    throw new ConfigError(
+      `searchFusionWeights: grid: expected a non-empty list of finite numbers, got [${grid.join(', ')}]`,
+      { field: 'grid' },
+    )
   }
   const combinations = grid.length ** (tasks.length - 1)
   if (combinations > MAX_FUSION_COMBINATIONS) {

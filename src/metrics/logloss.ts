@@ -16,13 +16,17 @@ export const LOGLOSS_EPS = 1e-7
 
 export function computeLogloss(probs: Scores, labels: Labels, eps = LOGLOSS_EPS): number {
   checkScoresAndLabels('computeLogloss', probs, labels)
-  if (!(eps > 0 && eps < 0.5)) throw new DataError(`computeLogloss: eps: expected a number in (0, 0.5), got ${eps}`, { field: 'eps' })
+  if (!(eps > 0 && eps < 0.5))
+    throw new DataError(`computeLogloss: eps: expected a number in (0, 0.5), got ${eps}`, { field: 'eps' })
   if (probs.length === 0) return NaN
   let sum = 0
   for (let i = 0; i < probs.length; i++) {
     const raw = probs[i]
     if (raw < 0 || raw > 1) {
-      throw new DataError(`computeLogloss: probs[${i}]: expected a probability in [0, 1], got ${raw} (hint: apply sigmoid to logits)`, { field: `probs[${i}]` })
+      throw new DataError(
+        `computeLogloss: probs[${i}]: expected a probability in [0, 1], got ${raw} (hint: apply sigmoid to logits)`,
+        { field: `probs[${i}]` },
+      )
     }
     const p = Math.min(Math.max(raw, eps), 1 - eps)
     sum -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p)

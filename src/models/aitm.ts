@@ -18,7 +18,17 @@ import type { InputSpec } from '../data/types.js'
 import { itemAttention } from '../nn/attention.js'
 import { sharedInput } from '../nn/inputs.js'
 import { linear, mlp, prelu } from '../nn/layers.js'
-import { bceLosses, checkCommon, combineLosses, commonOptions, funnelModel, funnelOutputs, logitHead, towerUnits, type BuildExtras } from './common.js'
+import {
+  bceLosses,
+  checkCommon,
+  combineLosses,
+  commonOptions,
+  funnelModel,
+  funnelOutputs,
+  logitHead,
+  towerUnits,
+  type BuildExtras,
+} from './common.js'
 import type { Model } from './types.js'
 
 export const AitmConfig = z.strictObject({
@@ -38,9 +48,16 @@ export function buildAitm(spec: InputSpec, config: AitmConfig, extras: BuildExtr
       for (const task of spec.tasks) {
         const units = towerUnits(config, task)
         const hidden = mlp(ctx, `tower.${task}`, x, units, { dropout: config.dropout })
-        const q = hidden[hidden.length - 1]! // q_t, [B, H]
-        const H = units[units.length - 1]!
-        const zt: Tensor = prev ? itemAttention(ctx, `ait.${task}`, [prelu(ctx, `transfer.${task}.prelu`, linear(ctx, `transfer.${task}`, prev, H)), q], H) : q
+        const q = hidden[hidden.length - 1] // q_t, [B, H]
+        const H = units[units.length - 1]
+        const zt: Tensor = prev
+          ? itemAttention(
+              ctx,
+              `ait.${task}`,
+              [prelu(ctx, `transfer.${task}.prelu`, linear(ctx, `transfer.${task}`, prev, H)), q],
+              H,
+            )
+          : q
         logits[task] = logitHead(ctx, `tower.${task}.logit`, zt, config, task, extras.positiveRates?.[task]) // [B, 1]
         prev = zt
       }
@@ -50,7 +67,7 @@ export function buildAitm(spec: InputSpec, config: AitmConfig, extras: BuildExtr
       let total = combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))
       if (config.calibrationWeight > 0) {
         for (let t = 1; t < spec.tasks.length; t++) {
-          const gap = relu(sub(outputs.probs[spec.tasks[t]!]!, outputs.probs[spec.tasks[t - 1]!]!)) // max(ŷ_t − ŷ_{t−1}, 0)
+          const gap = relu(sub(outputs.probs[spec.tasks[t]], outputs.probs[spec.tasks[t - 1]])) // max(ŷ_t − ŷ_{t−1}, 0)
           total = add(total, mul(reduceMean(gap, [0, 1]), scalarLike(gap, config.calibrationWeight)))
         }
       }

@@ -72,8 +72,14 @@ export interface BuildExtras {
  * The starting logit of task k with priorBias: the constant that minimises its loss, log(w·p / (1 − p))
  * for positive rate p and positive weight w (the log-odds of p when w = 1); undefined without the rate.
  */
-export function priorLogit(config: Pick<CommonConfig, 'priorBias' | 'positiveWeights'>, task: string, rate: number | undefined): number | undefined {
-  return config.priorBias && rate !== undefined ? logOdds(rate) + Math.log(config.positiveWeights[task] ?? 1) : undefined
+export function priorLogit(
+  config: Pick<CommonConfig, 'priorBias' | 'positiveWeights'>,
+  task: string,
+  rate: number | undefined,
+): number | undefined {
+  return config.priorBias && rate !== undefined
+    ? logOdds(rate) + Math.log(config.positiveWeights[task] ?? 1)
+    : undefined
 }
 
 /** The layer options of a model config (BuildContext.layers). */
@@ -85,36 +91,47 @@ export function layerOptions(config: Pick<CommonConfig, 'init' | 'preluSlopes' |
 export function checkTaskKeys(field: string, record: Record<string, unknown>, tasks: readonly string[]): void {
   for (const key of Object.keys(record)) {
     if (!tasks.includes(key)) {
-      throw new ConfigError(`model.${field}: unknown task "${key}" (tasks: ${tasks.join(', ')})`, { field: `model.${field}` })
+      throw new ConfigError(`model.${field}: unknown task "${key}" (tasks: ${tasks.join(', ')})`, {
+        field: `model.${field}`,
+      })
     }
   }
 }
 
 /** Checks the common per-task options against the spec; call at the start of every build. */
 export function checkCommon(spec: InputSpec, config: CommonConfig): void {
-  if (spec.tasks.length === 0) throw new ConfigError('spec.tasks: a model needs at least one task', { field: 'spec.tasks' })
+  if (spec.tasks.length === 0)
+    throw new ConfigError('spec.tasks: a model needs at least one task', { field: 'spec.tasks' })
   checkTaskKeys('lossWeights', config.lossWeights, spec.tasks)
   checkTaskKeys('positiveWeights', config.positiveWeights, spec.tasks)
   if (!Array.isArray(config.towers)) {
     checkTaskKeys('towers', config.towers, spec.tasks)
     const missing = spec.tasks.filter((t) => !(t in (config.towers as Record<string, number[]>)))
     if (missing.length) {
-      throw new ConfigError(`model.towers: no tower sizes for task(s) ${missing.map((t) => `"${t}"`).join(', ')} (give a list for all tasks or one per task)`, {
-        field: 'model.towers',
-      })
+      throw new ConfigError(
+        `model.towers: no tower sizes for task(s) ${missing.map((t) => `"${t}"`).join(', ')} (give a list for all tasks or one per task)`,
+        {
+          field: 'model.towers',
+        },
+      )
     }
   }
 }
 
 /** Hidden units of task `task`'s tower. */
 export function towerUnits(config: CommonConfig, task: string): number[] {
-  return Array.isArray(config.towers) ? config.towers : config.towers[task]!
+  return Array.isArray(config.towers) ? config.towers : config.towers[task]
 }
 
 /** Per-task BCE on logits with positive weights. */
-export function bceLosses(config: CommonConfig, tasks: readonly string[], logits: Record<string, Tensor>, labels: Record<string, Tensor>): Record<string, Tensor> {
+export function bceLosses(
+  config: CommonConfig,
+  tasks: readonly string[],
+  logits: Record<string, Tensor>,
+  labels: Record<string, Tensor>,
+): Record<string, Tensor> {
   const out: Record<string, Tensor> = {}
-  for (const t of tasks) out[t] = bceWithLogits(logits[t]!, labels[t]!, config.positiveWeights[t] ?? 1)
+  for (const t of tasks) out[t] = bceWithLogits(logits[t], labels[t], config.positiveWeights[t] ?? 1)
   return out
 }
 
@@ -132,16 +149,24 @@ export function combineLosses(ctx: BuildContext, config: CommonConfig, perTask: 
     total = total ? add(total, term) : term
   }
   if (!total) throw new ConfigError('loss: no task losses to combine')
-  return total.rank === 0 ? total : reduceSum(total, total.shape.map((_, i) => i))
+  return total.rank === 0
+    ? total
+    : reduceSum(
+        total,
+        total.shape.map((_, i) => i),
+      )
 }
 
 /** probs = σ(logits), both keyed in funnel order. */
-export function funnelOutputs(tasks: readonly string[], logits: Record<string, Tensor>): { probs: Record<string, Tensor>; logits: Record<string, Tensor> } {
+export function funnelOutputs(
+  tasks: readonly string[],
+  logits: Record<string, Tensor>,
+): { probs: Record<string, Tensor>; logits: Record<string, Tensor> } {
   const probs: Record<string, Tensor> = {}
   const ordered: Record<string, Tensor> = {}
   for (const t of tasks) {
-    ordered[t] = logits[t]!
-    probs[t] = sigmoid(logits[t]!)
+    ordered[t] = logits[t]
+    probs[t] = sigmoid(logits[t])
   }
   return { probs, logits: ordered }
 }
@@ -164,12 +189,21 @@ export function funnelModel(name: string, spec: InputSpec, config: CommonConfig,
     embeddings: embeddingSpecs(spec, parts.embeddingDim ?? config.embeddingDim),
     layers: layerOptions(config),
     forward: parts.forward,
-    loss: parts.loss ?? ((ctx, outputs, labels) => combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))),
+    loss:
+      parts.loss ??
+      ((ctx, outputs, labels) => combineLosses(ctx, config, bceLosses(config, spec.tasks, outputs.logits, labels))),
   }
 }
 
 /** A task's one-unit logit head over `top` [B, H] → [B, 1], its bias started at the prior (priorBias) for positive rate `rate`. */
-export function logitHead(ctx: BuildContext, name: string, top: Tensor, config: CommonConfig, task: string, rate: number | undefined): Tensor {
+export function logitHead(
+  ctx: BuildContext,
+  name: string,
+  top: Tensor,
+  config: CommonConfig,
+  task: string,
+  rate: number | undefined,
+): Tensor {
   return linear(ctx, name, top, 1, { biasInit: priorLogit(config, task, rate) })
 }
 
@@ -177,7 +211,15 @@ export function logitHead(ctx: BuildContext, name: string, top: Tensor, config: 
  * Task k's own tower over x (Dense → PReLU → BN blocks, `towers` units) and its logit head: z_k [B, 1].
  * Parameters `<name>.<l>.*` and `<name>.logit.*` unless `logitName` says otherwise.
  */
-export function towerLogit(ctx: BuildContext, name: string, x: Tensor, config: CommonConfig, task: string, rate: number | undefined, logitName = `${name}.logit`): Tensor {
+export function towerLogit(
+  ctx: BuildContext,
+  name: string,
+  x: Tensor,
+  config: CommonConfig,
+  task: string,
+  rate: number | undefined,
+  logitName = `${name}.logit`,
+): Tensor {
   const hidden = mlp(ctx, name, x, towerUnits(config, task), { dropout: config.dropout })
-  return logitHead(ctx, logitName, hidden[hidden.length - 1]!, config, task, rate)
+  return logitHead(ctx, logitName, hidden[hidden.length - 1], config, task, rate)
 }

@@ -33,8 +33,8 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig, extras: BuildExtr
   // priorBias: q_k starts at the conditional rate p_k / p_{k−1}
   const rates = extras.positiveRates
   const conditionalRate = (k: number): number | undefined => {
-    const rate = rates?.[spec.tasks[k]!]
-    const prev = k > 0 ? rates?.[spec.tasks[k - 1]!] : 1
+    const rate = rates?.[spec.tasks[k]]
+    const prev = k > 0 ? rates?.[spec.tasks[k - 1]] : 1
     return rate !== undefined && prev ? rate / prev : undefined
   }
   return funnelModel('esmm', spec, config, {
@@ -53,19 +53,19 @@ export function buildEsmm(spec: InputSpec, config: EsmmConfig, extras: BuildExtr
         conditionals[`cond.${task}`] = q
         conditionals[`condLogit.${task}`] = f
       })
-      const first = spec.tasks[0]!
-      return { probs, logits: { [first]: fs[0]! }, extras: conditionals }
+      const first = spec.tasks[0]
+      return { probs, logits: { [first]: fs[0] }, extras: conditionals }
     },
     loss(ctx, outputs, labels) {
       const perTask: Record<string, Tensor> = {}
       spec.tasks.forEach((task, k) => {
         const w = config.positiveWeights[task] ?? 1
-        const fs = spec.tasks.slice(0, k + 1).map((t) => outputs.extras![`condLogit.${t}`]!) // f_1 … f_k
+        const fs = spec.tasks.slice(0, k + 1).map((t) => outputs.extras![`condLogit.${t}`]) // f_1 … f_k
         if (k === 0) {
-          perTask[task] = bceWithLogits(fs[0]!, labels[task]!, w)
+          perTask[task] = bceWithLogits(fs[0], labels[task], w)
           return
         }
-        const y = labels[task]!
+        const y = labels[task]
         const one = scalarLike(y, 1)
         const logP = neg(fs.map((f) => softplus(neg(f))).reduce((a, b) => add(a, b))) // log p_k = Σ log σ(f_j)
         const log1mP = log(add(sub(one, exp(logP)), scalarLike(y, LOG_EPS))) // log(1 − p_k)

@@ -13,7 +13,16 @@ import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { sharedInput } from '../nn/inputs.js'
-import { Units, checkCommon, commonOptions, funnelModel, funnelOutputs, towerLogit, towersOption, type BuildExtras } from './common.js'
+import {
+  Units,
+  checkCommon,
+  commonOptions,
+  funnelModel,
+  funnelOutputs,
+  towerLogit,
+  towersOption,
+  type BuildExtras,
+} from './common.js'
 import type { Model } from './types.js'
 
 export const moeOptions = {

@@ -15,7 +15,16 @@ import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { sharedInput } from '../nn/inputs.js'
-import { Units, checkCommon, commonOptions, funnelModel, funnelOutputs, towerLogit, towersOption, type BuildExtras } from './common.js'
+import {
+  Units,
+  checkCommon,
+  commonOptions,
+  funnelModel,
+  funnelOutputs,
+  towerLogit,
+  towersOption,
+  type BuildExtras,
+} from './common.js'
 import type { Model } from './types.js'
 
 export const PleConfig = z.strictObject({
@@ -41,11 +50,20 @@ export function buildPle(spec: InputSpec, config: PleConfig, extras: BuildExtras
       let taskIn: Tensor[] = spec.tasks.map(() => x) // t_k
       let sharedIn = x // s
       for (let l = 0; l < config.levels; l++) {
-        const own = spec.tasks.map((task, k) => experts(ctx, `level${l}.${task}.expert`, taskIn[k]!, config.specificExperts, config.expertUnits, blockOpts))
-        const shared = experts(ctx, `level${l}.shared.expert`, sharedIn, config.sharedExperts, config.expertUnits, blockOpts)
+        const own = spec.tasks.map((task, k) =>
+          experts(ctx, `level${l}.${task}.expert`, taskIn[k], config.specificExperts, config.expertUnits, blockOpts),
+        )
+        const shared = experts(
+          ctx,
+          `level${l}.shared.expert`,
+          sharedIn,
+          config.sharedExperts,
+          config.expertUnits,
+          blockOpts,
+        )
         const nextTask = spec.tasks.map((task, k) => {
-          const pool = [...own[k]!, ...shared] // [E_k ‖ E_s], each [B, H]
-          return mixExperts(pool, gate(ctx, `level${l}.${task}.gate`, taskIn[k]!, pool.length))
+          const pool = [...own[k], ...shared] // [E_k ‖ E_s], each [B, H]
+          return mixExperts(pool, gate(ctx, `level${l}.${task}.gate`, taskIn[k], pool.length))
         })
         if (l < config.levels - 1) {
           const pool = [...own.flat(), ...shared]
@@ -55,7 +73,7 @@ export function buildPle(spec: InputSpec, config: PleConfig, extras: BuildExtras
       }
       const logits: Record<string, Tensor> = {}
       spec.tasks.forEach((task, k) => {
-        logits[task] = towerLogit(ctx, `tower.${task}`, taskIn[k]!, config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
+        logits[task] = towerLogit(ctx, `tower.${task}`, taskIn[k], config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
       })
       return funnelOutputs(spec.tasks, logits)
     },

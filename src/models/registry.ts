@@ -35,17 +35,54 @@ export interface ModelEntry<C extends z.ZodObject = z.ZodObject> {
 }
 
 export const MODELS = {
-  single: { config: SingleTaskConfig, build: buildSingleTask, summary: 'SingleTask: one independent model per task (own embeddings and tower)' },
-  nse: { config: NseConfig, build: buildNse, summary: 'NSE: shared embeddings, independent towers (ResFlow with residuals off)' },
-  'shared-bottom': { config: SharedBottomConfig, build: buildSharedBottom, summary: 'SharedBottom: a shared MLP under per-task towers (Caruana 1997)' },
-  esmm: { config: EsmmConfig, build: buildEsmm, summary: 'ESMM: p_ctcvr = p_ctr · p_cvr over the entire space (SIGIR 2018)' },
+  single: {
+    config: SingleTaskConfig,
+    build: buildSingleTask,
+    summary: 'SingleTask: one independent model per task (own embeddings and tower)',
+  },
+  nse: {
+    config: NseConfig,
+    build: buildNse,
+    summary: 'NSE: shared embeddings, independent towers (ResFlow with residuals off)',
+  },
+  'shared-bottom': {
+    config: SharedBottomConfig,
+    build: buildSharedBottom,
+    summary: 'SharedBottom: a shared MLP under per-task towers (Caruana 1997)',
+  },
+  esmm: {
+    config: EsmmConfig,
+    build: buildEsmm,
+    summary: 'ESMM: p_ctcvr = p_ctr · p_cvr over the entire space (SIGIR 2018)',
+  },
   omoe: { config: OmoeConfig, build: buildOmoe, summary: 'OMoE: shared experts, one softmax gate for all tasks' },
   mmoe: { config: MmoeConfig, build: buildMmoe, summary: 'MMoE: shared experts, one softmax gate per task (KDD 2018)' },
-  ple: { config: PleConfig, build: buildPle, summary: 'PLE: CGC levels of shared and task-specific experts (RecSys 2020)' },
-  aitm: { config: AitmConfig, build: buildAitm, summary: 'AITM: attention-based transfer between consecutive tasks, calibration constraint (KDD 2021)' },
-  resflow: { config: ResFlowConfig, build: buildResFlow, summary: 'ResFlow: residuals between consecutive task towers, hidden layers and logit (KDD 2024)' },
-  'resflow-logit': { config: ResFlowLogitConfig, build: buildResFlowLogit, summary: 'ResFlow with the logit residual only (z_k = f_k + z_{k−1})' },
-  'resflow-twin': { config: ResFlowTwinConfig, build: buildResFlowTwin, summary: 'Twin-tower ResFlow for pre-ranking: user · item per task, residuals on each side' },
+  ple: {
+    config: PleConfig,
+    build: buildPle,
+    summary: 'PLE: CGC levels of shared and task-specific experts (RecSys 2020)',
+  },
+  aitm: {
+    config: AitmConfig,
+    build: buildAitm,
+    summary: 'AITM: attention-based transfer between consecutive tasks, calibration constraint (KDD 2021)',
+  },
+  resflow: {
+    config: ResFlowConfig,
+    build: buildResFlow,
+    summary: 'ResFlow: residuals between consecutive task towers, hidden layers and logit (KDD 2024)',
+  },
+  'resflow-logit': {
+    config: ResFlowLogitConfig,
+    build: buildResFlowLogit,
+    summary: 'ResFlow with the logit residual only (z_k = f_k + z_{k−1})',
+  },
+  'resflow-twin': {
+    config: ResFlowTwinConfig,
+    build: buildResFlowTwin,
+    summary: 'Twin-tower ResFlow for pre-ranking: user · item per task, residuals on each side',
+  },
+  // biome-ignore lint/suspicious/noExplicitAny: each row has its own config type; the record checks only the rows' shape
 } satisfies Record<string, ModelEntry<any>>
 
 export type ModelName = keyof typeof MODELS
@@ -77,7 +114,10 @@ export type ModelConfig = { [K in ModelName]: { model: K } & z.input<(typeof MOD
 /** Validates options against the model's strict schema; returns them with defaults filled in. */
 export function parseModelConfig(input: ModelConfigInput): { model: ModelName; options: Record<string, unknown> } {
   if (typeof input?.model !== 'string') {
-    throw new ConfigError(`model: expected a model name (available: ${MODEL_NAMES.join(', ')}), got ${JSON.stringify(input?.model)}`, { field: 'model' })
+    throw new ConfigError(
+      `model: expected a model name (available: ${MODEL_NAMES.join(', ')}), got ${JSON.stringify(input?.model)}`,
+      { field: 'model' },
+    )
   }
   const { model, ...rest } = input
   const entry = getModel(model)
@@ -97,12 +137,20 @@ export function buildModel(spec: InputSpec, config: ModelConfig, extras?: BuildE
  * `string`), validated at run time only. A literal model name never takes this signature
  * (`string extends M` is false for `M = 'resflow'`), so code gets the typed one above.
  */
-export function buildModel<M extends string>(spec: InputSpec, config: { model: string extends M ? M : never } & Record<string, unknown>, extras?: BuildExtras): Model
+export function buildModel<M extends string>(
+  spec: InputSpec,
+  config: { model: string extends M ? M : never } & Record<string, unknown>,
+  extras?: BuildExtras,
+): Model
 export function buildModel(spec: InputSpec, config: ModelConfigInput, extras: BuildExtras = {}): Model {
   const { model, options } = parseModelConfig(config)
   return getModel(model).build(spec, options, extras)
 }
 
 function configError(model: string, entry: ModelEntry, error: z.ZodError, given: unknown): ConfigError {
-  return configErrorOf(error, given, entry.config, { root: 'model', keyNoun: 'unknown option', keyContext: ` for model "${model}"` })
+  return configErrorOf(error, given, entry.config, {
+    root: 'model',
+    keyNoun: 'unknown option',
+    keyContext: ` for model "${model}"`,
+  })
 }

@@ -40,9 +40,12 @@ export function buildResFlowTwin(spec: InputSpec, config: ResFlowTwinConfig, ext
   for (const side of ['user', 'item'] as const) {
     const f = sideFeatures(spec, side)
     if (f.categorical.length + f.dense.length === 0) {
-      throw new ConfigError(`model: resflow-twin needs features on both sides, the spec has no ${side} features (set side: '${side}' on them in the input spec)`, {
-        field: 'model',
-      })
+      throw new ConfigError(
+        `model: resflow-twin needs features on both sides, the spec has no ${side} features (set side: '${side}' on them in the input spec)`,
+        {
+          field: 'model',
+        },
+      )
     }
   }
   const unitsOf = (t: string) => towerUnits(config, t)
@@ -59,7 +62,11 @@ export function buildResFlowTwin(spec: InputSpec, config: ResFlowTwinConfig, ext
         const u = linear(ctx, `user.${task}.vector`, userTowers.get(task)!.top, config.vectorDim) // u_k, [B, V]
         const v = linear(ctx, `item.${task}.vector`, itemTowers.get(task)!.top, config.vectorDim) // v_k, [B, V]
         const d = reduceSum(mul(u, v), [1], true) // ⟨u_k, v_k⟩, [B, 1]
-        logits[task] = residualLogit(d, parents.map((p) => logits[p]!), config) // z_k
+        logits[task] = residualLogit(
+          d,
+          parents.map((p) => logits[p]),
+          config,
+        ) // z_k
         vectors[`user.${task}`] = u
         vectors[`item.${task}`] = v
       }

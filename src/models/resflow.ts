@@ -36,7 +36,15 @@ import { sharedInput } from '../nn/inputs.js'
 import { denseBlock, linear } from '../nn/layers.js'
 import { softplus } from '../nn/losses.js'
 import type { BuildContext } from '../nn/params.js'
-import { checkCommon, commonOptions, funnelModel, funnelOutputs, priorLogit, towerUnits, type BuildExtras } from './common.js'
+import {
+  checkCommon,
+  commonOptions,
+  funnelModel,
+  funnelOutputs,
+  priorLogit,
+  towerUnits,
+  type BuildExtras,
+} from './common.js'
 import { type TaskNode, resolveTaskGraph } from './task-graph.js'
 import type { Model } from './types.js'
 
@@ -61,31 +69,54 @@ export type ResFlowConfig = z.infer<typeof ResFlowConfig>
 /** The task nodes of a ResFlow config, checked: order, graph, widths, non-increasing. */
 export function resflowTaskNodes(spec: InputSpec, config: ResFlowConfig, extras: BuildExtras): TaskNode[] {
   checkCommon(spec, config)
-  const nodes = resolveTaskGraph(spec.tasks, { order: config.taskOrder, orderSeed: config.orderSeed, graph: config.graph, positiveRates: extras.positiveRates })
+  const nodes = resolveTaskGraph(spec.tasks, {
+    order: config.taskOrder,
+    orderSeed: config.orderSeed,
+    graph: config.graph,
+    positiveRates: extras.positiveRates,
+  })
   if (config.residual === 'full') checkResidualWidths(nodes, (t) => towerUnits(config, t))
   if (config.nonIncreasing && config.residual === 'none') {
-    throw new ConfigError('model.nonIncreasing: needs a logit residual (residual "logit" or "full"), got residual "none"', { field: 'model.nonIncreasing' })
+    throw new ConfigError(
+      'model.nonIncreasing: needs a logit residual (residual "logit" or "full"), got residual "none"',
+      { field: 'model.nonIncreasing' },
+    )
   }
   return nodes
 }
 
-export function buildResFlow(spec: InputSpec, config: ResFlowConfig, extras: BuildExtras = {}, name = 'resflow'): Model & { nodes: TaskNode[] } {
+export function buildResFlow(
+  spec: InputSpec,
+  config: ResFlowConfig,
+  extras: BuildExtras = {},
+  name = 'resflow',
+): Model & { nodes: TaskNode[] } {
   const nodes = resflowTaskNodes(spec, config, extras)
   // priorBias: f_k's bias such that z_k starts at task k's loss-minimising constant (z_k = f_k + mean of the parents' z)
   const priorBias = (task: string, parents: string[]): number | undefined => {
     const own = config.nonIncreasing ? undefined : priorLogit(config, task, extras.positiveRates?.[task])
     if (own === undefined) return undefined
-    const inherited = config.residual === 'none' || parents.length === 0 ? 0 : parents.reduce((a, p) => a + (priorLogit(config, p, extras.positiveRates?.[p]) ?? 0), 0) / parents.length
+    const inherited =
+      config.residual === 'none' || parents.length === 0
+        ? 0
+        : parents.reduce((a, p) => a + (priorLogit(config, p, extras.positiveRates?.[p]) ?? 0), 0) / parents.length
     return own - inherited
   }
   const model = funnelModel(name, spec, config, {
     forward(ctx, inputs) {
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
-      const towers = residualTowers(ctx, 'tower', x, nodes, (t) => towerUnits(config, t), { full: config.residual === 'full', dropout: config.dropout })
+      const towers = residualTowers(ctx, 'tower', x, nodes, (t) => towerUnits(config, t), {
+        full: config.residual === 'full',
+        dropout: config.dropout,
+      })
       const logits: Record<string, Tensor> = {}
       for (const { task, parents } of nodes) {
         const f = linear(ctx, `tower.${task}.logit`, towers.get(task)!.top, 1, { biasInit: priorBias(task, parents) }) // f_k, [B, 1]
-        logits[task] = residualLogit(f, parents.map((p) => logits[p]!), config) // z_k, [B, 1]
+        logits[task] = residualLogit(
+          f,
+          parents.map((p) => logits[p]),
+          config,
+        ) // z_k, [B, 1]
       }
       return funnelOutputs(spec.tasks, logits) // in funnel order, whatever the chain order
     },
@@ -106,7 +137,11 @@ export interface TowerOutput {
 }
 
 /** Residual layers must line up: same depth and width as each parent's, layer by layer. */
-export function checkResidualWidths(nodes: readonly TaskNode[], unitsOf: (task: string) => number[], field = 'model.towers'): void {
+export function checkResidualWidths(
+  nodes: readonly TaskNode[],
+  unitsOf: (task: string) => number[],
+  field = 'model.towers',
+): void {
   for (const { task, parents } of nodes) {
     const mine = unitsOf(task)
     for (const p of parents) {
@@ -120,9 +155,12 @@ export function checkResidualWidths(nodes: readonly TaskNode[], unitsOf: (task: 
       }
       mine.forEach((u, l) => {
         if (u !== theirs[l]) {
-          throw new ConfigError(`${field}: residual layers must have equal widths: task "${task}" layer ${l} has ${u} units, task "${p}" layer ${l} has ${theirs[l]}`, {
-            field,
-          })
+          throw new ConfigError(
+            `${field}: residual layers must have equal widths: task "${task}" layer ${l} has ${u} units, task "${p}" layer ${l} has ${theirs[l]}`,
+            {
+              field,
+            },
+          )
         }
       })
     }
@@ -151,7 +189,7 @@ export function residualTowers(
     unitsOf(task).forEach((units, l) => {
       const hl = denseBlock(ctx, `${name}.${task}.${l}`, h, units, { dropout: opts.dropout }) // h_l(k), [B, H_l]
       hidden.push(hl)
-      h = ps.length ? add(hl, mean(ps.map((p) => p.hidden[l]!))) : hl // input of layer l+1: h_l(k) + h_l(k−1)
+      h = ps.length ? add(hl, mean(ps.map((p) => p.hidden[l]))) : hl // input of layer l+1: h_l(k) + h_l(k−1)
     })
     out.set(task, { hidden, top: h })
   }
@@ -159,7 +197,11 @@ export function residualTowers(
 }
 
 /** z_k from the task's own f_k and its parents' logits. */
-export function residualLogit(f: Tensor, parentLogits: Tensor[], opts: { residual: ResidualPlacement; nonIncreasing: boolean }): Tensor {
+export function residualLogit(
+  f: Tensor,
+  parentLogits: Tensor[],
+  opts: { residual: ResidualPlacement; nonIncreasing: boolean },
+): Tensor {
   if (opts.residual === 'none' || parentLogits.length === 0) return f // z_k = f_k
   if (opts.nonIncreasing) {
     const floor = parentLogits.reduce((a, b) => where(greater(a, b), b, a)) // min over parents

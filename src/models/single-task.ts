@@ -30,12 +30,24 @@ export function buildSingleTask(spec: InputSpec, config: SingleTaskConfig, extra
       // with one Slice per task (not a Concat of F [B, D] slices per task, and their gradients)
       const names = Object.keys(inputs.embeddings)
       const F = names.length
-      const all = reshape(concat(names.map((f) => inputs.embeddings[f]!), 1), ['B', F, K, D])
+      const all = reshape(
+        concat(
+          names.map((f) => inputs.embeddings[f]),
+          1,
+        ),
+        ['B', F, K, D],
+      )
       spec.tasks.forEach((task, k) => {
         const mine = reshape(slice(all, 2, k, k + 1), ['B', F * D]) // [e_1(k) ‖ … ‖ e_F(k)]
         const own: Record<string, Tensor> = {}
         names.forEach((f, i) => (own[f] = slice(mine, 1, i * D, (i + 1) * D))) // e_f(k), [B, D]
-        const x = sharedInput(ctx, `${task}.input`, spec, { embeddings: own, dense: inputs.dense }, { batchNorm: config.inputBatchNorm })
+        const x = sharedInput(
+          ctx,
+          `${task}.input`,
+          spec,
+          { embeddings: own, dense: inputs.dense },
+          { batchNorm: config.inputBatchNorm },
+        )
         logits[task] = towerLogit(ctx, `${task}.tower`, x, config, task, extras.positiveRates?.[task], `${task}.logit`) // z_k, [B, 1]
       })
       return funnelOutputs(spec.tasks, logits)

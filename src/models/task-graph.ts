@@ -35,9 +35,12 @@ export function positiveRates(batch: Batch, tasks: readonly string[]): Record<st
   const rates: Record<string, number> = {}
   for (const t of tasks) {
     const y = batch.labels[t]
-    if (!y) throw new ConfigError(`positiveRates: the batch has no label column "${t}" (labels: ${Object.keys(batch.labels).join(', ')})`)
+    if (!y)
+      throw new ConfigError(
+        `positiveRates: the batch has no label column "${t}" (labels: ${Object.keys(batch.labels).join(', ')})`,
+      )
     let pos = 0
-    for (let i = 0; i < y.length; i++) pos += y[i]!
+    for (let i = 0; i < y.length; i++) pos += y[i]
     rates[t] = y.length ? pos / y.length : 0
   }
   return rates
@@ -46,14 +49,17 @@ export function positiveRates(batch: Batch, tasks: readonly string[]): Record<st
 export function resolveTaskGraph(tasks: readonly string[], opts: TaskGraphOptions): TaskNode[] {
   if (opts.graph) {
     if (opts.order !== 'given') {
-      throw new ConfigError(`model.taskOrder: "${opts.order}" cannot be combined with model.graph (the graph fixes the order; use "given")`, {
-        field: 'model.taskOrder',
-      })
+      throw new ConfigError(
+        `model.taskOrder: "${opts.order}" cannot be combined with model.graph (the graph fixes the order; use "given")`,
+        {
+          field: 'model.taskOrder',
+        },
+      )
     }
     return fromGraph(tasks, opts.graph)
   }
   const order = chainOrder(tasks, opts)
-  return order.map((task, i) => ({ task, parents: i === 0 ? [] : [order[i - 1]!] }))
+  return order.map((task, i) => ({ task, parents: i === 0 ? [] : [order[i - 1]] }))
 }
 
 function chainOrder(tasks: readonly string[], opts: TaskGraphOptions): string[] {
@@ -75,7 +81,7 @@ function chainOrder(tasks: readonly string[], opts: TaskGraphOptions): string[] 
         )
       }
       // densest first; ties keep the funnel order (Array.prototype.sort is stable)
-      return [...tasks].sort((a, b) => rates![b]! - rates![a]!)
+      return [...tasks].sort((a, b) => rates![b] - rates![a])
     }
   }
 }
@@ -84,11 +90,15 @@ function fromGraph(tasks: readonly string[], graph: Record<string, string[]>): T
   for (const [child, parents] of Object.entries(graph)) {
     for (const name of [child, ...parents]) {
       if (!tasks.includes(name)) {
-        throw new ConfigError(`model.graph: unknown task "${name}" (tasks: ${tasks.join(', ')})`, { field: 'model.graph' })
+        throw new ConfigError(`model.graph: unknown task "${name}" (tasks: ${tasks.join(', ')})`, {
+          field: 'model.graph',
+        })
       }
     }
     if (new Set(parents).size !== parents.length) {
-      throw new ConfigError(`model.graph.${child}: a parent is listed twice ([${parents.join(', ')}])`, { field: `model.graph.${child}` })
+      throw new ConfigError(`model.graph.${child}: a parent is listed twice ([${parents.join(', ')}])`, {
+        field: `model.graph.${child}`,
+      })
     }
   }
   const parentsOf = (t: string) => graph[t] ?? []
@@ -99,9 +109,12 @@ function fromGraph(tasks: readonly string[], graph: Record<string, string[]>): T
     if (state.get(t) === 'done') return
     if (state.get(t) === 'open') {
       const cycle = [...path.slice(path.indexOf(t)), t]
-      throw new ConfigError(`model.graph: the task graph has a cycle: ${cycle.reverse().join(' → ')} (each task lists its parents; remove one edge)`, {
-        field: 'model.graph',
-      })
+      throw new ConfigError(
+        `model.graph: the task graph has a cycle: ${cycle.reverse().join(' → ')} (each task lists its parents; remove one edge)`,
+        {
+          field: 'model.graph',
+        },
+      )
     }
     state.set(t, 'open')
     for (const p of parentsOf(t)) visit(p, [...path, t])

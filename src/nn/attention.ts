@@ -11,7 +11,10 @@ import { linear } from './layers.js'
 import type { BuildContext } from './params.js'
 
 export function itemAttention(ctx: BuildContext, name: string, items: readonly Tensor[], d: number): Tensor {
-  const stacked = concat(items.map((t) => reshape(t, ['B', 1, t.shape[1]!])), 1) // [B, N, d_in]
+  const stacked = concat(
+    items.map((t) => reshape(t, ['B', 1, t.shape[1]])),
+    1,
+  ) // [B, N, d_in]
   const h1 = linear(ctx, `${name}.h1`, stacked, d, { bias: false }) // [B, N, d]
   const h2 = linear(ctx, `${name}.h2`, stacked, d, { bias: false })
   const h3 = linear(ctx, `${name}.h3`, stacked, d, { bias: false })

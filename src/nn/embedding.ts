@@ -12,7 +12,11 @@
 import type { Tensor } from '../engine/node.js'
 import { Rng } from '../engine/rng.js'
 import type { MultiColumn } from '../data/types.js'
-import { type SparseOptimizerConfig, type SparseOptimizerSettings, sparseOptimizerSettings } from '../config/optimizers.js'
+import {
+  type SparseOptimizerConfig,
+  type SparseOptimizerSettings,
+  sparseOptimizerSettings,
+} from '../config/optimizers.js'
 import type { BuildContext } from './params.js'
 
 export interface EmbeddingSpec {
@@ -120,9 +124,9 @@ export class EmbeddingTable {
     const s = this.stride
     const data = this.data
     for (let b = 0; b < ids.length; b++) {
-      const src = ids[b]! * s
+      const src = ids[b] * s
       const dst = b * rowStride + offset
-      for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
+      for (let j = 0; j < d; j++) out[dst + j] = data[src + j]
     }
   }
 
@@ -134,13 +138,13 @@ export class EmbeddingTable {
     const mean = this.spec.pooling === 'mean'
     const rows = col.offsets.length - 1
     for (let b = 0; b < rows; b++) {
-      const lo = col.offsets[b]!
-      const hi = col.offsets[b + 1]!
+      const lo = col.offsets[b]
+      const hi = col.offsets[b + 1]
       const dst = b * rowStride + offset
       out.fill(0, dst, dst + d)
       for (let k = lo; k < hi; k++) {
-        const src = col.ids[k]! * s
-        for (let j = 0; j < d; j++) out[dst + j] += data[src + j]!
+        const src = col.ids[k] * s
+        for (let j = 0; j < d; j++) out[dst + j] += data[src + j]
       }
       if (mean && hi > lo) {
         const inv = 1 / (hi - lo)
@@ -150,34 +154,41 @@ export class EmbeddingTable {
   }
 
   /** Sums the per-occurrence gradients into one per touched row; returns the number of unique rows. */
-  private accumulate(ids: Int32Array, grad: Float32Array, offsets: Int32Array | undefined, mean: boolean, rowStride: number, colOffset: number): number {
+  private accumulate(
+    ids: Int32Array,
+    grad: Float32Array,
+    offsets: Int32Array | undefined,
+    mean: boolean,
+    rowStride: number,
+    colOffset: number,
+  ): number {
     const d = this.spec.dim
     const rowsOf = offsets ? offsets.length - 1 : ids.length
-    const occurrences = offsets ? offsets[rowsOf]! - offsets[0]! : ids.length
+    const occurrences = offsets ? offsets[rowsOf] - offsets[0] : ids.length
     if (this.unique.length < occurrences) this.grow(occurrences) // at most one new row per occurrence
     const slot = (this.slot ??= new Int32Array(this.spec.rows))
     const unique = this.unique
     const accum = this.accum
     let n = 0
     for (let b = 0; b < rowsOf; b++) {
-      const lo = offsets ? offsets[b]! : b
-      const hi = offsets ? offsets[b + 1]! : b + 1
+      const lo = offsets ? offsets[b] : b
+      const hi = offsets ? offsets[b + 1] : b + 1
       const scale = mean && hi > lo ? 1 / (hi - lo) : 1
       const src = b * rowStride + colOffset
       for (let k = lo; k < hi; k++) {
-        const r = ids[k]!
-        let pos = slot[r]! - 1
+        const r = ids[k]
+        let pos = slot[r] - 1
         if (pos < 0) {
           pos = n++
           slot[r] = pos + 1
           unique[pos] = r
           const dst = pos * d
-          if (scale === 1) for (let j = 0; j < d; j++) accum[dst + j] = grad[src + j]!
-          else for (let j = 0; j < d; j++) accum[dst + j] = grad[src + j]! * scale
+          if (scale === 1) for (let j = 0; j < d; j++) accum[dst + j] = grad[src + j]
+          else for (let j = 0; j < d; j++) accum[dst + j] = grad[src + j] * scale
         } else {
           const dst = pos * d
-          if (scale === 1) for (let j = 0; j < d; j++) accum[dst + j] += grad[src + j]!
-          else for (let j = 0; j < d; j++) accum[dst + j] += grad[src + j]! * scale
+          if (scale === 1) for (let j = 0; j < d; j++) accum[dst + j] += grad[src + j]
+          else for (let j = 0; j < d; j++) accum[dst + j] += grad[src + j] * scale
         }
       }
     }
@@ -204,8 +215,8 @@ export class EmbeddingTable {
     const d = this.spec.dim
     const slot = this.slot!
     for (let u = 0; u < n; u++) {
-      this.applyGradient(this.unique[u]!, this.accum, u * d)
-      slot[this.unique[u]!] = 0
+      this.applyGradient(this.unique[u], this.accum, u * d)
+      slot[this.unique[u]] = 0
     }
     return n
   }
@@ -229,21 +240,21 @@ export class EmbeddingTable {
       const m = w + d
       const v = m + d
       for (let j = 0; j < d; j++) {
-        const g = grad[at + j]! + l2 * data[w + j]!
-        const mj = b1 * data[m + j]! + (1 - b1) * g
-        const vj = b2 * data[v + j]! + (1 - b2) * g * g
+        const g = grad[at + j] + l2 * data[w + j]
+        const mj = b1 * data[m + j] + (1 - b1) * g
+        const vj = b2 * data[v + j] + (1 - b2) * g * g
         data[m + j] = mj
         data[v + j] = vj
-        data[w + j] = data[w + j]! - (lrT * mj) / (Math.sqrt(vj) + epsT)
+        data[w + j] = data[w + j] - (lrT * mj) / (Math.sqrt(vj) + epsT)
       }
     } else {
       const { lr, eps, l2 } = h
       const a = w + d
       for (let j = 0; j < d; j++) {
-        const g = grad[at + j]! + l2 * data[w + j]!
-        const acc = data[a + j]! + g * g
+        const g = grad[at + j] + l2 * data[w + j]
+        const acc = data[a + j] + g * g
         data[a + j] = acc
-        data[w + j] = data[w + j]! - (lr * g) / (Math.sqrt(acc) + eps)
+        data[w + j] = data[w + j] - (lr * g) / (Math.sqrt(acc) + eps)
       }
     }
   }
@@ -257,7 +268,12 @@ export class EmbeddingTable {
       const { beta1: b1, beta2: b2, eps } = o
       const t = this.step
       this.hyperCache = {
-        adam: o.kind === 'adam', b1, b2, lr: o.lr, eps, l2: o.l2,
+        adam: o.kind === 'adam',
+        b1,
+        b2,
+        lr: o.lr,
+        eps,
+        l2: o.l2,
         lrT: (o.lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t),
         epsT: eps * Math.sqrt(1 - b2 ** t),
       }

@@ -11,10 +11,17 @@ import { type DenseBlockOptions, linear, mlp } from './layers.js'
 import type { BuildContext } from './params.js'
 
 /** `count` expert MLPs over x; returns each expert's last hidden output. */
-export function experts(ctx: BuildContext, name: string, x: Tensor, count: number, units: readonly number[], opts: DenseBlockOptions = {}): Tensor[] {
+export function experts(
+  ctx: BuildContext,
+  name: string,
+  x: Tensor,
+  count: number,
+  units: readonly number[],
+  opts: DenseBlockOptions = {},
+): Tensor[] {
   return Array.from({ length: count }, (_, i) => {
     const hidden = mlp(ctx, `${name}.${i}`, x, units, opts)
-    return hidden[hidden.length - 1]! // [B, H]
+    return hidden[hidden.length - 1] // [B, H]
   })
 }
 

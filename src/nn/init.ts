@@ -4,7 +4,10 @@ import type { Rng } from '../engine/rng.js'
 export type Init = (out: Float32Array, shape: readonly number[], rng: Rng) => void
 
 export const zeros: Init = (out) => out.fill(0)
-export const constant = (v: number): Init => (out) => out.fill(v)
+export const constant =
+  (v: number): Init =>
+  (out) =>
+    out.fill(v)
 
 /** Glorot/Xavier uniform: U(±sqrt(6 / (fanIn + fanOut))). */
 export const xavierUniform: Init = (out, shape, rng) => {
@@ -20,11 +23,15 @@ export const heNormal: Init = (out, shape, rng) => {
 }
 
 /** N(0, std²), the usual embedding initialiser. */
-export const normal = (std: number): Init => (out, _shape, rng) => {
-  for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std
-}
+export const normal =
+  (std: number): Init =>
+  (out, _shape, rng) => {
+    for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std
+  }
 
 /** U(±a) */
-export const uniform = (a: number): Init => (out, _shape, rng) => {
-  for (let i = 0; i < out.length; i++) out[i] = (2 * rng.next() - 1) * a
-}
+export const uniform =
+  (a: number): Init =>
+  (out, _shape, rng) => {
+    for (let i = 0; i < out.length; i++) out[i] = (2 * rng.next() - 1) * a
+  }

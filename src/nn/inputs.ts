@@ -47,18 +47,25 @@ export function sharedInput(
   const all = [...spec.sparse, ...spec.multi].map((f) => f.name)
   const categorical = opts.side ? sideFeatures(spec, opts.side).categorical : all
   const denseCols = opts.side ? sideFeatures(spec, opts.side).dense : spec.dense.map((_, i) => i)
-  const parts: Tensor[] = categorical.map((f) => inputs.embeddings[f]!) // each [B, D]
+  const parts: Tensor[] = categorical.map((f) => inputs.embeddings[f]) // each [B, D]
   if (inputs.dense && denseCols.length) parts.push(...denseColumns(inputs.dense, denseCols)) // [B, nDense]
   if (parts.length === 0) {
     const where = opts.side ? `the ${opts.side} side has` : 'the input spec has'
-    throw new ConfigError(`${name}: ${where} no features (hint: set side: 'user' | 'item' on the spec's features)`, { field: name })
+    throw new ConfigError(`${name}: ${where} no features (hint: set side: 'user' | 'item' on the spec's features)`, {
+      field: name,
+    })
   }
-  const x = parts.length === 1 ? parts[0]! : concat(parts, 1)
+  const x = parts.length === 1 ? parts[0] : concat(parts, 1)
   const out = opts.batchNorm === false ? x : batchNorm(ctx, `${name}.bn`, x)
   if (ctx.split) {
     // the item split's record of how x's columns are made (InputSplit, params.ts)
     const dense = inputs.dense && denseCols.length ? inputs.dense : null
-    ctx.split.inputs.set(out, { embeddings: categorical.map((f) => inputs.embeddings[f]!), dense, denseCols: dense ? denseCols : [], batchNorm: opts.batchNorm === false ? null : { name: `${name}.bn`, eps: BN_EPS } })
+    ctx.split.inputs.set(out, {
+      embeddings: categorical.map((f) => inputs.embeddings[f]),
+      dense,
+      denseCols: dense ? denseCols : [],
+      batchNorm: opts.batchNorm === false ? null : { name: `${name}.bn`, eps: BN_EPS },
+    })
   }
   return out
 }
@@ -68,11 +75,11 @@ function denseColumns(dense: Tensor, cols: number[]): Tensor[] {
   const n = dense.shape[1] as number
   if (cols.length === n) return [dense]
   const runs: Tensor[] = []
-  let start = cols[0]!
+  let start = cols[0]
   for (let i = 1; i <= cols.length; i++) {
-    if (i < cols.length && cols[i] === cols[i - 1]! + 1) continue
-    runs.push(slice(dense, 1, start, cols[i - 1]! + 1))
-    start = cols[i]!
+    if (i < cols.length && cols[i] === cols[i - 1] + 1) continue
+    runs.push(slice(dense, 1, start, cols[i - 1] + 1))
+    start = cols[i]
   }
   return runs
 }

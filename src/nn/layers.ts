@@ -3,14 +3,28 @@
  * BatchNorm block of the reference towers. Each takes the build context and a unique name prefix.
  */
 import type { Tensor } from '../engine/node.js'
-import { prelu as preluOp, add, batchNormTrain, div, greater, matmul, mul, relu, scalarLike, sqrt, sub, where } from '../engine/ops.js'
+import {
+  prelu as preluOp,
+  add,
+  batchNormTrain,
+  div,
+  greater,
+  matmul,
+  mul,
+  relu,
+  scalarLike,
+  sqrt,
+  sub,
+  where,
+} from '../engine/ops.js'
 import { ShapeError } from '../errors.js'
 import { constant, uniform, xavierUniform, zeros } from './init.js'
 import type { BuildContext } from './params.js'
 
 function width(x: Tensor, layer: string): number {
   const d = x.shape[x.rank - 1]
-  if (typeof d !== 'number') throw new ShapeError(`${layer}: the last dim of the input must be known, got [${x.shape.join(', ')}]`)
+  if (typeof d !== 'number')
+    throw new ShapeError(`${layer}: the last dim of the input must be known, got [${x.shape.join(', ')}]`)
   return d
 }
 
@@ -18,7 +32,13 @@ function width(x: Tensor, layer: string): number {
  * y = x W + b. [.., I] → [.., O]; initialised per ctx.layers.init (PyTorch's U(±1/√I) or Xavier + zero
  * bias); `biasInit` sets every bias to one value instead (e.g. a logit head started at the prior log-odds).
  */
-export function linear(ctx: BuildContext, name: string, x: Tensor, units: number, opts: { bias?: boolean; biasInit?: number } = {}): Tensor {
+export function linear(
+  ctx: BuildContext,
+  name: string,
+  x: Tensor,
+  units: number,
+  opts: { bias?: boolean; biasInit?: number } = {},
+): Tensor {
   const fanIn = width(x, name)
   const split = ctx.split?.inputs.get(x)
   if (split) {
@@ -28,7 +48,9 @@ export function linear(ctx: BuildContext, name: string, x: Tensor, units: number
     return ctx.split!.output(ctx.graph, layer, x.shape.slice(0, -1)) // [B, O]
   }
   const torch = ctx.layers.init === 'torch'
-  const w = ctx.param(`${name}.weight`, [fanIn, units], torch ? uniform(1 / Math.sqrt(fanIn)) : xavierUniform, { decay: true }) // [I, O]
+  const w = ctx.param(`${name}.weight`, [fanIn, units], torch ? uniform(1 / Math.sqrt(fanIn)) : xavierUniform, {
+    decay: true,
+  }) // [I, O]
   const y = matmul(x, w)
   if (opts.bias === false) return y
   const biasInit = opts.biasInit !== undefined ? constant(opts.biasInit) : torch ? uniform(1 / Math.sqrt(fanIn)) : zeros
@@ -54,7 +76,12 @@ export function prelu(ctx: BuildContext, name: string, x: Tensor, init = 0.25): 
 /** BatchNorm's default epsilon (PyTorch's). */
 export const BN_EPS = 1e-5
 
-export function batchNorm(ctx: BuildContext, name: string, x: Tensor, opts: { eps?: number; momentum?: number } = {}): Tensor {
+export function batchNorm(
+  ctx: BuildContext,
+  name: string,
+  x: Tensor,
+  opts: { eps?: number; momentum?: number } = {},
+): Tensor {
   const eps = opts.eps ?? BN_EPS
   const h = width(x, name)
   const gamma = ctx.param(`${name}.gamma`, [h], constant(1))
@@ -90,7 +117,13 @@ export interface DenseBlockOptions {
 }
 
 /** One hidden layer of a reference tower: Dense → PReLU → BatchNorm (→ Dropout); BatchNorm per ctx.layers.blockBatchNorm unless given. */
-export function denseBlock(ctx: BuildContext, name: string, x: Tensor, units: number, opts: DenseBlockOptions = {}): Tensor {
+export function denseBlock(
+  ctx: BuildContext,
+  name: string,
+  x: Tensor,
+  units: number,
+  opts: DenseBlockOptions = {},
+): Tensor {
   let h = linear(ctx, `${name}.dense`, x, units)
   const act = opts.activation ?? 'prelu'
   if (act === 'prelu') h = prelu(ctx, `${name}.prelu`, h)
@@ -101,7 +134,13 @@ export function denseBlock(ctx: BuildContext, name: string, x: Tensor, units: nu
 }
 
 /** A stack of dense blocks; returns every hidden output h_1..h_L (the last is the tower's output). */
-export function mlp(ctx: BuildContext, name: string, x: Tensor, units: readonly number[], opts: DenseBlockOptions = {}): Tensor[] {
+export function mlp(
+  ctx: BuildContext,
+  name: string,
+  x: Tensor,
+  units: readonly number[],
+  opts: DenseBlockOptions = {},
+): Tensor[] {
   const hidden: Tensor[] = []
   let h = x
   units.forEach((u, l) => {

@@ -42,7 +42,7 @@ export class LookupGroup {
     readonly names: readonly string[],
     readonly tables: readonly EmbeddingTable[],
   ) {
-    this.dim = tables[0]!.spec.dim
+    this.dim = tables[0].spec.dim
     this.marks = tables.map((t) => new Int32Array(t.rows))
   }
 
@@ -87,9 +87,9 @@ export class LookupGroup {
     const n = size * this.names.length
     const ids32 = lb.ids32
     for (let k = 0; k < n; k++) {
-      const dst = ids32[2 * k]! * d
+      const dst = ids32[2 * k] * d
       const src = k * d
-      for (let j = 0; j < d; j++) out[dst + j] += occ[src + j]!
+      for (let j = 0; j < d; j++) out[dst + j] += occ[src + j]
     }
     return out.subarray(0, lb.count * d)
   }
@@ -117,20 +117,24 @@ export class LookupGroup {
    */
   prepare(cols: readonly Int32Array[], lb: LookupBatch, mark: boolean): void {
     const f = this.names.length
-    const size = cols[0]!.length
+    const size = cols[0].length
     const { ids32, table: ut, row: ur } = lb
     let n = 0
     try {
       for (let t = 0; t < f; t++) {
-        const ids = cols[t]!
-        const rows = this.tables[t]!.rows
-        const m = this.marks[t]!
+        const ids = cols[t]
+        const rows = this.tables[t].rows
+        const m = this.marks[t]
         for (let b = 0; b < size; b++) {
-          const r = ids[b]!
-          if (!(r >= 0 && r < rows)) throw new DataError(`feature "${this.names[t]}": id ${r} at batch row ${b} is outside its embedding table (${rows} rows)`, { field: this.names[t] })
+          const r = ids[b]
+          if (!(r >= 0 && r < rows))
+            throw new DataError(
+              `feature "${this.names[t]}": id ${r} at batch row ${b} is outside its embedding table (${rows} rows)`,
+              { field: this.names[t] },
+            )
           let p: number
           if (mark) {
-            p = m[r]! - 1
+            p = m[r] - 1
             if (p < 0) {
               p = n++
               m[r] = p + 1
@@ -147,7 +151,7 @@ export class LookupGroup {
       }
     } catch (err) {
       // a bad id: the marks set so far must not outlive the failed batch
-      if (mark) for (let u = 0; u < n; u++) this.marks[ut[u]!]![ur[u]!] = 0
+      if (mark) for (let u = 0; u < n; u++) this.marks[ut[u]][ur[u]] = 0
       throw err
     }
     lb.count = n
@@ -155,18 +159,18 @@ export class LookupGroup {
     const d = this.dim
     const out = lb.rows
     for (let u = 0; u < n; u++) {
-      const tb = this.tables[ut[u]!]!
+      const tb = this.tables[ut[u]]
       const data = tb.data
-      const src = ur[u]! * tb.stride
+      const src = ur[u] * tb.stride
       const dst = u * d
-      for (let j = 0; j < d; j++) out[dst + j] = data[src + j]!
+      for (let j = 0; j < d; j++) out[dst + j] = data[src + j]
     }
   }
 
   /** Clears the marks `prepare` left for `lb`. */
   unmark(lb: LookupBatch): void {
     if (!lb.marked) return
-    for (let u = 0; u < lb.count; u++) this.marks[lb.table[u]!]![lb.row[u]!] = 0
+    for (let u = 0; u < lb.count; u++) this.marks[lb.table[u]][lb.row[u]] = 0
     lb.marked = false
   }
 
@@ -186,18 +190,18 @@ export class LookupGroup {
     const d = this.dim
     const deferred: number[] = []
     for (let u = 0; u < lb.count; u++) {
-      const ti = lb.table[u]!
-      const r = lb.row[u]!
-      const at = next ? this.marks[ti]![r]! - 1 : -1
+      const ti = lb.table[u]
+      const r = lb.row[u]
+      const at = next ? this.marks[ti][r] - 1 : -1
       if (at < 0) {
         deferred.push(u)
         continue
       }
-      const tb = this.tables[ti]!
+      const tb = this.tables[ti]
       tb.applyGradient(r, grad, u * d)
       const src = r * tb.stride
       const dst = at * d
-      for (let j = 0; j < d; j++) next!.rows[dst + j] = tb.data[src + j]!
+      for (let j = 0; j < d; j++) next!.rows[dst + j] = tb.data[src + j]
     }
     return Int32Array.from(deferred)
   }
@@ -206,8 +210,8 @@ export class LookupGroup {
   applyDeferred(lb: LookupBatch, grad: Float32Array, deferred: Int32Array): void {
     const d = this.dim
     for (let i = 0; i < deferred.length; i++) {
-      const u = deferred[i]!
-      this.tables[lb.table[u]!]!.applyGradient(lb.row[u]!, grad, u * d)
+      const u = deferred[i]
+      this.tables[lb.table[u]].applyGradient(lb.row[u], grad, u * d)
     }
   }
 }

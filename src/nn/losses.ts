@@ -19,6 +19,11 @@ export function bceWithLogits(z: Tensor, y: Tensor, positiveWeight = 1): Tensor 
   const linearPart = mul(sub(one, y), z)
   const sp = softplus(neg(z))
   const perRow =
-    positiveWeight === 1 ? add(linearPart, sp) : add(linearPart, mul(add(one, mul(y, scalarLike(z, positiveWeight - 1))), sp))
-  return reduceMean(perRow, perRow.shape.map((_, i) => i))
+    positiveWeight === 1
+      ? add(linearPart, sp)
+      : add(linearPart, mul(add(one, mul(y, scalarLike(z, positiveWeight - 1))), sp))
+  return reduceMean(
+    perRow,
+    perRow.shape.map((_, i) => i),
+  )
 }

@@ -35,7 +35,8 @@ export class ParamStore {
   ensure(name: string, shape: number[], init: Init, opts: { trainable?: boolean; decay?: boolean } = {}): ParamEntry {
     let entry = this.entries.get(name)
     if (entry) {
-      if (entry.shape.join() !== shape.join()) throw new ConfigError(`parameter "${name}" has shape [${entry.shape}] but is requested as [${shape}]`)
+      if (entry.shape.join() !== shape.join())
+        throw new ConfigError(`parameter "${name}" has shape [${entry.shape}] but is requested as [${shape}]`)
       return entry
     }
     const values = new Float32Array(new SharedArrayBuffer(numel(shape) * 4)) // read by the training worker without a copy
@@ -150,7 +151,8 @@ export class BuildContext {
 
   /** A parameter as a graph input. */
   param(name: string, shape: number[], init: Init, opts: { trainable?: boolean; decay?: boolean } = {}): Tensor {
-    if (this.used.has(name)) throw new ConfigError(`parameter "${name}" is created twice in one model: layer names must be unique`)
+    if (this.used.has(name))
+      throw new ConfigError(`parameter "${name}" is created twice in one model: layer names must be unique`)
     this.used.add(name)
     this.params.ensure(name, shape, init, opts)
     return this.graph.input(name, shape)

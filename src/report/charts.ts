@@ -73,17 +73,47 @@ export function buildCharts(data: ReportData): ChartSpec[] {
     const runs = data.runs.filter((r) => r.model === model && r.history.length > 0)
     if (runs.length === 0) continue
     const curves = runs.flatMap((run, i) => [
-      { label: `train ${name(run)}`, color: PALETTE[i % PALETTE.length], dash: [6, 4], points: run.history.map((e) => [e.epoch, e.trainLoss] as const) },
-      { label: `val ${name(run)}`, color: PALETTE[i % PALETTE.length], dash: undefined, points: run.history.map((e) => [e.epoch, e.valLoss] as const) },
+      {
+        label: `train ${name(run)}`,
+        color: PALETTE[i % PALETTE.length],
+        dash: [6, 4],
+        points: run.history.map((e) => [e.epoch, e.trainLoss] as const),
+      },
+      {
+        label: `val ${name(run)}`,
+        color: PALETTE[i % PALETTE.length],
+        dash: undefined,
+        points: run.history.map((e) => [e.epoch, e.valLoss] as const),
+      },
     ])
-    charts.push({ id: `loss-${model}`, section: 'loss', title: `Loss per epoch: ${model}`, xLabel: 'epoch', yLabel: 'loss', integerX: true, ...joinCurves(curves) })
+    charts.push({
+      id: `loss-${model}`,
+      section: 'loss',
+      title: `Loss per epoch: ${model}`,
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      integerX: true,
+      ...joinCurves(curves),
+    })
   }
 
   for (const task of data.tasks) {
     const runs = data.runs.filter((r) => r.history.some((e) => e.valAuc[task] !== undefined))
     if (runs.length === 0) continue
-    const curves = runs.map((run) => ({ label: name(run), ...style(run), points: run.history.map((e) => [e.epoch, e.valAuc[task] ?? NaN] as const) }))
-    charts.push({ id: `auc-${task}`, section: 'auc', title: `Validation AUC per epoch: ${task}`, xLabel: 'epoch', yLabel: 'AUC', integerX: true, ...joinCurves(curves) })
+    const curves = runs.map((run) => ({
+      label: name(run),
+      ...style(run),
+      points: run.history.map((e) => [e.epoch, e.valAuc[task] ?? NaN] as const),
+    }))
+    charts.push({
+      id: `auc-${task}`,
+      section: 'auc',
+      title: `Validation AUC per epoch: ${task}`,
+      xLabel: 'epoch',
+      yLabel: 'AUC',
+      integerX: true,
+      ...joinCurves(curves),
+    })
   }
 
   for (const task of rocTasks(data)) {
@@ -91,23 +121,61 @@ export function buildCharts(data: ReportData): ChartSpec[] {
     const grid = Array.from({ length: 101 }, (_, i) => i / 100)
     const series: SeriesSpec[] = runs.map((run) => {
       const roc = run.roc![task]
-      return { label: `${name(run)} (AUC ${roc.auc.toFixed(4)})`, ...style(run), values: grid.map((f) => interpolate(roc.fpr, roc.tpr, f)) }
+      return {
+        label: `${name(run)} (AUC ${roc.auc.toFixed(4)})`,
+        ...style(run),
+        values: grid.map((f) => interpolate(roc.fpr, roc.tpr, f)),
+      }
     })
     series.push({ label: 'chance', color: REFERENCE, dash: [3, 3], values: grid })
     const unit = roundTicks(1)
-    charts.push({ id: `roc-${task}`, section: 'roc', title: `ROC: ${task}`, xLabel: 'false positive rate', yLabel: 'true positive rate', x: grid, xAxis: unit, yAxis: unit, series })
+    charts.push({
+      id: `roc-${task}`,
+      section: 'roc',
+      title: `ROC: ${task}`,
+      xLabel: 'false positive rate',
+      yLabel: 'true positive rate',
+      x: grid,
+      xAxis: unit,
+      yAxis: unit,
+      series,
+    })
   }
 
   for (const task of data.tasks) {
     const runs = data.runs.filter((r) => r.calibration?.[task]?.length)
     if (runs.length === 0) continue
-    const curves = runs.map((run) => ({ label: name(run), ...style(run), points: (run.calibration![task] as CalibrationBin[]).map((b) => [b.meanPredicted, b.observedRate] as const) }))
+    const curves = runs.map((run) => ({
+      label: name(run),
+      ...style(run),
+      points: (run.calibration![task] as CalibrationBin[]).map((b) => [b.meanPredicted, b.observedRate] as const),
+    }))
     // one scale for both axes, from 0 at a round step, so the diagonal is the identity and ticks read alike
     const ticks = roundTicks(Math.max(...curves.flatMap((c) => c.points.flat()).filter(Number.isFinite)))
     const top = ticks.range[1]
-    const joined = joinCurves([...curves, { label: 'perfect', color: REFERENCE, dash: [3, 3], points: [[0, 0], [top, top]] }])
+    const joined = joinCurves([
+      ...curves,
+      {
+        label: 'perfect',
+        color: REFERENCE,
+        dash: [3, 3],
+        points: [
+          [0, 0],
+          [top, top],
+        ],
+      },
+    ])
     for (const s of joined.series.slice(0, -1)) s.points = true
-    charts.push({ id: `calibration-${task}`, section: 'calibration', title: `Calibration: ${task}`, xLabel: 'mean predicted probability', yLabel: 'observed rate', xAxis: ticks, yAxis: ticks, ...joined })
+    charts.push({
+      id: `calibration-${task}`,
+      section: 'calibration',
+      title: `Calibration: ${task}`,
+      xLabel: 'mean predicted probability',
+      yLabel: 'observed rate',
+      xAxis: ticks,
+      yAxis: ticks,
+      ...joined,
+    })
   }
 
   const fused = data.runs.filter((r) => r.fusion && r.fusion.sweep.length > 0)
@@ -124,13 +192,29 @@ export function buildCharts(data: ReportData): ChartSpec[] {
       const chosen = names.indexOf(tick(run.fusion!.chosen))
       const y = values[chosen]
       if (chosen >= 0 && y != null) highlights.push({ x: chosen, y, color: style(run).color, label: 'chosen' })
-      return { label: `${name(run)} ${run.fusion!.kind}, chosen ${label(run.fusion!.chosen)}`, ...style(run), points: true, values }
+      return {
+        label: `${name(run)} ${run.fusion!.kind}, chosen ${label(run.fusion!.chosen)}`,
+        ...style(run),
+        points: true,
+        values,
+      }
     })
     const objectives = [...new Set(fused.map((r) => r.fusion!.objective))].join(', ')
     charts.push({
-      id: 'fusion-sweep', section: 'fusion', title: `Fusion-weight sweep (${fixed} weight fixed to 1)`,
-      xLabel: free.length === 1 ? `${free[0]} weight` : `weights of ${free.join(', ')}`, yLabel: objectives,
-      x: names.map((_, i) => i), xTicks: names, integerX: true, xAxis: categoryTicks(names, highlights.map((h) => h.x)), highlights, series,
+      id: 'fusion-sweep',
+      section: 'fusion',
+      title: `Fusion-weight sweep (${fixed} weight fixed to 1)`,
+      xLabel: free.length === 1 ? `${free[0]} weight` : `weights of ${free.join(', ')}`,
+      yLabel: objectives,
+      x: names.map((_, i) => i),
+      xTicks: names,
+      integerX: true,
+      xAxis: categoryTicks(
+        names,
+        highlights.map((h) => h.x),
+      ),
+      highlights,
+      series,
     })
   }
   return charts
@@ -145,7 +229,14 @@ export function roundTicks(max: number, maxIntervals = 5): TickSpec {
   const intervalsAt = (step: number) => Math.ceil(span / step - 1e-9) // 1e-9: 0.3 / 0.1 is 2.9999999999999996
   // span / maxIntervals lies in [10^e, 10^(e+1)), so one of 1, 2, 5 × 10^e or 10^(e+1) fits
   const e = Math.floor(Math.log10(span / maxIntervals))
-  const [mantissa, exponent] = ([[1, e], [2, e], [5, e], [1, e + 1]] as const).find(([m, x]) => intervalsAt(m * 10 ** x) <= maxIntervals)!
+  const [mantissa, exponent] = (
+    [
+      [1, e],
+      [2, e],
+      [5, e],
+      [1, e + 1],
+    ] as const
+  ).find(([m, x]) => intervalsAt(m * 10 ** x) <= maxIntervals)!
   const step = mantissa * 10 ** exponent
   const decimals = Math.max(0, -exponent)
   const splits = Array.from({ length: intervalsAt(step) + 1 }, (_, i) => Number((i * step).toFixed(decimals)))
@@ -160,7 +251,11 @@ export function categoryTicks(names: string[], keep: number[], plotWidthPx = 480
   const slot = 7 * Math.max(1, ...names.map((n) => n.length)) + 16
   const stride = Math.ceil(names.length / Math.max(1, Math.floor(plotWidthPx / slot)))
   const shown = (i: number) => keep.includes(i) || (i % stride === 0 && keep.every((k) => Math.abs(k - i) >= stride))
-  return { range: [-0.5, names.length - 0.5], splits: names.map((_, i) => i), labels: names.map((n, i) => (shown(i) ? n : '')) }
+  return {
+    range: [-0.5, names.length - 0.5],
+    splits: names.map((_, i) => i),
+    labels: names.map((n, i) => (shown(i) ? n : '')),
+  }
 }
 
 function rocTasks(data: ReportData): string[] {
@@ -169,7 +264,9 @@ function rocTasks(data: ReportData): string[] {
 }
 
 /** Puts curves with their own x values on one sorted shared x, with null where a curve has no point. */
-export function joinCurves(curves: { label: string; color: string; dash?: number[]; points: readonly (readonly [number, number])[] }[]): { x: number[]; series: SeriesSpec[] } {
+export function joinCurves(
+  curves: { label: string; color: string; dash?: number[]; points: readonly (readonly [number, number])[] }[],
+): { x: number[]; series: SeriesSpec[] } {
   const x = [...new Set(curves.flatMap((c) => c.points.map((p) => p[0])))].filter(Number.isFinite).sort((a, b) => a - b)
   const at = new Map(x.map((v, i) => [v, i]))
   const series = curves.map((c) => {
@@ -185,7 +282,7 @@ export function joinCurves(curves: { label: string; color: string; dash?: number
 
 /** Linear interpolation of y at x on a curve with ascending xs; at a vertical step, the highest y. */
 export function interpolate(xs: number[], ys: number[], x: number): number {
-  let hi = xs.findIndex((v) => v > x)
+  const hi = xs.findIndex((v) => v > x)
   if (hi === -1) return ys[ys.length - 1]
   if (hi === 0) return ys[0]
   const lo = hi - 1

@@ -3,7 +3,7 @@
  * and draws each with uPlot. Plain ES2017, no imports; all data shaping and tick choices happened in
  * charts.ts. When done it sets <body data-charts-drawn="N">, which the browser test waits for.
  */
-export const CLIENT_SCRIPT = String.raw`
+export const CLIENT_SCRIPT = `
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);

@@ -17,8 +17,16 @@ const SECTIONS: { id: ChartSpec['section']; title: string; note: string }[] = [
   { id: 'loss', title: 'Loss per epoch', note: 'Dashed: training loss; solid: validation loss; one colour per seed.' },
   { id: 'auc', title: 'Validation AUC per epoch', note: 'One colour per model; dash pattern per seed.' },
   { id: 'roc', title: 'ROC curves', note: 'On the evaluation split; the grey diagonal is a random ranking.' },
-  { id: 'calibration', title: 'Calibration', note: 'Observed rate against mean predicted probability per bin; on the grey diagonal a model is calibrated.' },
-  { id: 'fusion', title: 'Fusion-weight sweep', note: 'The validation objective for each weight combination tried; a ring and the dashed line mark the weights each run chose, which the legend names.' },
+  {
+    id: 'calibration',
+    title: 'Calibration',
+    note: 'Observed rate against mean predicted probability per bin; on the grey diagonal a model is calibrated.',
+  },
+  {
+    id: 'fusion',
+    title: 'Fusion-weight sweep',
+    note: 'The validation objective for each weight combination tried; a ring and the dashed line mark the weights each run chose, which the legend names.',
+  },
 ]
 
 export function renderReport(data: ReportData): string {

@@ -4,7 +4,11 @@ import { comparisonTables, formatSummary } from './summary.js'
 
 export function renderResultsMarkdown(records: MetricRecord[], title = 'Results'): string {
   const seeds = new Set(records.map((r) => r.seed)).size
-  const lines = [`# ${title}`, '', `Mean ± sample standard deviation over ${seeds} seed${seeds === 1 ? '' : 's'} (no ± when every seed gave the same value); the best model per row in bold.`]
+  const lines = [
+    `# ${title}`,
+    '',
+    `Mean ± sample standard deviation over ${seeds} seed${seeds === 1 ? '' : 's'} (no ± when every seed gave the same value); the best model per row in bold.`,
+  ]
   for (const table of comparisonTables(records)) {
     lines.push('', `## ${table.split}`, '')
     lines.push(`| task | metric | ${table.models.map(escapeCell).join(' | ')} |`)

@@ -34,7 +34,16 @@ export function summarise(records: MetricRecord[]): MetricSummary[] {
     // exactly 0 when every seed gave the same value, so formatSummary can drop the "± 0.0000"
     const constant = finite.every((v) => v === finite[0])
     const std = n > 1 ? (constant ? 0 : Math.sqrt(finite.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1))) : NaN
-    return { split: key.split, model: key.model, task: key.task, metric: key.metric, mean, std, n, missing: values.length - n }
+    return {
+      split: key.split,
+      model: key.model,
+      task: key.task,
+      metric: key.metric,
+      mean,
+      std,
+      n,
+      missing: values.length - n,
+    }
   })
 }
 
@@ -71,9 +80,18 @@ export interface NumberFormat {
  * Metrics not listed are measured.
  */
 const METRIC_KINDS: Record<string, 'score' | 'count' | 'measured'> = {
-  auc: 'score', gauc: 'score', ndcg: 'score', recall: 'score', logloss: 'score', calibration: 'score', funnel_violation: 'score',
-  parameters: 'count', epochs: 'count', best_epoch: 'count',
-  rows_per_s: 'measured', seconds: 'measured',
+  auc: 'score',
+  gauc: 'score',
+  ndcg: 'score',
+  recall: 'score',
+  logloss: 'score',
+  calibration: 'score',
+  funnel_violation: 'score',
+  parameters: 'count',
+  epochs: 'count',
+  best_epoch: 'count',
+  rows_per_s: 'measured',
+  seconds: 'measured',
 }
 
 /** The format for `metric` (e.g. "logloss", "ndcg@10", "rows_per_s") that suits all of `values` (one row's means). */
@@ -91,7 +109,10 @@ export function metricFormat(metric: string, values: number[]): NumberFormat {
  * "0.7812 ± 0.0011"; "192,226" when every seed gave the same value; "0.7812 (n=1)"; "—" when nothing
  * was finite. Without a format, the score format for this one mean.
  */
-export function formatSummary(s: Pick<MetricSummary, 'mean' | 'std' | 'n' | 'missing'>, format = metricFormat('auc', [s.mean])): string {
+export function formatSummary(
+  s: Pick<MetricSummary, 'mean' | 'std' | 'n' | 'missing'>,
+  format = metricFormat('auc', [s.mean]),
+): string {
   if (s.n === 0) return '—'
   const mean = formatNumber(s.mean, format)
   const body = s.n === 1 ? `${mean} (n=1)` : s.std === 0 ? mean : `${mean} ± ${formatNumber(s.std, format)}`
@@ -103,7 +124,11 @@ export function formatNumber(v: number, format = metricFormat('auc', [v])): stri
   if (!Number.isFinite(v)) return String(v)
   const { decimals, grouping } = format
   const rounded = Math.abs(v) < 0.5 * 10 ** -decimals ? 0 : v // no "-0.0000"
-  return new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals, useGrouping: grouping }).format(rounded)
+  return new Intl.NumberFormat('en-US', {
+    minimumFractionDigits: decimals,
+    maximumFractionDigits: decimals,
+    useGrouping: grouping,
+  }).format(rounded)
 }
 
 /** Rows (task × metric) by columns (models) for one split, as a table to render. */
@@ -111,7 +136,13 @@ export interface ComparisonTable {
   split: string
   models: string[]
   /** `format` suits every cell of the row (metricFormat of the row's means) */
-  rows: { task: string; metric: string; cells: (MetricSummary | undefined)[]; best: number | undefined; format: NumberFormat }[]
+  rows: {
+    task: string
+    metric: string
+    cells: (MetricSummary | undefined)[]
+    best: number | undefined
+    format: NumberFormat
+  }[]
 }
 
 /** The model label of the generator's true probabilities (a ceiling, never marked best). */
@@ -129,7 +160,10 @@ export function comparisonTables(records: MetricRecord[]): ComparisonTable[] {
       const [task, metric] = JSON.parse(key) as [string, string]
       const cells = models.map((m) => here.find((s) => s.model === m && s.task === task && s.metric === metric))
       const means = cells.map((c) => c?.mean ?? NaN)
-      const best = bestMean(metric, means.map((m, i) => (models[i]!.startsWith(BAYES_MODEL) ? NaN : m)))
+      const best = bestMean(
+        metric,
+        means.map((m, i) => (models[i].startsWith(BAYES_MODEL) ? NaN : m)),
+      )
       return { task, metric, cells, best, format: metricFormat(metric, means) }
     })
     return { split, models, rows }

@@ -67,7 +67,9 @@ export function saveWeights(
   }
   for (const [name, v] of opts.extras ?? []) push(name, 'extra', [v.length], v)
   const magic = new TextEncoder().encode(MAGIC)
-  const header = new TextEncoder().encode(JSON.stringify({ entries, ...(opts.state === undefined ? {} : { state: opts.state }) }) + '\n')
+  const header = new TextEncoder().encode(
+    JSON.stringify({ entries, ...(opts.state === undefined ? {} : { state: opts.state }) }) + '\n',
+  )
   const hashed = magic.length + HASH_LINE_BYTES // the hash covers out[hashed:]
   const pad = (4 - ((hashed + header.length) % 4)) % 4
   const out = new Uint8Array(hashed + header.length + pad + offset * 4)
@@ -99,10 +101,17 @@ export function parseWeights(bytes: Uint8Array, file: string, options: { checked
   if (magic) {
     start = magic.length + HASH_LINE_BYTES
     const stored = HASH_LINE.exec(text.slice(magic.length, start))?.[1]
-    if (!stored) throw new RunError(`${file}: damaged header (expected "sha256 <64 hex digits>" on line 2, got ${JSON.stringify(text.slice(magic.length, start))})`, { file })
+    if (!stored)
+      throw new RunError(
+        `${file}: damaged header (expected "sha256 <64 hex digits>" on line 2, got ${JSON.stringify(text.slice(magic.length, start))})`,
+        { file },
+      )
     const actual = options.checked ? stored : sha256(buf.subarray(start))
     if (actual !== stored) {
-      throw new RunError(`${file}: sha256 of the content is ${actual.slice(0, 12)}…, the header says ${stored.slice(0, 12)}… (${buf.length} bytes): the file is corrupted or cut short`, { file })
+      throw new RunError(
+        `${file}: sha256 of the content is ${actual.slice(0, 12)}…, the header says ${stored.slice(0, 12)}… (${buf.length} bytes): the file is corrupted or cut short`,
+        { file },
+      )
     }
   } else if (text.startsWith(MAGIC_1)) {
     start = MAGIC_1.length
@@ -110,26 +119,50 @@ export function parseWeights(bytes: Uint8Array, file: string, options: { checked
     throw new DataError(`${file}: not a resflow weights file (bad header)`, { file })
   }
   const end = text.indexOf('\n', start)
-  if (end < 0) throw new RunError(`${file}: the header is cut short (no end of line within ${text.length} bytes)`, { file })
+  if (end < 0)
+    throw new RunError(`${file}: the header is cut short (no end of line within ${text.length} bytes)`, { file })
   let header: unknown
   try {
     header = JSON.parse(buf.subarray(start, end).toString('utf8'))
   } catch (cause) {
-    throw new RunError(`${file}: the header is not valid JSON (${(cause as Error).message}); the file is corrupted`, { file, cause })
+    throw new RunError(`${file}: the header is not valid JSON (${(cause as Error).message}); the file is corrupted`, {
+      file,
+      cause,
+    })
   }
   // format 3: {entries, state}; formats 1 and 2: the entries alone
-  const { entries, state } = Array.isArray(header) ? { entries: header as Entry[], state: undefined } : ((header ?? {}) as { entries?: Entry[]; state?: unknown })
-  if (!Array.isArray(entries)) throw new RunError(`${file}: the header is not a list of entries; the file is corrupted`, { file })
+  const { entries, state } = Array.isArray(header)
+    ? { entries: header as Entry[], state: undefined }
+    : ((header ?? {}) as { entries?: Entry[]; state?: unknown })
+  if (!Array.isArray(entries))
+    throw new RunError(`${file}: the header is not a list of entries; the file is corrupted`, { file })
   start = end + 1
   start += (4 - (start % 4)) % 4
-  if ((buf.length - start) % 4 !== 0 || start > buf.length) throw new RunError(`${file}: ${buf.length - start} data bytes, not a whole number of floats; the file is cut short`, { file })
+  if ((buf.length - start) % 4 !== 0 || start > buf.length)
+    throw new RunError(
+      `${file}: ${buf.length - start} data bytes, not a whole number of floats; the file is cut short`,
+      { file },
+    )
   const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length))
-  const out: WeightsFile = { params: new Map(), tables: new Map(), tableStates: new Map(), extras: new Map(), ...(state === undefined ? {} : { state }) }
+  const out: WeightsFile = {
+    params: new Map(),
+    tables: new Map(),
+    tableStates: new Map(),
+    extras: new Map(),
+    ...(state === undefined ? {} : { state }),
+  }
   for (const e of entries) {
     const size = e.shape.reduce((a, b) => a * b, 1)
     const values = floats.subarray(e.offset, e.offset + size)
     if (values.length !== size) throw new RunError(`${file}: entry "${e.name}" is truncated`, { file, field: e.name })
-    const target = e.kind === 'param' ? out.params : e.kind === 'table' ? out.tables : e.kind === 'table-state' ? out.tableStates : out.extras
+    const target =
+      e.kind === 'param'
+        ? out.params
+        : e.kind === 'table'
+          ? out.tables
+          : e.kind === 'table-state'
+            ? out.tableStates
+            : out.extras
     target.set(e.name, { shape: e.shape, values })
   }
   return out

@@ -36,7 +36,8 @@ export function sumFile(file: string): FileSum {
   const fd = openSync(file, 'r')
   let bytes = 0
   try {
-    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; bytes += n) hash.update(chunk.subarray(0, n))
+    for (let n: number; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; bytes += n)
+      hash.update(chunk.subarray(0, n))
   } finally {
     closeSync(fd)
   }
@@ -70,13 +71,26 @@ export function readChecksums(dir: string): Checksums | null {
   try {
     raw = JSON.parse(text)
   } catch (cause) {
-    throw new RunError(`${file}: not valid JSON (${(cause as Error).message}); the file is corrupted or cut short (hint: copy the run folder again)`, { file, cause })
+    throw new RunError(
+      `${file}: not valid JSON (${(cause as Error).message}); the file is corrupted or cut short (hint: copy the run folder again)`,
+      { file, cause },
+    )
   }
   const sums = raw as Checksums
   const valid =
-    typeof sums === 'object' && sums !== null && sums.format === FORMAT && typeof sums.files === 'object' && sums.files !== null &&
-    Object.values(sums.files).every((s) => typeof s?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(s.sha256) && Number.isInteger(s.bytes))
-  if (!valid) throw new RunError(`${file}: expected {"format": ${FORMAT}, "files": {name: {"sha256": 64 hex digits, "bytes": integer}}}, got ${text.slice(0, 120)}`, { file })
+    typeof sums === 'object' &&
+    sums !== null &&
+    sums.format === FORMAT &&
+    typeof sums.files === 'object' &&
+    sums.files !== null &&
+    Object.values(sums.files).every(
+      (s) => typeof s?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(s.sha256) && Number.isInteger(s.bytes),
+    )
+  if (!valid)
+    throw new RunError(
+      `${file}: expected {"format": ${FORMAT}, "files": {name: {"sha256": 64 hex digits, "bytes": integer}}}, got ${text.slice(0, 120)}`,
+      { file },
+    )
   return sums
 }
 
@@ -84,7 +98,11 @@ export function readChecksums(dir: string): Checksums | null {
 export function checkSum(dir: string, name: string, actual: FileSum, sums: Checksums): void {
   const file = join(dir, name)
   const want = sums.files[name]
-  if (!want) throw new RunError(`${join(dir, CHECKSUMS_FILE)}: lists no ${name} (it lists ${Object.keys(sums.files).join(', ') || 'nothing'}); the run folder is incomplete or mixed (hint: copy the whole run folder again)`, { file: join(dir, CHECKSUMS_FILE), field: name })
+  if (!want)
+    throw new RunError(
+      `${join(dir, CHECKSUMS_FILE)}: lists no ${name} (it lists ${Object.keys(sums.files).join(', ') || 'nothing'}); the run folder is incomplete or mixed (hint: copy the whole run folder again)`,
+      { file: join(dir, CHECKSUMS_FILE), field: name },
+    )
   if (want.sha256 === actual.sha256 && want.bytes === actual.bytes) return
   throw new RunError(
     `${file}: sha256 ${actual.sha256.slice(0, 12)}… (${actual.bytes} bytes) differs from ${CHECKSUMS_FILE} (${want.sha256.slice(0, 12)}…, ${want.bytes} bytes): ` +
@@ -114,7 +132,10 @@ export function withPrefetched<T>(files: ReadonlyMap<string, SummedFile>, read: 
 }
 
 const cannotRead = (dir: string, name: string, cause: unknown) =>
-  new RunError(`${join(dir, name)}: cannot read (${(cause as Error).message}), though ${CHECKSUMS_FILE} lists it; the run folder is incomplete (hint: copy the whole run folder again)`, { file: join(dir, name), cause })
+  new RunError(
+    `${join(dir, name)}: cannot read (${(cause as Error).message}), though ${CHECKSUMS_FILE} lists it; the run folder is incomplete (hint: copy the whole run folder again)`,
+    { file: join(dir, name), cause },
+  )
 
 /** Reads a file of `dir` and checks it against `sums`; the bytes returned are the ones checked. */
 export function readChecked(dir: string, name: string, sums: Checksums): Buffer {

@@ -65,7 +65,15 @@ function readLock(file: string): ReadLock | null {
     throw err
   }
   if (!raw || typeof raw.pid !== 'number' || typeof raw.host !== 'string') return { text, unreadable: true }
-  return { text, holder: { pid: raw.pid, host: raw.host, startedAt: String(raw.startedAt ?? '?'), command: String(raw.command ?? '?') } }
+  return {
+    text,
+    holder: {
+      pid: raw.pid,
+      host: raw.host,
+      startedAt: String(raw.startedAt ?? '?'),
+      command: String(raw.command ?? '?'),
+    },
+  }
 }
 
 /** link(2) `from` to `to`: true, or false when `to` exists. */
@@ -93,7 +101,11 @@ function createExclusive(from: string, to: string): boolean {
 }
 
 function refuse(dir: string, file: string, lock: ReadLock): RunError {
-  if ('unreadable' in lock) return new RunError(`${file}: unreadable lock (${JSON.stringify(lock.text.slice(0, 80))}); if no training is writing ${dir}, delete ${file}`, { file })
+  if ('unreadable' in lock)
+    return new RunError(
+      `${file}: unreadable lock (${JSON.stringify(lock.text.slice(0, 80))}); if no training is writing ${dir}, delete ${file}`,
+      { file },
+    )
   return new RunError(
     `${dir}: another training is writing this run folder (${describe(lock.holder)}: ${lock.holder.command}); ` +
       `wait for it to finish or choose another --out (if no such process is running, delete ${file})`,
@@ -106,7 +118,12 @@ const held = new Set<DirLock>()
 export function lockDir(dir: string, options: { log?: (line: string) => void } = {}): DirLock {
   const log = options.log ?? (() => {})
   const file = join(dir, LOCK_FILE)
-  const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command: process.argv.slice(1).join(' ') }
+  const holder: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    startedAt: new Date().toISOString(),
+    command: process.argv.slice(1).join(' '),
+  }
   const text = JSON.stringify(holder) + '\n'
   mkdirSync(dir, { recursive: true })
   const tmp = tempFileOf(file)
@@ -121,9 +138,12 @@ export function lockDir(dir: string, options: { log?: (line: string) => void } =
     for (let round = 0; !tryLink(tmp, file); round++) {
       const lock = readLock(file)
       if (!lock && round < 3) continue
-      if (!lock || 'unreadable' in lock || lock.holder.host !== holder.host || isAlive(lock.holder.pid)) throw refuse(dir, file, lock ?? { text: '', unreadable: true })
+      if (!lock || 'unreadable' in lock || lock.holder.host !== holder.host || isAlive(lock.holder.pid))
+        throw refuse(dir, file, lock ?? { text: '', unreadable: true })
       takeOver(dir, file, lock, tmp)
-      log(`${dir}: took over the stale lock of pid ${lock.holder.pid} on ${lock.holder.host} (since ${lock.holder.startedAt}; that process is no longer running)`)
+      log(
+        `${dir}: took over the stale lock of pid ${lock.holder.pid} on ${lock.holder.host} (since ${lock.holder.startedAt}; that process is no longer running)`,
+      )
       break
     }
   } finally {
@@ -156,7 +176,10 @@ export function lockDir(dir: string, options: { log?: (line: string) => void } =
 function takeOver(dir: string, file: string, stale: ReadLock, tmp: string): void {
   const guard = `${file}.takeover`
   if (!tryLink(tmp, guard)) {
-    throw new RunError(`${dir}: another process is taking over the stale lock ${file} right now (if no resflow process is running, delete ${guard})`, { file: guard })
+    throw new RunError(
+      `${dir}: another process is taking over the stale lock ${file} right now (if no resflow process is running, delete ${guard})`,
+      { file: guard },
+    )
   }
   try {
     if (readLock(file)?.text === stale.text) unlinkSync(file)

@@ -17,7 +17,17 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, RunError } from '../errors.js'
-import { CHECKSUMS_FILE, type Checksums, checkSum, readChecked, readChecksums, sha256, sumFile, writeChecksums, writeChecksumsFile } from './checksums.js'
+import {
+  CHECKSUMS_FILE,
+  type Checksums,
+  checkSum,
+  readChecked,
+  readChecksums,
+  sha256,
+  sumFile,
+  writeChecksums,
+  writeChecksumsFile,
+} from './checksums.js'
 import { LOCK_FILE, readLockHolder } from './lock.js'
 import { type WeightsFile, parseWeights, writeAtomic } from './checkpoint.js'
 
@@ -83,14 +93,20 @@ export function writeManifest(dir: string, manifest: RunManifest): void {
 }
 
 const notARun = (dir: string, file: string) =>
-  new ConfigError(`${dir}: not a run directory (missing ${file}); train one with \`resflow train --config FILE --out ${dir}\``, { file })
+  new ConfigError(
+    `${dir}: not a run directory (missing ${file}); train one with \`resflow train --config FILE --out ${dir}\``,
+    { file },
+  )
 
 /** JSON.parse with an error that names the file (a run file that does not parse is damaged). */
 function parseJson(bytes: Buffer, file: string): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'))
   } catch (cause) {
-    throw new RunError(`${file}: not valid JSON (${(cause as Error).message}); the file is corrupted or cut short (hint: copy the run folder again, or train it again)`, { file, cause })
+    throw new RunError(
+      `${file}: not valid JSON (${(cause as Error).message}); the file is corrupted or cut short (hint: copy the run folder again, or train it again)`,
+      { file, cause },
+    )
   }
 }
 
@@ -98,7 +114,10 @@ function parseManifest(bytes: Buffer, file: string): RunManifest {
   const manifest = parseJson(bytes, file) as RunManifest
   const version = typeof manifest === 'object' && manifest !== null ? manifest.version : undefined
   if (typeof version !== 'number' || version < 1 || version > RUN_VERSION) {
-    throw new ConfigError(`${file}: run format version ${JSON.stringify(version)}, this resflow reads 1 to ${RUN_VERSION}`, { file, field: 'version' })
+    throw new ConfigError(
+      `${file}: run format version ${JSON.stringify(version)}, this resflow reads 1 to ${RUN_VERSION}`,
+      { file, field: 'version' },
+    )
   }
   return manifest
 }
@@ -176,7 +195,8 @@ export function openRun(dir: string, options: { check?: readonly string[] } = {}
 /** Checks the named files of a sealed run against its checksums.json (a run without one: nothing to check). */
 export function checkRunFiles(dir: string, names: readonly string[]): Checksums | null {
   const sums = readChecksums(dir)
-  if (sums) for (const name of names) if (existsSync(join(dir, name))) checkSum(dir, name, sumFile(join(dir, name)), sums)
+  if (sums)
+    for (const name of names) if (existsSync(join(dir, name))) checkSum(dir, name, sumFile(join(dir, name)), sums)
   return sums
 }
 

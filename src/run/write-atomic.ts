@@ -46,6 +46,9 @@ export function writeAtomic(file: string, data: string | Uint8Array, options: Wr
     rmSync(tmp, { force: true })
     const code = (cause as NodeJS.ErrnoException).code
     const hint = code && HINTS[code] ? ` (hint: ${HINTS[code]})` : ''
-    throw new WriteError(`${file}: cannot write: ${(cause as Error).message}; the previous file, if any, is unchanged${hint}`, { file, cause })
+    throw new WriteError(
+      `${file}: cannot write: ${(cause as Error).message}; the previous file, if any, is unchanged${hint}`,
+      { file, cause },
+    )
   }
 }

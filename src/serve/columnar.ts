@@ -28,7 +28,15 @@ import type { RawFeature, RowCodec } from '../export/predictor.js'
 const MEMO_LIMIT = 100_000
 
 // `slot`: the position of the feature's id column in BatchWriter.ids (array indexing, not a keyed lookup per value)
-export type SparseTarget = { kind: 'sparse'; name: string; slot: number; valueType: 'int' | 'string'; vocab: Map<string, number>; memoS: Map<string, number>; memoN: Map<number, number> }
+export type SparseTarget = {
+  kind: 'sparse'
+  name: string
+  slot: number
+  valueType: 'int' | 'string'
+  vocab: Map<string, number>
+  memoS: Map<string, number>
+  memoN: Map<number, number>
+}
 export type BucketTarget = { kind: 'bucket'; name: string; slot: number; edges: number[]; fill: number | undefined }
 export type DenseTarget = { kind: 'dense'; index: number; f: Preprocessing['dense'][number] }
 export type MultiTarget = { kind: 'multi'; name: string; separator: string; vocab: Map<string, number> }
@@ -64,7 +72,10 @@ export class CompiledCodec {
   private readonly trim: boolean
   private readonly nulls: Set<string>
 
-  constructor(readonly prep: Preprocessing, features: readonly RawFeature[]) {
+  constructor(
+    readonly prep: Preprocessing,
+    features: readonly RawFeature[],
+  ) {
     this.spec = inputSpecOf(prep)
     this.trim = prep.schema.csv.trim
     this.nulls = new Set(prep.schema.csv.nullValues.filter((s) => s !== ''))
@@ -75,9 +86,26 @@ export class CompiledCodec {
     const vocabMap = (vocab: string[]) => new Map(vocab.map((v, i) => [v, i + 1]))
     // targets in the order encodeRows fills them; the order does not change the result
     const slot = new Map(this.spec.sparse.map((f, i) => [f.name, i]))
-    for (const f of prep.sparse) plan(f.column).targets.push({ kind: 'sparse', name: f.name, slot: slot.get(f.name)!, valueType: f.valueType, vocab: vocabMap(f.vocab), memoS: new Map(), memoN: new Map() })
-    for (const f of prep.buckets) plan(f.column).targets.push({ kind: 'bucket', name: f.name, slot: slot.get(f.name)!, edges: f.edges, fill: f.fill })
-    for (const f of prep.multi) plan(f.column).targets.push({ kind: 'multi', name: f.name, separator: f.separator, vocab: vocabMap(f.vocab) })
+    for (const f of prep.sparse)
+      plan(f.column).targets.push({
+        kind: 'sparse',
+        name: f.name,
+        slot: slot.get(f.name)!,
+        valueType: f.valueType,
+        vocab: vocabMap(f.vocab),
+        memoS: new Map(),
+        memoN: new Map(),
+      })
+    for (const f of prep.buckets)
+      plan(f.column).targets.push({
+        kind: 'bucket',
+        name: f.name,
+        slot: slot.get(f.name)!,
+        edges: f.edges,
+        fill: f.fill,
+      })
+    for (const f of prep.multi)
+      plan(f.column).targets.push({ kind: 'multi', name: f.name, separator: f.separator, vocab: vocabMap(f.vocab) })
     prep.dense.forEach((f, index) => plan(f.column).targets.push({ kind: 'dense', index, f }))
   }
 
@@ -88,7 +116,9 @@ export class CompiledCodec {
 
   /** A missing value as the data layer sees it: null, empty, or one of the schema's null strings. */
   isMissing(v: unknown): boolean {
-    return v === null || v === undefined || v === '' || (typeof v === 'string' && this.nulls.has(this.trim ? v.trim() : v))
+    return (
+      v === null || v === undefined || v === '' || (typeof v === 'string' && this.nulls.has(this.trim ? v.trim() : v))
+    )
   }
 
   /**
@@ -120,7 +150,6 @@ export class CompiledCodec {
   private canonical(v: string | number, valueType: 'int' | 'string', at: () => string): string {
     return canonical(v, valueType, this.trim, at)
   }
-
 }
 
 /**
@@ -152,21 +181,27 @@ export class BatchWriter {
     const codec = this.codec
     const targets = c.targets
     for (let k = 0; k < targets.length; k++) {
-      const t = targets[k]!
+      const t = targets[k]
       switch (t.kind) {
         case 'sparse':
-          this.ids[t.slot]![row] = codec.sparseId(t, v as string | number | null, at)
+          this.ids[t.slot][row] = codec.sparseId(t, v as string | number | null, at)
           break
         case 'bucket': {
           const missing = typeof v !== 'number' && codec.isMissing(v)
-          this.ids[t.slot]![row] = missing && t.fill === undefined ? 0 : bucketOf(t.edges, number(v, missing, t.fill, at))
+          this.ids[t.slot][row] =
+            missing && t.fill === undefined ? 0 : bucketOf(t.edges, number(v, missing, t.fill, at))
           break
         }
         case 'dense':
-          this.dense[row * codec.nDense + t.index] = transformDense(t.f, typeof v === 'number' && Number.isFinite(v) ? v : number(v, codec.isMissing(v), t.f.fill, at))
+          this.dense[row * codec.nDense + t.index] = transformDense(
+            t.f,
+            typeof v === 'number' && Number.isFinite(v) ? v : number(v, codec.isMissing(v), t.f.fill, at),
+          )
           break
         case 'multi':
-          this.lists[t.name]![row] = codec.isMissing(v) ? null : listIds(t, v as string | number | readonly (string | number)[], codec, at)
+          this.lists[t.name][row] = codec.isMissing(v)
+            ? null
+            : listIds(t, v as string | number | readonly (string | number)[], codec, at)
           break
       }
     }
@@ -177,13 +212,13 @@ export class BatchWriter {
     const nD = this.codec.nDense
     for (const t of c.targets) {
       if (t.kind === 'sparse' || t.kind === 'bucket') {
-        const col = this.sparse[t.name]!
-        col.fill(col[row]!, 0, rows)
+        const col = this.sparse[t.name]
+        col.fill(col[row], 0, rows)
       } else if (t.kind === 'dense') {
-        const x = this.dense[row * nD + t.index]!
+        const x = this.dense[row * nD + t.index]
         for (let r = 0; r < rows; r++) this.dense[r * nD + t.index] = x
       } else {
-        const col = this.lists[t.name]!
+        const col = this.lists[t.name]
         col.fill(col[row]!, 0, rows)
       }
     }
@@ -193,9 +228,9 @@ export class BatchWriter {
   copy(c: ColumnPlan, src: BatchWriter, from: number, to: number): void {
     const nD = this.codec.nDense
     for (const t of c.targets) {
-      if (t.kind === 'sparse' || t.kind === 'bucket') this.ids[t.slot]![to] = src.ids[t.slot]![from]!
-      else if (t.kind === 'dense') this.dense[to * nD + t.index] = src.dense[from * nD + t.index]!
-      else this.lists[t.name]![to] = src.lists[t.name]![from]!
+      if (t.kind === 'sparse' || t.kind === 'bucket') this.ids[t.slot][to] = src.ids[t.slot][from]
+      else if (t.kind === 'dense') this.dense[to * nD + t.index] = src.dense[from * nD + t.index]
+      else this.lists[t.name][to] = src.lists[t.name][from]!
     }
   }
 
@@ -208,17 +243,17 @@ export class BatchWriter {
     const n = from.length
     for (const t of c.targets) {
       if (t.kind === 'sparse' || t.kind === 'bucket') {
-        const a = src.ids[t.slot]!
-        const b = this.ids[t.slot]!
-        for (let k = 0; k < n; k++) if (to[k]! >= 0) b[to[k]!] = a[from[k]!]!
+        const a = src.ids[t.slot]
+        const b = this.ids[t.slot]
+        for (let k = 0; k < n; k++) if (to[k] >= 0) b[to[k]] = a[from[k]]
       } else if (t.kind === 'dense') {
         const a = src.dense
         const b = this.dense
-        for (let k = 0; k < n; k++) if (to[k]! >= 0) b[to[k]! * nD + t.index] = a[from[k]! * nD + t.index]!
+        for (let k = 0; k < n; k++) if (to[k] >= 0) b[to[k] * nD + t.index] = a[from[k] * nD + t.index]
       } else {
-        const a = src.lists[t.name]!
-        const b = this.lists[t.name]!
-        for (let k = 0; k < n; k++) if (to[k]! >= 0) b[to[k]!] = a[from[k]!]!
+        const a = src.lists[t.name]
+        const b = this.lists[t.name]
+        for (let k = 0; k < n; k++) if (to[k] >= 0) b[to[k]] = a[from[k]]!
       }
     }
   }
@@ -226,13 +261,14 @@ export class BatchWriter {
   /** The first `size` rows as a Batch (labels empty: serving has none). */
   finish(size = this.rows): Batch {
     const sparse: Record<string, Int32Array> = {}
-    for (const [name, col] of Object.entries(this.sparse)) sparse[name] = size === this.rows ? col : col.subarray(0, size)
+    for (const [name, col] of Object.entries(this.sparse))
+      sparse[name] = size === this.rows ? col : col.subarray(0, size)
     const multi: Batch['multi'] = {}
     for (const [name, rows] of Object.entries(this.lists)) {
       const offsets = new Int32Array(size + 1)
-      for (let i = 0; i < size; i++) offsets[i + 1] = offsets[i]! + (rows[i]?.length ?? 0)
-      const ids = new Int32Array(offsets[size]!)
-      for (let i = 0; i < size; i++) if (rows[i]) ids.set(rows[i]!, offsets[i]!)
+      for (let i = 0; i < size; i++) offsets[i + 1] = offsets[i] + (rows[i]?.length ?? 0)
+      const ids = new Int32Array(offsets[size])
+      for (let i = 0; i < size; i++) if (rows[i]) ids.set(rows[i]!, offsets[i])
       multi[name] = { offsets, ids }
     }
     const dense = size === this.rows ? this.dense : this.dense.subarray(0, size * this.codec.nDense)
@@ -243,16 +279,26 @@ export class BatchWriter {
 function number(v: unknown, missing: boolean, fill: number | undefined, at: () => string): number {
   if (missing) {
     if (fill !== undefined) return fill
-    throw new DataError(`${at()}: expected a number, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, { field: at() })
+    throw new DataError(`${at()}: expected a number, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`, {
+      field: at(),
+    })
   }
   const x = typeof v === 'number' ? v : Number(String(v).trim())
   if (!Number.isFinite(x)) throw new DataError(`${at()}: expected a number, got ${JSON.stringify(v)}`, { field: at() })
   return x
 }
 
-function listIds(t: MultiTarget, v: string | number | readonly (string | number)[], codec: CompiledCodec, at: () => string): Int32Array | null {
+function listIds(
+  t: MultiTarget,
+  v: string | number | readonly (string | number)[],
+  codec: CompiledCodec,
+  at: () => string,
+): Int32Array | null {
   if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
-    throw new DataError(`${at()}: ${v} is not an exact integer id (beyond 2^53 - 1 a number loses digits); send the id as a string`, { field: at() })
+    throw new DataError(
+      `${at()}: ${v} is not an exact integer id (beyond 2^53 - 1 a number loses digits); send the id as a string`,
+      { field: at() },
+    )
   }
   // a JSON list is read in its joined form, as the data files hold it (the codec's rule: a separator inside an element splits it)
   const text = Array.isArray(v) ? v.join(t.separator) : String(v)

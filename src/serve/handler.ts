@@ -24,7 +24,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { DataError, RequestError } from '../errors.js'
-import type { Predictor, RawFeature } from '../export/predictor.js'
+import type { RawFeature } from '../export/predictor.js'
 import { ServeMetrics } from './metrics.js'
 import { compiledCodec } from './columnar.js'
 import type { ModelSlot, Served } from './model-slot.js'
@@ -102,19 +102,30 @@ export interface Handler {
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8'
-const json = (status: number, value: unknown): HttpResponse => ({ status, contentType: JSON_TYPE, body: JSON.stringify(value) })
-export const errorResponse = (status: number, error: string, field: string | null): HttpResponse => json(status, { error, field } satisfies ErrorBody)
+const json = (status: number, value: unknown): HttpResponse => ({
+  status,
+  contentType: JSON_TYPE,
+  body: JSON.stringify(value),
+})
+export const errorResponse = (status: number, error: string, field: string | null): HttpResponse =>
+  json(status, { error, field } satisfies ErrorBody)
 
 /** Checks an admin request: the token (401), the content type (415) and the body, which must be empty or {} (400). */
 function checkAdminRequest(req: HttpRequest, admin: AdminOptions): void {
   if (admin.token !== undefined) {
     const digest = (s: string) => createHash('sha256').update(s).digest() // equal lengths for timingSafeEqual
-    if (req.authorization === undefined || !timingSafeEqual(digest(req.authorization), digest(`Bearer ${admin.token}`))) {
+    if (
+      req.authorization === undefined ||
+      !timingSafeEqual(digest(req.authorization), digest(`Bearer ${admin.token}`))
+    ) {
       const got = req.authorization === undefined ? 'none' : 'another'
-      throw new RequestError(`headers.authorization: expected "Bearer <token>" with the token given to --admin-token or RESFLOW_ADMIN_TOKEN, got ${got}`, { field: 'headers.authorization', status: 401 })
+      throw new RequestError(
+        `headers.authorization: expected "Bearer <token>" with the token given to --admin-token or RESFLOW_ADMIN_TOKEN, got ${got}`,
+        { field: 'headers.authorization', status: 401 },
+      )
     }
   }
-  const type = req.contentType?.split(';')[0]!.trim().toLowerCase()
+  const type = req.contentType?.split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/json') {
     throw new RequestError(
       `headers.content-type: expected application/json, got ${type ? JSON.stringify(clip(type)) : 'none'} ` +
@@ -124,7 +135,10 @@ function checkAdminRequest(req: HttpRequest, admin: AdminOptions): void {
   }
   const text = typeof req.body === 'string' ? req.body : new TextDecoder().decode(req.body ?? new Uint8Array())
   if (!/^\s*(\{\s*\})?\s*$/.test(text)) {
-    throw new RequestError(`body: expected no body or {} (a reload reads the run folder the server was started with), got ${text.length} bytes`, { field: 'body' })
+    throw new RequestError(
+      `body: expected no body or {} (a reload reads the run folder the server was started with), got ${text.length} bytes`,
+      { field: 'body' },
+    )
   }
 }
 
@@ -154,12 +168,19 @@ export interface PhaseTimes {
 /** Rows by fused score, highest first (ties: lower index first). */
 function byScore(score: Float32Array): Uint32Array {
   const order = Uint32Array.from({ length: score.length }, (_, i) => i)
-  order.sort((a, b) => score[b]! - score[a]! || a - b)
+  order.sort((a, b) => score[b] - score[a] || a - b)
   return order
 }
 
 /** Scores all candidates in one batched run and sorts them by fused score. */
-async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: boolean, times: PhaseTimes, metrics: ServeMetrics): Promise<Ranked> {
+async function rankWith(
+  p: Served,
+  body: unknown,
+  limits: RankLimits,
+  scanned: boolean,
+  times: PhaseTimes,
+  metrics: ServeMetrics,
+): Promise<Ranked> {
   let t = performance.now()
   const value = parseJsonBody(body, scanned)
   let now = performance.now()
@@ -176,7 +197,16 @@ async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: b
       t = now
       const order = byScore(out.score)
       times.sort += performance.now() - t
-      return { model: p.model, version: p.version, tasks: p.tasks, probs: out.probs, score: out.score, order, index: null, skipped: [] }
+      return {
+        model: p.model,
+        version: p.version,
+        tasks: p.tasks,
+        probs: out.probs,
+        score: out.score,
+        order,
+        index: null,
+        skipped: [],
+      }
     }
   }
   let batch: Batch
@@ -207,7 +237,10 @@ async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: b
   now = performance.now()
   times.encode += now - t
   t = now
-  const { probs, score } = batch.size > 0 ? await p.predict(batch) : { probs: Object.fromEntries(p.tasks.map((k) => [k, new Float32Array(0)])), score: new Float32Array(0) }
+  const { probs, score } =
+    batch.size > 0
+      ? await p.predict(batch)
+      : { probs: Object.fromEntries(p.tasks.map((k) => [k, new Float32Array(0)])), score: new Float32Array(0) }
   now = performance.now()
   times.run += now - t
   t = now
@@ -219,8 +252,8 @@ async function rankWith(p: Served, body: unknown, limits: RankLimits, scanned: b
 function toResponse(r: Ranked): RankResponse {
   const results = Array.from(r.order, (i) => {
     const t: Record<string, number> = {}
-    for (const task of r.tasks) t[task] = r.probs[task]![i]!
-    return { index: r.index ? r.index[i]! : i, score: r.score[i]!, tasks: t }
+    for (const task of r.tasks) t[task] = r.probs[task][i]
+    return { index: r.index ? r.index[i] : i, score: r.score[i], tasks: t }
   })
   return { model: r.model, version: r.version, results, ...(r.skipped.length > 0 ? { skipped: r.skipped } : {}) }
 }
@@ -229,13 +262,13 @@ function toResponse(r: Ranked): RankResponse {
 function toJson(r: Ranked): string {
   const num = (x: number) => (Number.isFinite(x) ? String(x) : 'null')
   const keys = r.tasks.map((t) => JSON.stringify(t) + ':')
-  const columns = r.tasks.map((t) => r.probs[t]!)
+  const columns = r.tasks.map((t) => r.probs[t])
   const parts: string[] = new Array(r.order.length)
   for (let k = 0; k < r.order.length; k++) {
-    const i = r.order[k]!
+    const i = r.order[k]
     let tasks = ''
-    for (let j = 0; j < keys.length; j++) tasks += (j ? ',' : '') + keys[j] + num(columns[j]![i]!)
-    parts[k] = `{"index":${r.index ? r.index[i]! : i},"score":${num(r.score[i]!)},"tasks":{${tasks}}}`
+    for (let j = 0; j < keys.length; j++) tasks += (j ? ',' : '') + keys[j] + num(columns[j][i])
+    parts[k] = `{"index":${r.index ? r.index[i] : i},"score":${num(r.score[i])},"tasks":{${tasks}}}`
   }
   const skipped = r.skipped.length > 0 ? `,"skipped":[${r.skipped.join(',')}]` : ''
   return `{"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"results":[${parts.join(',')}]${skipped}}`
@@ -271,10 +304,19 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
       const p = await slot.reload()
       metrics.reloads++
       setModel(p)
-      return json(200, { status: 'reloaded', model: p.model, version: p.version, ...(p.items ? { items: p.items.size } : {}) })
+      return json(200, {
+        status: 'reloaded',
+        model: p.model,
+        version: p.version,
+        ...(p.items ? { items: p.items.size } : {}),
+      })
     } catch (err) {
       metrics.reloadFailures++
-      return errorResponse(500, `reload failed, still serving version ${slot.predictor.version}: ${(err as Error).message}`, null)
+      return errorResponse(
+        500,
+        `reload failed, still serving version ${slot.predictor.version}: ${(err as Error).message}`,
+        null,
+      )
     }
   }
 
@@ -313,7 +355,11 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
       const p = slot.predictor
       return json(200, { status: 'ok', model: p.model, version: p.version, tasks: p.tasks })
     },
-    'GET /metrics': () => ({ status: 200, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: metrics.render() }),
+    'GET /metrics': () => ({
+      status: 200,
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      body: metrics.render(),
+    }),
   }
   const admin = opts.admin
   if (admin) {
@@ -325,9 +371,21 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
 
   function noRoute(req: HttpRequest): HttpResponse {
     const path = clip(req.path)
-    const methods = Object.keys(routes).filter((k) => k.endsWith(` ${req.path}`)).map((k) => k.split(' ')[0])
-    if (methods.length) return errorResponse(405, `${clip(req.method)} ${path}: method not allowed (allowed: ${methods.join(', ')})`, 'method')
-    if (req.path === '/admin/reload') return errorResponse(404, `${path}: off (start the server with --admin or --admin-token; SIGHUP reloads too)`, 'path')
+    const methods = Object.keys(routes)
+      .filter((k) => k.endsWith(` ${req.path}`))
+      .map((k) => k.split(' ')[0])
+    if (methods.length)
+      return errorResponse(
+        405,
+        `${clip(req.method)} ${path}: method not allowed (allowed: ${methods.join(', ')})`,
+        'method',
+      )
+    if (req.path === '/admin/reload')
+      return errorResponse(
+        404,
+        `${path}: off (start the server with --admin or --admin-token; SIGHUP reloads too)`,
+        'path',
+      )
     return errorResponse(404, `${path}: no such route (routes: ${Object.keys(routes).join(', ')})`, 'path')
   }
 

@@ -208,13 +208,13 @@ function sameKeys(plan: ColumnPlan, ids: unknown[], rows: Int32Array, w: BatchWr
       )
       for (const t of plan.targets) {
         if (t.kind === 'sparse' || t.kind === 'bucket') {
-          if (w.ids[t.slot]![0] !== table.ids[t.slot]![rows[i]!]) return false
+          if (w.ids[t.slot][0] !== table.ids[t.slot][rows[i]]) return false
         } else if (t.kind === 'dense') {
           const nD = w.codec.nDense
-          if (w.dense[t.index] !== table.dense[rows[i]! * nD + t.index]) return false
+          if (w.dense[t.index] !== table.dense[rows[i] * nD + t.index]) return false
         } else {
-          const a = w.lists[t.name]![0]
-          const b = table.lists[t.name]![rows[i]!]
+          const a = w.lists[t.name][0]
+          const b = table.lists[t.name][rows[i]]
           if ((a?.length ?? 0) !== (b?.length ?? 0) || (a && b && a.some((x, k) => x !== b[k]))) return false
         }
       }
@@ -255,21 +255,21 @@ function prepareLayer(
     const mean = param(`${bn}.running_mean`, I)
     const variance = param(`${bn}.running_var`, I)
     for (let j = 0; j < I; j++) {
-      a[j] = gamma[j]! / Math.sqrt(variance[j]! + eps)
-      c[j] = beta[j]! - mean[j]! * a[j]!
+      a[j] = gamma[j] / Math.sqrt(variance[j] + eps)
+      c[j] = beta[j] - mean[j] * a[j]
     }
   }
   const wa = new Float32Array(I * H)
   const constant = new Float64Array(H)
   if (plan.bias) {
     const b = param(`${name}.bias`, H)
-    for (let o = 0; o < H; o++) constant[o] = b[o]!
+    for (let o = 0; o < H; o++) constant[o] = b[o]
   }
   for (let j = 0; j < I; j++) {
     for (let o = 0; o < H; o++) {
-      const wjo = W[j * H + o]!
-      wa[j * H + o] = a[j]! * wjo
-      constant[o] += c[j]! * wjo
+      const wjo = W[j * H + o]
+      wa[j * H + o] = a[j] * wjo
+      constant[o] += c[j] * wjo
     }
   }
   const item: Block[] = []
@@ -304,23 +304,23 @@ function prepareLayer(
 /** Adds x_b · Wa[j0 .. j0 + len) for block b of row `row` of `src` (a Batch-like writer) into acc [H]. */
 function addBlock(acc: Float64Array, b: Block, src: BatchWriter, row: number, wa: Float32Array, H: number): void {
   if (b.kind === 'dense') {
-    const x = src.dense[row * src.codec.nDense + b.col]!
-    if (x !== 0) for (let o = 0; o < H; o++) acc[o] += x * wa[b.j0 * H + o]!
+    const x = src.dense[row * src.codec.nDense + b.col]
+    if (x !== 0) for (let o = 0; o < H; o++) acc[o] += x * wa[b.j0 * H + o]
     return
   }
   const D = b.dim
   const add = (id: number, weight: number) => {
     for (let d = 0; d < D; d++) {
-      const x = weight * b.table[id * D + d]!
+      const x = weight * b.table[id * D + d]
       if (x === 0) continue
       const w0 = (b.j0 + d) * H
-      for (let o = 0; o < H; o++) acc[o] += x * wa[w0 + o]!
+      for (let o = 0; o < H; o++) acc[o] += x * wa[w0 + o]
     }
   }
   const single = src.sparse[b.name]
-  if (single) add(single[row]!, 1)
+  if (single) add(single[row], 1)
   else {
-    const list = src.lists[b.name]![row]
+    const list = src.lists[b.name][row]
     if (list && list.length > 0) {
       const weight = b.pooling === 'mean' ? 1 / list.length : 1
       for (const id of list) add(id, weight)
@@ -340,9 +340,9 @@ async function project(b: Extract<Block, { kind: 'table' }>, wa: Float32Array, H
   for (let id = 0; id < rows; id++) {
     acc.fill(0)
     for (let d = 0; d < b.dim; d++) {
-      const x = b.table[id * b.dim + d]!
+      const x = b.table[id * b.dim + d]
       const w0 = (b.j0 + d) * H
-      for (let o = 0; o < H; o++) acc[o] += x * wa[w0 + o]!
+      for (let o = 0; o < H; o++) acc[o] += x * wa[w0 + o]
     }
     out.set(acc, id * H)
     if (id % CHUNK === CHUNK - 1) await breathe()
@@ -374,8 +374,8 @@ async function itemParts(l: Layer, store: ItemStore): Promise<Float32Array> {
     l.item.forEach((b, k) => {
       const p = projected[k]
       if (!p) return addBlock(acc, b, store.table, r, l.wa, H)
-      const src = ids[k]![r]! * H
-      for (let o = 0; o < H; o++) acc[o] += p[src + o]!
+      const src = ids[k]![r] * H
+      for (let o = 0; o < H; o++) acc[o] += p[src + o]
     })
     pre.set(acc, r * H)
     if (r % CHUNK === CHUNK - 1) await breathe()
@@ -393,8 +393,8 @@ function contextRow(l: Layer, w: BatchWriter): Float64Array {
   l.context.forEach((b, k) => {
     const p = l.contextProjected[k]
     if (!p || b.kind !== 'table') return addBlock(acc, b, w, 0, l.wa, H)
-    const src = w.sparse[b.name]![0]! * H
-    for (let o = 0; o < H; o++) acc[o] += p[src + o]!
+    const src = w.sparse[b.name][0] * H
+    for (let o = 0; o < H; o++) acc[o] += p[src + o]
   })
   return acc
 }

@@ -52,13 +52,13 @@ export interface ItemTable {
   batch(): Batch
 }
 
-
 /** The text an id is compared as, or null when it cannot be an id (not a string or an exact number). */
 export function canonicalKey(v: unknown): string | null {
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? String(v) : Number.isFinite(v) && !Number.isInteger(v) ? String(v) : null
+  if (typeof v === 'number')
+    return Number.isSafeInteger(v) ? String(v) : Number.isFinite(v) && !Number.isInteger(v) ? String(v) : null
   if (typeof v !== 'string') return null
   const digits = INTEGER_TEXT.exec(v)
-  return digits ? BigInt(digits[1]!).toString() : v.trim()
+  return digits ? BigInt(digits[1]).toString() : v.trim()
 }
 
 export class ItemStore implements ItemTable {
@@ -108,26 +108,44 @@ export async function loadItemStore(file: string, codec: CompiledCodec, opts: It
   const format = /\.parquet$/i.test(file) ? 'parquet' : 'csv'
   // the training data's dialect and null values, but always a header row (the columns are named by it) and no row filter
   const trained = codec.prep.schema
-  const schema = { ...trained, csv: { ...trained.csv, header: true, names: undefined }, filter: [], hivePartitioning: false, format } as typeof trained
+  const schema = {
+    ...trained,
+    csv: { ...trained.csv, header: true, names: undefined },
+    filter: [],
+    hivePartitioning: false,
+    format,
+  } as typeof trained
   const conn = await connect()
   const from = fromClause(schema, [file], { allVarchar: true })
   let names: string[]
   let cells: Record<string, unknown>[]
   try {
     names = (await queryObjects(conn, `DESCRIBE SELECT * FROM ${from}`)).map((r) => String(r.column_name))
-    cells = await queryObjects(conn, `SELECT ${names.map((n) => `CAST(${sqlIdent(n)} AS VARCHAR) AS ${sqlIdent(n)}`).join(', ')} FROM ${from}`)
+    cells = await queryObjects(
+      conn,
+      `SELECT ${names.map((n) => `CAST(${sqlIdent(n)} AS VARCHAR) AS ${sqlIdent(n)}`).join(', ')} FROM ${from}`,
+    )
   } catch (err) {
-    throw new DataError(`${file}: cannot read the item file: ${(err as Error).message.split('\n')[0]}`, { file, cause: err })
+    throw new DataError(`${file}: cannot read the item file: ${(err as Error).message.split('\n')[0]}`, {
+      file,
+      cause: err,
+    })
   }
   if (!names.includes(opts.key)) {
-    throw new DataError(`${file}: no key column "${opts.key}" (columns: ${names.join(', ')}) (hint: --item-key names the column holding the item ids)`, { file, field: opts.key })
+    throw new DataError(
+      `${file}: no key column "${opts.key}" (columns: ${names.join(', ')}) (hint: --item-key names the column holding the item ids)`,
+      { file, field: opts.key },
+    )
   }
   const columns: ColumnPlan[] = []
   for (const name of names) {
     const c = codec.byName.get(name)
     if (c) columns.push(c)
     else if (name !== opts.key) {
-      throw new DataError(`${file}: column "${name}" is not a feature of the model (features: ${codec.columns.map((p) => p.feature.name).join(', ')})`, { file, field: name })
+      throw new DataError(
+        `${file}: column "${name}" is not a feature of the model (features: ${codec.columns.map((p) => p.feature.name).join(', ')})`,
+        { file, field: name },
+      )
     }
   }
   columns.sort((a, b) => a.index - b.index)
@@ -138,18 +156,28 @@ export async function loadItemStore(file: string, codec: CompiledCodec, opts: It
   const ids: string[] = new Array(n)
   const seen = new Map<string, number>()
   for (let r = 0; r < n; r++) {
-    const row = cells[r]!
+    const row = cells[r]
     const id = canonicalKey(row[opts.key] ?? null)
-    if (id === null || id === '') throw new DataError(`${where(r)}, column ${opts.key}: missing item id`, { file, line: r + 1, field: opts.key })
+    if (id === null || id === '')
+      throw new DataError(`${where(r)}, column ${opts.key}: missing item id`, { file, line: r + 1, field: opts.key })
     const dup = seen.get(id)
-    if (dup !== undefined) throw new DataError(`${where(r)}, column ${opts.key}: item id ${id} already given at row ${dup + 1}`, { file, line: r + 1, field: opts.key })
+    if (dup !== undefined)
+      throw new DataError(`${where(r)}, column ${opts.key}: item id ${id} already given at row ${dup + 1}`, {
+        file,
+        line: r + 1,
+        field: opts.key,
+      })
     seen.set(id, r)
     ids[r] = id
     for (const c of columns) {
       const v = (row[c.feature.name] ?? null) as string | null
       const at = () => `${where(r)}, column ${c.feature.name}`
       if (c.feature.kind === 'numeric' && v !== null && !codec.isMissing(v) && !Number.isFinite(Number(v.trim()))) {
-        throw new DataError(`${at()}: expected a number, got ${JSON.stringify(v)}`, { file, line: r + 1, field: c.feature.name })
+        throw new DataError(`${at()}: expected a number, got ${JSON.stringify(v)}`, {
+          file,
+          line: r + 1,
+          field: c.feature.name,
+        })
       }
       try {
         table.put(c, r, v, at)
@@ -171,13 +199,14 @@ function writeDefaultItem(table: BatchWriter, columns: readonly ColumnPlan[], n:
   const nD = table.codec.nDense
   for (const c of columns) {
     for (const t of c.targets) {
-      if (t.kind === 'sparse') table.sparse[t.name]![n] = 0
-      else if (t.kind === 'bucket') table.put({ ...c, targets: [t] }, n, null, () => '') // its fill value's bucket, or 0
-      else if (t.kind === 'multi') table.lists[t.name]![n] = null
+      if (t.kind === 'sparse') table.sparse[t.name][n] = 0
+      else if (t.kind === 'bucket')
+        table.put({ ...c, targets: [t] }, n, null, () => '') // its fill value's bucket, or 0
+      else if (t.kind === 'multi') table.lists[t.name][n] = null
       else if (t.f.fill !== undefined) table.put({ ...c, targets: [t] }, n, null, () => '')
       else {
         let sum = 0
-        for (let r = 0; r < n; r++) sum += table.dense[r * nD + t.index]!
+        for (let r = 0; r < n; r++) sum += table.dense[r * nD + t.index]
         table.dense[n * nD + t.index] = n > 0 ? sum / n : 0
       }
     }

@@ -8,7 +8,16 @@
  */
 import { ConfigError } from '../errors.js'
 import { type ModelWeights, exportSplitGraph } from '../export/onnx.js'
-import { type LoadedRun, type Predictor, type RunDeps, createPredictor, exportRun, loadPredictor, modelWeights, readRunFiles } from '../export/predictor.js'
+import {
+  type LoadedRun,
+  type Predictor,
+  type RunDeps,
+  createPredictor,
+  exportRun,
+  loadPredictor,
+  modelWeights,
+  readRunFiles,
+} from '../export/predictor.js'
 import { exportTwinRun } from '../export/twin.js'
 import { withPrefetched } from '../run/checksums.js'
 import { readRun } from '../run/run-dir.js'
@@ -28,7 +37,11 @@ export interface ServedOptions {
 }
 
 /** loadPredictor, keeping the run and its weights (the item split needs them). */
-async function loadWithWeights(runDir: string, deps: RunDeps, threads: number | undefined): Promise<{ p: Predictor; run: LoadedRun; weights: ModelWeights }> {
+async function loadWithWeights(
+  runDir: string,
+  deps: RunDeps,
+  threads: number | undefined,
+): Promise<{ p: Predictor; run: LoadedRun; weights: ModelWeights }> {
   const files = await readRunFiles(runDir)
   // one set of checked bytes for both reads, so the weights are those of the exported run
   const { run, weights } = withPrefetched(files, () => {
@@ -46,9 +59,14 @@ export async function loadServed(runDir: string, deps: RunDeps, opts: ServedOpti
   let split: ItemSplit | null = null
   try {
     const compiled = compiledCodec(p.codec)
-    if (!compiled) throw new ConfigError(`${opts.items.file}: an item store needs a codec compiled from a fitted preprocessing; this run's codec has none`, { file: opts.items.file })
+    if (!compiled)
+      throw new ConfigError(
+        `${opts.items.file}: an item store needs a codec compiled from a fitted preprocessing; this run's codec has none`,
+        { file: opts.items.file },
+      )
     const items = await loadItemStore(opts.items.file, compiled, opts.items)
-    if (p.model === 'resflow-twin') prerank = await createPreRankerFromItems(exportTwinRun(runDir, deps), items, { threads: opts.threads })
+    if (p.model === 'resflow-twin')
+      prerank = await createPreRankerFromItems(exportTwinRun(runDir, deps), items, { threads: opts.threads })
     else if (opts.itemSplit !== false) {
       const graph = exportSplitGraph(run.model, weights, { fusion: run.manifest.fusion })
       if (graph) split = await createItemSplit(graph, run.model, weights, items, compiled, { threads: opts.threads })

@@ -121,8 +121,8 @@ export class ServeMetrics {
     }
     const s = latencyMs / 1000
     let i = 0
-    while (i < LATENCY_BUCKETS_S.length && s > LATENCY_BUCKETS_S[i]!) i++
-    h.counts[i]!++
+    while (i < LATENCY_BUCKETS_S.length && s > LATENCY_BUCKETS_S[i]) i++
+    h.counts[i]++
     h.sum += s
     h.count++
   }
@@ -154,39 +154,67 @@ export class ServeMetrics {
   render(): string {
     const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
     const lines: string[] = []
-    lines.push('# HELP resflow_requests_total HTTP requests by route and status.', '# TYPE resflow_requests_total counter')
+    lines.push(
+      '# HELP resflow_requests_total HTTP requests by route and status.',
+      '# TYPE resflow_requests_total counter',
+    )
     for (const [key, v] of [...this.requests].sort()) {
       const [route, status] = key.split('\u0000')
-      lines.push(`resflow_requests_total{route="${esc(route!)}",status="${status}"} ${v}`)
+      lines.push(`resflow_requests_total{route="${esc(route)}",status="${status}"} ${v}`)
     }
-    lines.push('# HELP resflow_request_duration_seconds Request latency by route.', '# TYPE resflow_request_duration_seconds histogram')
+    lines.push(
+      '# HELP resflow_request_duration_seconds Request latency by route.',
+      '# TYPE resflow_request_duration_seconds histogram',
+    )
     for (const [route, h] of [...this.latency].sort()) {
       let cumulative = 0
       LATENCY_BUCKETS_S.forEach((le, i) => {
-        cumulative += h.counts[i]!
+        cumulative += h.counts[i]
         lines.push(`resflow_request_duration_seconds_bucket{route="${esc(route)}",le="${le}"} ${cumulative}`)
       })
       lines.push(`resflow_request_duration_seconds_bucket{route="${esc(route)}",le="+Inf"} ${h.count}`)
       lines.push(`resflow_request_duration_seconds_sum{route="${esc(route)}"} ${h.sum}`)
       lines.push(`resflow_request_duration_seconds_count{route="${esc(route)}"} ${h.count}`)
     }
-    lines.push('# HELP resflow_errors_total Failed requests by kind (bad_request, too_large, internal, ...).', '# TYPE resflow_errors_total counter')
+    lines.push(
+      '# HELP resflow_errors_total Failed requests by kind (bad_request, too_large, internal, ...).',
+      '# TYPE resflow_errors_total counter',
+    )
     for (const [kind, v] of [...this.errors].sort()) lines.push(`resflow_errors_total{kind="${esc(kind)}"} ${v}`)
-    lines.push('# HELP resflow_candidates_scored_total Candidates scored by /v1/rank.', '# TYPE resflow_candidates_scored_total counter')
+    lines.push(
+      '# HELP resflow_candidates_scored_total Candidates scored by /v1/rank.',
+      '# TYPE resflow_candidates_scored_total counter',
+    )
     lines.push(`resflow_candidates_scored_total ${this.candidates}`)
     lines.push('# HELP resflow_requests_in_flight Requests being handled.', '# TYPE resflow_requests_in_flight gauge')
     lines.push(`resflow_requests_in_flight ${this.inFlight}`)
-    lines.push('# HELP resflow_model_reloads_total Model reloads, by outcome.', '# TYPE resflow_model_reloads_total counter')
+    lines.push(
+      '# HELP resflow_model_reloads_total Model reloads, by outcome.',
+      '# TYPE resflow_model_reloads_total counter',
+    )
     lines.push(`resflow_model_reloads_total{outcome="ok"} ${this.reloads}`)
     lines.push(`resflow_model_reloads_total{outcome="failed"} ${this.reloadFailures}`)
-    lines.push('# HELP resflow_rank_phase_seconds_total Time spent in /v1/rank by phase: parse (JSON), encode (validate, encode, join item features), run (the model), sort (sort and serialise).', '# TYPE resflow_rank_phase_seconds_total counter')
-    for (const [phase, ms] of Object.entries(this.phases)) lines.push(`resflow_rank_phase_seconds_total{phase="${phase}"} ${ms / 1000}`)
+    lines.push(
+      '# HELP resflow_rank_phase_seconds_total Time spent in /v1/rank by phase: parse (JSON), encode (validate, encode, join item features), run (the model), sort (sort and serialise).',
+      '# TYPE resflow_rank_phase_seconds_total counter',
+    )
+    for (const [phase, ms] of Object.entries(this.phases))
+      lines.push(`resflow_rank_phase_seconds_total{phase="${phase}"} ${ms / 1000}`)
     if (this.itemStoreSize !== null) {
-      lines.push('# HELP resflow_item_store_items Items in the item store served now.', '# TYPE resflow_item_store_items gauge')
+      lines.push(
+        '# HELP resflow_item_store_items Items in the item store served now.',
+        '# TYPE resflow_item_store_items gauge',
+      )
       lines.push(`resflow_item_store_items ${this.itemStoreSize}`)
-      lines.push('# HELP resflow_item_store_lookups_total Candidates looked up in the item store by id.', '# TYPE resflow_item_store_lookups_total counter')
+      lines.push(
+        '# HELP resflow_item_store_lookups_total Candidates looked up in the item store by id.',
+        '# TYPE resflow_item_store_lookups_total counter',
+      )
       lines.push(`resflow_item_store_lookups_total ${this.itemStoreLookups}`)
-      lines.push('# HELP resflow_item_store_misses_total Lookups whose id was not in the item store (refused, skipped or defaulted).', '# TYPE resflow_item_store_misses_total counter')
+      lines.push(
+        '# HELP resflow_item_store_misses_total Lookups whose id was not in the item store (refused, skipped or defaulted).',
+        '# TYPE resflow_item_store_misses_total counter',
+      )
       lines.push(`resflow_item_store_misses_total ${this.itemStoreMisses}`)
     }
     lines.push('# HELP resflow_model_info The loaded model (value is always 1).', '# TYPE resflow_model_info gauge')

@@ -14,7 +14,11 @@ import type { PreRanker } from './prerank.js'
  * for a resflow-twin run the pre-ranker over the store's item vectors; for other runs, the item split
  * that serves by-id requests (item-split.ts).
  */
-export type Served = Predictor & { readonly items?: ItemStore; readonly prerank?: PreRanker; readonly split?: ItemSplit }
+export type Served = Predictor & {
+  readonly items?: ItemStore
+  readonly prerank?: PreRanker
+  readonly split?: ItemSplit
+}
 
 export class ModelSlot {
   private current: Served

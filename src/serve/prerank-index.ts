@@ -50,7 +50,7 @@ export function buildIndex(items: readonly RawRow[], itemKey: string): ItemIndex
     for (const [x, i] of byNumber) at[x] = i
     return {
       lookup: (id) => {
-        if (typeof id === 'number') return Number.isInteger(id) && id >= 0 && id <= max ? at[id]! : -1
+        if (typeof id === 'number') return Number.isInteger(id) && id >= 0 && id <= max ? at[id] : -1
         return typeof id === 'string' ? (byText.get(id) ?? -1) : -1
       },
     }

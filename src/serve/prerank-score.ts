@@ -54,30 +54,30 @@ export function scoreCandidates(
   score.fill(0, 0, n) // Σ w_k p_k (additive), or Σ a_k log p_k (multiplicative) until the end
   for (let k = 0; k < K; k++) {
     const zo = k * n
-    const ps = parents[k]!
+    const ps = parents[k]
     if (residual && ps.length > 0) {
       if (nonIncreasing) {
         for (let i = 0; i < n; i++) {
-          let floor = z[ps[0]! * n + i]!
-          for (let q = 1; q < ps.length; q++) floor = Math.min(floor, z[ps[q]! * n + i]!)
-          const d = z[zo + i]!
+          let floor = z[ps[0] * n + i]
+          for (let q = 1; q < ps.length; q++) floor = Math.min(floor, z[ps[q] * n + i])
+          const d = z[zo + i]
           z[zo + i] = floor - (Math.max(d, 0) + Math.log1p(Math.exp(-Math.abs(d)))) // min_P z_P − softplus(d_k)
         }
       } else {
         const share = 1 / ps.length
-        for (const p of ps) for (let i = 0, po = p * n; i < n; i++) z[zo + i] += z[po + i]! * share // d_k + mean_P z_P
+        for (const p of ps) for (let i = 0, po = p * n; i < n; i++) z[zo + i] += z[po + i] * share // d_k + mean_P z_P
       }
     }
-    const w = fusionWeights[k]!
+    const w = fusionWeights[k]
     const out = probs?.[k]
     if (w === 0 && !out) continue
     for (let i = 0; i < n; i++) {
-      const pk = 1 / (1 + Math.exp(-z[zo + i]!)) // p_k = σ(z_k)
+      const pk = 1 / (1 + Math.exp(-z[zo + i])) // p_k = σ(z_k)
       if (out) out[i] = pk
       score[i] += multiplicative ? w * Math.log(pk) : w * pk
     }
   }
-  if (multiplicative) for (let i = 0; i < n; i++) score[i] = Math.exp(score[i]!)
+  if (multiplicative) for (let i = 0; i < n; i++) score[i] = Math.exp(score[i])
 }
 
 /**
@@ -98,14 +98,14 @@ export function dotProducts(
   const KV = K * V
   let i = 0
   for (; i + 7 < n; i += 8) {
-    const r0 = rows[i]! * KV
-    const r1 = rows[i + 1]! * KV
-    const r2 = rows[i + 2]! * KV
-    const r3 = rows[i + 3]! * KV
-    const r4 = rows[i + 4]! * KV
-    const r5 = rows[i + 5]! * KV
-    const r6 = rows[i + 6]! * KV
-    const r7 = rows[i + 7]! * KV
+    const r0 = rows[i] * KV
+    const r1 = rows[i + 1] * KV
+    const r2 = rows[i + 2] * KV
+    const r3 = rows[i + 3] * KV
+    const r4 = rows[i + 4] * KV
+    const r5 = rows[i + 5] * KV
+    const r6 = rows[i + 6] * KV
+    const r7 = rows[i + 7] * KV
     for (let k = 0; k < K; k++) {
       const end = (k + 1) * V
       let s0 = 0
@@ -117,15 +117,15 @@ export function dotProducts(
       let s6 = 0
       let s7 = 0
       for (let j = k * V; j < end; j++) {
-        const x = u[j]!
-        s0 += x * vectors[r0 + j]!
-        s1 += x * vectors[r1 + j]!
-        s2 += x * vectors[r2 + j]!
-        s3 += x * vectors[r3 + j]!
-        s4 += x * vectors[r4 + j]!
-        s5 += x * vectors[r5 + j]!
-        s6 += x * vectors[r6 + j]!
-        s7 += x * vectors[r7 + j]!
+        const x = u[j]
+        s0 += x * vectors[r0 + j]
+        s1 += x * vectors[r1 + j]
+        s2 += x * vectors[r2 + j]
+        s3 += x * vectors[r3 + j]
+        s4 += x * vectors[r4 + j]
+        s5 += x * vectors[r5 + j]
+        s6 += x * vectors[r6 + j]
+        s7 += x * vectors[r7 + j]
       }
       const o = k * n + i
       d[o] = s0
@@ -139,10 +139,10 @@ export function dotProducts(
     }
   }
   for (; i < n; i++) {
-    const r = rows[i]! * KV
+    const r = rows[i] * KV
     for (let k = 0; k < K; k++) {
       let s = 0
-      for (let j = k * V; j < (k + 1) * V; j++) s += u[j]! * vectors[r + j]!
+      for (let j = k * V; j < (k + 1) * V; j++) s += u[j] * vectors[r + j]
       d[k * n + i] = s
     }
   }

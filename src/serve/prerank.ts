@@ -189,7 +189,7 @@ async function buildPreRanker(
       const { feeds, dims, size } = source.feeds(lo, Math.min(N, lo + step))
       const out = await itemProgram.run(feeds, dims)
       order.forEach((task, k) => {
-        const v = out[`item.${task}`]!
+        const v = out[`item.${task}`]
         for (let b = 0; b < size; b++) vectors.set(v.subarray(b * V, (b + 1) * V), (lo + b) * KV + k * V)
       })
     }
@@ -209,7 +209,7 @@ async function buildPreRanker(
     const out = await userProgram.run(encoded.feeds, encoded.dims)
     const u = new Float32Array(KV)
     order.forEach((task, k) => {
-      u.set(out[`user.${task}`]!.subarray(0, V), k * V)
+      u.set(out[`user.${task}`].subarray(0, V), k * V)
     })
     return u
   }
@@ -232,7 +232,7 @@ async function buildPreRanker(
     const unknown: string[] = []
     let missing = 0
     for (let i = 0; i < n; i++) {
-      const id = ids[i]!
+      const id = ids[i]
       const r = source.row(id)
       if (r < 0) {
         if (unknown.length < MAX_NAMED) unknown.push(JSON.stringify(id))
@@ -269,7 +269,7 @@ async function buildPreRanker(
       const probs = order.map(() => new Float32Array(ids.length))
       scoreRows(u, rows, probs)
       return {
-        probs: Object.fromEntries(composition.tasks.map((t) => [t, probs[at.get(t)!]!])),
+        probs: Object.fromEntries(composition.tasks.map((t) => [t, probs[at.get(t)!]])),
         score: scoreBuf.slice(0, ids.length),
       }
     },
@@ -281,10 +281,10 @@ async function buildPreRanker(
       scoreRows(u, rows, null) // probabilities only for the hits, below, from z
       const n = ids.length
       const hits = Array.from(topK(scoreBuf.subarray(0, n), k), (pos) => ({
-        id: ids[pos]!,
+        id: ids[pos],
         position: pos,
-        score: scoreBuf[pos]!,
-        probs: Object.fromEntries(composition.tasks.map((t) => [t, 1 / (1 + Math.exp(-zBuf[at.get(t)! * n + pos]!))])),
+        score: scoreBuf[pos],
+        probs: Object.fromEntries(composition.tasks.map((t) => [t, 1 / (1 + Math.exp(-zBuf[at.get(t)! * n + pos]))])),
       }))
       return { hits, candidates: n }
     },

@@ -48,7 +48,10 @@ function asRequestError(err: unknown): never {
 
 /** Unknown ids under --unknown-items error: a 422 naming the first and listing a few. */
 function unknownIds(where: string[], ids: unknown[], total: number, store: ItemStore): never {
-  const shown = ids.slice(0, 10).map((v) => clip(String(v))).join(', ')
+  const shown = ids
+    .slice(0, 10)
+    .map((v) => clip(String(v)))
+    .join(', ')
   const more = ids.length > 10 ? `, … (${ids.length} in all)` : ''
   throw new RequestError(
     `${where[0]}: unknown item id ${clip(String(ids[0]))}; ${ids.length} of ${total} candidates name ids not in the item store (${store.size} items from ${store.file}): ${shown}${more} (hint: send these candidates' features in full, or start the server with --unknown-items skip|default)`,
@@ -62,10 +65,18 @@ export interface LookupCounts {
   misses: number
 }
 
-export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: RankLimits, store?: ItemStore, counts?: LookupCounts): EncodedRank {
+export function encodeRankRequest(
+  value: unknown,
+  codec: CompiledCodec,
+  limits: RankLimits,
+  store?: ItemStore,
+  counts?: LookupCounts,
+): EncodedRank {
   const allowed = store ? ['context', 'candidates', 'item_ids'] : ['context', 'candidates']
-  if (!isObject(value)) fail('body', `expected a JSON object {"context": {...}, "candidates": [...]}, got ${describe(value)}`)
-  for (const key of Object.keys(value)) if (!allowed.includes(key)) fail(`body.${clip(key)}`, `unknown key (allowed: ${allowed.join(', ')})`)
+  if (!isObject(value))
+    fail('body', `expected a JSON object {"context": {...}, "candidates": [...]}, got ${describe(value)}`)
+  for (const key of Object.keys(value))
+    if (!allowed.includes(key)) fail(`body.${clip(key)}`, `unknown key (allowed: ${allowed.join(', ')})`)
   const names = () => codec.columns.map((c) => c.feature.name).join(', ')
 
   // where a value is, for error messages only: built when an error is raised, never per value
@@ -90,7 +101,8 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
   let n: number
   let columns: [ColumnPlan | null, unknown[], string][] = [] // (plan or null for a key that is no feature, values, path prefix)
   if (itemIds !== undefined) {
-    if (candidates !== undefined) fail('body.item_ids', 'given with body.candidates (name candidates one way: item_ids, or candidates)')
+    if (candidates !== undefined)
+      fail('body.item_ids', 'given with body.candidates (name candidates one way: item_ids, or candidates)')
     if (!Array.isArray(itemIds)) fail('body.item_ids', `expected a list of item ids, got ${describe(itemIds)}`)
     form = 'columns'
     n = itemIds.length
@@ -109,18 +121,29 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
         const c = codec.byName.get(name)
         const isKey = store !== undefined && name === store.key
         if (!c && !isKey) fail(`body.candidates.${clip(name)}`, `unknown feature (features: ${names()})`)
-        if (c && inContext[c.index]) fail(`body.candidates.${name}`, 'also given in context (give a feature in one place)')
+        if (c && inContext[c.index])
+          fail(`body.candidates.${name}`, 'also given in context (give a feature in one place)')
         const list = candidates[name]
-        if (!Array.isArray(list)) fail(`body.candidates.${name}`, `expected a list of values, one per candidate, got ${describe(list)}`)
+        if (!Array.isArray(list))
+          fail(`body.candidates.${name}`, `expected a list of values, one per candidate, got ${describe(list)}`)
         if (n < 0) n = list.length
-        else if (list.length !== n) fail(`body.candidates.${name}`, `${list.length} values, but body.candidates.${clip(keys[0]!)} has ${n} (one value per candidate in every column)`)
+        else if (list.length !== n)
+          fail(
+            `body.candidates.${name}`,
+            `${list.length} values, but body.candidates.${clip(keys[0])} has ${n} (one value per candidate in every column)`,
+          )
         columns.push([c ?? null, list, `body.candidates.${name}`])
       }
-    } else return fail('body.candidates', `expected a list of candidate feature objects, or an object of feature columns, got ${describe(candidates)}`)
+    } else
+      return fail(
+        'body.candidates',
+        `expected a list of candidate feature objects, or an object of feature columns, got ${describe(candidates)}`,
+      )
   }
   const where = form === 'rows' ? 'body.candidates' : itemIds !== undefined ? 'body.item_ids' : 'body.candidates'
   if (n === 0) fail(where, 'expected at least 1 candidate, got 0')
-  if (n > limits.maxCandidates) fail(where, `${n} candidates, over the limit of ${limits.maxCandidates} (hint: split the request)`, 413)
+  if (n > limits.maxCandidates)
+    fail(where, `${n} candidates, over the limit of ${limits.maxCandidates} (hint: split the request)`, 413)
 
   const w = codec.writer(n)
   try {
@@ -129,13 +152,28 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
       w.put(c, 0, v, at)
       w.fill(c, 0, n)
     }
-    const out = form === 'rows' ? writeRows(candidates as unknown[], codec, w, inContext, store) : writeColumns(columns, n, codec, w, inContext, store)
+    const out =
+      form === 'rows'
+        ? writeRows(candidates as unknown[], codec, w, inContext, store)
+        : writeColumns(columns, n, codec, w, inContext, store)
     if (counts) {
       counts.lookups += out.lookups
       counts.misses += out.unknown.length + out.skipped.length + out.defaulted
     }
-    if (out.unknown.length > 0) unknownIds(out.unknown.map((u) => u.at), out.unknown.map((u) => u.id), n, store!)
-    return { batch: w.finish(out.size), index: out.index, skipped: out.skipped, lookups: out.lookups, misses: out.unknown.length + out.skipped.length + out.defaulted }
+    if (out.unknown.length > 0)
+      unknownIds(
+        out.unknown.map((u) => u.at),
+        out.unknown.map((u) => u.id),
+        n,
+        store!,
+      )
+    return {
+      batch: w.finish(out.size),
+      index: out.index,
+      skipped: out.skipped,
+      lookups: out.lookups,
+      misses: out.unknown.length + out.skipped.length + out.defaulted,
+    }
   } catch (err) {
     return asRequestError(err)
   }
@@ -150,7 +188,13 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
   }
 
   /** Row form: one object per candidate. */
-  function writeRows(list: unknown[], codec: CompiledCodec, w: BatchWriter, inContext: Uint8Array, store: ItemStore | undefined): Written {
+  function writeRows(
+    list: unknown[],
+    codec: CompiledCodec,
+    w: BatchWriter,
+    inContext: Uint8Array,
+    store: ItemStore | undefined,
+  ): Written {
     const own = codec.columns.length - contextValues.length // features each candidate needs beyond the context
     const seen = new Int32Array(codec.columns.length) // stamp i + 1: column given for candidate i
     const index = new Uint32Array(list.length)
@@ -176,7 +220,8 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
           if (store !== undefined && k === store.key) continue
           fail(`body.candidates[${i}].${clip(k)}`, `unknown feature (features: ${names()})`)
         }
-        if (inContext[plan.index]) fail(`body.candidates[${i}].${k}`, 'also given in context (give a feature in one place)')
+        if (inContext[plan.index])
+          fail(`body.candidates[${i}].${k}`, 'also given in context (give a feature in one place)')
         w.put(plan, o, checked(plan.feature, v, at), at)
         seen[plan.index] = i + 1
         given++
@@ -205,7 +250,11 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
       }
       if (given !== own) {
         const missing = codec.columns.find((p) => !inContext[p.index] && seen[p.index] !== i + 1)!
-        const why = !store ? 'not in the candidate nor in context' : key === undefined ? `not in the candidate nor in context, and no ${store.key} to look it up in the item store` : 'not in the candidate, the context nor the item store'
+        const why = !store
+          ? 'not in the candidate nor in context'
+          : key === undefined
+            ? `not in the candidate nor in context, and no ${store.key} to look it up in the item store`
+            : 'not in the candidate, the context nor the item store'
         fail(`body.candidates[${i}].${missing.feature.name}`, `missing feature (${why})`)
       }
       index[o++] = i
@@ -215,7 +264,14 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
   }
 
   /** Columnar and id forms: one list per feature. */
-  function writeColumns(cols: [ColumnPlan | null, unknown[], string][], n: number, codec: CompiledCodec, w: BatchWriter, inContext: Uint8Array, store: ItemStore | undefined): Written {
+  function writeColumns(
+    cols: [ColumnPlan | null, unknown[], string][],
+    n: number,
+    codec: CompiledCodec,
+    w: BatchWriter,
+    inContext: Uint8Array,
+    store: ItemStore | undefined,
+  ): Written {
     const given = new Uint8Array(codec.columns.length)
     for (const [c] of cols) if (c) given[c.index] = 1
     const lacking = codec.columns.filter((p) => !given[p.index] && !inContext[p.index])
@@ -227,12 +283,23 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
     if (lacking.length > 0) {
       const fromStore = store ? lacking.filter((p) => !store.holds(p)) : lacking
       if (fromStore.length > 0 || !store) {
-        const missing = fromStore[0]!
-        const at = itemIds !== undefined ? `body.context.${missing.feature.name}` : `body.candidates.${missing.feature.name}`
-        fail(at, `missing feature (not in the candidates nor in context${store ? ', and not held by the item store' : ''})`)
+        const missing = fromStore[0]
+        const at =
+          itemIds !== undefined ? `body.context.${missing.feature.name}` : `body.candidates.${missing.feature.name}`
+        fail(
+          at,
+          `missing feature (not in the candidates nor in context${store ? ', and not held by the item store' : ''})`,
+        )
       }
-      const keyCol = cols.find(([c, , p]) => p === 'body.item_ids' || (c ? c.feature.name === store.key : p === `body.candidates.${store.key}`))
-      if (!keyCol) fail(`body.candidates.${lacking[0]!.feature.name}`, `missing feature (not in the candidates nor in context; give body.candidates.${store.key} or body.item_ids to take it from the item store)`)
+      const keyCol = cols.find(
+        ([c, , p]) =>
+          p === 'body.item_ids' || (c ? c.feature.name === store.key : p === `body.candidates.${store.key}`),
+      )
+      if (!keyCol)
+        fail(
+          `body.candidates.${lacking[0].feature.name}`,
+          `missing feature (not in the candidates nor in context; give body.candidates.${store.key} or body.item_ids to take it from the item store)`,
+        )
       rows = new Int32Array(n)
       let o = 0
       const [, keys, prefix] = keyCol
@@ -267,12 +334,12 @@ export function encodeRankRequest(value: unknown, codec: CompiledCodec, limits: 
       path = colPath
       const f = c.feature
       for (i = 0; i < n; i++) {
-        const o = out[i]!
+        const o = out[i]
         if (o >= 0) w.put(c, o, checked(f, values[i], at), at)
       }
     }
     if (rows) for (const p of lacking) w.copyColumn(p, store!.table, rows, out)
-    for (let k = 0; k < n; k++) if (out[k]! >= 0) written.index[out[k]!] = k
+    for (let k = 0; k < n; k++) if (out[k] >= 0) written.index[out[k]] = k
     return written
   }
 }

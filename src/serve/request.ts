@@ -73,17 +73,22 @@ export function fail(field: string, message: string, status = 400): never {
 export function describe(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'a list'
-  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…(${v.length} characters)` : JSON.stringify(v)
+  if (typeof v === 'string')
+    return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}…(${v.length} characters)` : JSON.stringify(v)
   if (typeof v === 'number') return String(v)
   return typeof v === 'object' ? 'an object' : typeof v
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** An id given as a JSON number: refused when it is an integer beyond 2^53 - 1, where digits are lost in parsing. */
 function checkId(v: number, at: () => string): number {
   if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
-    fail(at(), `expected an exact integer id, got a JSON number beyond 2^53 - 1 (${v}), which has lost digits; send the id as a string`)
+    fail(
+      at(),
+      `expected an exact integer id, got a JSON number beyond 2^53 - 1 (${v}), which has lost digits; send the id as a string`,
+    )
   }
   return v
 }
@@ -99,7 +104,10 @@ export function checkValue(f: RawFeature, v: unknown, at: () => string): RawValu
       if (f.kind === 'numeric') return fail(at(), `expected a finite number, got ${describe(v)}`)
       return v // a category, or a list in its separator-joined form as in the data files
   }
-  if (v === null) return f.nullable === false ? fail(at(), 'expected a value, got null (the feature has no fill value for missing ones)') : null
+  if (v === null)
+    return f.nullable === false
+      ? fail(at(), 'expected a value, got null (the feature has no fill value for missing ones)')
+      : null
   if (f.kind === 'list' && Array.isArray(v)) {
     v.forEach((x, i) => {
       if (typeof x === 'string') return
@@ -109,7 +117,12 @@ export function checkValue(f: RawFeature, v: unknown, at: () => string): RawValu
     })
     return v as (string | number)[]
   }
-  const expected = f.kind === 'numeric' ? 'a finite number' : f.kind === 'list' ? 'a list of strings or numbers' : 'a string or a number'
+  const expected =
+    f.kind === 'numeric'
+      ? 'a finite number'
+      : f.kind === 'list'
+        ? 'a list of strings or numbers'
+        : 'a string or a number'
   return fail(at(), `expected ${expected}, got ${describe(v)}`)
 }
 
@@ -150,10 +163,14 @@ export function jsonDepthScanner(max = MAX_JSON_DEPTH): (chunk: Uint8Array) => v
         i = quote + 1
         continue
       }
-      const c = b[i]!
+      const c = b[i]
       if (c === 0x22) inString = true
       else if (c === 0x5b || c === 0x7b) {
-        if (++depth > max) fail('body', `nested deeper than ${max} levels (at byte ${offset + i}); a rank request nests 4: body, candidates, candidate, list value`)
+        if (++depth > max)
+          fail(
+            'body',
+            `nested deeper than ${max} levels (at byte ${offset + i}); a rank request nests 4: body, candidates, candidate, list value`,
+          )
       } else if (c === 0x5d || c === 0x7d) depth--
       i++
     }
@@ -169,7 +186,8 @@ export function jsonDepthScanner(max = MAX_JSON_DEPTH): (chunk: Uint8Array) => v
 export function parseJsonBody(body: unknown, scanned = false): unknown {
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) return body
   if (!scanned) jsonDepthScanner()(typeof body === 'string' ? Buffer.from(body) : body) // before anything that costs
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+  const text =
+    typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
   if (text.trim() === '') fail('body', 'empty (expected JSON {"context": {...}, "candidates": [...]})')
   try {
     return JSON.parse(text)
@@ -179,11 +197,17 @@ export function parseJsonBody(body: unknown, scanned = false): unknown {
 }
 
 /** Parses and validates a raw body (string or UTF-8 bytes) or an already-parsed JSON value. */
-export function parseRankRequest(body: unknown, features: readonly RawFeature[], limits: RankLimits = DEFAULT_LIMITS): ParsedRank {
+export function parseRankRequest(
+  body: unknown,
+  features: readonly RawFeature[],
+  limits: RankLimits = DEFAULT_LIMITS,
+): ParsedRank {
   const value = parseJsonBody(body)
-  if (!isObject(value)) fail('body', `expected a JSON object {"context": {...}, "candidates": [...]}, got ${describe(value)}`)
+  if (!isObject(value))
+    fail('body', `expected a JSON object {"context": {...}, "candidates": [...]}, got ${describe(value)}`)
   for (const key of Object.keys(value)) {
-    if (key !== 'context' && key !== 'candidates') fail(`body.${clip(key)}`, 'unknown key (allowed: context, candidates)')
+    if (key !== 'context' && key !== 'candidates')
+      fail(`body.${clip(key)}`, 'unknown key (allowed: context, candidates)')
   }
   const kinds = new Map(features.map((f) => [f.name, f]))
   const allowed = () => features.map((f) => f.name).join(', ')
@@ -199,9 +223,15 @@ export function parseRankRequest(body: unknown, features: readonly RawFeature[],
 
   const candidates = value.candidates
   if (candidates === undefined) fail('body.candidates', 'missing (expected a list of candidate feature objects)')
-  if (!Array.isArray(candidates)) fail('body.candidates', `expected a list of candidate feature objects, got ${describe(candidates)}`)
+  if (!Array.isArray(candidates))
+    fail('body.candidates', `expected a list of candidate feature objects, got ${describe(candidates)}`)
   if (candidates.length === 0) fail('body.candidates', 'expected at least 1 candidate, got 0')
-  if (candidates.length > limits.maxCandidates) fail('body.candidates', `${candidates.length} candidates, over the limit of ${limits.maxCandidates} (hint: split the request)`, 413)
+  if (candidates.length > limits.maxCandidates)
+    fail(
+      'body.candidates',
+      `${candidates.length} candidates, over the limit of ${limits.maxCandidates} (hint: split the request)`,
+      413,
+    )
 
   // the features each candidate must bring itself; field paths are only built for errors
   const own = features.filter((f) => !Object.hasOwn(shared, f.name))
@@ -216,7 +246,8 @@ export function parseRankRequest(body: unknown, features: readonly RawFeature[],
     for (const name of Object.keys(c)) {
       const feature = kinds.get(name)
       if (!feature) fail(`body.candidates[${i}].${clip(name)}`, `unknown feature (features: ${allowed()})`)
-      if (Object.hasOwn(shared, name)) fail(`body.candidates[${i}].${name}`, 'also given in context (give a feature in one place)')
+      if (Object.hasOwn(shared, name))
+        fail(`body.candidates[${i}].${name}`, 'also given in context (give a feature in one place)')
       row[name] = checkValue(feature, c[name], () => `body.candidates[${i}].${name}`)
       given++
     }

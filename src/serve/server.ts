@@ -69,7 +69,9 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
         : [400, `request: not valid HTTP (${err.code ?? clip(err.message)})`, null]
   const body = JSON.stringify({ error, field })
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${JSON_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
   }
   socket.destroy(err)
 }
@@ -80,9 +82,18 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
  * first bracket too deep: nothing more is kept or scanned, but the rest is read (within the limit) so
  * that the client, done sending, reads the 400 instead of a broken pipe.
  */
-function readBody(req: FastifyRequest, payload: Readable, limit: number, tooLarge: () => RequestError, done: (err: Error | null, body?: Buffer) => void): void {
+function readBody(
+  req: FastifyRequest,
+  payload: Readable,
+  limit: number,
+  tooLarge: () => RequestError,
+  done: (err: Error | null, body?: Buffer) => void,
+): void {
   const declared = Number(req.headers['content-length'])
-  if (declared > limit) return done(tooLarge())
+  if (declared > limit) {
+    done(tooLarge())
+    return
+  }
   const scan = jsonDepthScanner()
   const chunks: Buffer[] = []
   let received = 0
@@ -107,7 +118,8 @@ function readBody(req: FastifyRequest, payload: Readable, limit: number, tooLarg
   }
   const onEnd = () => {
     if (refused) return finish(refused)
-    if (!Number.isNaN(declared) && declared !== received) return finish(new RequestError(`body: ${received} bytes, but content-length says ${declared}`, { field: 'body' }))
+    if (!Number.isNaN(declared) && declared !== received)
+      return finish(new RequestError(`body: ${received} bytes, but content-length says ${declared}`, { field: 'body' }))
     finish(null, Buffer.concat(chunks, received))
   }
   payload.on('data', onData)
@@ -119,17 +131,31 @@ function readBody(req: FastifyRequest, payload: Readable, limit: number, tooLarg
 /** Builds the Fastify app (not listening yet; `app.inject` works for tests). */
 export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyInstance {
   const maxBodyBytes = opts.maxBodyBytes ?? handler.maxBodyBytes
-  const limitNote = opts.maxBodyBytes === undefined ? `${handler.limits.maxCandidates} candidates of ${handler.features.length} features` : 'set with maxBodyBytes / --max-body-bytes'
+  const limitNote =
+    opts.maxBodyBytes === undefined
+      ? `${handler.limits.maxCandidates} candidates of ${handler.features.length} features`
+      : 'set with maxBodyBytes / --max-body-bytes'
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: maxBodyBytes,
     return503OnClosing: false, // answered below, in the error shape
     clientErrorHandler: clientError,
-    frameworkErrors: (err, req, reply) => send(reply, errorResponse(400, `path: ${clip(req.url)}: ${err.code === 'FST_ERR_BAD_URL' ? 'not a valid URL' : clip(err.message)}`, 'path')),
+    frameworkErrors: (err, req, reply) =>
+      send(
+        reply,
+        errorResponse(
+          400,
+          `path: ${clip(req.url)}: ${err.code === 'FST_ERR_BAD_URL' ? 'not a valid URL' : clip(err.message)}`,
+          'path',
+        ),
+      ),
   })
   // the handler parses and validates bodies itself, so errors name the field the same way everywhere
   const tooLarge = () =>
-    new RequestError(`body: larger than the limit of ${maxBodyBytes} bytes (${limitNote}) (hint: send fewer candidates per request, or raise --max-body-bytes)`, { field: 'body', status: 413 })
+    new RequestError(
+      `body: larger than the limit of ${maxBodyBytes} bytes (${limitNote}) (hint: send fewer candidates per request, or raise --max-body-bytes)`,
+      { field: 'body', status: 413 },
+    )
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (req, payload, done) => readBody(req, payload, maxBodyBytes, tooLarge, done))
 
@@ -144,17 +170,30 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
     handler.metrics.error('unavailable')
     if (req.routeOptions.url === '/v1/rank' && req.method === 'POST') handler.metrics.modelFailed()
     handler.metrics.observe('unmatched', 503, 0)
-    return send(reply.header('connection', 'close'), errorResponse(503, 'shutting down: not taking new requests (hint: retry on another instance)', null))
+    return send(
+      reply.header('connection', 'close'),
+      errorResponse(503, 'shutting down: not taking new requests (hint: retry on another instance)', null),
+    )
   })
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close')
   })
 
   const forward = async (req: FastifyRequest, reply: FastifyReply) => {
-    const path = req.url.split('?')[0]!
+    const path = req.url.split('?')[0]
     const body = req.body as Buffer | undefined
     // readBody checked the nesting as the body arrived
-    return send(reply, await handler.handle({ method: req.method, path, body, contentType: header(req, 'content-type'), authorization: header(req, 'authorization'), scanned: true }))
+    return send(
+      reply,
+      await handler.handle({
+        method: req.method,
+        path,
+        body,
+        contentType: header(req, 'content-type'),
+        authorization: header(req, 'authorization'),
+        scanned: true,
+      }),
+    )
   }
   app.post('/v1/rank', forward)
   app.post('/v1/prerank', forward)
@@ -172,7 +211,12 @@ export function buildApp(handler: Handler, opts: ServerOptions = {}): FastifyIns
 
   // errors raised before the handler runs: reading the body (ours, as RequestError), or Fastify's own
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, req, reply) => {
-    const status = err instanceof RequestError ? err.status : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
+    const status =
+      err instanceof RequestError
+        ? err.status
+        : err.statusCode && err.statusCode >= 400 && err.statusCode < 500
+          ? err.statusCode
+          : 500
     const res =
       err instanceof RequestError
         ? errorResponse(status, err.message, err.field ?? null)
@@ -233,8 +277,9 @@ const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|::ffff:127(\.\d{1,3}){3})$/i
 /** The warning to print when POST /admin/reload is served beyond loopback, or null. */
 export function adminWarning(host: string, admin: AdminOptions | undefined): string | null {
   if (!admin || LOOPBACK.test(host)) return null
-  const risk = admin.token === undefined
-    ? 'without a token: anyone who can reach the port can reload the model (hint: set --admin-token or RESFLOW_ADMIN_TOKEN, or bind --host 127.0.0.1)'
-    : 'the token travels in clear over plain HTTP (hint: keep the port behind a TLS proxy or a firewall, or bind --host 127.0.0.1)'
+  const risk =
+    admin.token === undefined
+      ? 'without a token: anyone who can reach the port can reload the model (hint: set --admin-token or RESFLOW_ADMIN_TOKEN, or bind --host 127.0.0.1)'
+      : 'the token travels in clear over plain HTTP (hint: keep the port behind a TLS proxy or a firewall, or bind --host 127.0.0.1)'
   return `warning: POST /admin/reload is served on ${host}, beyond loopback, ${risk}`
 }

@@ -13,7 +13,11 @@ export interface Stoppable {
 }
 
 /** Installs the listeners; returns a function that removes them. `log` receives one line per event. */
-export function handleSignals(server: Stoppable, handler: Handler, log: (line: string) => void = console.error): () => void {
+export function handleSignals(
+  server: Stoppable,
+  handler: Handler,
+  log: (line: string) => void = console.error,
+): () => void {
   const onHup = () => {
     void handler.reload().then((res) => log(`SIGHUP: ${res.body}`))
   }
@@ -23,11 +27,17 @@ export function handleSignals(server: Stoppable, handler: Handler, log: (line: s
     stopping = true
     log(`${signal}: finishing in-flight requests (at most ${server.shutdownTimeoutMs} ms), then exiting`)
     void server.close().then(({ dropped }) => {
-      if (dropped > 0) log(`shutdown deadline of ${server.shutdownTimeoutMs} ms passed: closed ${dropped} connection${dropped === 1 ? '' : 's'} still open`)
+      if (dropped > 0)
+        log(
+          `shutdown deadline of ${server.shutdownTimeoutMs} ms passed: closed ${dropped} connection${dropped === 1 ? '' : 's'} still open`,
+        )
       log('closed')
     })
   }
-  const stops: [NodeJS.Signals, () => void][] = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')]]
+  const stops: [NodeJS.Signals, () => void][] = [
+    ['SIGTERM', onStop('SIGTERM')],
+    ['SIGINT', onStop('SIGINT')],
+  ]
   process.on('SIGHUP', onHup)
   for (const [s, f] of stops) process.on(s, f)
   return () => {

@@ -24,9 +24,20 @@ export interface DenseStepArgs {
 
 export function createAfterRun(init: DenseWorkerInit): AfterRun {
   const optimizer = new DenseOptimizer(init.config)
-  optimizer.load({ step: 0, m: Object.fromEntries(init.params.map((p) => [p.name, p.m])), v: Object.fromEntries(init.params.map((p) => [p.name, p.v])) })
-  const params: ParamEntry[] = init.params.map((p) => ({ name: p.name, shape: [p.values.length], values: p.values, trainable: true, decay: p.decay }))
-  const grads = (outputs: Readonly<Record<string, Float32Array>>) => new Map(params.map((p) => [p.name, outputs[gradName(p.name)]!]))
+  optimizer.load({
+    step: 0,
+    m: Object.fromEntries(init.params.map((p) => [p.name, p.m])),
+    v: Object.fromEntries(init.params.map((p) => [p.name, p.v])),
+  })
+  const params: ParamEntry[] = init.params.map((p) => ({
+    name: p.name,
+    shape: [p.values.length],
+    values: p.values,
+    trainable: true,
+    decay: p.decay,
+  }))
+  const grads = (outputs: Readonly<Record<string, Float32Array>>) =>
+    new Map(params.map((p) => [p.name, outputs[gradName(p.name)]]))
   let scale = 1
   return {
     consumes: new Set(params.map((p) => gradName(p.name))),

@@ -35,25 +35,45 @@ export const initialEarlyStop = (): EarlyStopState => ({ best: -Infinity, bestEp
 /** Readable name of the monitored value, e.g. "mean val AUC" or "val AUC(purchase)". */
 export function describeMonitor(config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>): string {
   if (config.metric === 'task-auc') return `val AUC(${config.task})`
-  if (config.metric === 'weighted-auc') return `weighted val AUC(${Object.entries(config.weights ?? {}).map(([t, w]) => `${t}×${w}`).join(', ')})`
+  if (config.metric === 'weighted-auc')
+    return `weighted val AUC(${Object.entries(config.weights ?? {})
+      .map(([t, w]) => `${t}×${w}`)
+      .join(', ')})`
   return 'mean val AUC'
 }
 
 /** Checks that the tasks named by the config exist; `file` and `field` locate errors. */
-export function checkMonitor(config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>, tasks: readonly string[], file?: string, field = 'earlyStopping'): void {
-  const named = config.metric === 'task-auc' ? [config.task ?? ''] : config.metric === 'weighted-auc' ? Object.keys(config.weights ?? {}) : []
+export function checkMonitor(
+  config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>,
+  tasks: readonly string[],
+  file?: string,
+  field = 'earlyStopping',
+): void {
+  const named =
+    config.metric === 'task-auc'
+      ? [config.task ?? '']
+      : config.metric === 'weighted-auc'
+        ? Object.keys(config.weights ?? {})
+        : []
   for (const task of named) {
     if (!tasks.includes(task)) {
       const where = config.metric === 'task-auc' ? `${field}.task` : `${field}.weights.${task}`
-      throw new ConfigError(`${file ? `${file}: ` : ''}${where}: unknown task "${task}" (tasks: ${tasks.join(', ')})`, { file, field: where })
+      throw new ConfigError(`${file ? `${file}: ` : ''}${where}: unknown task "${task}" (tasks: ${tasks.join(', ')})`, {
+        file,
+        field: where,
+      })
     }
   }
 }
 
 /** The monitored value from per-task validation AUCs. */
-export function monitorValue(config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>, valAuc: Record<string, number>): number {
+export function monitorValue(
+  config: Pick<EarlyStoppingConfig, 'metric' | 'task' | 'weights'>,
+  valAuc: Record<string, number>,
+): number {
   if (config.metric === 'task-auc') return valAuc[config.task!] ?? NaN
-  const weights = config.metric === 'weighted-auc' ? config.weights! : Object.fromEntries(Object.keys(valAuc).map((t) => [t, 1]))
+  const weights =
+    config.metric === 'weighted-auc' ? config.weights! : Object.fromEntries(Object.keys(valAuc).map((t) => [t, 1]))
   let sum = 0
   let total = 0
   for (const [task, w] of Object.entries(weights)) {
@@ -64,7 +84,12 @@ export function monitorValue(config: Pick<EarlyStoppingConfig, 'metric' | 'task'
 }
 
 /** The state after one more epoch, whether it improved, and whether to stop now. */
-export function updateEarlyStop(state: EarlyStopState, epoch: number, value: number, config: Pick<EarlyStoppingConfig, 'patience' | 'minDelta'>): { state: EarlyStopState; improved: boolean; stop: boolean } {
+export function updateEarlyStop(
+  state: EarlyStopState,
+  epoch: number,
+  value: number,
+  config: Pick<EarlyStoppingConfig, 'patience' | 'minDelta'>,
+): { state: EarlyStopState; improved: boolean; stop: boolean } {
   // NaN (e.g. an AUC undefined on a one-class validation split) never counts as an improvement
   const improved = Number.isFinite(value) && (state.bestEpoch === 0 || value > state.best + config.minDelta)
   const next = improved ? { best: value, bestEpoch: epoch, badEpochs: 0 } : { ...state, badEpochs: state.badEpochs + 1 }

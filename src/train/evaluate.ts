@@ -27,7 +27,10 @@ export interface Predictions {
 }
 
 /** Runs inference over every batch and concatenates the outputs. */
-export async function collectPredictions(session: TrainSession, batches: AsyncIterable<Batch> | Iterable<Batch>): Promise<Predictions> {
+export async function collectPredictions(
+  session: TrainSession,
+  batches: AsyncIterable<Batch> | Iterable<Batch>,
+): Promise<Predictions> {
   const tasks = session.model.tasks
   const probs: Record<string, Float32Array[]> = Object.fromEntries(tasks.map((t) => [t, []]))
   const labels: Record<string, Float32Array[]> = Object.fromEntries(tasks.map((t) => [t, []]))
@@ -37,8 +40,8 @@ export async function collectPredictions(session: TrainSession, batches: AsyncIt
   for await (const batch of batches) {
     const p = await session.predict(batch)
     for (const t of tasks) {
-      probs[t]!.push(p[t]!)
-      labels[t]!.push(Float32Array.from(batch.labels[t]!))
+      probs[t].push(p[t])
+      labels[t].push(Float32Array.from(batch.labels[t]))
     }
     if (batch.group) groups.push(Float64Array.from(batch.group))
     else hasGroups = false
@@ -46,8 +49,8 @@ export async function collectPredictions(session: TrainSession, batches: AsyncIt
   }
   const out: Predictions = {
     rows,
-    probs: Object.fromEntries(tasks.map((t) => [t, concat(probs[t]!, Float32Array)])),
-    labels: Object.fromEntries(tasks.map((t) => [t, concat(labels[t]!, Float32Array)])),
+    probs: Object.fromEntries(tasks.map((t) => [t, concat(probs[t], Float32Array)])),
+    labels: Object.fromEntries(tasks.map((t) => [t, concat(labels[t], Float32Array)])),
   }
   if (hasGroups && groups.length > 0) out.groups = concat(groups, Float64Array)
   return out
@@ -81,12 +84,26 @@ export interface ScoreOptions {
 export function scorePredictions(pred: Predictions, options: ScoreOptions): MetricRecord[] {
   const { model, seed, split } = options
   const tasks = [...options.tasks]
-  const records: MetricRecord[] = computeTaskMetrics({ tasks, probs: pred.probs, labels: pred.labels, groups: pred.groups, ks: options.ks }).map((m) => ({ model, seed, split, ...m }))
+  const records: MetricRecord[] = computeTaskMetrics({
+    tasks,
+    probs: pred.probs,
+    labels: pred.labels,
+    groups: pred.groups,
+    ks: options.ks,
+  }).map((m) => ({ model, seed, split, ...m }))
   if (options.fusion) {
     const score = fuse(options.fusion, pred.probs)
-    const last = tasks[tasks.length - 1]!
-    records.push({ model, seed, split, task: 'fused', metric: 'auc', value: computeAuc(score, pred.labels[last]!) })
-    for (const task of tasks.slice(0, -1)) records.push({ model, seed, split, task: 'fused', metric: `auc@${task}`, value: computeAuc(score, pred.labels[task]!) })
+    const last = tasks[tasks.length - 1]
+    records.push({ model, seed, split, task: 'fused', metric: 'auc', value: computeAuc(score, pred.labels[last]) })
+    for (const task of tasks.slice(0, -1))
+      records.push({
+        model,
+        seed,
+        split,
+        task: 'fused',
+        metric: `auc@${task}`,
+        value: computeAuc(score, pred.labels[task]),
+      })
   }
   return records
 }
@@ -102,8 +119,14 @@ export interface LoadedRun {
 export async function loadRun(runDir: string, options: { threads?: number } = {}): Promise<LoadedRun> {
   const snapshot = readRun(runDir)
   const { manifest, weights } = snapshot
-  const preprocessing = validateConfig(snapshot.preprocessing, runFiles(snapshot.dir).preprocessing, PreprocessingSchema)
-  const model = buildModel(inputSpecOf(preprocessing), manifest.modelConfig as ModelConfigInput, { positiveRates: manifest.positiveRates })
+  const preprocessing = validateConfig(
+    snapshot.preprocessing,
+    runFiles(snapshot.dir).preprocessing,
+    PreprocessingSchema,
+  )
+  const model = buildModel(inputSpecOf(preprocessing), manifest.modelConfig as ModelConfigInput, {
+    positiveRates: manifest.positiveRates,
+  })
   const session = await TrainSession.create(model, { seed: manifest.seed, threads: options.threads })
   loadSessionWeights(session, weights)
   return { session, manifest, preprocessing }
@@ -135,13 +158,31 @@ export function runDatasetName(manifest: RunManifest): string | undefined {
  * Encodes the data at `path` with the run's preprocessing and scores it: records and predictions. `path` is
  * a file, a glob, a dataset folder (one split of it, see `split`), or an already resolved `resolveDataPath` result.
  */
-export async function evaluateRun(run: LoadedRun, path: string | ResolvedDataPath, options: EvaluateOptions = {}): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath; report: EncodeReport }> {
-  const source = typeof path === 'string' ? await resolveDataPath(path, { dataset: options.dataset ?? runDatasetName(run.manifest), split: options.split, cacheDir: options.cacheDir }) : path
+export async function evaluateRun(
+  run: LoadedRun,
+  path: string | ResolvedDataPath,
+  options: EvaluateOptions = {},
+): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath; report: EncodeReport }> {
+  const source =
+    typeof path === 'string'
+      ? await resolveDataPath(path, {
+          dataset: options.dataset ?? runDatasetName(run.manifest),
+          split: options.split,
+          cacheDir: options.cacheDir,
+        })
+      : path
   const data = await encodeDataset(run.preprocessing, source.files, { rowIndex: options.rowIndex })
   // unshuffled batches: prediction i is encoded row i
   const predictions = await collectPredictions(run.session, data.batches(options.batchSize ?? 8192))
   if (data.columns.readRow) predictions.readRows = data.columns.readRow
   const split = source.split ?? options.split ?? 'test'
-  const records = scorePredictions(predictions, { model: run.manifest.model, seed: run.manifest.seed, split, tasks: run.manifest.tasks, fusion: run.manifest.fusion, ks: options.ks })
+  const records = scorePredictions(predictions, {
+    model: run.manifest.model,
+    seed: run.manifest.seed,
+    split,
+    tasks: run.manifest.tasks,
+    fusion: run.manifest.fusion,
+    ks: options.ks,
+  })
   return { records, predictions, source, report: data.report }
 }

@@ -26,9 +26,8 @@ import { z } from 'zod'
 import { loadConfigFile } from '../config/load.js'
 import { type DataConfig, type Experiment, ExperimentSchema } from '../config/experiment.js'
 import { ConfigError } from '../errors.js'
-import { commonOptions } from '../models/common.js'
+import type { commonOptions } from '../models/common.js'
 import { MODEL_NAMES, type ModelConfigInput, isModelName, parseModelConfig } from '../models/registry.js'
-
 
 export interface LoadOptions {
   /** where generated data of the package's own configs goes (default: RESFLOW_CACHE, else ./.cache) */
@@ -38,7 +37,11 @@ export interface LoadOptions {
 /** Reads and validates an experiment file; resolves data paths against the file's folder (see the header). */
 export function loadExperiment(file: string, options: LoadOptions = {}): Experiment {
   const parsed = loadConfigFile(file, ExperimentSchema)
-  const experiment = { ...parsed, file, data: resolveDataPaths(parsed.data, resolve(file), cacheRoot(options.cacheRoot)) }
+  const experiment = {
+    ...parsed,
+    file,
+    data: resolveDataPaths(parsed.data, resolve(file), cacheRoot(options.cacheRoot)),
+  }
   checkExperiment(experiment)
   return experiment
 }
@@ -53,9 +56,11 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const manifest = join(dir, 'package.json')
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'resflow') return dir
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'resflow')
+      return dir
     const parent = dirname(dir)
-    if (parent === dir) throw new ConfigError(`resflow: no package.json of resflow above ${fileURLToPath(import.meta.url)}`)
+    if (parent === dir)
+      throw new ConfigError(`resflow: no package.json of resflow above ${fileURLToPath(import.meta.url)}`)
     dir = parent
   }
 }
@@ -74,7 +79,14 @@ function resolveDataPaths(data: DataConfig, file: string, cache: string): DataCo
     const cached = rel.split(sep)
     return cached[0] === '.cache' ? join(cache, ...cached.slice(1)) : resolve(rel)
   }
-  return { ...data, dir: dataPath(data.dir), train: dataPath(data.train), val: dataPath(data.val), test: dataPath(data.test), schema: abs(data.schema) }
+  return {
+    ...data,
+    dir: dataPath(data.dir),
+    train: dataPath(data.train),
+    val: dataPath(data.val),
+    test: dataPath(data.test),
+    schema: abs(data.schema),
+  }
 }
 
 /** A model preset: a file like configs/models/resflow.yaml, `model: NAME` and that model's options. */
@@ -88,7 +100,12 @@ const PresetSchema = z.looseObject({ model: z.string().min(1) })
 /** The presets shipped in configs/models/, by name (file name without .yaml). */
 export function presetNames(): string[] {
   const dir = join(packageRoot(), 'configs', 'models')
-  return existsSync(dir) ? readdirSync(dir).filter((f) => extname(f) === '.yaml').map((f) => basename(f, '.yaml')).sort() : []
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => extname(f) === '.yaml')
+        .map((f) => basename(f, '.yaml'))
+        .sort()
+    : []
 }
 
 /**
@@ -107,7 +124,10 @@ export function loadModelPreset(ref: string): ModelPreset {
   const looksLikeFile = ref.includes('/') || ref.includes(sep) || ['.yaml', '.yml', '.json'].includes(extname(ref))
   const file = looksLikeFile ? ref : join(packageRoot(), 'configs', 'models', `${ref}.yaml`)
   if (!looksLikeFile && !existsSync(file)) {
-    throw new ConfigError(`--model: unknown model or preset "${ref}" (models: ${MODEL_NAMES.join(', ')}; presets: ${presetNames().join(', ')}; or a preset file)`, { field: '--model' })
+    throw new ConfigError(
+      `--model: unknown model or preset "${ref}" (models: ${MODEL_NAMES.join(', ')}; presets: ${presetNames().join(', ')}; or a preset file)`,
+      { field: '--model' },
+    )
   }
   const model = loadConfigFile(file, PresetSchema) as ModelConfigInput
   withFile(file, () => parseModelConfig(model))
@@ -126,10 +146,14 @@ export function checkExperiment(e: Experiment): void {
   const fail = (field: string, message: string) => {
     throw new ConfigError(`${e.file}: ${field}: ${message}`, { file: e.file, field })
   }
-  if (!e.data.dir && !e.data.train) fail('data', 'give either dir (a folder in the adapter\'s layout) or train and val files')
-  if (e.data.train && !e.data.val && !e.data.dir) fail('data.val', 'expected a validation file next to data.train (early stopping needs one)')
-  if (e.earlyStopping.metric === 'task-auc' && !e.earlyStopping.task) fail('earlyStopping.task', 'metric task-auc needs the task to monitor, e.g. task: purchase')
-  if (e.earlyStopping.metric === 'weighted-auc' && !e.earlyStopping.weights) fail('earlyStopping.weights', 'metric weighted-auc needs weights per task, e.g. weights: {click: 1, purchase: 2}')
+  if (!e.data.dir && !e.data.train)
+    fail('data', "give either dir (a folder in the adapter's layout) or train and val files")
+  if (e.data.train && !e.data.val && !e.data.dir)
+    fail('data.val', 'expected a validation file next to data.train (early stopping needs one)')
+  if (e.earlyStopping.metric === 'task-auc' && !e.earlyStopping.task)
+    fail('earlyStopping.task', 'metric task-auc needs the task to monitor, e.g. task: purchase')
+  if (e.earlyStopping.metric === 'weighted-auc' && !e.earlyStopping.weights)
+    fail('earlyStopping.weights', 'metric weighted-auc needs weights per task, e.g. weights: {click: 1, purchase: 2}')
   for (const key of ['lossWeights', 'positiveWeights', 'uncertaintyWeighting'] as const) {
     if (e.loss && key in e.model) fail(`model.${key}`, 'the loss is set in the loss section; give it there only')
   }
@@ -145,7 +169,8 @@ export function withFile<T>(file: string, fn: () => T): T {
   try {
     return fn()
   } catch (err) {
-    if (err instanceof ConfigError && !err.message.startsWith(file)) throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
+    if (err instanceof ConfigError && !err.message.startsWith(file))
+      throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
     throw err
   }
 }
@@ -154,7 +179,15 @@ export function withFile<T>(file: string, fn: () => T): T {
  * Options that mean the same in every model (the embedding width, dropout, and the layer recipe);
  * `towers` does not (ResFlow's whole towers, MMoE's towers above the experts).
  */
-const SHARED_KEYS = ['embeddingDim', 'dropout', 'inputBatchNorm', 'init', 'preluSlopes', 'blockBatchNorm', 'priorBias'] satisfies (keyof typeof commonOptions)[]
+const SHARED_KEYS = [
+  'embeddingDim',
+  'dropout',
+  'inputBatchNorm',
+  'init',
+  'preluSlopes',
+  'blockBatchNorm',
+  'priorBias',
+] satisfies (keyof typeof commonOptions)[]
 
 /**
  * The model config of `name`: for the experiment's own model, its options; for another model, the
@@ -163,7 +196,9 @@ const SHARED_KEYS = ['embeddingDim', 'dropout', 'inputBatchNorm', 'init', 'prelu
  */
 export function modelConfigFor(e: Pick<Experiment, 'model' | 'loss' | 'compare'>, name: string): ModelConfigInput {
   const own = name === e.model.model
-  const base: Record<string, unknown> = own ? { ...e.model } : Object.fromEntries(SHARED_KEYS.filter((k) => k in e.model).map((k) => [k, e.model[k]]))
+  const base: Record<string, unknown> = own
+    ? { ...e.model }
+    : Object.fromEntries(SHARED_KEYS.filter((k) => k in e.model).map((k) => [k, e.model[k]]))
   const loss: Record<string, unknown> = {}
   if (e.loss?.weights) loss.lossWeights = e.loss.weights
   if (e.loss?.positiveWeights) loss.positiveWeights = e.loss.positiveWeights
@@ -178,10 +213,14 @@ export function withSetting(e: Experiment, field: string, value: unknown): Exper
   let node = copy
   for (const key of keys.slice(0, -1)) {
     if (node[key] === undefined) node[key] = {}
-    if (typeof node[key] !== 'object' || node[key] === null) throw new ConfigError(`${e.file}: compare.sweep.field: "${field}" goes through "${key}", which is not an object`, { file: e.file, field: 'compare.sweep.field' })
+    if (typeof node[key] !== 'object' || node[key] === null)
+      throw new ConfigError(
+        `${e.file}: compare.sweep.field: "${field}" goes through "${key}", which is not an object`,
+        { file: e.file, field: 'compare.sweep.field' },
+      )
     node = node[key] as Record<string, unknown>
   }
-  node[keys[keys.length - 1]!] = value
+  node[keys[keys.length - 1]] = value
   const out = copy as Experiment
   checkExperiment(out)
   return out
@@ -191,6 +230,17 @@ export function withSetting(e: Experiment, field: string, value: unknown): Exper
 export function fingerprint(e: Experiment, modelConfig: ModelConfigInput, seed: number): string {
   const { data, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads, workers } = e
   // workers changes the result (BatchNorm per shard, rounding); 1 is left out so earlier runs keep their fingerprint
-  const key = JSON.stringify({ data, modelConfig, optimizer, sparseOptimizer, embeddingInitStd, batchSize, earlyStopping, threads, seed, ...(workers > 1 ? { workers } : {}) })
+  const key = JSON.stringify({
+    data,
+    modelConfig,
+    optimizer,
+    sparseOptimizer,
+    embeddingInitStd,
+    batchSize,
+    earlyStopping,
+    threads,
+    seed,
+    ...(workers > 1 ? { workers } : {}),
+  })
   return createHash('sha256').update(key).digest('hex').slice(0, 16)
 }

@@ -57,7 +57,21 @@ export class DenseOptimizer {
       const { m, v } = this.moments(p)
       const wd = p.decay ? weightDecay : 0
       if (wd === 0 && scale === 1) sq += adamPlain(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps)
-      else sq += adamGeneral(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps, scale, decoupled ? 0 : wd, decoupled ? lr * wd : 0)
+      else
+        sq += adamGeneral(
+          p.values,
+          g,
+          m,
+          v,
+          b1,
+          b2,
+          stepSize,
+          invSqrtC2,
+          eps,
+          scale,
+          decoupled ? 0 : wd,
+          decoupled ? lr * wd : 0,
+        )
     }
     return sq
   }
@@ -101,40 +115,63 @@ export function gradientNorm(grads: Iterable<Float32Array>): number {
   let sq = 0
   for (const g of grads) {
     let s = 0
-    for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!
+    for (let i = 0; i < g.length; i++) s += g[i] * g[i]
     sq += s
   }
   return Math.sqrt(sq)
 }
 
 /** Adam on one tensor, no decay, no clipping (the common case: one tight loop). Returns Σ g². */
-function adamPlain(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, stepSize: number, invSqrtC2: number, eps: number): number {
+function adamPlain(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  b1: number,
+  b2: number,
+  stepSize: number,
+  invSqrtC2: number,
+  eps: number,
+): number {
   const a1 = 1 - b1
   const a2 = 1 - b2
   let sq = 0
   for (let i = 0; i < w.length; i++) {
-    const gi = g[i]!
+    const gi = g[i]
     sq += gi * gi
-    const mi = b1 * m[i]! + a1 * gi
-    const vi = b2 * v[i]! + a2 * gi * gi
+    const mi = b1 * m[i] + a1 * gi
+    const vi = b2 * v[i] + a2 * gi * gi
     m[i] = mi
     v[i] = vi
-    w[i] = w[i]! - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps)
+    w[i] = w[i] - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps)
   }
   return sq
 }
 
 /** Adam with a gradient scale (clipping), L2 added to the gradient (`l2`) or decoupled decay (`decay` = lr·wd). Returns Σ g² (unscaled). */
-function adamGeneral(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, stepSize: number, invSqrtC2: number, eps: number, scale: number, l2: number, decay: number): number {
+function adamGeneral(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  b1: number,
+  b2: number,
+  stepSize: number,
+  invSqrtC2: number,
+  eps: number,
+  scale: number,
+  l2: number,
+  decay: number,
+): number {
   let sq = 0
   for (let i = 0; i < w.length; i++) {
-    sq += g[i]! * g[i]!
-    const gi = g[i]! * scale + l2 * w[i]!
-    const mi = b1 * m[i]! + (1 - b1) * gi
-    const vi = b2 * v[i]! + (1 - b2) * gi * gi
+    sq += g[i] * g[i]
+    const gi = g[i] * scale + l2 * w[i]
+    const mi = b1 * m[i] + (1 - b1) * gi
+    const vi = b2 * v[i] + (1 - b2) * gi * gi
     m[i] = mi
     v[i] = vi
-    const wi = w[i]! - decay * w[i]!
+    const wi = w[i] - decay * w[i]
     w[i] = wi - (stepSize * mi) / (Math.sqrt(vi) * invSqrtC2 + eps)
   }
   return sq

@@ -46,7 +46,10 @@ export interface ParallelStepArgs {
 const BARRIER_TIMEOUT_MS = 120_000
 
 /** Shared buffers for `workers` workers over these parameters. */
-export function parallelDenseBuffers(params: readonly Pick<ParamEntry, 'values'>[], workers: number): Pick<ParallelDenseInit, 'slots' | 'partial' | 'control'> {
+export function parallelDenseBuffers(
+  params: readonly Pick<ParamEntry, 'values'>[],
+  workers: number,
+): Pick<ParallelDenseInit, 'slots' | 'partial' | 'control'> {
   const total = params.reduce((a, p) => a + p.values.length, 0)
   return {
     slots: new Float32Array(new SharedArrayBuffer(Math.max(1, workers * total) * 4)),
@@ -72,7 +75,10 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
 
   // per number of workers taking part: this worker's pieces of the parameters, as entries of their own
   // (Adam is element-wise, so a piece updates exactly as its part of the whole tensor would)
-  const pieces = new Map<number, { optimizer: DenseOptimizer; params: ParamEntry[]; grads: Map<string, Float32Array> }>()
+  const pieces = new Map<
+    number,
+    { optimizer: DenseOptimizer; params: ParamEntry[]; grads: Map<string, Float32Array> }
+  >()
   const piecesFor = (active: number) => {
     let got = pieces.get(active)
     if (got) return got
@@ -82,12 +88,12 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
     const m: Record<string, Float32Array> = {}
     const v: Record<string, Float32Array> = {}
     init.params.forEach((p, i) => {
-      const a = Math.max(lo, offsets[i]!)
-      const b = Math.min(hi, offsets[i]! + p.values.length)
+      const a = Math.max(lo, offsets[i])
+      const b = Math.min(hi, offsets[i] + p.values.length)
       if (a >= b) return
-      const name = `${p.name}@${a - offsets[i]!}`
-      const from = a - offsets[i]!
-      const to = b - offsets[i]!
+      const name = `${p.name}@${a - offsets[i]}`
+      const from = a - offsets[i]
+      const to = b - offsets[i]
       params.push({ name, shape: [to - from], values: p.values.subarray(from, to), trainable: true, decay: p.decay })
       grads.set(name, reduced.subarray(a, b))
       m[name] = p.m.subarray(from, to)
@@ -111,7 +117,10 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
     const deadline = Date.now() + BARRIER_TIMEOUT_MS
     while (Atomics.load(control, 1) === generation) {
       const left = deadline - Date.now()
-      if (left <= 0) throw new RuntimeError(`data-parallel worker ${k}: waited ${BARRIER_TIMEOUT_MS / 1000} s for the step's other workers (did one fail?)`)
+      if (left <= 0)
+        throw new RuntimeError(
+          `data-parallel worker ${k}: waited ${BARRIER_TIMEOUT_MS / 1000} s for the step's other workers (did one fail?)`,
+        )
       Atomics.wait(control, 1, generation, left)
     }
   }
@@ -122,20 +131,20 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
     report(outputs, args) {
       const { weights } = args as ParallelStepArgs
       const active = weights.length
-      init.params.forEach((p, i) => slots.set(outputs[gradName(p.name)]!, k * total + offsets[i]!))
+      init.params.forEach((p, i) => slots.set(outputs[gradName(p.name)], k * total + offsets[i]))
       barrier(active) // every worker's gradients are in their slots
       const { lo, hi } = sliceOf(total, k, active)
       let sq = 0
       for (let i = lo; i < hi; i++) {
         let acc = 0
-        for (let j = 0; j < active; j++) acc += weights[j]! * slots[j * total + i]!
+        for (let j = 0; j < active; j++) acc += weights[j] * slots[j * total + i]
         reduced[i] = acc
-        sq += reduced[i]! * reduced[i]!
+        sq += reduced[i] * reduced[i]
       }
       partial[k] = sq
       barrier(active) // every slice's Σ g² is in
       let all = 0
-      for (let j = 0; j < active; j++) all += partial[j]!
+      for (let j = 0; j < active; j++) all += partial[j]
       const norm = Math.sqrt(all)
       scale = piecesFor(active).optimizer.clipScale(norm)
       return { gradNorm: norm }

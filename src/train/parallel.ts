@@ -57,19 +57,19 @@ export interface MergePlan {
 
 /** Σ_k w_k · x_k in shard order, in float64 (JS numbers), rounded to float32 once. */
 export function weightedSum(parts: readonly ArrayLike<number>[], weights: readonly number[]): Float32Array {
-  const n = parts[0]!.length
+  const n = parts[0].length
   for (const p of parts) if (p.length !== n) throw new ShapeError(`weightedSum: parts of ${n} and ${p.length} values`)
   const out = new Float32Array(n)
   if (parts.length === 2) {
     // the common case in one pass (the same sum, in the same order, as the loop below)
     const [x, y] = parts as [ArrayLike<number>, ArrayLike<number>]
     const [wx, wy] = weights as [number, number]
-    for (let i = 0; i < n; i++) out[i] = 0 + wx * x[i]! + wy * y[i]!
+    for (let i = 0; i < n; i++) out[i] = 0 + wx * x[i] + wy * y[i]
     return out
   }
   for (let i = 0; i < n; i++) {
     let acc = 0
-    for (let k = 0; k < parts.length; k++) acc += weights[k]! * parts[k]![i]!
+    for (let k = 0; k < parts.length; k++) acc += weights[k] * parts[k][i]
     out[i] = acc
   }
   return out
@@ -79,16 +79,20 @@ export function weightedSum(parts: readonly ArrayLike<number>[], weights: readon
  * Pooled moments of the whole batch from the shards' means and biased variances:
  * mean = Σ w_k m_k,  var = Σ w_k (v_k + (m_k − mean)²).
  */
-export function pooledMoments(means: readonly ArrayLike<number>[], variances: readonly ArrayLike<number>[], weights: readonly number[]): { mean: Float32Array; variance: Float32Array } {
-  const c = means[0]!.length
+export function pooledMoments(
+  means: readonly ArrayLike<number>[],
+  variances: readonly ArrayLike<number>[],
+  weights: readonly number[],
+): { mean: Float32Array; variance: Float32Array } {
+  const c = means[0].length
   const mean = new Float64Array(c)
   means.forEach((m, k) => {
-    for (let i = 0; i < c; i++) mean[i] += weights[k]! * m[i]!
+    for (let i = 0; i < c; i++) mean[i] += weights[k] * m[i]
   })
   const variance = new Float64Array(c)
   variances.forEach((v, k) => {
-    const m = means[k]!
-    for (let i = 0; i < c; i++) variance[i] += weights[k]! * (v[i]! + (m[i]! - mean[i]!) ** 2)
+    const m = means[k]
+    for (let i = 0; i < c; i++) variance[i] += weights[k] * (v[i] + (m[i] - mean[i]) ** 2)
   })
   return { mean: Float32Array.from(mean), variance: Float32Array.from(variance) }
 }
@@ -126,7 +130,11 @@ export class DataParallelProgram {
   ) {
     if (programs.length < 2) throw new RuntimeError('DataParallelProgram: needs at least 2 programs')
     this.lastActive = programs.length
-    this.plan = { ...plan, averaged: plan.averaged.filter((n) => !consumed.has(n)), rowGradients: plan.rowGradients.filter((n) => !consumed.has(n)) }
+    this.plan = {
+      ...plan,
+      averaged: plan.averaged.filter((n) => !consumed.has(n)),
+      rowGradients: plan.rowGradients.filter((n) => !consumed.has(n)),
+    }
   }
 
   get workers(): number {
@@ -137,7 +145,11 @@ export class DataParallelProgram {
    * Runs the shards. `afterArgs` (an object) goes to each worker's after-run work with the step's
    * shard weights added (`weights`, one per shard taking part).
    */
-  async run(feeds: Readonly<Record<string, Feed>>, dims: Readonly<Record<string, number>>, afterArgs?: object): Promise<Outputs> {
+  async run(
+    feeds: Readonly<Record<string, Feed>>,
+    dims: Readonly<Record<string, number>>,
+    afterArgs?: object,
+  ): Promise<Outputs> {
     const batch = dims.B
     if (!batch || batch < 1) throw new ShapeError('DataParallelProgram.run: dims.B must be a positive batch size')
     const shards = shardBatch(batch, this.programs.length)
@@ -149,7 +161,7 @@ export class DataParallelProgram {
     const t0 = performance.now()
     const parts = await Promise.all(
       shards.map((s, k) => {
-        const program = this.programs[k]!
+        const program = this.programs[k]
         const shardFeeds: Record<string, Feed> = {}
         for (const io of program.inputs) {
           const data = feeds[io.name]
@@ -174,14 +186,15 @@ export class DataParallelProgram {
   private merge(parts: readonly Outputs[], shards: readonly Shard[]): Outputs {
     const weights = shards.map((s) => s.weight)
     const out: Outputs = {}
-    const all = (name: string) => parts.map((p) => {
-      const v = p[name]
-      if (!v) throw new RuntimeError(`DataParallelProgram: a shard returned no output "${name}"`)
-      return v
-    })
+    const all = (name: string) =>
+      parts.map((p) => {
+        const v = p[name]
+        if (!v) throw new RuntimeError(`DataParallelProgram: a shard returned no output "${name}"`)
+        return v
+      })
     for (const name of this.plan.averaged) out[name] = weightedSum(all(name), weights)
     // numbers the after-run work reports (the gradient norm) are the same on every worker
-    for (const name of Object.keys(parts[0]!)) if (isAfterName(name)) out[name] = parts[0]![name]!
+    for (const name of Object.keys(parts[0])) if (isAfterName(name)) out[name] = parts[0][name]
     const concat = (name: string, scaled: boolean) => {
       const xs = all(name)
       const total = xs.reduce((a, x) => a + x.length, 0)
@@ -189,8 +202,8 @@ export class DataParallelProgram {
       let at = 0
       xs.forEach((x, k) => {
         if (scaled) {
-          const w = weights[k]!
-          for (let i = 0; i < x.length; i++) dst[at + i] = w * x[i]!
+          const w = weights[k]
+          for (let i = 0; i < x.length; i++) dst[at + i] = w * x[i]
         } else dst.set(x, at)
         at += x.length
       })

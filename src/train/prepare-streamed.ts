@@ -27,7 +27,14 @@ export const BLOCK_ROWS = 16384
 /** Bytes a row takes once encoded (multi-valued features counted at 8 ids a row). */
 export function bytesPerRow(prep: Preprocessing): number {
   const spec = inputSpecOf(prep)
-  return 4 * spec.sparse.length + 4 * 9 * spec.multi.length + 4 * spec.dense.length + 4 * spec.tasks.length + (prep.schema.group ? 8 : 0) + 4 * prep.schema.extra.length
+  return (
+    4 * spec.sparse.length +
+    4 * 9 * spec.multi.length +
+    4 * spec.dense.length +
+    4 * spec.tasks.length +
+    (prep.schema.group ? 8 : 0) +
+    4 * prep.schema.extra.length
+  )
 }
 
 /**
@@ -60,22 +67,32 @@ export function memoryNote(): string {
 
 /** Log lines of the features with a capacity: training values evicted, rows hashed (the counter of EncodeReport.hashed). */
 export function capacityLines(prep: Preprocessing, report: EncodeReport, split: string): string[] {
-  return prep.sparse.filter((f) => f.evicted !== undefined).map((f) => {
-    const rows = report.hashed?.[f.name]
-    const where = f.hashBuckets ? `share ${f.hashBuckets} hashed rows` : 'map to id 0'
-    return `data: ${f.name}: capacity ${f.vocab.length + 1 + (f.hashBuckets ?? 0)} rows; ${f.evicted} training values beyond it ${where}${rows !== undefined ? `; ${split}: ${rows} rows hashed` : ''}`
-  })
+  return prep.sparse
+    .filter((f) => f.evicted !== undefined)
+    .map((f) => {
+      const rows = report.hashed?.[f.name]
+      const where = f.hashBuckets ? `share ${f.hashBuckets} hashed rows` : 'map to id 0'
+      return `data: ${f.name}: capacity ${f.vocab.length + 1 + (f.hashBuckets ?? 0)} rows; ${f.evicted} training values beyond it ${where}${rows !== undefined ? `; ${split}: ${rows} rows hashed` : ''}`
+    })
 }
 
-export async function prepareStreamed(config: DataConfig, source: DataSource, preprocessing: Preprocessing, budgetBytes: number, log: (line: string) => void): Promise<PreparedData> {
+export async function prepareStreamed(
+  config: DataConfig,
+  source: DataSource,
+  preprocessing: Preprocessing,
+  budgetBytes: number,
+  log: (line: string) => void,
+): Promise<PreparedData> {
   const cacheDir = defaultCacheDir()
   const open = async (name: string, files: string[]): Promise<DiskTable> => {
     const dir = await encodedCacheDir(preprocessing, files, cacheDir)
     const res = await encodeToDisk(preprocessing, files, dir)
     const rate = Math.round(res.table.report.read / res.seconds)
-    log(res.hit
-      ? `data: ${name}: ${res.table.rows} encoded rows read from the cache ${dir}`
-      : `data: ${name}: first pass encoded ${res.table.report.read} rows in ${res.seconds.toFixed(1)}s (${rate} rows/s) into ${dir} (${memoryNote()})`)
+    log(
+      res.hit
+        ? `data: ${name}: ${res.table.rows} encoded rows read from the cache ${dir}`
+        : `data: ${name}: first pass encoded ${res.table.report.read} rows in ${res.seconds.toFixed(1)}s (${rate} rows/s) into ${dir} (${memoryNote()})`,
+    )
     capacityLines(preprocessing, res.table.report, name).forEach((l) => log(l))
     return res.table
   }
@@ -84,17 +101,27 @@ export async function prepareStreamed(config: DataConfig, source: DataSource, pr
   const test = source.test ? await open('test', source.test) : null
   const bufferRows = Math.max(BLOCK_ROWS, Math.floor(budgetBytes / (4 * train.bytesPerRow)))
   const bufferBlocks = Math.max(1, Math.floor(bufferRows / BLOCK_ROWS))
-  log(`data: block + buffer shuffle: blocks of ${BLOCK_ROWS} rows, ${bufferBlocks} blocks (${bufferBlocks * BLOCK_ROWS} rows, ${Math.round((bufferBlocks * BLOCK_ROWS * train.bytesPerRow) / 2 ** 20)} MB) a buffer`)
+  log(
+    `data: block + buffer shuffle: blocks of ${BLOCK_ROWS} rows, ${bufferBlocks} blocks (${bufferBlocks * BLOCK_ROWS} rows, ${Math.round((bufferBlocks * BLOCK_ROWS * train.bytesPerRow) / 2 ** 20)} MB) a buffer`,
+  )
   // validation and test read in file order with buffers an eighth of the training one: they are held alongside it
   const evalRows = Math.max(BLOCK_ROWS, Math.floor(bufferRows / 8))
   return {
     spec: inputSpecOf(preprocessing),
     preprocessing,
-    dataset: { name: config.dataset, ...(config.dir ? { dir: config.dir } : {}), files: { train: source.train, val: source.val, test: source.test } },
+    dataset: {
+      name: config.dataset,
+      ...(config.dir ? { dir: config.dir } : {}),
+      files: { train: source.train, val: source.val, test: source.test },
+    },
     rows: { train: train.rows, val: val.rows, test: test?.rows ?? 0 },
     positiveRates: train.positiveRates,
     // as in memory: a distinct order per epoch, the same for every run with this seed (and after --resume)
-    trainBatches: (seed, epoch, batchSize) => streamBatches(train, { batchSize, shuffle: { blockRows: BLOCK_ROWS, bufferBlocks, seed: (seed * 1000 + epoch) >>> 0 } }),
+    trainBatches: (seed, epoch, batchSize) =>
+      streamBatches(train, {
+        batchSize,
+        shuffle: { blockRows: BLOCK_ROWS, bufferBlocks, seed: (seed * 1000 + epoch) >>> 0 },
+      }),
     valBatches: (batchSize) => streamBatches(val, { batchSize, bufferRows: evalRows }),
     testBatches: (batchSize) => (test ? streamBatches(test, { batchSize, bufferRows: evalRows }) : null),
   }

@@ -12,7 +12,13 @@ import type { DatasetSchema } from '../data/schema.js'
 import { gatherDataset } from '../data/block-shuffle.js'
 import type { EncodedDataset } from '../data/dataset.js'
 import { encodeDataset } from '../data/encode.js'
-import { DEFAULT_MEMORY_BUDGET_MB, capacityLines, estimateEncodedBytes, memoryNote, prepareStreamed } from './prepare-streamed.js'
+import {
+  DEFAULT_MEMORY_BUDGET_MB,
+  capacityLines,
+  estimateEncodedBytes,
+  memoryNote,
+  prepareStreamed,
+} from './prepare-streamed.js'
 import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
 import { generateSynthetic } from '../data/synth.js'
 import { Rng } from '../engine/rng.js'
@@ -24,48 +30,79 @@ import type { DataSource, PreparedData } from './prepared-data.js'
 export type { DataSource, PreparedData } from './prepared-data.js'
 
 /** `file` (the experiment config) prefixes config errors. */
-export async function prepareData(config: DataConfig, log: (line: string) => void = () => {}, file?: string): Promise<PreparedData> {
+export async function prepareData(
+  config: DataConfig,
+  log: (line: string) => void = () => {},
+  file?: string,
+): Promise<PreparedData> {
   let source: DataSource
   try {
     source = await resolveSource(config, log)
   } catch (err) {
-    if (file && err instanceof ConfigError && !err.message.startsWith(file)) throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
+    if (file && err instanceof ConfigError && !err.message.startsWith(file))
+      throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
     throw err
   }
   if (config.tasks) source.schema = orderTasks(source.schema, config.tasks, file)
   const t0 = performance.now()
   const preprocessing = await fitPreprocessing(source.schema, source.train)
-  log(`data: preprocessing fitted on ${preprocessing.fit.rows} training rows in ${((performance.now() - t0) / 1000).toFixed(1)}s (${memoryNote()})`)
+  log(
+    `data: preprocessing fitted on ${preprocessing.fit.rows} training rows in ${((performance.now() - t0) / 1000).toFixed(1)}s (${memoryNote()})`,
+  )
   const budgetBytes = (config.memoryBudgetMB ?? DEFAULT_MEMORY_BUDGET_MB) * 2 ** 20
-  const estimate = await estimateEncodedBytes(preprocessing, [...source.train, ...source.val, ...(source.test ?? [])], budgetBytes)
+  const estimate = await estimateEncodedBytes(
+    preprocessing,
+    [...source.train, ...source.val, ...(source.test ?? [])],
+    budgetBytes,
+  )
   if (estimate > budgetBytes) {
-    if (config.splitVal) throw new ConfigError(`data.splitVal: the encoded data (about ${mb(estimate)} MB) is over data.memoryBudgetMB (${mb(budgetBytes)} MB) and is streamed from disk, which splitVal does not support; give a val file or raise data.memoryBudgetMB`, { field: 'data.splitVal' })
-    log(`data: the encoded splits take about ${mb(estimate)} MB, over the memory budget of ${mb(budgetBytes)} MB (data.memoryBudgetMB): streaming them from the on-disk cache with a block + buffer shuffle`)
+    if (config.splitVal)
+      throw new ConfigError(
+        `data.splitVal: the encoded data (about ${mb(estimate)} MB) is over data.memoryBudgetMB (${mb(budgetBytes)} MB) and is streamed from disk, which splitVal does not support; give a val file or raise data.memoryBudgetMB`,
+        { field: 'data.splitVal' },
+      )
+    log(
+      `data: the encoded splits take about ${mb(estimate)} MB, over the memory budget of ${mb(budgetBytes)} MB (data.memoryBudgetMB): streaming them from the on-disk cache with a block + buffer shuffle`,
+    )
     return prepareStreamed(config, source, preprocessing, budgetBytes, log)
   }
   const t1 = performance.now()
   const train = await encodeDataset(preprocessing, source.train)
   const encodeSeconds = (performance.now() - t1) / 1000
-  log(`data: first pass encoded ${train.report.read} training rows in ${encodeSeconds.toFixed(1)}s (${Math.round(train.report.read / encodeSeconds)} rows/s)`)
+  log(
+    `data: first pass encoded ${train.report.read} training rows in ${encodeSeconds.toFixed(1)}s (${Math.round(train.report.read / encodeSeconds)} rows/s)`,
+  )
   capacityLines(preprocessing, train.report, 'train').forEach((l) => log(l))
   let val = await encodeDataset(preprocessing, source.val)
   let test = source.test ? await encodeDataset(preprocessing, source.test) : null
   if (config.splitVal) {
-    if (test) throw new ConfigError(`data.splitVal: the data already has a test split (${source.test!.join(', ')}); drop splitVal or the test file`, { field: 'data.splitVal' })
+    if (test)
+      throw new ConfigError(
+        `data.splitVal: the data already has a test split (${source.test!.join(', ')}); drop splitVal or the test file`,
+        { field: 'data.splitVal' },
+      )
     const halves = splitRows(val, config.splitVal.seed, config.splitVal.valFraction)
     val = halves.val
     test = halves.test
   }
-  log(`data: ${train.rows} train, ${val.rows} val, ${test?.rows ?? 0} test rows encoded in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
+  log(
+    `data: ${train.rows} train, ${val.rows} val, ${test?.rows ?? 0} test rows encoded in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+  )
   const spec = inputSpecOf(preprocessing)
   return {
     spec,
     preprocessing,
-    dataset: { name: config.dataset, ...(config.dir ? { dir: config.dir } : {}), ...(config.splitVal ? { splitVal: config.splitVal } : {}), files: { train: source.train, val: source.val, test: source.test } },
+    dataset: {
+      name: config.dataset,
+      ...(config.dir ? { dir: config.dir } : {}),
+      ...(config.splitVal ? { splitVal: config.splitVal } : {}),
+      files: { train: source.train, val: source.val, test: source.test },
+    },
     rows: { train: train.rows, val: val.rows, test: test?.rows ?? 0 },
     positiveRates: positiveRates(train.all(), spec.tasks),
     // a distinct permutation per epoch, the same for every run with this seed (and after --resume)
-    trainBatches: (seed, epoch, batchSize) => train.batches(batchSize, { shuffle: true, seed: (seed * 1000 + epoch) >>> 0 }),
+    trainBatches: (seed, epoch, batchSize) =>
+      train.batches(batchSize, { shuffle: true, seed: (seed * 1000 + epoch) >>> 0 }),
     valBatches: (batchSize) => val.batches(batchSize),
     testBatches: (batchSize) => (test ? test.batches(batchSize) : null),
   }
@@ -78,20 +115,26 @@ export async function encodeWithRun(preprocessing: Preprocessing, path: string):
 
 async function resolveSource(config: DataConfig, log: (line: string) => void): Promise<DataSource> {
   if (config.generate) {
-    if (config.dataset !== 'synthetic') throw new ConfigError(`data.generate: only the synthetic dataset is generated, got dataset "${config.dataset}"`, { field: 'data.generate' })
-    if (!config.dir) throw new ConfigError('data.dir: the folder to generate the synthetic data into', { field: 'data.dir' })
+    if (config.dataset !== 'synthetic')
+      throw new ConfigError(`data.generate: only the synthetic dataset is generated, got dataset "${config.dataset}"`, {
+        field: 'data.generate',
+      })
+    if (!config.dir)
+      throw new ConfigError('data.dir: the folder to generate the synthetic data into', { field: 'data.dir' })
     try {
       await ensureSynthetic(config.dir, config.generate, log)
     } catch (err) {
       // the generator names its option (tasks: ...); here it sits under data.generate
-      if (err instanceof ConfigError && err.field) throw new ConfigError(`data.generate.${err.message}`, { field: `data.generate.${err.field}`, cause: err })
+      if (err instanceof ConfigError && err.field)
+        throw new ConfigError(`data.generate.${err.message}`, { field: `data.generate.${err.field}`, cause: err })
       throw err
     }
   }
   const adapter = withField('data.dataset', () => getAdapter(config.dataset))
   if (config.dir) {
     const { schema, splits } = await adapter.resolve(config.dir, config.schema)
-    if (splits.val.length > 0) return { schema, train: splits.train, val: splits.val, test: splits.test.length > 0 ? splits.test : null }
+    if (splits.val.length > 0)
+      return { schema, train: splits.train, val: splits.val, test: splits.test.length > 0 ? splits.test : null }
     return { schema, ...withoutValFile(config, splits, log) }
   }
   const { schema } = await adapter.resolve(config.train!, config.schema)
@@ -103,19 +146,31 @@ async function resolveSource(config: DataConfig, log: (line: string) => void): P
  * weights would then be chosen on it and its figures would no longer be a test. With data.splitVal the test
  * file's rows are split in two (validation, test), as prepareData does with a val file; otherwise refuse.
  */
-function withoutValFile(config: DataConfig, splits: { train: string[]; test: string[] }, log: (line: string) => void): Omit<DataSource, 'schema'> {
+function withoutValFile(
+  config: DataConfig,
+  splits: { train: string[]; test: string[] },
+  log: (line: string) => void,
+): Omit<DataSource, 'schema'> {
   const names = (files: string[]) => files.map((f) => basename(f)).join(', ')
   if (splits.test.length > 0 && config.splitVal) {
     const share = Math.round(100 * config.splitVal.valFraction)
-    log(`data: ${config.dir} has no validation file: data.splitVal splits the rows of ${names(splits.test)}: about ${share}% validation (early stopping, fusion), the rest test (seed ${config.splitVal.seed})`)
+    log(
+      `data: ${config.dir} has no validation file: data.splitVal splits the rows of ${names(splits.test)}: about ${share}% validation (early stopping, fusion), the rest test (seed ${config.splitVal.seed})`,
+    )
     return { train: splits.train, val: splits.test, test: null }
   }
   const found = `train ${names(splits.train)}; ${splits.test.length > 0 ? `test ${names(splits.test)}` : 'no test file'}`
-  const why = splits.test.length > 0 ? 'early stopping and fusion weights would be chosen on the test file, whose figures would then no longer be a test' : 'early stopping and fusion weights need validation rows'
-  const fix = splits.test.length > 0
-    ? 'add a file whose name contains "val", set data.splitVal to split the test file\'s rows into validation and test, or give data.train, data.val and data.test'
-    : 'add a file whose name contains "val", or give data.train and data.val'
-  throw new ConfigError(`data.dir: ${config.dir} has no validation file (found: ${found}); ${why}. To go on: ${fix}`, { field: 'data.dir' })
+  const why =
+    splits.test.length > 0
+      ? 'early stopping and fusion weights would be chosen on the test file, whose figures would then no longer be a test'
+      : 'early stopping and fusion weights need validation rows'
+  const fix =
+    splits.test.length > 0
+      ? 'add a file whose name contains "val", set data.splitVal to split the test file\'s rows into validation and test, or give data.train, data.val and data.test'
+      : 'add a file whose name contains "val", or give data.train and data.val'
+  throw new ConfigError(`data.dir: ${config.dir} has no validation file (found: ${found}); ${why}. To go on: ${fix}`, {
+    field: 'data.dir',
+  })
 }
 
 function withField<T>(field: string, fn: () => T): T {
@@ -131,34 +186,54 @@ function withField<T>(field: string, fn: () => T): T {
 function orderTasks(schema: DatasetSchema, order: string[], file?: string): DatasetSchema {
   const have = schema.tasks.map((t) => t.name)
   if (order.length !== have.length || !have.every((t) => order.includes(t))) {
-    throw new ConfigError(`${file ? `${file}: ` : ''}data.tasks: expected an order of the dataset's tasks ${have.join(', ')}, got [${order.join(', ')}]`, { file, field: 'data.tasks' })
+    throw new ConfigError(
+      `${file ? `${file}: ` : ''}data.tasks: expected an order of the dataset's tasks ${have.join(', ')}, got [${order.join(', ')}]`,
+      { file, field: 'data.tasks' },
+    )
   }
   return { ...schema, tasks: order.map((name) => schema.tasks.find((t) => t.name === name)!) }
 }
 
 /** Generates synthetic data into `dir` unless it already holds data generated with the same settings. */
-async function ensureSynthetic(dir: string, generate: NonNullable<DataConfig['generate']>, log: (line: string) => void): Promise<void> {
+async function ensureSynthetic(
+  dir: string,
+  generate: NonNullable<DataConfig['generate']>,
+  log: (line: string) => void,
+): Promise<void> {
   const stamp = join(dir, 'generate.json')
   const want = JSON.stringify(generate)
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return
   const t0 = performance.now()
-  const result = await generateSynthetic({ outDir: dir, rows: generate.rows, seed: generate.seed, tasks: generate.tasks, split: generate.split })
+  const result = await generateSynthetic({
+    outDir: dir,
+    rows: generate.rows,
+    seed: generate.seed,
+    tasks: generate.tasks,
+    split: generate.split,
+  })
   writeFileSync(stamp, want)
-  const rates = Object.entries(result.rates).map(([t, r]) => `${t} ${(100 * r).toFixed(2)}%`).join(', ')
-  log(`data: generated ${generate.rows} synthetic rows into ${dir} (${rates}) in ${((performance.now() - t0) / 1000).toFixed(1)}s`)
+  const rates = Object.entries(result.rates)
+    .map(([t, r]) => `${t} ${(100 * r).toFixed(2)}%`)
+    .join(', ')
+  log(
+    `data: generated ${generate.rows} synthetic rows into ${dir} (${rates}) in ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+  )
 }
 
 /**
  * Splits encoded rows in two: u_i = the i-th draw of mulberry32(seed), row order as read;
  * u_i < fraction → val, else test (the rule of bench/pytorch/census.py).
  */
-export function splitRows(ds: EncodedDataset, seed: number, fraction: number): { val: EncodedDataset; test: EncodedDataset } {
+export function splitRows(
+  ds: EncodedDataset,
+  seed: number,
+  fraction: number,
+): { val: EncodedDataset; test: EncodedDataset } {
   const rng = new Rng(seed)
   const a: number[] = []
   const b: number[] = []
   for (let i = 0; i < ds.rows; i++) (rng.next() < fraction ? a : b).push(i)
   return { val: gatherDataset(ds, Int32Array.from(a)), test: gatherDataset(ds, Int32Array.from(b)) }
 }
-
 
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20)

@@ -94,13 +94,17 @@ export function createProgress(options: ProgressOptions = {}): Progress {
         }
       } else if (done < total && t - lastDraw > PLAIN_EVERY_MS) {
         lastDraw = t
-        stream.write(`${prefix}epoch ${epoch}/${epochs} ${(100 * done / total).toFixed(0)}%  loss ${running().toFixed(4)}  ${formatRate(rate())}  ETA ${formatDuration((total - done) / rate())}\n`)
+        stream.write(
+          `${prefix}epoch ${epoch}/${epochs} ${((100 * done) / total).toFixed(0)}%  loss ${running().toFixed(4)}  ${formatRate(rate())}  ETA ${formatDuration((total - done) / rate())}\n`,
+        )
       }
     },
     endEpoch(s) {
       if (drawn) stream.write('\r\x1b[K')
       drawn = false
-      const aucs = Object.entries(s.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join('  ')
+      const aucs = Object.entries(s.valAuc)
+        .map(([t, v]) => `${t} ${v.toFixed(4)}`)
+        .join('  ')
       stream.write(
         `${prefix}epoch ${s.epoch}/${s.epochs}  train loss ${s.trainLoss.toFixed(4)}  val loss ${s.valLoss.toFixed(4)}  val AUC ${aucs}  ` +
           `(monitor ${s.monitor.toFixed(4)}${s.improved ? ', best' : ''})  ${formatRate(s.rows / Math.max(1e-9, s.seconds))}  ${s.seconds.toFixed(1)}s\n`,
@@ -123,5 +127,7 @@ export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--'
   const s = Math.round(seconds)
   const m = Math.floor(s / 60)
-  return m >= 60 ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}` : `${m}:${String(s % 60).padStart(2, '0')}`
+  return m >= 60
+    ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`
+    : `${m}:${String(s % 60).padStart(2, '0')}`
 }

@@ -20,8 +20,15 @@ export interface SessionWeightsTarget {
 export function loadSessionWeights(session: SessionWeightsTarget, weights: WeightsFile): void {
   for (const [name, { values }] of weights.params) {
     const entry = session.params.entries.get(name)
-    if (!entry) throw new DataError(`weights: parameter "${name}" does not exist in model "${session.model.name}"`, { field: name })
-    if (entry.values.length !== values.length) throw new DataError(`weights: parameter "${name}" has ${values.length} values, the model expects ${entry.values.length}`, { field: name })
+    if (!entry)
+      throw new DataError(`weights: parameter "${name}" does not exist in model "${session.model.name}"`, {
+        field: name,
+      })
+    if (entry.values.length !== values.length)
+      throw new DataError(
+        `weights: parameter "${name}" has ${values.length} values, the model expects ${entry.values.length}`,
+        { field: name },
+      )
     entry.values.set(values)
   }
   for (const [name, table] of session.tables) {
@@ -29,7 +36,10 @@ export function loadSessionWeights(session: SessionWeightsTarget, weights: Weigh
     const w = weights.tables.get(name)
     const expect = (got: readonly number[], rows: number, cols: number, what: string) => {
       if (got[0] !== rows || got[1] !== cols)
-        throw new DataError(`weights: embedding table "${name}"${what ? ` ${what}` : ''} is [${got.join(', ')}], the model expects [${rows}, ${cols}]`, { field: name })
+        throw new DataError(
+          `weights: embedding table "${name}"${what ? ` ${what}` : ''} is [${got.join(', ')}], the model expects [${rows}, ${cols}]`,
+          { field: name },
+        )
     }
     if (state) {
       expect(state.shape, table.rows, table.stride, 'with optimizer state')

@@ -12,7 +12,17 @@ import { Rng } from '../engine/rng.js'
 import type { Program } from '../engine/runtime.js'
 import type { Batch } from '../data/types.js'
 import { EmbeddingTable, type PackedLayout, type SparseOptimizerConfig, packedLayout } from '../nn/embedding.js'
-import { FEATURES_INPUT, LOSS_OUTPUT, afterName, gradName, probName, runningMeanName, runningVarName, statMeanName, statVarName } from '../nn/graph-names.js'
+import {
+  FEATURES_INPUT,
+  LOSS_OUTPUT,
+  afterName,
+  gradName,
+  probName,
+  runningMeanName,
+  runningVarName,
+  statMeanName,
+  statVarName,
+} from '../nn/graph-names.js'
 import { type LookupBatch, type LookupGroup, lookupGroups } from '../nn/lookup.js'
 import { ParamStore } from '../nn/params.js'
 import type { Model } from '../models/types.js'
@@ -105,10 +115,16 @@ export class TrainSession {
     const sparse = options.sparseOptimizer ?? {}
     const tables = new Map<string, EmbeddingTable>()
     model.embeddings.forEach((spec, i) => {
-      tables.set(spec.name, new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01))
+      tables.set(
+        spec.name,
+        new EmbeddingTable(spec, sparse, (options.seed * 7919 + i * 104729) >>> 0, options.embeddingInitStd ?? 0.01),
+      )
     })
     const groups = lookupGroups(tables)
-    const layout = packedLayout(model.embeddings.filter((e) => e.pooling), model.spec.dense.length)
+    const layout = packedLayout(
+      model.embeddings.filter((e) => e.pooling),
+      model.spec.dense.length,
+    )
     // the lookups' row gradients are summed in the graph (ScatterND add) on one onnxruntime thread; on
     // several, its kernel adds into shared rows without synchronisation, so the graph returns the
     // per-occurrence gradients and the session sums them (LookupGroup.sumOccurrences)
@@ -118,7 +134,19 @@ export class TrainSession {
     const trainable = graph.trainableNames.map((n) => params.entries.get(n)!)
     const { program: trainProgram, denseOnWorker } = await compileStepProgram(graph, trainable, dense, options)
     const inferProgram = await compile(buildInferenceGraph(model, params, layout, groups), { threads: options.threads })
-    return new TrainSession({ model, params, tables, groups, layout, graph, trainProgram, inferProgram, options, dense, denseOnWorker })
+    return new TrainSession({
+      model,
+      params,
+      tables,
+      groups,
+      layout,
+      graph,
+      trainProgram,
+      inferProgram,
+      options,
+      dense,
+      denseOnWorker,
+    })
   }
 
   /** One optimisation step on a batch. */
@@ -138,10 +166,13 @@ export class TrainSession {
    */
   async trainBatches(
     source: Iterable<Batch> | AsyncIterable<Batch>,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing, or false to stop
     onStep?: (result: StepResult, batch: Batch, step: number) => void | boolean | Promise<void | boolean>,
   ): Promise<number> {
     const iterator =
-      Symbol.asyncIterator in source ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]() : (source as Iterable<Batch>)[Symbol.iterator]()
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]()
+        : (source as Iterable<Batch>)[Symbol.iterator]()
     let parity = 0
     // Each batch is validated and its ids and labels copied into buffers of its parity: the source may
     // reuse its buffers for the next batch, which is read while this one's step is still in flight.
@@ -173,7 +204,7 @@ export class TrainSession {
         // while step t runs: finish step t−1's other rows, then read step t+1 (its unique rows, marked).
         // A failure there is raised only after step t is fully applied, as step by step would.
         applyDeferred()
-        groups.forEach((g, i) => g.unmark(cur!.lookups[i]!)) // step t's marks are not needed any more
+        groups.forEach((g, i) => g.unmark(cur!.lookups[i])) // step t's marks are not needed any more
         t = lap(t, (ms) => (prof.deferredMs += ms))
         parity ^= 1
         const rngBefore = this.rng.seedState
@@ -188,30 +219,31 @@ export class TrainSession {
         t = lap(t, (ms) => (prof.readMs += ms))
         const out = (await running) as Record<string, Float32Array>
         t = lap(t, (ms) => (prof.waitMs += ms))
-        const loss = out[LOSS_OUTPUT]![0]!
+        const loss = out[LOSS_OUTPUT][0]
         let gradNorm: number
         if (this.parts.denseOnWorker) {
           // the worker is updating the dense parameters now; the next run starts after it has finished
           this.dense.step++
-          gradNorm = out[afterName('gradNorm')]![0]!
+          gradNorm = out[afterName('gradNorm')][0]
         } else {
           const grads = new Map<string, Float32Array>()
-          for (const n of graph.trainableNames) grads.set(n, out[gradName(n)]!)
+          for (const n of graph.trainableNames) grads.set(n, out[gradName(n)])
           gradNorm = this.dense.apply(this.params.trainable(), grads)
         }
         t = lap(t, (ms) => (prof.denseMs += ms))
         this.updateRunningStats(out, cur.batch.size)
         // single-valued rows: those step t+1 reads now (and into its feed), the others while it runs
         this.deferred = groups.map((g, i) => {
-          const lb = cur!.lookups[i]!
-          const rowGrad = out[lookupGradName(g, graph.sumRowsInGraph)]!
+          const lb = cur!.lookups[i]
+          const rowGrad = out[lookupGradName(g, graph.sumRowsInGraph)]
           const grad = graph.sumRowsInGraph ? rowGrad : g.sumOccurrences(lb, cur!.batch.size, rowGrad)
-          return { lb, grad, rows: g.applyStep(lb, grad, upcoming ? upcoming.lookups[i]! : null) }
+          return { lb, grad, rows: g.applyStep(lb, grad, upcoming ? upcoming.lookups[i] : null) }
         })
         const g = out[gradName(FEATURES_INPUT)]
         const { width, offsets } = this.parts.layout
         for (const [name, table] of this.tables) {
-          if (table.spec.pooling) table.update(cur.batch.multi[name]!.ids, g!, cur.batch.multi[name]!.offsets, width, offsets[name]!)
+          if (table.spec.pooling)
+            table.update(cur.batch.multi[name].ids, g, cur.batch.multi[name].offsets, width, offsets[name])
         }
         // pooled vectors of step t+1 mix many rows: gathered once every table has step t's update
         if (upcoming) this.feeds.gatherPooled(upcoming)
@@ -234,7 +266,7 @@ export class TrainSession {
       throw err
     } finally {
       applyDeferred()
-      for (const p of live) groups.forEach((g, i) => g.unmark(p.lookups[i]!))
+      for (const p of live) groups.forEach((g, i) => g.unmark(p.lookups[i]))
       // the last dense update has landed before anything reads the parameters (a failure above wins)
       await trainProgram.sync().catch((err) => {
         if (!failed) throw err
@@ -252,20 +284,20 @@ export class TrainSession {
   private deferred: { lb: LookupBatch; grad: Float32Array; rows: Int32Array }[] = []
 
   private applyDeferred(): void {
-    this.deferred.forEach((d, i) => this.parts.groups[i]!.applyDeferred(d.lb, d.grad, d.rows))
+    this.deferred.forEach((d, i) => this.parts.groups[i].applyDeferred(d.lb, d.grad, d.rows))
     this.deferred = []
   }
 
   private updateRunningStats(out: Record<string, Float32Array>, batchSize: number): void {
     const unbias = batchSize > 1 ? batchSize / (batchSize - 1) : 1 // running variance is unbiased, as in PyTorch
     for (const s of this.parts.graph.batchStats) {
-      const mean = out[statMeanName(s.name)]!
-      const variance = out[statVarName(s.name)]!
+      const mean = out[statMeanName(s.name)]
+      const variance = out[statVarName(s.name)]
       const rm = this.params.entries.get(runningMeanName(s.name))!.values
       const rv = this.params.entries.get(runningVarName(s.name))!.values
       for (let i = 0; i < rm.length; i++) {
-        rm[i] = (1 - s.momentum) * rm[i]! + s.momentum * mean[i]!
-        rv[i] = (1 - s.momentum) * rv[i]! + s.momentum * variance[i]! * unbias
+        rm[i] = (1 - s.momentum) * rm[i] + s.momentum * mean[i]
+        rv[i] = (1 - s.momentum) * rv[i] + s.momentum * variance[i] * unbias
       }
     }
   }
@@ -283,7 +315,7 @@ export class TrainSession {
       const { feeds, dims } = this.feeds.inferFeeds(batch)
       const out = await this.parts.inferProgram.run(feeds, dims)
       const probs: Record<string, Float32Array> = {}
-      for (const task of this.model.tasks) probs[task] = Float32Array.from(out[probName(task)]!)
+      for (const task of this.model.tasks) probs[task] = Float32Array.from(out[probName(task)])
       return probs
     })
     this.predictTail = result.catch(() => undefined)

@@ -57,12 +57,19 @@ export class StepFeeds {
     if (table.spec.pooling) {
       const col = batch.multi[name]
       if (!col) throw new DataError(`batch has no multi-valued column "${name}"`, { field: name })
-      if (col.offsets.length !== batch.size + 1) throw new DataError(`multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`, { field: name })
+      if (col.offsets.length !== batch.size + 1)
+        throw new DataError(
+          `multi-valued column "${name}" has ${col.offsets.length - 1} rows, the batch has ${batch.size}`,
+          { field: name },
+        )
       return col
     }
     const ids = batch.sparse[name]
     if (!ids) throw new DataError(`batch has no sparse column "${name}"`, { field: name })
-    if (ids.length !== batch.size) throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, { field: name })
+    if (ids.length !== batch.size)
+      throw new DataError(`sparse column "${name}" has ${ids.length} rows, the batch has ${batch.size}`, {
+        field: name,
+      })
     return ids
   }
 
@@ -70,7 +77,8 @@ export class StepFeeds {
   private labelColumn(batch: Batch, task: string): Float32Array {
     const y = batch.labels[task]
     if (!y) throw new DataError(`batch has no label column "${task}"`, { field: task })
-    if (y.length !== batch.size) throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
+    if (y.length !== batch.size)
+      throw new DataError(`label column "${task}" has ${y.length} rows, the batch has ${batch.size}`, { field: task })
     return y
   }
 
@@ -85,7 +93,8 @@ export class StepFeeds {
   private pool(batch: Batch, packed: Float32Array): void {
     const { width, offsets } = this.o.layout
     for (const [name, table] of this.o.tables) {
-      if (table.spec.pooling) table.gatherPooled(this.column(batch, name, table) as MultiColumn, packed, width, offsets[name]!)
+      if (table.spec.pooling)
+        table.gatherPooled(this.column(batch, name, table) as MultiColumn, packed, width, offsets[name])
     }
   }
 
@@ -93,8 +102,8 @@ export class StepFeeds {
   private lookupBatch(prefix: string, i: number, size: number): LookupBatch {
     const key = `${prefix}${i}`
     let lb = this.lookupBuffers.get(key)
-    if (!lb || lb.ids32.length < 2 * size * this.o.groups[i]!.names.length) {
-      lb = this.o.groups[i]!.allocate(size)
+    if (!lb || lb.ids32.length < 2 * size * this.o.groups[i].names.length) {
+      lb = this.o.groups[i].allocate(size)
       this.lookupBuffers.set(key, lb)
     }
     return lb
@@ -114,7 +123,11 @@ export class StepFeeds {
     try {
       groups.forEach((g, i) => {
         const lb = this.lookupBatch(prefix, i, batch.size)
-        g.prepare(g.names.map((name, k) => this.column(batch, name, g.tables[k]!) as Int32Array), lb, mark)
+        g.prepare(
+          g.names.map((name, k) => this.column(batch, name, g.tables[k]) as Int32Array),
+          lb,
+          mark,
+        )
         lookups.push(lb)
         const f = g.feeds(lb, batch.size)
         feeds[g.rowsInput] = f.rows
@@ -124,7 +137,7 @@ export class StepFeeds {
       this.packedFeed(batch, prefix, mark, feeds)
     } catch (err) {
       // a bad batch must not leave the groups already prepared marked
-      lookups.forEach((lb, i) => groups[i]!.unmark(lb))
+      lookups.forEach((lb, i) => groups[i].unmark(lb))
       throw err
     }
     for (const e of this.o.params.entries.values()) feeds[e.name] = e.values
@@ -138,9 +151,14 @@ export class StepFeeds {
       const packed = this.buffer(`${prefix}${FEATURES_INPUT}`, batch.size * width)
       if (!training) this.pool(batch, packed)
       if (denseWidth > 0) {
-        if (batch.dense.length !== batch.size * denseWidth) throw new DataError(`dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`, { field: DENSE_INPUT })
+        if (batch.dense.length !== batch.size * denseWidth)
+          throw new DataError(
+            `dense block has ${batch.dense.length} values, expected ${batch.size} rows × ${denseWidth} features`,
+            { field: DENSE_INPUT },
+          )
         const src = batch.dense
-        for (let b = 0; b < batch.size; b++) packed.set(src.subarray(b * denseWidth, (b + 1) * denseWidth), b * width + denseOffset)
+        for (let b = 0; b < batch.size; b++)
+          packed.set(src.subarray(b * denseWidth, (b + 1) * denseWidth), b * width + denseOffset)
       }
       feeds[FEATURES_INPUT] = packed
     }
@@ -160,7 +178,7 @@ export class StepFeeds {
     const batch = this.ownBatch(source, prefix)
     const prepared = this.feeds(batch, prefix, true)
     const feeds = prepared.feeds
-    for (const task of this.o.model.tasks) feeds[labelName(task)] = batch.labels[task]!
+    for (const task of this.o.model.tasks) feeds[labelName(task)] = batch.labels[task]
     for (const d of this.o.dropouts) {
       const size = batch.size * (d.shape.slice(1) as number[]).reduce((a, b) => a * b, 1)
       const mask = this.buffer(`${prefix}${d.name}`, size)
@@ -186,7 +204,8 @@ export class StepFeeds {
     for (const [name, table] of this.o.tables) {
       const col = this.column(batch, name, table)
       if (col instanceof Int32Array) sparse[name] = ints(`${prefix}ids.${name}`, col)
-      else multi[name] = { offsets: ints(`${prefix}off.${name}`, col.offsets), ids: ints(`${prefix}ids.${name}`, col.ids) }
+      else
+        multi[name] = { offsets: ints(`${prefix}off.${name}`, col.offsets), ids: ints(`${prefix}ids.${name}`, col.ids) }
     }
     const labels: Record<string, Float32Array> = {}
     for (const task of this.o.model.tasks) {

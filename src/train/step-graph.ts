@@ -58,10 +58,18 @@ function buildInputs(
   const features = layout.width > 0 ? ctx.graph.input(FEATURES_INPUT, ['B', layout.width]) : null
   const embeddings: Record<string, Tensor> = {}
   for (const e of model.embeddings) {
-    embeddings[e.name] = e.pooling ? slice(features!, 1, layout.offsets[e.name]!, layout.offsets[e.name]! + e.dim) : looked[e.name]!
+    embeddings[e.name] = e.pooling
+      ? slice(features!, 1, layout.offsets[e.name], layout.offsets[e.name] + e.dim)
+      : looked[e.name]
   }
-  const dense = layout.denseWidth > 0 ? slice(features!, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
-  return { inputs: { embeddings, dense }, features, rows: groups.map((g) => ctx.graph.inputs.get(g.rowsInput)!), gathered }
+  const dense =
+    layout.denseWidth > 0 ? slice(features!, 1, layout.denseOffset, layout.denseOffset + layout.denseWidth) : null
+  return {
+    inputs: { embeddings, dense },
+    features,
+    rows: groups.map((g) => ctx.graph.inputs.get(g.rowsInput)!),
+    gathered,
+  }
 }
 
 /** The step graph's output holding a lookup group's row gradients: summed per row, or per occurrence. */
@@ -73,7 +81,13 @@ export function lookupGradName(group: LookupGroup, sumRowsInGraph: boolean): str
  * The training step: loss and every gradient in one graph. `sumRowsInGraph`: the lookups' row
  * gradients are summed in the graph (ScatterND add), which is only safe on one onnxruntime thread.
  */
-export function buildStepGraph(model: Model, params: ParamStore, layout: PackedLayout, groups: readonly LookupGroup[], sumRowsInGraph: boolean): StepGraph {
+export function buildStepGraph(
+  model: Model,
+  params: ParamStore,
+  layout: PackedLayout,
+  groups: readonly LookupGroup[],
+  sumRowsInGraph: boolean,
+): StepGraph {
   const ctx = new BuildContext(params, true, 'float32', model.layers)
   const { inputs, features, rows, gathered } = buildInputs(ctx, model, layout, groups)
   const out = model.forward(ctx, inputs)
@@ -82,26 +96,35 @@ export function buildStepGraph(model: Model, params: ParamStore, layout: PackedL
   const loss = model.loss(ctx, out, labels)
   const trainableNames = ctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
   const pooled = model.embeddings.some((e) => e.pooling)
-  const wrt = [...trainableNames.map((n) => ctx.graph.inputs.get(n)!), ...(sumRowsInGraph ? rows : gathered), ...(pooled ? [features!] : [])]
+  const wrt = [
+    ...trainableNames.map((n) => ctx.graph.inputs.get(n)!),
+    ...(sumRowsInGraph ? rows : gathered),
+    ...(pooled ? [features!] : []),
+  ]
   const grads = gradients(loss, wrt)
   const outputs: Record<string, Tensor> = { [LOSS_OUTPUT]: loss }
-  trainableNames.forEach((n, i) => (outputs[gradName(n)] = grads[i]!))
-  groups.forEach((g, i) => (outputs[lookupGradName(g, sumRowsInGraph)] = grads[trainableNames.length + i]!))
-  if (pooled) outputs[gradName(FEATURES_INPUT)] = grads[trainableNames.length + groups.length]!
+  trainableNames.forEach((n, i) => (outputs[gradName(n)] = grads[i]))
+  groups.forEach((g, i) => (outputs[lookupGradName(g, sumRowsInGraph)] = grads[trainableNames.length + i]))
+  if (pooled) outputs[gradName(FEATURES_INPUT)] = grads[trainableNames.length + groups.length]
   for (const s of ctx.batchStats) {
     outputs[statMeanName(s.name)] = s.mean
     outputs[statVarName(s.name)] = s.variance
   }
-  for (const task of model.tasks) outputs[probName(task)] = out.probs[task]!
+  for (const task of model.tasks) outputs[probName(task)] = out.probs[task]
   return { outputs, trainableNames, batchStats: ctx.batchStats, dropouts: ctx.dropouts, sumRowsInGraph }
 }
 
 /** The inference graph: forward only, BatchNorm with running statistics, no dropout; outputs p.<task>. */
-export function buildInferenceGraph(model: Model, params: ParamStore, layout: PackedLayout, groups: readonly LookupGroup[]): Record<string, Tensor> {
+export function buildInferenceGraph(
+  model: Model,
+  params: ParamStore,
+  layout: PackedLayout,
+  groups: readonly LookupGroup[],
+): Record<string, Tensor> {
   const ctx = new BuildContext(params, false, 'float32', model.layers)
   const out = model.forward(ctx, buildInputs(ctx, model, layout, groups).inputs)
   const probs: Record<string, Tensor> = {}
-  for (const task of model.tasks) probs[probName(task)] = out.probs[task]!
+  for (const task of model.tasks) probs[probName(task)] = out.probs[task]
   return probs
 }
 
@@ -111,7 +134,12 @@ export function buildInferenceGraph(model: Model, params: ParamStore, layout: Pa
  * and predictions are concatenated; BatchNorm statistics are pooled.
  */
 export function mergePlan(outputs: Readonly<Record<string, Tensor>>): MergePlan {
-  const plan = { averaged: [] as string[], rowGradients: [] as string[], rows: [] as string[], moments: [] as { mean: string; variance: string }[] }
+  const plan = {
+    averaged: [] as string[],
+    rowGradients: [] as string[],
+    rows: [] as string[],
+    moments: [] as { mean: string; variance: string }[],
+  }
   for (const [name, t] of Object.entries(outputs)) {
     if (isStatName(name)) {
       const pair = statPair(name)

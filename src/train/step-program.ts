@@ -39,19 +39,31 @@ export async function compileStepProgram(
   options: StepProgramOptions,
 ): Promise<{ program: StepProgram; denseOnWorker: boolean }> {
   const workers = options.workers ?? 1
-  if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`workers must be a positive integer, got ${workers}`, { field: 'workers' })
-  if (workers > 1 && options.workerThread === false) throw new ConfigError('workers > 1 runs each worker on its own thread: it cannot be combined with workerThread: false', { field: 'workers' })
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new ConfigError(`workers must be a positive integer, got ${workers}`, { field: 'workers' })
+  if (workers > 1 && options.workerThread === false)
+    throw new ConfigError(
+      'workers > 1 runs each worker on its own thread: it cannot be combined with workerThread: false',
+      { field: 'workers' },
+    )
   if (workers === 1) {
     const onWorker = options.workerThread ?? true
     const afterRun = onWorker ? { module: denseWorkerModule(), init: denseWorkerInit(dense, trainable) } : undefined
-    return { program: await compile(graph.outputs, { threads: options.threads, worker: onWorker, afterRun }), denseOnWorker: onWorker }
+    return {
+      program: await compile(graph.outputs, { threads: options.threads, worker: onWorker, afterRun }),
+      denseOnWorker: onWorker,
+    }
   }
   // the workers reduce the dense gradients and update the parameters themselves, each a slice
   // (train/parallel-dense.ts); the main thread merges the rest and updates the embedding rows
   const shared = { ...denseWorkerInit(dense, trainable), workers, ...parallelDenseBuffers(trainable, workers) }
   const programs = await Promise.all(
     Array.from({ length: workers }, (_, worker) =>
-      compile(graph.outputs, { threads: options.threads, worker: true, afterRun: { module: parallelDenseModule(), init: { ...shared, worker } satisfies ParallelDenseInit } }),
+      compile(graph.outputs, {
+        threads: options.threads,
+        worker: true,
+        afterRun: { module: parallelDenseModule(), init: { ...shared, worker } satisfies ParallelDenseInit },
+      }),
     ),
   )
   const consumed = new Set(graph.trainableNames.map(gradName))

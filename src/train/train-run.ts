@@ -17,7 +17,16 @@ import type { Experiment } from '../config/experiment.js'
 import { fingerprint, modelConfigFor, withFile } from './experiment.js'
 import type { PreparedData } from './prepare.js'
 import type { Progress } from './progress.js'
-import { RUN_VERSION, type RunManifest, openRun, readManifest, resealIfUnchanged, runFiles, sealRun, writeManifest } from '../run/run-dir.js'
+import {
+  RUN_VERSION,
+  type RunManifest,
+  openRun,
+  readManifest,
+  resealIfUnchanged,
+  runFiles,
+  sealRun,
+  writeManifest,
+} from '../run/run-dir.js'
 import { TrainSession } from './session.js'
 import { type FitResult, fit } from './trainer.js'
 
@@ -61,7 +70,10 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
   const model = withFile(e.file, () => buildModel(data.spec, modelConfig, { positiveRates: data.positiveRates }))
   checkMonitor(e.earlyStopping, model.tasks, e.file)
   if (e.fusion?.task && !model.tasks.includes(e.fusion.task)) {
-    throw new ConfigError(`${e.file}: fusion.task: unknown task "${e.fusion.task}" (tasks: ${model.tasks.join(', ')})`, { file: e.file, field: 'fusion.task' })
+    throw new ConfigError(
+      `${e.file}: fusion.task: unknown task "${e.fusion.task}" (tasks: ${model.tasks.join(', ')})`,
+      { file: e.file, field: 'fusion.task' },
+    )
   }
   const files = runFiles(options.runDir)
   // --resume reads run.json and checkpoint.bin back: a sealed run's are checked against checksums.json
@@ -87,7 +99,14 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
     dataset: data.dataset,
     positiveRates: data.positiveRates,
     createdAt: new Date().toISOString(),
-    training: { experiment: e.file, fingerprint: print, parameterCount: session.parameterCount(), epochs: e.epochs, batchSize: e.batchSize, trainRows: data.rows.train },
+    training: {
+      experiment: e.file,
+      fingerprint: print,
+      parameterCount: session.parameterCount(),
+      epochs: e.epochs,
+      batchSize: e.batchSize,
+      trainRows: data.rows.train,
+    },
   }
   const manifest0: RunManifest = previous ? { ...previous, ...base, createdAt: previous.createdAt } : base
   // the preprocessing is written like every run file: whole or not at all
@@ -99,7 +118,7 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
   }
 
   const t0 = performance.now()
-  let result
+  let result: FitResult
   try {
     result = await fit(
       session,
@@ -133,7 +152,7 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
     fusion = searchFusionWeights(result.val.probs, result.val.labels, {
       kind: e.fusion.kind,
       tasks,
-      objective: { kind: 'task-auc', task: e.fusion.task ?? tasks[tasks.length - 1]! },
+      objective: { kind: 'task-auc', task: e.fusion.task ?? tasks[tasks.length - 1] },
       grid: e.fusion.grid,
     })
   }
@@ -141,7 +160,13 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
     ...manifest0,
     fusion: fusion?.fusion ?? null,
     best: { epoch: result.best.epoch, metric: result.best.metric },
-    training: { ...manifest0.training!, epochsRun: result.history.length, stoppedEarly: result.stoppedEarly, samplesPerSecond: result.samplesPerSecond, seconds },
+    training: {
+      ...manifest0.training!,
+      epochsRun: result.history.length,
+      stoppedEarly: result.stoppedEarly,
+      samplesPerSecond: result.samplesPerSecond,
+      seconds,
+    },
   }
   writeManifest(options.runDir, manifest)
   if (options.resume) writePreprocessing()

@@ -20,7 +20,14 @@ import type { Batch } from '../data/types.js'
 import { ConfigError, ResflowError } from '../errors.js'
 import { computeAuc, computeLogloss } from '../metrics/index.js'
 import { loadWeights, saveWeights, writeAtomic } from '../run/checkpoint.js'
-import { type EarlyStopState, type EarlyStoppingConfig, describeMonitor, initialEarlyStop, monitorValue, updateEarlyStop } from './early-stop.js'
+import {
+  type EarlyStopState,
+  type EarlyStoppingConfig,
+  describeMonitor,
+  initialEarlyStop,
+  monitorValue,
+  updateEarlyStop,
+} from './early-stop.js'
 import { type Predictions, collectPredictions } from './evaluate.js'
 import { type Progress, silentProgress } from './progress.js'
 import { runFiles } from '../run/run-dir.js'
@@ -119,11 +126,20 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   const fingerprint = options.fingerprint ?? ''
   mkdirSync(options.runDir, { recursive: true })
 
-  let state: TrainerState = { fingerprint, epoch: 0, stopped: false, earlyStop: initialEarlyStop(), history: [], session: { step: 0, rng: 0, tableSteps: {}, denseStep: 0 } }
+  let state: TrainerState = {
+    fingerprint,
+    epoch: 0,
+    stopped: false,
+    earlyStop: initialEarlyStop(),
+    history: [],
+    session: { step: 0, rng: 0, tableSteps: {}, denseStep: 0 },
+  }
   if (options.resume) {
     state = restoreCheckpoint(session, files.checkpoint, fingerprint)
     writeAtomic(files.log, state.history.map((h) => JSON.stringify(h) + '\n').join(''))
-    const at = state.partial ? `in epoch ${state.epoch + 1} after ${state.partial.batches} batches` : `at the end of epoch ${state.epoch}`
+    const at = state.partial
+      ? `in epoch ${state.epoch + 1} after ${state.partial.batches} batches`
+      : `at the end of epoch ${state.epoch}`
     progress.note(`resumed from ${files.checkpoint} ${at}${state.stopped ? ' (the run had already finished)' : ''}`)
   } else {
     writeAtomic(files.log, '')
@@ -134,7 +150,11 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   let trainRows = 0
   let trainSeconds = 0
   let lastCheckpoint = performance.now()
-  let checkpointAt = state.partial ? `epoch ${state.epoch + 1}, batch ${state.partial.batches}` : state.epoch > 0 ? `end of epoch ${state.epoch}` : null
+  let checkpointAt = state.partial
+    ? `epoch ${state.epoch + 1}, batch ${state.partial.batches}`
+    : state.epoch > 0
+      ? `end of epoch ${state.epoch}`
+      : null
   for (let epoch = state.epoch + 1; epoch <= options.epochs && !state.stopped; epoch++) {
     const partial = state.partial
     state = { ...state, partial: undefined }
@@ -162,11 +182,14 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
           rows += batch.size
           lossSum += loss * batch.size
           progress.step(batch.size, loss)
-          const due = (options.checkpointBatches && batches % options.checkpointBatches === 0) || (options.checkpointSeconds && performance.now() - lastCheckpoint >= options.checkpointSeconds * 1000)
+          const due =
+            (options.checkpointBatches && batches % options.checkpointBatches === 0) ||
+            (options.checkpointSeconds && performance.now() - lastCheckpoint >= options.checkpointSeconds * 1000)
           if (due) pause = true
           return !due && !stopRequested()
         })
-        if (stopRequested()) throw new TrainingInterrupted(`training interrupted in epoch ${epoch} after ${batches} batches`)
+        if (stopRequested())
+          throw new TrainingInterrupted(`training interrupted in epoch ${epoch} after ${batches} batches`)
         seconds += (performance.now() - t0) / 1000
         source.trained(batches - before)
         if (bad !== null) throw diverged(session.step, epoch, batches, bad, checkpointAt, files)
@@ -186,13 +209,33 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
     const valAuc: Record<string, number> = {}
     let valLoss = 0
     for (const task of session.model.tasks) {
-      valAuc[task] = computeAuc(val.probs[task]!, val.labels[task]!)
-      valLoss += computeLogloss(val.probs[task]!, val.labels[task]!)
+      valAuc[task] = computeAuc(val.probs[task], val.labels[task])
+      valLoss += computeLogloss(val.probs[task], val.labels[task])
     }
     const monitor = monitorValue(es, valAuc)
     const update = updateEarlyStop(state.earlyStop, epoch, monitor, es)
-    const log: EpochLog = { epoch, trainLoss: lossSum / Math.max(1, rows), valLoss, valAuc, monitor, best: update.improved, rows, seconds, samplesPerSecond: rows / Math.max(1e-9, seconds) }
-    progress.endEpoch({ epoch, epochs: options.epochs, trainLoss: log.trainLoss, valLoss, valAuc, monitor, improved: update.improved, rows, seconds })
+    const log: EpochLog = {
+      epoch,
+      trainLoss: lossSum / Math.max(1, rows),
+      valLoss,
+      valAuc,
+      monitor,
+      best: update.improved,
+      rows,
+      seconds,
+      samplesPerSecond: rows / Math.max(1e-9, seconds),
+    }
+    progress.endEpoch({
+      epoch,
+      epochs: options.epochs,
+      trainLoss: log.trainLoss,
+      valLoss,
+      valAuc,
+      monitor,
+      improved: update.improved,
+      rows,
+      seconds,
+    })
 
     if (update.improved) {
       saveWeights(files.weights, session.params, session.tables)
@@ -204,7 +247,10 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
     lastCheckpoint = performance.now()
     checkpointAt = `end of epoch ${epoch}`
     appendFileSync(files.log, JSON.stringify(log) + '\n')
-    if (update.stop) progress.note(`early stop after epoch ${epoch}: ${describeMonitor(es)} has not improved for ${es.patience} epoch(s); best ${state.earlyStop.best.toFixed(4)} at epoch ${state.earlyStop.bestEpoch}`)
+    if (update.stop)
+      progress.note(
+        `early stop after epoch ${epoch}: ${describeMonitor(es)} has not improved for ${es.patience} epoch(s); best ${state.earlyStop.best.toFixed(4)} at epoch ${state.earlyStop.bestEpoch}`,
+      )
   }
 
   const lastEpoch = state.history.length
@@ -229,9 +275,18 @@ export async function fit(session: TrainSession, data: TrainData, options: FitOp
   }
 }
 
-function diverged(step: number, epoch: number, batch: number, loss: number, checkpointAt: string | null, files: ReturnType<typeof runFiles>): TrainingDivergedError {
+function diverged(
+  step: number,
+  epoch: number,
+  batch: number,
+  loss: number,
+  checkpointAt: string | null,
+  files: ReturnType<typeof runFiles>,
+): TrainingDivergedError {
   const good = checkpointAt !== null && existsSync(files.checkpoint)
-  const where = good ? `last good checkpoint: ${files.checkpoint} (${checkpointAt})` : 'no checkpoint yet (the loss diverged before the first one)'
+  const where = good
+    ? `last good checkpoint: ${files.checkpoint} (${checkpointAt})`
+    : 'no checkpoint yet (the loss diverged before the first one)'
   return new TrainingDivergedError(
     `step ${step} (epoch ${epoch}, batch ${batch}): training loss is ${loss}, stopped; ${where}. ` +
       'Hint: lower optimizer.lr or set optimizer.clipNorm, and check the input data for NaN or infinite values.',
@@ -258,11 +313,16 @@ class Resumable implements AsyncIterable<Batch> {
   }
 
   constructor(source: AsyncIterable<Batch> | Iterable<Batch>) {
-    this.it = Symbol.asyncIterator in source ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]() : (source as Iterable<Batch>)[Symbol.iterator]()
+    this.it =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]()
+        : (source as Iterable<Batch>)[Symbol.iterator]()
   }
 
   async skip(n: number): Promise<void> {
-    for (let i = 0; i < n; i++) if ((await this.it.next()).done) throw new ResflowError(`resume: the epoch has fewer than ${n} batches (was the data changed?)`)
+    for (let i = 0; i < n; i++)
+      if ((await this.it.next()).done)
+        throw new ResflowError(`resume: the epoch has fewer than ${n} batches (was the data changed?)`)
   }
 
   /** `n` of the batches handed out since the last call were trained; the rest are handed out again. */
@@ -300,19 +360,32 @@ function saveCheckpoint(session: TrainSession, file: string, state: TrainerState
   for (const [name, m] of Object.entries(dense.m)) extras.set(`optim.m.${name}`, m)
   for (const [name, v] of Object.entries(dense.v)) extras.set(`optim.v.${name}`, v)
   // the trainer's state goes in the file's JSON header, so weights and state stay one atomically renamed file
-  saveWeights(file, session.params, session.tables, { withState: true, extras, state: { ...state, session: { ...rest, denseStep: dense.step } } })
+  saveWeights(file, session.params, session.tables, {
+    withState: true,
+    extras,
+    state: { ...state, session: { ...rest, denseStep: dense.step } },
+  })
 }
 
 function restoreCheckpoint(session: TrainSession, file: string, fingerprint: string): TrainerState {
-  if (!existsSync(file)) throw new ConfigError(`${file}: no checkpoint to resume from (hint: drop --resume to start a new run)`, { file })
+  if (!existsSync(file))
+    throw new ConfigError(`${file}: no checkpoint to resume from (hint: drop --resume to start a new run)`, { file })
   const weights = loadWeights(file)
   // (checkpoints before format 3 kept the state as one float per byte, under LEGACY_STATE_KEY)
   const legacy = weights.extras.get(LEGACY_STATE_KEY)
-  const saved = weights.state ?? (legacy ? JSON.parse(new TextDecoder().decode(Uint8Array.from(legacy.values))) : undefined)
-  if (!saved) throw new ConfigError(`${file}: not a training checkpoint (no trainer state; weights.bin files cannot be resumed)`, { file })
+  const saved =
+    weights.state ?? (legacy ? JSON.parse(new TextDecoder().decode(Uint8Array.from(legacy.values))) : undefined)
+  if (!saved)
+    throw new ConfigError(
+      `${file}: not a training checkpoint (no trainer state; weights.bin files cannot be resumed)`,
+      { file },
+    )
   const state = saved as TrainerState
   if (state.fingerprint !== fingerprint) {
-    throw new ConfigError(`${file}: the checkpoint was written by a different experiment config (hint: resume with the config the run was started with, or train into a new --out directory)`, { file })
+    throw new ConfigError(
+      `${file}: the checkpoint was written by a different experiment config (hint: resume with the config the run was started with, or train into a new --out directory)`,
+      { file },
+    )
   }
   loadSessionWeights(session, weights)
   const m: Record<string, Float32Array> = {}

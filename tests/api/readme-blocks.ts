@@ -22,10 +22,10 @@ export function fencedBlocks(markdown: string, lang: string): CodeBlock[] {
   const blocks: CodeBlock[] = []
   const lines = markdown.split('\n')
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i]!.trim() !== '```' + lang) continue
+    if (lines[i].trim() !== '```' + lang) continue
     const start = i
     const body: string[] = []
-    for (i++; i < lines.length && lines[i]!.trim() !== '```'; i++) body.push(lines[i]!)
+    for (i++; i < lines.length && lines[i].trim() !== '```'; i++) body.push(lines[i])
     blocks.push({ lang, text: body.join('\n'), line: start + 1 })
   }
   return blocks
@@ -48,7 +48,7 @@ export function shellCommands(text: string, fenceLine: number): ShellCommand[] {
     words = []
   }
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
+    const c = text[i]
     if (words.length === 0 && word === null) startLine = line
     if (c === '\n') {
       endCommand()
@@ -94,11 +94,11 @@ export interface CurlRequest {
 export function parseCurl(words: string[]): CurlRequest {
   const request: CurlRequest = { url: '', headers: {}, body: undefined }
   for (let i = 1; i < words.length; i++) {
-    const w = words[i]!
+    const w = words[i]
     if (w === '-s' || w === '--silent') continue
     if (w === '-H' || w === '--header') {
-      const [name, ...value] = words[++i]!.split(':')
-      request.headers[name!.trim().toLowerCase()] = value.join(':').trim()
+      const [name, ...value] = words[++i].split(':')
+      request.headers[name.trim().toLowerCase()] = value.join(':').trim()
     } else if (w === '-d' || w === '--data') {
       request.body = words[++i]
     } else if (w.startsWith('-')) {

@@ -40,7 +40,11 @@ const NOT_RUN = ['npm ci && npm run demo', 'npm ci && npm test', 'ONNXRUNTIME_NO
 /** The demo config, smaller: 6k generated rows (split as the original), one epoch. */
 function shrinkDemoConfig(yaml: string): string {
   const out = yaml.replace('rows: 600000', 'rows: 6000').replace(/^epochs: \d+$/m, 'epochs: 1')
-  assert.notEqual(out, yaml, 'configs/synthetic.yaml: expected "rows: 600000" and "epochs: N" to shrink (update shrinkDemoConfig)')
+  assert.notEqual(
+    out,
+    yaml,
+    'configs/synthetic.yaml: expected "rows: 600000" and "epochs: N" to shrink (update shrinkDemoConfig)',
+  )
   return out
 }
 
@@ -62,7 +66,9 @@ async function freePort(): Promise<number> {
 }
 
 const shBlocks = fencedBlocks(README, 'sh')
-const commands: (ShellCommand & { block: string })[] = shBlocks.flatMap((b) => shellCommands(b.text, b.line).map((c) => ({ ...c, block: b.text })))
+const commands: (ShellCommand & { block: string })[] = shBlocks.flatMap((b) =>
+  shellCommands(b.text, b.line).map((c) => ({ ...c, block: b.text })),
+)
 const show = (c: ShellCommand) => {
   const text = c.words.join(' ').replace(/\s+/g, ' ')
   return `README.md:${c.line}: ${text.length > 100 ? text.slice(0, 100) + '…' : text}`
@@ -94,7 +100,7 @@ describe('README.md shell commands, run in order in a temporary folder', () => {
   })
 
   it('has commands, and skips only the install and test-suite lines', () => {
-    assert.ok(commands.filter((c) => resflowArgv(c.words)).length >= 10, 'expected the README\'s resflow commands')
+    assert.ok(commands.filter((c) => resflowArgv(c.words)).length >= 10, "expected the README's resflow commands")
     const others = commands.filter((c) => !resflowArgv(c.words) && c.words[0] !== 'curl').map((c) => c.words.join(' '))
     assert.deepEqual(others, NOT_RUN)
   })
@@ -106,13 +112,20 @@ describe('README.md shell commands, run in order in a temporary folder', () => {
     if (argv?.[0] === 'serve') {
       it(`starts ${show(command)}`, async () => {
         const port = await freePort()
-        const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...shrink(argv, port)], { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] })
+        const child = spawn(
+          process.execPath,
+          ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...shrink(argv, port)],
+          { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] },
+        )
         servers.add(child)
         let err = ''
-        child.stderr!.on('data', (c: Buffer) => (err += c.toString()))
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()))
         await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${show(command)}: no "serving … on" line within 30 s: ${err}`)), 30_000)
-          child.stderr!.on('data', () => {
+          const timer = setTimeout(
+            () => reject(new Error(`${show(command)}: no "serving … on" line within 30 s: ${err}`)),
+            30_000,
+          )
+          child.stderr.on('data', () => {
             if (!/serving .* on http/.test(err)) return
             clearTimeout(timer)
             resolve()
@@ -138,15 +151,23 @@ describe('README.md shell commands, run in order in a temporary folder', () => {
         const url = new URL(request.url.startsWith('http') ? request.url : `http://${request.url}`)
         url.hostname = '127.0.0.1'
         url.port = String(serving.port)
-        const res = await fetch(url, { method: request.body === undefined ? 'GET' : 'POST', headers: request.headers, body: request.body })
+        const res = await fetch(url, {
+          method: request.body === undefined ? 'GET' : 'POST',
+          headers: request.headers,
+          body: request.body,
+        })
         const text = await res.text()
         assert.equal(res.status, 200, `${show(command)}: ${res.status} ${text}`)
         // the README's `# → {...}` line after the request: the model name and task names it shows
         const shown = /# → (\{.*)$/m.exec(command.block)?.[1]
         assert.ok(shown, 'README: expected a `# → {...}` response line after the curl request')
         const model = /"model":"([^"]+)"/.exec(shown)?.[1]
-        const tasks = [.../"tasks":\{([^}]*)\}/.exec(shown)![1]!.matchAll(/"([^"]+)":/g)].map((m) => m[1])
-        const body = JSON.parse(text) as { model: string; version: string; results: { index: number; score: number; tasks: Record<string, number> }[] }
+        const tasks = [.../"tasks":\{([^}]*)\}/.exec(shown)![1].matchAll(/"([^"]+)":/g)].map((m) => m[1])
+        const body = JSON.parse(text) as {
+          model: string
+          version: string
+          results: { index: number; score: number; tasks: Record<string, number> }[]
+        }
         const candidates = (JSON.parse(request.body!) as { candidates: unknown[] }).candidates.length
         assert.equal(body.model, model)
         assert.equal(typeof body.version, 'string')
@@ -157,12 +178,15 @@ describe('README.md shell commands, run in order in a temporary folder', () => {
           assert.deepEqual(Object.keys(r.tasks).sort(), [...tasks].sort())
           for (const p of Object.values(r.tasks)) assert.ok(p > 0 && p < 1, `task probability ${p}`)
         }
-        for (let i = 1; i < body.results.length; i++) assert.ok(body.results[i - 1]!.score >= body.results[i]!.score, 'results ranked by score')
+        for (let i = 1; i < body.results.length; i++)
+          assert.ok(body.results[i - 1].score >= body.results[i].score, 'results ranked by score')
       })
     }
   }
 
-  it('stops the server with exit code 0 on SIGTERM', { skip: commands.some((c) => resflowArgv(c.words)?.[0] === 'serve') ? false : 'README has no serve command' }, async () => {
+  it('stops the server with exit code 0 on SIGTERM', {
+    skip: commands.some((c) => resflowArgv(c.words)?.[0] === 'serve') ? false : 'README has no serve command',
+  }, async () => {
     assert.ok(serving, 'the server did not start')
     const { child, stderr } = serving
     const exited = once(child, 'exit')
@@ -178,7 +202,8 @@ describe('README.md TypeScript blocks', () => {
 
   it('has at least one, and each imports from resflow', () => {
     assert.ok(blocks.length > 0)
-    for (const b of blocks) assert.match(b.text, /from 'resflow'/, `README.md:${b.line}: expected an import from 'resflow'`)
+    for (const b of blocks)
+      assert.match(b.text, /from 'resflow'/, `README.md:${b.line}: expected an import from 'resflow'`)
   })
 
   it('every block typechecks (strict) against src/index.ts', () => {
@@ -193,10 +218,27 @@ describe('README.md TypeScript blocks', () => {
       })
       const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile)
       const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT)
-      const program = ts.createProgram(files, { ...options, rootDir: undefined, outDir: undefined, declaration: false, sourceMap: false, strict: true, noEmit: true, typeRoots: [join(ROOT, 'node_modules', '@types')] })
+      const program = ts.createProgram(files, {
+        ...options,
+        rootDir: undefined,
+        outDir: undefined,
+        declaration: false,
+        sourceMap: false,
+        strict: true,
+        noEmit: true,
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+      })
       const diagnostics = ts.getPreEmitDiagnostics(program)
-      const text = ts.formatDiagnostics(diagnostics, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => '\n' })
-      assert.equal(diagnostics.length, 0, `README.md's TypeScript (block at README.md:<line> in the file name):\n${text}`)
+      const text = ts.formatDiagnostics(diagnostics, {
+        getCanonicalFileName: (f) => f,
+        getCurrentDirectory: () => ROOT,
+        getNewLine: () => '\n',
+      })
+      assert.equal(
+        diagnostics.length,
+        0,
+        `README.md's TypeScript (block at README.md:<line> in the file name):\n${text}`,
+      )
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -39,13 +39,17 @@ function sourceFiles(dir: string): string[] {
 /** Relative imports of a file (static, `export … from` and dynamic), resolved to .ts paths under src. */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8')
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"\n;]*?(?:from\s*)?['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)]
-  return specs.map((m) => resolve(dirname(file), (m[1] ?? m[2]!).replace(/\.js$/, '.ts')))
+  const specs = [
+    ...text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\b[^'"\n;]*?(?:from\s*)?['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g,
+    ),
+  ]
+  return specs.map((m) => resolve(dirname(file), (m[1] ?? m[2]).replace(/\.js$/, '.ts')))
 }
 
 const folderOf = (file: string): string => {
   const rel = relative(SRC, file).split('/')
-  return rel.length === 1 ? rel[0]!.replace(/\.ts$/, '') : rel[0]!
+  return rel.length === 1 ? rel[0].replace(/\.ts$/, '') : rel[0]
 }
 
 const files = sourceFiles(SRC)
@@ -62,7 +66,8 @@ describe('src/ layering', () => {
       for (const dep of deps) {
         const to = folderOf(dep)
         if (to === from || to === 'errors') continue
-        if (!allowed.includes(to)) wrong.push(`${relative(SRC, file)} → ${relative(SRC, dep)} (${from} may not import ${to})`)
+        if (!allowed.includes(to))
+          wrong.push(`${relative(SRC, file)} → ${relative(SRC, dep)} (${from} may not import ${to})`)
       }
     }
     assert.deepEqual(wrong, [])
@@ -76,7 +81,14 @@ describe('src/ layering', () => {
       state.set(f, 'open')
       path.push(f)
       for (const d of graph.get(f) ?? []) {
-        if (state.get(d) === 'open') cycles.push(path.slice(path.indexOf(d)).concat(d).map((p) => relative(SRC, p)).join(' → '))
+        if (state.get(d) === 'open')
+          cycles.push(
+            path
+              .slice(path.indexOf(d))
+              .concat(d)
+              .map((p) => relative(SRC, p))
+              .join(' → '),
+          )
         else if (!state.has(d)) visit(d)
       }
       path.pop()
@@ -88,7 +100,9 @@ describe('src/ layering', () => {
 
   it('the checker sees imports (it would catch a violation)', () => {
     // guards the regular expression: a file known to import engine must show it
-    const runtimeUsers = [...graph].filter(([f, deps]) => folderOf(f) === 'models' && deps.some((d) => folderOf(d) === 'engine'))
+    const runtimeUsers = [...graph].filter(
+      ([f, deps]) => folderOf(f) === 'models' && deps.some((d) => folderOf(d) === 'engine'),
+    )
     assert.ok(runtimeUsers.length > 3)
   })
 })

@@ -33,14 +33,24 @@ describe('where the data of a config shipped in the package goes', () => {
     assert.equal(e.data.schema, shipped(join('datasets', 'kuairand.yaml')))
   })
 
-  it('a config of the user\'s own keeps its paths relative to its folder', () => {
+  it("a config of the user's own keeps its paths relative to its folder", () => {
     const file = tinyConfig((y) => y.replace(/dir: .*/, 'dir: data/here'))
     assert.equal(loadExperiment(file, { cacheRoot: tempDir() }).data.dir, resolve(file, '..', 'data', 'here'))
   })
 
-  it('train --cache DIR generates a shipped config\'s data under DIR', async () => {
+  it("train --cache DIR generates a shipped config's data under DIR", async () => {
     const cache = tempDir()
-    const r = await cli('train', '--config', shipped('synthetic_test.yaml'), '--cache', cache, '--epochs', '1', '--out', join(tempDir(), 'run'))
+    const r = await cli(
+      'train',
+      '--config',
+      shipped('synthetic_test.yaml'),
+      '--cache',
+      cache,
+      '--epochs',
+      '1',
+      '--out',
+      join(tempDir(), 'run'),
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.ok(existsSync(join(cache, 'synthetic_test', 'train.parquet')), r.stderr)
   })

@@ -14,7 +14,10 @@ describe('resflow datagen', () => {
     const [train, val, test] = counts.slice(1).map(Number) as [number, number, number]
     assert.equal(train + val + test, 20000)
     // each row draws its split: 10000 ± 3·71 train rows, 5000 ± 3·61 each of val and test
-    assert.ok(Math.abs(train - 10000) < 213 && Math.abs(val - 5000) < 184 && Math.abs(test - 5000) < 184, `${train} / ${val} / ${test}`)
+    assert.ok(
+      Math.abs(train - 10000) < 213 && Math.abs(val - 5000) < 184 && Math.abs(test - 5000) < 184,
+      `${train} / ${val} / ${test}`,
+    )
   })
 
   it('a bad --split names the flag and what it expects', async () => {
@@ -34,7 +37,10 @@ describe('resflow datagen', () => {
       const r = await cli('datagen', '--out', out, '--rows', '200', '--tasks', tasks)
       assert.equal(r.code, 1, tasks)
       assert.match(r.stderr, why)
-      assert.ok(!existsSync(out) || readdirSync(out).length === 0, `${tasks}: left ${existsSync(out) ? readdirSync(out).join(', ') : ''}`)
+      assert.ok(
+        !existsSync(out) || readdirSync(out).length === 0,
+        `${tasks}: left ${existsSync(out) ? readdirSync(out).join(', ') : ''}`,
+      )
     }
   })
 })

@@ -14,14 +14,14 @@ import { cli, tempDir, tinyConfig } from './tiny.js'
 /** A CSV without quoted cells (what these tests write) as a header and rows of cells. */
 function readCsv(file: string): { header: string[]; rows: string[][] } {
   const [head, ...lines] = readFileSync(file, 'utf8').trimEnd().split('\n')
-  return { header: head!.split(','), rows: lines.map((l) => l.split(',')) }
+  return { header: head.split(','), rows: lines.map((l) => l.split(',')) }
 }
 
 /** The values of `column` in output row order. */
 const columnOf = (csv: { header: string[]; rows: string[][] }, column: string) => {
   const j = csv.header.indexOf(column)
   assert.ok(j >= 0, `no column ${column} in ${csv.header.join(',')}`)
-  return csv.rows.map((r) => r[j]!)
+  return csv.rows.map((r) => r[j])
 }
 
 describe('predict --keep on a run without a filter', () => {
@@ -36,25 +36,76 @@ describe('predict --keep on a run without a filter', () => {
 
   it('copies the kept columns of every input row, in input order', async () => {
     const out = join(tempDir(), 'scores.csv')
-    const r = await cli('predict', '--run', run, '--dataset', 'synthetic', '--path', testFile, '--keep', 'user_id, item_price,click', '--out', out)
+    const r = await cli(
+      'predict',
+      '--run',
+      run,
+      '--dataset',
+      'synthetic',
+      '--path',
+      testFile,
+      '--keep',
+      'user_id, item_price,click',
+      '--out',
+      out,
+    )
     assert.equal(r.code, 0, r.stderr)
     const csv = readCsv(out)
     assert.deepEqual(csv.header, ['row', 'user_id', 'item_price', 'click', 'p_click', 'p_purchase', 'fused'])
-    const input = await queryObjects(await connect(), `SELECT CAST(user_id AS VARCHAR) AS u, CAST(item_price AS VARCHAR) AS p, CAST(click AS VARCHAR) AS c FROM read_parquet(${sqlString(testFile)})`)
+    const input = await queryObjects(
+      await connect(),
+      `SELECT CAST(user_id AS VARCHAR) AS u, CAST(item_price AS VARCHAR) AS p, CAST(click AS VARCHAR) AS c FROM read_parquet(${sqlString(testFile)})`,
+    )
     assert.equal(csv.rows.length, input.length)
-    assert.deepEqual(columnOf(csv, 'user_id'), input.map((x) => x.u))
-    assert.deepEqual(columnOf(csv, 'item_price'), input.map((x) => x.p))
-    assert.deepEqual(columnOf(csv, 'click'), input.map((x) => x.c))
+    assert.deepEqual(
+      columnOf(csv, 'user_id'),
+      input.map((x) => x.u),
+    )
+    assert.deepEqual(
+      columnOf(csv, 'item_price'),
+      input.map((x) => x.p),
+    )
+    assert.deepEqual(
+      columnOf(csv, 'click'),
+      input.map((x) => x.c),
+    )
   })
 
-  it('names an unknown column and lists the file\'s columns', async () => {
-    const r = await cli('predict', '--run', run, '--dataset', 'synthetic', '--path', testFile, '--keep', 'user_id,userid', '--out', join(tempDir(), 'x.csv'))
+  it("names an unknown column and lists the file's columns", async () => {
+    const r = await cli(
+      'predict',
+      '--run',
+      run,
+      '--dataset',
+      'synthetic',
+      '--path',
+      testFile,
+      '--keep',
+      'user_id,userid',
+      '--out',
+      join(tempDir(), 'x.csv'),
+    )
     assert.notEqual(r.code, 0)
-    assert.match(r.stderr, /--keep: .*test\.parquet has no column "userid" \(columns: user_id, item_id, item_category, .*click/)
+    assert.match(
+      r.stderr,
+      /--keep: .*test\.parquet has no column "userid" \(columns: user_id, item_id, item_category, .*click/,
+    )
   })
 
   it('refuses a kept column that has the name of an output column', async () => {
-    const r = await cli('predict', '--run', run, '--dataset', 'synthetic', '--path', testFile, '--keep', 'p_click', '--out', join(tempDir(), 'x.csv'))
+    const r = await cli(
+      'predict',
+      '--run',
+      run,
+      '--dataset',
+      'synthetic',
+      '--path',
+      testFile,
+      '--keep',
+      'p_click',
+      '--out',
+      join(tempDir(), 'x.csv'),
+    )
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /--keep: column "p_click" has the name of an output column/)
   })
@@ -75,7 +126,7 @@ describe('predict --keep on a run whose filter leaves rows out (the KuaiRand pre
     const rows = writeKuaiRandLog(testFile, 120, 13)
     const [header, ...lines] = inputLines()
     mkdirSync(dirname(keptFile))
-    writeFileSync(keptFile, [header, ...lines.filter((_, i) => paperKeeps(rows[i]!))].join('\n') + '\n')
+    writeFileSync(keptFile, [header, ...lines.filter((_, i) => paperKeeps(rows[i]))].join('\n') + '\n')
     const configs = fileURLToPath(new URL('../../configs/', import.meta.url))
     const yaml = readFileSync(join(configs, 'kuairand.yaml'), 'utf8')
       .replace('dir: ../data/kuairand-pure', `dir: ${dir}`)
@@ -91,27 +142,57 @@ describe('predict --keep on a run whose filter leaves rows out (the KuaiRand pre
   it('keeps the columns of the rows the filter keeps, beside the same predictions as without those rows', async () => {
     const keep = ['time_ms', 'user_id', 'play_time_ms', 'tab']
     const out = join(root, 'scores.csv')
-    const r = await cli('predict', '--run', run, '--dataset', 'kuairand', '--path', testFile, '--keep', keep.join(','), '--out', out)
+    const r = await cli(
+      'predict',
+      '--run',
+      run,
+      '--dataset',
+      'kuairand',
+      '--path',
+      testFile,
+      '--keep',
+      keep.join(','),
+      '--out',
+      out,
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /more left out by the run's filter/)
     const csv = readCsv(out)
 
     // every output row carries the cells of one input row (time_ms is unique), and they are the filter's rows in order
     const [header, ...lines] = inputLines()
-    const names = header!.split(',')
-    const byTime = new Map(lines.map((l) => [l.split(',')[names.indexOf('time_ms')]!, l.split(',')]))
+    const names = header.split(',')
+    const byTime = new Map(lines.map((l) => [l.split(',')[names.indexOf('time_ms')], l.split(',')]))
     for (const row of csv.rows) {
-      const source = byTime.get(row[1]!)
+      const source = byTime.get(row[1])
       assert.ok(source, `time_ms ${row[1]} is in the input`)
-      assert.deepEqual(row.slice(1, 1 + keep.length), keep.map((c) => source[names.indexOf(c)]!))
+      assert.deepEqual(
+        row.slice(1, 1 + keep.length),
+        keep.map((c) => source[names.indexOf(c)]),
+      )
     }
     const keptLines = readFileSync(keptFile, 'utf8').trimEnd().split('\n').slice(1)
     assert.ok(keptLines.length < lines.length, 'the filter leaves rows out')
-    assert.deepEqual(columnOf(csv, 'time_ms'), keptLines.map((l) => l.split(',')[names.indexOf('time_ms')]!))
+    assert.deepEqual(
+      columnOf(csv, 'time_ms'),
+      keptLines.map((l) => l.split(',')[names.indexOf('time_ms')]),
+    )
 
     // alignment: the predictions beside each row are those of that row scored alone with the other kept rows
     const alone = join(root, 'alone.csv')
-    const a = await cli('predict', '--run', run, '--dataset', 'kuairand', '--path', keptFile, '--keep', keep.join(','), '--out', alone)
+    const a = await cli(
+      'predict',
+      '--run',
+      run,
+      '--dataset',
+      'kuairand',
+      '--path',
+      keptFile,
+      '--keep',
+      keep.join(','),
+      '--out',
+      alone,
+    )
     assert.equal(a.code, 0, a.stderr)
     assert.deepEqual(readCsv(alone), csv)
   })

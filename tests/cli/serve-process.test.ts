@@ -17,22 +17,31 @@ import { cli, tempDir, tinyConfig } from './tiny.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 /** npm quiet and offline: no update check, no registry */
-const NPM_ENV = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_offline: 'true' }
+const NPM_ENV = {
+  ...process.env,
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+  npm_config_offline: 'true',
+}
 const started = new Set<number>()
 
 /** Spawns a command that ends up running `resflow serve`; resolves once it prints the address it serves on. */
-async function startServe(command: string, args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+async function startServe(
+  command: string,
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const child = spawn(command, args, { cwd: ROOT, env: NPM_ENV, stdio: ['ignore', 'ignore', 'pipe'] })
   started.add(child.pid!)
   let err = ''
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "serving … on URL" line within 60 s: ${err}`)), 60_000)
-    child.stderr!.on('data', () => {
+    child.stderr.on('data', () => {
       const m = /serving .* on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)
       if (m) {
         clearTimeout(timer)
-        resolve(m[1]!)
+        resolve(m[1])
       }
     })
     child.once('exit', (code) => {
@@ -51,7 +60,12 @@ function descendants(pid: number): number[] {
     .map((l) => l.trim().split(/\s+/).map(Number) as [number, number])
   const out: number[] = []
   const walk = (p: number) => {
-    for (const [c, pp] of rows) if (pp === p && !out.includes(c)) out.push(c), walk(c)
+    for (const [c, pp] of rows) {
+      if (pp === p && !out.includes(c)) {
+        out.push(c)
+        walk(c)
+      }
+    }
   }
   walk(pid)
   return out
@@ -70,7 +84,10 @@ function alive(pid: number): boolean {
 function listening(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
-    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
     socket.once('error', () => resolve(false))
   })
 }
@@ -110,7 +127,10 @@ describe('resflow serve as a process', () => {
       child.kill('SIGTERM')
       await once(child, 'exit')
       const gone = await waitFor(() => below.every((pid) => !alive(pid)), 15_000)
-      assert.ok(gone, `still running 15 s after SIGTERM to ${command}: pids ${below.filter(alive)}; stderr: ${stderr()}`)
+      assert.ok(
+        gone,
+        `still running 15 s after SIGTERM to ${command}: pids ${below.filter(alive)}; stderr: ${stderr()}`,
+      )
       assert.equal(await listening(url), false, `${url} still accepts connections`)
       assert.match(stderr(), /finishing in-flight requests/)
     })
@@ -119,12 +139,35 @@ describe('resflow serve as a process', () => {
   it('--items: ranks candidates by id, counts the store in /metrics, reloads it on SIGHUP', async () => {
     const items = join(tempDir(), 'items.csv')
     writeFileSync(items, 'item_id,item_category,item_price\n1,2,3.5\n2,1,10\n')
-    const { child, url, stderr } = await startServe(process.execPath, [join(ROOT, 'bin', 'resflow.js'), 'serve', '--run', runDir, '--port', '0', '--items', items, '--unknown-items', 'skip'])
+    const { child, url, stderr } = await startServe(process.execPath, [
+      join(ROOT, 'bin', 'resflow.js'),
+      'serve',
+      '--run',
+      runDir,
+      '--port',
+      '0',
+      '--items',
+      items,
+      '--unknown-items',
+      'skip',
+    ])
     try {
       assert.match(stderr(), /2 items from .*items\.csv by item_id/)
-      const context = { user_id: 3, user_segment: 1, hour: 9, device: 0, user_activity: 0.5, item_ctr_hist: 0.1, context_score: 0.2 }
+      const context = {
+        user_id: 3,
+        user_segment: 1,
+        hour: 9,
+        device: 0,
+        user_activity: 0.5,
+        item_ctr_hist: 0.1,
+        context_score: 0.2,
+      }
       const rank = async () => {
-        const res = await fetch(`${url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ context, item_ids: [2, 3, 1] }) })
+        const res = await fetch(`${url}/v1/rank`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ context, item_ids: [2, 3, 1] }),
+        })
         return { status: res.status, json: (await res.json()) as { results: { index: number }[]; skipped?: number[] } }
       }
       const first = await rank()
@@ -133,7 +176,13 @@ describe('resflow serve as a process', () => {
       assert.match(await (await fetch(`${url}/metrics`)).text(), /^resflow_item_store_items 2$/m)
       writeFileSync(items, 'item_id,item_category,item_price\n1,2,3.5\n2,1,10\n3,1,7\n')
       child.kill('SIGHUP')
-      assert.ok(await waitFor(async () => /^resflow_item_store_items 3$/m.test(await (await fetch(`${url}/metrics`)).text()), 15_000), stderr())
+      assert.ok(
+        await waitFor(
+          async () => /^resflow_item_store_items 3$/m.test(await (await fetch(`${url}/metrics`)).text()),
+          15_000,
+        ),
+        stderr(),
+      )
       const second = await rank()
       assert.deepEqual([second.json.results.length, second.json.skipped], [3, undefined])
     } finally {
@@ -152,11 +201,22 @@ describe('resflow serve as a process', () => {
   })
 
   it('the bin exits 0 within --shutdown-timeout-ms after SIGTERM while a client holds a partial body', async () => {
-    const { child, url, stderr } = await startServe(process.execPath, [join(ROOT, 'bin', 'resflow.js'), 'serve', '--run', runDir, '--port', '0', '--shutdown-timeout-ms', '500'])
+    const { child, url, stderr } = await startServe(process.execPath, [
+      join(ROOT, 'bin', 'resflow.js'),
+      'serve',
+      '--run',
+      runDir,
+      '--port',
+      '0',
+      '--shutdown-timeout-ms',
+      '500',
+    ])
     const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
     socket.on('error', () => {})
     await once(socket, 'connect')
-    socket.write('POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"cand')
+    socket.write(
+      'POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"cand',
+    )
     await new Promise((r) => setTimeout(r, 200))
     const start = Date.now()
     child.kill('SIGTERM')

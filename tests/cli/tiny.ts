@@ -10,7 +10,10 @@ const dataDir = join(mkdtempSync(join(tmpdir(), 'resflow-cli-data-')), 'syntheti
 /** configs/synthetic_test.yaml with its data folder moved to a temporary one and `edit` applied to the text. */
 export function tinyConfig(edit: (yaml: string) => string = (y) => y): string {
   const dir = mkdtempSync(join(tmpdir(), 'resflow-cli-'))
-  const text = readFileSync(new URL('../../configs/synthetic_test.yaml', import.meta.url), 'utf8').replace('dir: ../.cache/synthetic_test', `dir: ${dataDir}`)
+  const text = readFileSync(new URL('../../configs/synthetic_test.yaml', import.meta.url), 'utf8').replace(
+    'dir: ../.cache/synthetic_test',
+    `dir: ${dataDir}`,
+  )
   const file = join(dir, 'experiment.yaml')
   writeFileSync(file, edit(text))
   return file
@@ -29,7 +32,10 @@ export async function cli(...argv: string[]): Promise<{ code: number; stdout: st
   const write = process.stderr.write.bind(process.stderr)
   console.log = (...a: unknown[]) => void out.push(a.join(' '))
   console.error = (...a: unknown[]) => void err.push(a.join(' '))
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(String(chunk))
+    return true
+  }) as typeof process.stderr.write
   try {
     const code = await main(argv)
     return { code, stdout: out.join('\n'), stderr: err.join('') }

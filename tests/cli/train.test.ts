@@ -11,7 +11,8 @@ describe('resflow train / eval / predict', () => {
   it('train writes a run directory that eval, predict, export and serve can read', async () => {
     const r = await cli('train', '--config', config, '--out', run)
     assert.equal(r.code, 0, r.stderr)
-    for (const f of ['run.json', 'preprocessing.json', 'weights.bin', 'checkpoint.bin', 'log.jsonl']) assert.ok(existsSync(join(run, f)), f)
+    for (const f of ['run.json', 'preprocessing.json', 'weights.bin', 'checkpoint.bin', 'log.jsonl'])
+      assert.ok(existsSync(join(run, f)), f)
     const manifest = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'))
     assert.equal(manifest.model, 'resflow')
     assert.deepEqual(manifest.tasks, ['click', 'purchase'])
@@ -34,7 +35,16 @@ describe('resflow train / eval / predict', () => {
       assert.equal(typeof rec.value, 'number')
     }
     const keys = new Set(records.map((rec) => `${rec.task}/${rec.metric}`))
-    for (const k of ['click/auc', 'purchase/auc', 'click/gauc', 'click/logloss', 'click/calibration', 'purchase/funnel_violation', 'fused/auc']) assert.ok(keys.has(k), k)
+    for (const k of [
+      'click/auc',
+      'purchase/auc',
+      'click/gauc',
+      'click/logloss',
+      'click/calibration',
+      'purchase/funnel_violation',
+      'fused/auc',
+    ])
+      assert.ok(keys.has(k), k)
   })
 
   it('predict writes one CSV line per row with each task probability and the fused score', async () => {
@@ -46,8 +56,8 @@ describe('resflow train / eval / predict', () => {
     assert.equal(lines[0], 'row,p_click,p_purchase,fused')
     const rows = Number(/predict: (\d+) rows/.exec(r.stderr)?.[1])
     assert.equal(lines.length, rows + 1)
-    const [, pc, pp] = lines[1]!.split(',').map(Number)
-    assert.ok(pc! > 0 && pc! < 1 && pp! > 0 && pp! < 1)
+    const [, pc, pp] = lines[1].split(',').map(Number)
+    assert.ok(pc > 0 && pc < 1 && pp > 0 && pp < 1)
   })
 
   it('refuses to train over an existing run without --resume, and --resume of a finished run changes nothing', async () => {
@@ -61,7 +71,7 @@ describe('resflow train / eval / predict', () => {
     assert.deepEqual(readFileSync(join(run, 'weights.bin')), before)
   })
 
-  it('eval names the run\'s dataset when another is given', async () => {
+  it("eval names the run's dataset when another is given", async () => {
     const r = await cli('eval', '--run', run, '--dataset', 'census', '--path', 'x.csv')
     assert.equal(r.code, 1)
     assert.match(r.stderr, /--dataset: the run was trained on dataset "synthetic", got "census"/)

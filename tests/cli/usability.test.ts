@@ -33,7 +33,7 @@ describe('resflow --help, --version, help <command>', () => {
     assert.equal(r.stdout.trim(), pkg.version)
   })
 
-  it('help <command> prints that command\'s help, help alone the command list', async () => {
+  it("help <command> prints that command's help, help alone the command list", async () => {
     const r = await cli('help', 'data', 'stats')
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^usage: resflow data stats /)
@@ -50,8 +50,16 @@ describe('resflow models', () => {
   it('--json lists every registered model with its summary, paper and options with the schema defaults', async () => {
     const r = await cli('models', '--json')
     assert.equal(r.code, 0, r.stderr)
-    const list = JSON.parse(r.stdout) as { name: string; summary: string; paper: string; options: { name: string; type: string; default?: unknown; required: boolean }[] }[]
-    assert.deepEqual(list.map((m) => m.name), MODEL_NAMES)
+    const list = JSON.parse(r.stdout) as {
+      name: string
+      summary: string
+      paper: string
+      options: { name: string; type: string; default?: unknown; required: boolean }[]
+    }[]
+    assert.deepEqual(
+      list.map((m) => m.name),
+      MODEL_NAMES,
+    )
     for (const m of list) {
       const entry = MODELS[m.name as keyof typeof MODELS]
       assert.equal(m.summary, entry.summary)
@@ -73,7 +81,7 @@ describe('resflow models', () => {
 })
 
 describe('resflow train options', () => {
-  it('--threads sets the experiment\'s onnxruntime threads', async () => {
+  it("--threads sets the experiment's onnxruntime threads", async () => {
     const out = join(tempDir(), 'run')
     const r = await cli('train', '--config', tinyConfig(), '--out', out, '--epochs', '1', '--threads', '2')
     assert.equal(r.code, 0, r.stderr)
@@ -109,24 +117,45 @@ describe('resflow train options', () => {
     assert.ok(!existsSync(data), 'the data was generated before the preset was checked')
     const unknown = await cli('train', '--config', config, '--out', join(dir, 'run'), '--model', 'resflw')
     assert.equal(unknown.code, 1)
-    assert.match(unknown.stderr, /--model: unknown model or preset "resflw" \(models: .*resflow.*; presets: .*resflow-aliccp/)
+    assert.match(
+      unknown.stderr,
+      /--model: unknown model or preset "resflw" \(models: .*resflow.*; presets: .*resflow-aliccp/,
+    )
   })
 
   it('Ctrl-C during training prints one line saying how to resume, and releases the run folder', async () => {
     const out = join(tempDir(), 'run')
     const config = tinyConfig((y) => y.replace('patience: 2', 'patience: null')) // no early stop: still training when the signal comes
-    const child = spawn(process.execPath, [new URL('../../bin/resflow.js', import.meta.url).pathname, 'train', '--config', config, '--out', out, '--epochs', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [
+        new URL('../../bin/resflow.js', import.meta.url).pathname,
+        'train',
+        '--config',
+        config,
+        '--out',
+        out,
+        '--epochs',
+        '1000',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let stderr = ''
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)))
-    await new Promise<void>((started) => child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-      if (/epoch 2\/1000/.test(stderr)) started() // epoch 1's checkpoint is written
-    }))
+    await new Promise<void>((started) =>
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString()
+        if (/epoch 2\/1000/.test(stderr)) started() // epoch 1's checkpoint is written
+      }),
+    )
     child.kill('SIGINT')
     const code = await exited
     assert.equal(code, 130, stderr.slice(-1500))
     const last = stderr.trim().split('\n').at(-1)!
-    assert.equal(last, `train: interrupted; resume with: resflow train --config ${config} --out ${out} --epochs 1000 --resume`)
+    assert.equal(
+      last,
+      `train: interrupted; resume with: resflow train --config ${config} --out ${out} --epochs 1000 --resume`,
+    )
     assert.ok(!existsSync(join(out, 'train.lock')), 'train.lock left behind')
   })
 })

@@ -21,9 +21,15 @@ function writeSplit(file: string, rows: number, seed: number): void {
 }
 
 function experiment(dir: string, extra = ''): string {
-  writeFileSync(join(dir, 'schema.yaml'), 'sparse: [{ name: user }]\ndense: [{ name: price }]\ntasks: [{ name: click }]\n')
+  writeFileSync(
+    join(dir, 'schema.yaml'),
+    'sparse: [{ name: user }]\ndense: [{ name: price }]\ntasks: [{ name: click }]\n',
+  )
   const file = join(dir, 'experiment.yaml')
-  writeFileSync(file, `name: no-val\ndata: { dataset: csv, dir: ${dir}, schema: schema.yaml${extra} }\nmodel: { model: resflow, embeddingDim: 4, towers: [8] }\nepochs: 1\nbatchSize: 64\n`)
+  writeFileSync(
+    file,
+    `name: no-val\ndata: { dataset: csv, dir: ${dir}, schema: schema.yaml${extra} }\nmodel: { model: resflow, embeddingDim: 4, towers: [8] }\nepochs: 1\nbatchSize: 64\n`,
+  )
   return file
 }
 
@@ -38,7 +44,10 @@ describe('resflow train on a folder without a validation file', () => {
     assert.equal(r.code, 1, r.stdout)
     assert.match(r.stderr, /data\.dir: .* has no validation file \(found: train part_train\.csv; test part_test\.csv\)/)
     assert.match(r.stderr, /early stopping and fusion weights would be chosen on the test file/)
-    assert.match(r.stderr, /add a file whose name contains "val", set data\.splitVal to split the test file's rows into validation and test, or give data\.train, data\.val and data\.test/)
+    assert.match(
+      r.stderr,
+      /add a file whose name contains "val", set data\.splitVal to split the test file's rows into validation and test, or give data\.train, data\.val and data\.test/,
+    )
     assert.ok(!existsSync(join(out, 'weights.bin')))
   })
 
@@ -46,9 +55,16 @@ describe('resflow train on a folder without a validation file', () => {
     const out = join(tempDir(), 'run')
     const r = await cli('train', '--config', experiment(dir, ', splitVal: { seed: 3, valFraction: 0.5 }'), '--out', out)
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout + r.stderr, /no validation file: data\.splitVal splits the rows of part_test\.csv: about 50% validation \(early stopping, fusion\), the rest test/)
+    assert.match(
+      r.stdout + r.stderr,
+      /no validation file: data\.splitVal splits the rows of part_test\.csv: about 50% validation \(early stopping, fusion\), the rest test/,
+    )
     const data = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).dataset
-    assert.deepEqual(data.files, { train: [join(dir, 'part_train.csv')], val: [join(dir, 'part_test.csv')], test: null })
+    assert.deepEqual(data.files, {
+      train: [join(dir, 'part_train.csv')],
+      val: [join(dir, 'part_test.csv')],
+      test: null,
+    })
     assert.deepEqual(data.splitVal, { seed: 3, valFraction: 0.5 })
   })
 })

@@ -47,7 +47,10 @@ describe('dataset adapters on ../shared/data', () => {
   })
 
   it('rejects an unknown dataset name listing the available ones', () => {
-    assert.throws(() => getAdapter('censu'), /unknown dataset "censu" \(available: aliccp, aliccp-raw, aliexpress, census, csv, kuairand, parquet, synthetic\)/)
+    assert.throws(
+      () => getAdapter('censu'),
+      /unknown dataset "censu" \(available: aliccp, aliccp-raw, aliexpress, census, csv, kuairand, parquet, synthetic\)/,
+    )
   })
 })
 

@@ -17,10 +17,21 @@ const AD_OPTIONAL = '210' // absent from some rows
 
 const item = (field: string, id: number | string, value = '1.0') => `${field}\x02${id}\x03${value}`
 
-interface Sample { click: number; conversion: number; common: string; items: string[] }
+interface Sample {
+  click: number
+  conversion: number
+  common: string
+  items: string[]
+}
 
 /** Writes skeleton + common files; returns what was written so tests can check the join. */
-function writeRaw(dir: string, split: string, rows: number, seed: number, edit?: (lines: { skeleton: string[]; common: string[] }) => void) {
+function writeRaw(
+  dir: string,
+  split: string,
+  rows: number,
+  seed: number,
+  edit?: (lines: { skeleton: string[]; common: string[] }) => void,
+) {
   const rng = new Rng(seed)
   const users = Array.from({ length: Math.max(5, rows >> 3) }, (_, u) => {
     const items = USER_SINGLE.map((f) => item(f, f === '101' ? 1000 + u : rng.int(f === '124' ? 2 : 8)))
@@ -39,7 +50,9 @@ function writeRaw(dir: string, split: string, rows: number, seed: number, edit?:
     samples.push({ click, conversion, common: users[rng.int(users.length)].index, items })
   }
   const lines = {
-    skeleton: samples.map((s, i) => [i + 1, s.click, s.conversion, s.common, s.items.length, s.items.join('\x01')].join(',')),
+    skeleton: samples.map((s, i) =>
+      [i + 1, s.click, s.conversion, s.common, s.items.length, s.items.join('\x01')].join(','),
+    ),
     common: users.map((u) => [u.index, u.items.length, u.items.join('\x01')].join(',')),
   }
   edit?.(lines)
@@ -71,7 +84,8 @@ describe('aliccp-raw adapter', () => {
     const multi = d.spec.multi.map((f) => f.name).sort()
     assert.deepEqual(multi, USER_MULTI.map((f) => `f${f}`).sort())
     const sparse = d.spec.sparse.map((f) => f.name)
-    for (const f of [...USER_SINGLE, ...AD_SINGLE, AD_OPTIONAL]) assert.ok(sparse.includes(`f${f}`), `sparse field f${f}`)
+    for (const f of [...USER_SINGLE, ...AD_SINGLE, AD_OPTIONAL])
+      assert.ok(sparse.includes(`f${f}`), `sparse field f${f}`)
     assert.equal(d.spec.sparse.find((f) => f.name === 'f101')?.side, 'user')
     assert.equal(d.spec.sparse.find((f) => f.name === 'f205')?.side, 'item')
 
@@ -95,7 +109,10 @@ describe('aliccp-raw adapter', () => {
     const m = d.train.columns.multi.f109_14
     const vocab = d.prep.multi.find((f) => f.name === 'f109_14')!.vocab
     kept.forEach((s, i) => {
-      const want = userOf.get(s.common)!.filter((x) => x.startsWith('109_14\x02')).map((x) => x.split('\x02')[1].split('\x03')[0])
+      const want = userOf
+        .get(s.common)!
+        .filter((x) => x.startsWith('109_14\x02'))
+        .map((x) => x.split('\x02')[1].split('\x03')[0])
       const got = [...m.ids.subarray(m.offsets[i], m.offsets[i + 1])].map((id) => vocab[id - 1])
       assert.deepEqual(got, want, `row ${i}`)
     })
@@ -106,21 +123,46 @@ describe('aliccp-raw adapter', () => {
   })
 
   it('names file and line when feature_num disagrees with the list', async () => {
-    const { dir } = fixture('bad-num', (l) => { l.skeleton[6] = l.skeleton[6].replace(/^(\d+,\d,\d,[^,]+,)(\d+)/, (_, a, n) => `${a}${Number(n) + 1}`) })
-    await assert.rejects(openDataset({ dataset: 'aliccp-raw', path: dir, cacheDir: join(root, 'cache') }), /sample_skeleton_train\.csv:7: feature_num is (\d+) but feature_list has \d+ items/)
+    const { dir } = fixture('bad-num', (l) => {
+      l.skeleton[6] = l.skeleton[6].replace(/^(\d+,\d,\d,[^,]+,)(\d+)/, (_, a, n) => `${a}${Number(n) + 1}`)
+    })
+    await assert.rejects(
+      openDataset({ dataset: 'aliccp-raw', path: dir, cacheDir: join(root, 'cache') }),
+      /sample_skeleton_train\.csv:7: feature_num is (\d+) but feature_list has \d+ items/,
+    )
   })
 
   it('names file and line of a missing common_feature_index', async () => {
-    const { dir } = fixture('bad-index', (l) => { l.skeleton[41] = l.skeleton[41].replace(/^(\d+,\d,\d,)[^,]+/, '$1nowhere') })
-    await assert.rejects(openDataset({ dataset: 'aliccp-raw', path: dir, cacheDir: join(root, 'cache') }), /sample_skeleton_train\.csv:42: common_feature_index "nowhere" not found in common_features_train\.csv/)
+    const { dir } = fixture('bad-index', (l) => {
+      l.skeleton[41] = l.skeleton[41].replace(/^(\d+,\d,\d,)[^,]+/, '$1nowhere')
+    })
+    await assert.rejects(
+      openDataset({ dataset: 'aliccp-raw', path: dir, cacheDir: join(root, 'cache') }),
+      /sample_skeleton_train\.csv:42: common_feature_index "nowhere" not found in common_features_train\.csv/,
+    )
   })
 
   it('names file and line of a bad label, a malformed item and a short row', async () => {
-    const label = fixture('bad-label', (l) => { l.skeleton[3] = l.skeleton[3].replace(/^(\d+),\d/, '$1,2') })
-    await assert.rejects(openDataset({ dataset: 'aliccp-raw', path: label.dir, cacheDir: join(root, 'cache') }), /sample_skeleton_train\.csv:4: column "click": label must be 0 or 1, got "2"/)
-    const malformed = fixture('bad-item', (l) => { l.common[2] = l.common[2].replace('\x03', '') })
-    await assert.rejects(openDataset({ dataset: 'aliccp-raw', path: malformed.dir, cacheDir: join(root, 'cache') }), /common_features_train\.csv:3: feature_list: malformed item "101\\x0210021\.0"/)
-    const short = fixture('bad-row', (l) => { l.skeleton[9] = '10,1,0' })
-    await assert.rejects(openDataset({ dataset: 'aliccp-raw', path: short.dir, cacheDir: join(root, 'cache') }), /sample_skeleton_train\.csv: .*Line: 10/)
+    const label = fixture('bad-label', (l) => {
+      l.skeleton[3] = l.skeleton[3].replace(/^(\d+),\d/, '$1,2')
+    })
+    await assert.rejects(
+      openDataset({ dataset: 'aliccp-raw', path: label.dir, cacheDir: join(root, 'cache') }),
+      /sample_skeleton_train\.csv:4: column "click": label must be 0 or 1, got "2"/,
+    )
+    const malformed = fixture('bad-item', (l) => {
+      l.common[2] = l.common[2].replace('\x03', '')
+    })
+    await assert.rejects(
+      openDataset({ dataset: 'aliccp-raw', path: malformed.dir, cacheDir: join(root, 'cache') }),
+      /common_features_train\.csv:3: feature_list: malformed item "101\\x0210021\.0"/,
+    )
+    const short = fixture('bad-row', (l) => {
+      l.skeleton[9] = '10,1,0'
+    })
+    await assert.rejects(
+      openDataset({ dataset: 'aliccp-raw', path: short.dir, cacheDir: join(root, 'cache') }),
+      /sample_skeleton_train\.csv: .*Line: 10/,
+    )
   })
 })

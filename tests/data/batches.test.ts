@@ -7,21 +7,48 @@ const isPermutation = (p: Int32Array) => [...p].sort((a, b) => a - b).every((v, 
 
 /** n rows whose every column encodes the row number, so a batch shows which rows it holds. */
 function rowsDataset(n: number) {
-  const spec: InputSpec = { sparse: [{ name: 'a', vocabSize: n }], multi: [{ name: 'm', vocabSize: n, pooling: 'sum' }], dense: [{ name: 'x' }, { name: 'y' }], tasks: ['click'] }
+  const spec: InputSpec = {
+    sparse: [{ name: 'a', vocabSize: n }],
+    multi: [{ name: 'm', vocabSize: n, pooling: 'sum' }],
+    dense: [{ name: 'x' }, { name: 'y' }],
+    tasks: ['click'],
+  }
   const offsets = new Int32Array(n + 1)
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + (i % 3) // row i has i % 3 ids, each = i
   const ids = new Int32Array(offsets[n])
   for (let i = 0; i < n; i++) ids.fill(i, offsets[i], offsets[i + 1])
   const row = Int32Array.from({ length: n }, (_, i) => i)
   const dense = new Float32Array(2 * n)
-  for (let i = 0; i < n; i++) { dense[2 * i] = i; dense[2 * i + 1] = -i }
-  const columns = { sparse: { a: row }, multi: { m: { offsets, ids } }, dense, labels: { click: Float32Array.from(row, (i) => i % 2) }, group: Float64Array.from(row), extra: { p: Float32Array.from(row) } }
-  return makeEncodedDataset(spec, columns, { files: [], read: n, rows: n, filtered: 0, droppedFunnel: 0, skippedBad: 0 })
+  for (let i = 0; i < n; i++) {
+    dense[2 * i] = i
+    dense[2 * i + 1] = -i
+  }
+  const columns = {
+    sparse: { a: row },
+    multi: { m: { offsets, ids } },
+    dense,
+    labels: { click: Float32Array.from(row, (i) => i % 2) },
+    group: Float64Array.from(row),
+    extra: { p: Float32Array.from(row) },
+  }
+  return makeEncodedDataset(spec, columns, {
+    files: [],
+    read: n,
+    rows: n,
+    filtered: 0,
+    droppedFunnel: 0,
+    skippedBad: 0,
+  })
 }
 
 describe('block shuffle', () => {
   it('is a seeded permutation whose runs of blockSize rows come from one block', () => {
-    for (const [n, size] of [[1000, 64], [1000, 128], [130, 64], [5, 8]]) {
+    for (const [n, size] of [
+      [1000, 64],
+      [1000, 128],
+      [130, 64],
+      [5, 8],
+    ]) {
       const p = blockPermutation(n, size, 7)
       assert.ok(isPermutation(p), `n=${n} size=${size}`)
       assert.deepEqual(blockPermutation(n, size, 7), p)
@@ -31,12 +58,18 @@ describe('block shuffle', () => {
         const block = Math.floor(p[s] / size)
         const len = Math.min(size, n - block * size)
         const run = [...p.subarray(s, s + len)]
-        assert.ok(run.every((r) => Math.floor(r / size) === block), `run at ${s}`)
+        assert.ok(
+          run.every((r) => Math.floor(r / size) === block),
+          `run at ${s}`,
+        )
         s += len
       }
     }
     const inside = blockPermutation(1000, 100, 1)
-    assert.ok([...inside.subarray(0, 100)].some((r, i, a) => i > 0 && r !== a[i - 1] + 1), 'rows inside a block are shuffled too')
+    assert.ok(
+      [...inside.subarray(0, 100)].some((r, i, a) => i > 0 && r !== a[i - 1] + 1),
+      'rows inside a block are shuffled too',
+    )
   })
 
   it('blockSize 1 is the full Fisher–Yates shuffle (unchanged seeded order)', () => {
@@ -65,12 +98,18 @@ describe('block shuffle', () => {
           assert.deepEqual([...m.ids.subarray(m.offsets[i], m.offsets[i + 1])], Array(r % 3).fill(r))
         }
       }
-      assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i))
+      assert.deepEqual(
+        seen.sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+      )
     }
   })
 
   it('rejects a blockSize that is not a positive integer', () => {
     const ds = rowsDataset(10)
-    assert.throws(() => [...ds.batches(4, { shuffle: true, blockSize: 0 })], /blockSize must be a positive integer, got 0/)
+    assert.throws(
+      () => [...ds.batches(4, { shuffle: true, blockSize: 0 })],
+      /blockSize must be a positive integer, got 0/,
+    )
   })
 })

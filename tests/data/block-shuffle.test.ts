@@ -16,15 +16,21 @@ after(() => rmSync(root, { recursive: true, force: true }))
 const file = join(root, 'train.parquet')
 const ROWS = 10_007 // not a multiple of any block or batch size below
 
-const schema = parseDatasetSchema({
-  format: 'parquet',
-  sparse: [{ name: 'user' }, { name: 'item' }],
-  multi: [{ name: 'tags', separator: '|' }],
-  dense: [{ name: 'price', transform: 'log1p' }, { name: 'age', transform: 'standardize' }],
-  tasks: [{ name: 'click' }, { name: 'buy' }],
-  group: 'user',
-  extra: ['rowid'],
-}, 'stream test schema')
+const schema = parseDatasetSchema(
+  {
+    format: 'parquet',
+    sparse: [{ name: 'user' }, { name: 'item' }],
+    multi: [{ name: 'tags', separator: '|' }],
+    dense: [
+      { name: 'price', transform: 'log1p' },
+      { name: 'age', transform: 'standardize' },
+    ],
+    tasks: [{ name: 'click' }, { name: 'buy' }],
+    group: 'user',
+    extra: ['rowid'],
+  },
+  'stream test schema',
+)
 
 let prep: Preprocessing
 let memory: EncodedDataset
@@ -46,24 +52,55 @@ before(async () => {
 function rowOf(ds: EncodedDataset, r: number): number[] {
   const c = ds.columns
   const nd = ds.spec.dense.length
-  const tags = c.multi.tags!
-  return [c.sparse.user![r]!, c.sparse.item![r]!, ...c.dense.subarray(r * nd, r * nd + nd), c.labels.click![r]!, c.labels.buy![r]!, c.group![r]!, c.extra.rowid![r]!, -1, ...tags.ids.subarray(tags.offsets[r]!, tags.offsets[r + 1]!)]
+  const tags = c.multi.tags
+  return [
+    c.sparse.user[r],
+    c.sparse.item[r],
+    ...c.dense.subarray(r * nd, r * nd + nd),
+    c.labels.click[r],
+    c.labels.buy[r],
+    c.group![r],
+    c.extra.rowid[r],
+    -1,
+    ...tags.ids.subarray(tags.offsets[r], tags.offsets[r + 1]),
+  ]
 }
 function rowsOfBatch(b: Batch): number[][] {
   const nd = b.dense.length / b.size
-  const tags = b.multi.tags!
-  return Array.from({ length: b.size }, (_, i) => [b.sparse.user![i]!, b.sparse.item![i]!, ...b.dense.subarray(i * nd, i * nd + nd), b.labels.click![i]!, b.labels.buy![i]!, b.group![i]!, b.extra!.rowid![i]!, -1, ...tags.ids.subarray(tags.offsets[i]!, tags.offsets[i + 1]!)])
+  const tags = b.multi.tags
+  return Array.from({ length: b.size }, (_, i) => [
+    b.sparse.user[i],
+    b.sparse.item[i],
+    ...b.dense.subarray(i * nd, i * nd + nd),
+    b.labels.click[i],
+    b.labels.buy[i],
+    b.group![i],
+    b.extra!.rowid[i],
+    -1,
+    ...tags.ids.subarray(tags.offsets[i], tags.offsets[i + 1]),
+  ])
 }
 
 describe('block + buffer shuffle', () => {
   it('visits every row exactly once per epoch, in an order that depends only on the seed', () => {
-    for (const opts of [{ blockRows: 1000, bufferBlocks: 3, seed: 5 }, { blockRows: 7, bufferBlocks: 1, seed: 9 }, { blockRows: 64, bufferBlocks: 1000, seed: 1 }]) {
+    for (const opts of [
+      { blockRows: 1000, bufferBlocks: 3, seed: 5 },
+      { blockRows: 7, bufferBlocks: 1, seed: 9 },
+      { blockRows: 64, bufferBlocks: 1000, seed: 1 },
+    ]) {
       const order = blockBufferOrder(ROWS, opts)
       const seen = new Uint8Array(ROWS)
-      for (const r of order) seen[r]!++
-      assert.ok(seen.every((v) => v === 1), `each row once with ${JSON.stringify(opts)}`)
+      for (const r of order) seen[r]++
+      assert.ok(
+        seen.every((v) => v === 1),
+        `each row once with ${JSON.stringify(opts)}`,
+      )
       assert.deepEqual(blockBufferOrder(ROWS, opts), order, 'same seed, same order')
-      assert.notDeepEqual(blockBufferOrder(ROWS, { ...opts, seed: opts.seed + 1 }), order, 'another seed, another order')
+      assert.notDeepEqual(
+        blockBufferOrder(ROWS, { ...opts, seed: opts.seed + 1 }),
+        order,
+        'another seed, another order',
+      )
     }
   })
 
@@ -74,13 +111,14 @@ describe('block + buffer shuffle', () => {
     for (const win of shuffleWindows(ROWS, opts)) {
       const inWindow = new Set(Array.from(win.blocks))
       const rows = order.subarray(at, at + win.order.length)
-      for (const r of rows) assert.ok(inWindow.has(Math.floor(r / 100)), `row ${r} of block ${Math.floor(r / 100)} outside its buffer`)
+      for (const r of rows)
+        assert.ok(inWindow.has(Math.floor(r / 100)), `row ${r} of block ${Math.floor(r / 100)} outside its buffer`)
       at += win.order.length
     }
     assert.equal(at, ROWS)
     // not file order inside a buffer: fewer than a tenth of neighbours are consecutive rows
     let consecutive = 0
-    for (let i = 1; i < ROWS; i++) if (order[i] === order[i - 1]! + 1) consecutive++
+    for (let i = 1; i < ROWS; i++) if (order[i] === order[i - 1] + 1) consecutive++
     assert.ok(consecutive < ROWS / 10, `${consecutive} consecutive pairs`)
   })
 
@@ -88,17 +126,26 @@ describe('block + buffer shuffle', () => {
     const { table, hit } = await encodeToDisk(prep, [file], join(root, 'cache', 'a'), { pieceRows: 1500 })
     assert.equal(hit, false)
     assert.equal(table.rows, memory.rows)
-    assert.deepEqual(table.positiveRates, { click: mean(memory.columns.labels.click!), buy: mean(memory.columns.labels.buy!) })
+    assert.deepEqual(table.positiveRates, {
+      click: mean(memory.columns.labels.click),
+      buy: mean(memory.columns.labels.buy),
+    })
     const shuffle = { blockRows: 333, bufferBlocks: 5, seed: 11 }
     const order = blockBufferOrder(table.rows, shuffle)
     const batches = [...streamBatches(table, { batchSize: 256, shuffle })]
-    assert.deepEqual(batches.map((b) => b.size), [...Array(Math.floor(ROWS / 256)).fill(256), ROWS % 256])
+    assert.deepEqual(
+      batches.map((b) => b.size),
+      [...Array(Math.floor(ROWS / 256)).fill(256), ROWS % 256],
+    )
     const streamed = batches.flatMap(rowsOfBatch)
     const expected = Array.from(order, (r) => rowOf(memory, r))
     assert.deepEqual(streamed, expected)
     // without shuffle: file order, small buffers
     const plain = [...streamBatches(table, { batchSize: 1000, bufferRows: 777 })].flatMap(rowsOfBatch)
-    assert.deepEqual(plain, Array.from({ length: ROWS }, (_, r) => rowOf(memory, r)))
+    assert.deepEqual(
+      plain,
+      Array.from({ length: ROWS }, (_, r) => rowOf(memory, r)),
+    )
   })
 
   it('streams tables of fixed-size rows (no multi-valued feature) through reused buffers, every batch intact', async () => {
@@ -109,10 +156,28 @@ describe('block + buffer shuffle', () => {
     // 7 buffers of 3 blocks: each buffer is overwritten by the next, after its batches were handed out
     const shuffle = { blockRows: 500, bufferBlocks: 3, seed: 4 }
     const batches = [...streamBatches(table, { batchSize: 300, shuffle })]
-    const flatRow = (b: Batch, i: number) => [b.sparse.user![i]!, b.sparse.item![i]!, b.dense[2 * i]!, b.dense[2 * i + 1]!, b.labels.click![i]!, b.labels.buy![i]!, b.group![i]!, b.extra!.rowid![i]!]
+    const flatRow = (b: Batch, i: number) => [
+      b.sparse.user[i],
+      b.sparse.item[i],
+      b.dense[2 * i],
+      b.dense[2 * i + 1],
+      b.labels.click[i],
+      b.labels.buy[i],
+      b.group![i],
+      b.extra!.rowid[i],
+    ]
     const got = batches.flatMap((b) => Array.from({ length: b.size }, (_, i) => flatRow(b, i)))
     const c = mem.columns
-    const expected = Array.from(blockBufferOrder(ROWS, shuffle), (r) => [c.sparse.user![r]!, c.sparse.item![r]!, c.dense[2 * r]!, c.dense[2 * r + 1]!, c.labels.click![r]!, c.labels.buy![r]!, c.group![r]!, c.extra.rowid![r]!])
+    const expected = Array.from(blockBufferOrder(ROWS, shuffle), (r) => [
+      c.sparse.user[r],
+      c.sparse.item[r],
+      c.dense[2 * r],
+      c.dense[2 * r + 1],
+      c.labels.click[r],
+      c.labels.buy[r],
+      c.group![r],
+      c.extra.rowid[r],
+    ])
     assert.deepEqual(got, expected)
   })
 
@@ -121,7 +186,10 @@ describe('block + buffer shuffle', () => {
     await encodeToDisk(prep, [file], dir, { pieceRows: 4096 })
     const again = await encodeToDisk(prep, [file], dir)
     assert.equal(again.hit, true)
-    assert.deepEqual(rowsOfBatch(again.table.read(4000, 4100).all()), Array.from({ length: 100 }, (_, i) => rowOf(memory, 4000 + i)))
+    assert.deepEqual(
+      rowsOfBatch(again.table.read(4000, 4100).all()),
+      Array.from({ length: 100 }, (_, i) => rowOf(memory, 4000 + i)),
+    )
   })
 })
 

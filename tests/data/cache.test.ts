@@ -12,13 +12,19 @@ const data = join(root, 'data')
 const csv = join(data, 'train.csv')
 const rows = 120_000
 
-const schema = parseDatasetSchema({
-  sparse: [{ name: 'user' }, { name: 'item' }],
-  multi: [{ name: 'tags', separator: '|' }],
-  dense: [{ name: 'price', transform: 'log1p' }, { name: 'age', transform: 'standardize' }],
-  tasks: [{ name: 'click' }, { name: 'buy' }],
-  group: 'user',
-}, 'cache test schema')
+const schema = parseDatasetSchema(
+  {
+    sparse: [{ name: 'user' }, { name: 'item' }],
+    multi: [{ name: 'tags', separator: '|' }],
+    dense: [
+      { name: 'price', transform: 'log1p' },
+      { name: 'age', transform: 'standardize' },
+    ],
+    tasks: [{ name: 'click' }, { name: 'buy' }],
+    group: 'user',
+  },
+  'cache test schema',
+)
 
 before(async () => {
   mkdirSync(data)
@@ -69,7 +75,10 @@ describe('encoded on-disk cache', () => {
     assert.equal(touched.report.cache?.hit, false)
     assert.notEqual(touched.report.cache?.dir, first.report.cache?.dir)
 
-    const refit = await fitPreprocessing(parseDatasetSchema({ ...schema, sparse: [{ name: 'user', minCount: 50 }, { name: 'item' }] }, 'refit'), [csv])
+    const refit = await fitPreprocessing(
+      parseDatasetSchema({ ...schema, sparse: [{ name: 'user', minCount: 50 }, { name: 'item' }] }, 'refit'),
+      [csv],
+    )
     const changed = await encodeDataset(refit, [csv], { cacheDir })
     assert.equal(changed.report.cache?.hit, false)
     assert.equal((await encodeDataset(refit, [csv], { cacheDir })).report.cache?.hit, true)
@@ -90,8 +99,12 @@ describe('encoded on-disk cache', () => {
 
   it('openDataset with cache: the second open skips fitting and encoding', async () => {
     const cacheDir = join(root, 'cache-d')
-    const [a, missMs] = await time(() => openDataset({ dataset: 'csv', path: data, schema: schemaFile(), cache: true, cacheDir }))
-    const [b, hitMs] = await time(() => openDataset({ dataset: 'csv', path: data, schema: schemaFile(), cache: true, cacheDir }))
+    const [a, missMs] = await time(() =>
+      openDataset({ dataset: 'csv', path: data, schema: schemaFile(), cache: true, cacheDir }),
+    )
+    const [b, hitMs] = await time(() =>
+      openDataset({ dataset: 'csv', path: data, schema: schemaFile(), cache: true, cacheDir }),
+    )
     assert.equal(a.train.report.cache?.hit, false)
     assert.equal(b.train.report.cache?.hit, true)
     assert.deepEqual(b.prep, JSON.parse(JSON.stringify(a.prep)))

@@ -33,16 +33,21 @@ before(async () => {
   // what Spark leaves beside the partitions
   writeFileSync(join(root, 'train', '_SUCCESS'), '')
   writeFileSync(join(root, 'train', '.part-00000.crc'), 'crc')
-  writeFileSync(join(root, 'schema.json'), JSON.stringify({
-    format: 'parquet',
-    hivePartitioning: true,
-    sparse: [{ name: 'item' }, { name: 'day' }],
-    dense: [{ name: 'price' }],
-    tasks: [{ name: 'click' }],
-    // the day partition 0 is left out, as a date range on a Spark table would be
-    filter: [{ column: 'day', greaterThan: 0 }],
-  }))
-  writeFileSync(join(root, 'experiment.yaml'), `name: hive
+  writeFileSync(
+    join(root, 'schema.json'),
+    JSON.stringify({
+      format: 'parquet',
+      hivePartitioning: true,
+      sparse: [{ name: 'item' }, { name: 'day' }],
+      dense: [{ name: 'price' }],
+      tasks: [{ name: 'click' }],
+      // the day partition 0 is left out, as a date range on a Spark table would be
+      filter: [{ column: 'day', greaterThan: 0 }],
+    }),
+  )
+  writeFileSync(
+    join(root, 'experiment.yaml'),
+    `name: hive
 data: { dataset: parquet, train: ${join(root, 'train')}, val: ${join(root, 'val')}, schema: ${join(root, 'schema.json')} }
 model: { model: resflow, embeddingDim: 4, towers: [16] }
 optimizer: { kind: adam, lr: 0.01 }
@@ -51,23 +56,36 @@ epochs: 2
 batchSize: 512
 earlyStopping: { metric: mean-auc, patience: 2 }
 seed: 1
-`)
+`,
+  )
 })
 
 describe('hive-partitioned Parquet (the layout Spark writes)', () => {
   it('reads every partition (the partition value as a feature, filtered on) and trains on it', async () => {
-    assert.deepEqual(readdirSync(join(root, 'train')).filter((f) => f.startsWith('day=')).sort(), Array.from({ length: DAYS }, (_, d) => `day=${d}`))
+    assert.deepEqual(
+      readdirSync(join(root, 'train'))
+        .filter((f) => f.startsWith('day='))
+        .sort(),
+      Array.from({ length: DAYS }, (_, d) => `day=${d}`),
+    )
     const e = loadExperiment(join(root, 'experiment.yaml'))
     const data = await prepareData(e.data, () => {}, e.file)
     // rows of day 0 are filtered out: i % 7 = 0
     const kept = (n: number) => n - Math.ceil(n / DAYS)
     assert.deepEqual(data.rows, { train: kept(ROWS.train), val: kept(ROWS.val), test: 0 })
-    assert.deepEqual(data.preprocessing.sparse.find((f) => f.name === 'day')!.vocab.sort(), ['1', '2', '3', '4', '5', '6'])
+    assert.deepEqual(data.preprocessing.sparse.find((f) => f.name === 'day')!.vocab.sort(), [
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+    ])
     const dir = mkdtempSync(join(root, 'run-'))
     const run = await trainRun(e, data, { runDir: dir })
     const val = await collectPredictions(run.session, data.valBatches(4096))
     await run.session.release()
-    const auc = computeAuc(val.probs.click!, val.labels.click!)
+    const auc = computeAuc(val.probs.click, val.labels.click)
     // item and day each separate the clicks; an AUC well above 0.5 means both columns arrived
     assert.ok(auc > 0.7, `val AUC ${auc}`)
   })

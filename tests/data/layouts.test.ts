@@ -17,7 +17,15 @@ describe('file layouts', () => {
     await conn.run(`COPY (SELECT i AS user, (i % 4) AS day, (i % 7 = 0)::INTEGER AS click, (i % 14 = 0)::INTEGER AS buy FROM range(1000) t(i))
       TO ${sqlString(dir)} (FORMAT PARQUET, PARTITION_BY (day))`)
     assert.deepEqual(readdirSync(dir).sort(), ['day=0', 'day=1', 'day=2', 'day=3'])
-    const schema = parseDatasetSchema({ format: 'parquet', hivePartitioning: true, sparse: [{ name: 'user' }, { name: 'day' }], tasks: [{ name: 'click' }, { name: 'buy' }] }, 'hive schema')
+    const schema = parseDatasetSchema(
+      {
+        format: 'parquet',
+        hivePartitioning: true,
+        sparse: [{ name: 'user' }, { name: 'day' }],
+        tasks: [{ name: 'click' }, { name: 'buy' }],
+      },
+      'hive schema',
+    )
     const prep = await fitPreprocessing(schema, [dir], { conn })
     assert.equal(prep.sparse.find((f) => f.name === 'day')?.vocab.length, 4)
     const ds = await encodeDataset(prep, [dir], { conn })
@@ -38,9 +46,16 @@ describe('file layouts', () => {
     const dir = join(root, 'glob')
     mkdirSync(dir)
     const header = 'user,price,click'
-    for (let f = 0; f < 3; f++) writeFileSync(join(dir, `part-${f}.csv`), [header, ...Array.from({ length: 50 }, (_, i) => `u${f * 50 + i},${i},${i % 2}`)].join('\n') + '\n')
+    for (let f = 0; f < 3; f++)
+      writeFileSync(
+        join(dir, `part-${f}.csv`),
+        [header, ...Array.from({ length: 50 }, (_, i) => `u${f * 50 + i},${i},${i % 2}`)].join('\n') + '\n',
+      )
     writeFileSync(join(dir, 'other.txt'), 'not data\n')
-    const schema = parseDatasetSchema({ format: 'csv', sparse: [{ name: 'user' }], dense: [{ name: 'price' }], tasks: [{ name: 'click' }] }, 'glob schema')
+    const schema = parseDatasetSchema(
+      { format: 'csv', sparse: [{ name: 'user' }], dense: [{ name: 'price' }], tasks: [{ name: 'click' }] },
+      'glob schema',
+    )
     const glob = join(dir, 'part-*.csv')
     const prep = await fitPreprocessing(schema, [glob])
     assert.equal(prep.sparse[0].vocab.length, 150)
@@ -62,7 +77,15 @@ describe('file layouts', () => {
     }
     const file = join(root, 'multi.csv')
     writeFileSync(file, lines.join('\n') + '\n')
-    const schema = parseDatasetSchema({ format: 'csv', sparse: [{ name: 'user' }], multi: [{ name: 'tags', separator: '|', pooling: 'sum', minCount: 100 }], tasks: [{ name: 'click' }] }, 'multi schema')
+    const schema = parseDatasetSchema(
+      {
+        format: 'csv',
+        sparse: [{ name: 'user' }],
+        multi: [{ name: 'tags', separator: '|', pooling: 'sum', minCount: 100 }],
+        tasks: [{ name: 'click' }],
+      },
+      'multi schema',
+    )
     const prep = await fitPreprocessing(schema, [file])
     const counts = new Map<string, number>()
     for (const row of want) for (const t of row) counts.set(t, (counts.get(t) ?? 0) + 1)
@@ -73,10 +96,17 @@ describe('file layouts', () => {
     assert.equal(ds.spec.multi[0].pooling, 'sum')
     const { offsets, ids } = ds.columns.multi.tags
     assert.equal(offsets.length, 20_001)
-    assert.equal(ids.length, want.reduce((a, r) => a + r.length, 0))
+    assert.equal(
+      ids.length,
+      want.reduce((a, r) => a + r.length, 0),
+    )
     const idOf = new Map(vocab.map((t, i) => [t, i + 1]))
     want.forEach((row, i) => {
-      assert.deepEqual([...ids.subarray(offsets[i], offsets[i + 1])], row.map((t) => idOf.get(t) ?? 0), `row ${i}`)
+      assert.deepEqual(
+        [...ids.subarray(offsets[i], offsets[i + 1])],
+        row.map((t) => idOf.get(t) ?? 0),
+        `row ${i}`,
+      )
     })
     // a shuffled batch keeps each row's list intact
     const [b] = ds.batches(256, { shuffle: true, seed: 2, blockSize: 64 })

@@ -15,7 +15,10 @@ describe('autodiff refuses what it cannot differentiate', () => {
     const ids = g.input('ids', [3], 'int64')
     const up = g.input('up', [3, 2])
     const loss = op.reduceSum(op.scatterAddRows(table, ids, up), [0, 1])
-    assert.throws(() => gradients(loss, [up]), (e: unknown) => e instanceof GradientError && /scatterAddRows/.test((e as Error).message))
+    assert.throws(
+      () => gradients(loss, [up]),
+      (e: unknown) => e instanceof GradientError && /scatterAddRows/.test((e as Error).message),
+    )
   })
 
   it("an op declared 'none' passes no gradient: where's condition is constant, its branches are not", async () => {
@@ -25,12 +28,14 @@ describe('autodiff refuses what it cannot differentiate', () => {
     const zero = op.scalarLike(x, 0)
     const loss = op.reduceSum(op.where(op.greater(x, zero), op.mul(x, x), op.neg(x)), [0])
     const [dx] = gradients(loss, [x])
-    const out = await (await compile({ dx: dx! })).run({ x: Float64Array.from([-2, 3, 0.5, -0.1]) }, {})
-    assert.deepEqual([...out.dx!], [-1, 6, 1, -1])
+    const out = await (await compile({ dx: dx })).run({ x: Float64Array.from([-2, 3, 0.5, -0.1]) }, {})
+    assert.deepEqual([...out.dx], [-1, 6, 1, -1])
   })
 
   it('every op of the table declares its gradient or declares that it has none, except those that are gradients', () => {
-    const undeclared = Object.entries(OPS).filter(([, row]) => row.grad === undefined).map(([name]) => name)
+    const undeclared = Object.entries(OPS)
+      .filter(([, row]) => row.grad === undefined)
+      .map(([name]) => name)
     assert.deepEqual(undeclared, ['scatterAddRows'])
   })
 })

@@ -9,9 +9,29 @@ import { gradcheck, gradcheckGraph } from '../helpers/gradcheck.js'
 describe('op gradients match central differences (float64)', () => {
   it('add / sub / mul / div with broadcasting', async () => {
     await gradcheck((a, b) => op.add(a, b), [[3, 4], [4]])
-    await gradcheck((a, b) => op.sub(a, b), [[3, 1], [1, 4]])
-    await gradcheck((a, b) => op.mul(a, b), [['B', 4], [1, 4]], { dims: { B: 3 } })
-    await gradcheck((a, b) => op.div(a, b), [[3, 4], [3, 1]], { values: { 1: Float64Array.of(1.5, -2, 0.7) } })
+    await gradcheck(
+      (a, b) => op.sub(a, b),
+      [
+        [3, 1],
+        [1, 4],
+      ],
+    )
+    await gradcheck(
+      (a, b) => op.mul(a, b),
+      [
+        ['B', 4],
+        [1, 4],
+      ],
+      { dims: { B: 3 } },
+    )
+    await gradcheck(
+      (a, b) => op.div(a, b),
+      [
+        [3, 4],
+        [3, 1],
+      ],
+      { values: { 1: Float64Array.of(1.5, -2, 0.7) } },
+    )
   })
   it('neg / exp / log / sqrt / abs', async () => {
     await gradcheck((a) => op.neg(a), [[2, 3]])
@@ -29,9 +49,28 @@ describe('op gradients match central differences (float64)', () => {
     await gradcheck((x, a) => op.where(op.greater(x, op.scalarLike(x, 0)), op.mul(x, a), x), [[3, 4], [4]])
   })
   it('matmul 2-D, batched 3-D, and 3-D × 2-D', async () => {
-    await gradcheck((a, b) => op.matmul(a, b), [['B', 3], [3, 2]], { dims: { B: 4 } })
-    await gradcheck((a, b) => op.matmul(a, b), [[2, 3, 4], [2, 4, 2]])
-    await gradcheck((a, b) => op.matmul(a, b), [[2, 3, 4], [4, 5]])
+    await gradcheck(
+      (a, b) => op.matmul(a, b),
+      [
+        ['B', 3],
+        [3, 2],
+      ],
+      { dims: { B: 4 } },
+    )
+    await gradcheck(
+      (a, b) => op.matmul(a, b),
+      [
+        [2, 3, 4],
+        [2, 4, 2],
+      ],
+    )
+    await gradcheck(
+      (a, b) => op.matmul(a, b),
+      [
+        [2, 3, 4],
+        [4, 5],
+      ],
+    )
   })
   it('reduceSum / reduceMean over a symbolic batch axis, keepdims or not', async () => {
     await gradcheck((a) => op.reduceSum(a, [0]), [['B', 3]], { dims: { B: 4 } })
@@ -40,9 +79,22 @@ describe('op gradients match central differences (float64)', () => {
     await gradcheck((a) => op.reduceMean(a, [1, 2]), [[2, 3, 2]])
   })
   it('concat / slice / split / reshape / transpose', async () => {
-    await gradcheck((a, b) => op.concat([a, b], 1), [['B', 2], ['B', 3]], { dims: { B: 2 } })
+    await gradcheck(
+      (a, b) => op.concat([a, b], 1),
+      [
+        ['B', 2],
+        ['B', 3],
+      ],
+      { dims: { B: 2 } },
+    )
     await gradcheck((a) => op.slice(a, 1, 1, 3), [[2, 4]])
-    await gradcheck((a) => { const [p, q] = op.split(a, 1, [1, 3]); return op.mul(op.reduceSum(p!, [1], true), q!) }, [[2, 4]])
+    await gradcheck(
+      (a) => {
+        const [p, q] = op.split(a, 1, [1, 3])
+        return op.mul(op.reduceSum(p, [1], true), q)
+      },
+      [[2, 4]],
+    )
     await gradcheck((a) => op.reshape(a, ['B', 2, 3]), [['B', 6]], { dims: { B: 2 } })
     await gradcheck((a) => op.transpose(a, [0, 2, 1]), [[2, 3, 4]])
   })
@@ -64,8 +116,11 @@ describe('op gradients match central differences (float64)', () => {
     const idIn = g.input('ids', [5], 'int64')
     const loss = op.reduceSum(op.gather(table, idIn), [0, 1])
     const [dt] = gradients(loss, [table])
-    const out = await (await compile({ dt: dt! })).run({ t: new Float64Array(8), ids: BigInt64Array.from([0n, 2n, 2n, 0n, 2n]) }, {})
-    assert.deepEqual([...out.dt!], [2, 2, 0, 0, 3, 3, 0, 0])
+    const out = await (await compile({ dt: dt })).run(
+      { t: new Float64Array(8), ids: BigInt64Array.from([0n, 2n, 2n, 0n, 2n]) },
+      {},
+    )
+    assert.deepEqual([...out.dt], [2, 2, 0, 0, 3, 3, 0, 0])
   })
   it('softmax along the last and a middle axis', async () => {
     await gradcheck((a) => op.softmax(a, -1), [[3, 4]])
@@ -77,9 +132,17 @@ describe('gradients of many slices of one tensor', () => {
   it('disjoint, contiguous, overlapping and nested slices all match central differences', async () => {
     await gradcheck(
       (x) => {
-        const parts = [op.slice(x, 1, 0, 2), op.slice(x, 1, 2, 3), op.slice(x, 1, 5, 7), op.slice(op.slice(x, 1, 3, 7), 1, 0, 2)]
+        const parts = [
+          op.slice(x, 1, 0, 2),
+          op.slice(x, 1, 2, 3),
+          op.slice(x, 1, 5, 7),
+          op.slice(op.slice(x, 1, 3, 7), 1, 0, 2),
+        ]
         const overlap = op.slice(x, 1, 1, 4)
-        return op.add(op.reduceSum(op.concat([parts[3]!, parts[0]!, parts[2]!, parts[1]!], 1), [1], true), op.reduceSum(op.mul(overlap, overlap), [1], true))
+        return op.add(
+          op.reduceSum(op.concat([parts[3], parts[0], parts[2], parts[1]], 1), [1], true),
+          op.reduceSum(op.mul(overlap, overlap), [1], true),
+        )
       },
       [['B', 8]],
       { dims: { B: 3 } },

@@ -17,8 +17,14 @@ import { tinyModel } from '../helpers/tiny-model.js'
 import { Rng } from '../helpers/rng.js'
 
 export const SPEC: InputSpec = {
-  sparse: [{ name: 'user', vocabSize: 20 }, { name: 'item', vocabSize: 30, side: 'item' }],
-  multi: [{ name: 'tags', vocabSize: 12, pooling: 'mean' }, { name: 'cats', vocabSize: 8, pooling: 'sum', side: 'item' }],
+  sparse: [
+    { name: 'user', vocabSize: 20 },
+    { name: 'item', vocabSize: 30, side: 'item' },
+  ],
+  multi: [
+    { name: 'tags', vocabSize: 12, pooling: 'mean' },
+    { name: 'cats', vocabSize: 8, pooling: 'sum', side: 'item' },
+  ],
   dense: [{ name: 'age' }, { name: 'price', side: 'item' }],
   tasks: ['click', 'purchase'],
 }
@@ -32,10 +38,10 @@ export const PREP = {
 function idOf(feature: string, value: string | number | null): number {
   if (value === null) return 0
   const s = String(value)
-  const prefix = PREP.vocab[feature]!
+  const prefix = PREP.vocab[feature]
   if (!s.startsWith(prefix)) return 0
   const n = Number(s.slice(prefix.length))
-  return Number.isInteger(n) && n > 0 && n < PREP.sizes[feature]! ? n : 0
+  return Number.isInteger(n) && n > 0 && n < PREP.sizes[feature] ? n : 0
 }
 
 export const codec: RowCodec = {
@@ -77,7 +83,8 @@ export const codec: RowCodec = {
 /** Seeded raw rows; some values unknown to the vocabularies, some lists empty. */
 export function rawRows(n: number, seed: number): Record<string, string | number | string[]>[] {
   const rng = new Rng(seed)
-  const list = (p: string, max: number, size: number) => Array.from({ length: rng.int(max + 1) }, () => `${p}${rng.int(size + 2)}`)
+  const list = (p: string, max: number, size: number) =>
+    Array.from({ length: rng.int(max + 1) }, () => `${p}${rng.int(size + 2)}`)
   return Array.from({ length: n }, () => ({
     user: `u${rng.int(22)}`,
     item: `i${rng.int(32)}`,
@@ -94,7 +101,7 @@ export function labelled(batch: Batch, seed: number): Batch {
   const click = new Float32Array(batch.size)
   const purchase = new Float32Array(batch.size)
   for (let i = 0; i < batch.size; i++) {
-    const z = (batch.sparse.user![i]! % 3) - 1 + batch.dense[i * 2]! * 2 - 1
+    const z = (batch.sparse.user[i] % 3) - 1 + batch.dense[i * 2] * 2 - 1
     click[i] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0
     purchase[i] = click[i] && rng.next() < 0.3 ? 1 : 0
   }
@@ -107,11 +114,23 @@ export const deps: RunDeps = {
 }
 
 /** Trains the tiny model a few steps and writes a run directory; returns the dir and the session. */
-export async function tinyRun(opts: { seed?: number; fusion?: { kind: 'additive' | 'multiplicative'; weights: Record<string, number> } | null; steps?: number } = {}) {
+export async function tinyRun(
+  opts: {
+    seed?: number
+    fusion?: { kind: 'additive' | 'multiplicative'; weights: Record<string, number> } | null
+    steps?: number
+  } = {},
+) {
   const seed = opts.seed ?? 7
   const model = deps.buildModel({} as never, SPEC)
-  const session = await TrainSession.create(model, { seed, optimizer: { kind: 'adam', lr: 0.05 }, sparseOptimizer: { kind: 'adam', lr: 0.05 }, embeddingInitStd: 0.3 })
-  for (let s = 0; s < (opts.steps ?? 5); s++) await session.trainStep(labelled(codec.encode(rawRows(64, seed * 100 + s)), s))
+  const session = await TrainSession.create(model, {
+    seed,
+    optimizer: { kind: 'adam', lr: 0.05 },
+    sparseOptimizer: { kind: 'adam', lr: 0.05 },
+    embeddingInitStd: 0.3,
+  })
+  for (let s = 0; s < (opts.steps ?? 5); s++)
+    await session.trainStep(labelled(codec.encode(rawRows(64, seed * 100 + s)), s))
   const dir = mkdtempSync(join(tmpdir(), 'resflow-run-'))
   writeManifest(dir, {
     version: 1,

@@ -20,16 +20,25 @@ import { SPEC, codec, deps, rawRows, tinyRun } from './fixture.js'
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length)
   let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
   return m
 }
 
 /** Runs exported bytes in a fresh onnxruntime session, as any consumer would. */
 async function runFresh(bytes: Uint8Array, feeds: Record<string, unknown>, dims: Record<string, number>) {
   const session = await ort.InferenceSession.create(bytes)
-  const meta = JSON.parse((await readExportMetadata(bytes))['resflow.inputs']!) as { name: string; dtype: string; shape: (number | string)[] }[]
+  const meta = JSON.parse((await readExportMetadata(bytes))['resflow.inputs']) as {
+    name: string
+    dtype: string
+    shape: (number | string)[]
+  }[]
   const ortFeeds: Record<string, ort.Tensor> = {}
-  for (const io of meta) ortFeeds[io.name] = new ort.Tensor(io.dtype as 'float32', feeds[io.name] as Float32Array, io.shape.map((d) => (typeof d === 'number' ? d : dims[d]!)))
+  for (const io of meta)
+    ortFeeds[io.name] = new ort.Tensor(
+      io.dtype as 'float32',
+      feeds[io.name] as Float32Array,
+      io.shape.map((d) => (typeof d === 'number' ? d : dims[d])),
+    )
   assert.deepEqual(Object.keys(ortFeeds).sort(), [...session.inputNames].sort())
   const out = await session.run(ortFeeds)
   await session.release()
@@ -41,29 +50,46 @@ describe('ONNX export', () => {
     const { session, model } = await tinyRun({ seed: 3 })
     const batch = codec.encode(rawRows(200, 9))
     const fusion = { kind: 'additive' as const, weights: { click: 1, purchase: 4 } }
-    const exported = exportModel(model, { params: new Map([...session.params.entries].map(([k, e]) => [k, e.values])), tables: new Map([...session.tables].map(([k, t]) => [k, t.weights()])) }, { fusion })
+    const exported = exportModel(
+      model,
+      {
+        params: new Map([...session.params.entries].map(([k, e]) => [k, e.values])),
+        tables: new Map([...session.tables].map(([k, t]) => [k, t.weights()])),
+      },
+      { fusion },
+    )
     const { feeds, dims } = batchFeeds(exported.layout, batch)
     const got = await runFresh(exported.main.bytes, feeds, dims)
     const want = await session.predict(batch)
     for (const task of SPEC.tasks) {
-      const d = maxAbsDiff(got[`p.${task}`]!, want[task]!)
+      const d = maxAbsDiff(got[`p.${task}`], want[task])
       assert.ok(d <= 1e-5, `p.${task}: max abs diff ${d}`)
     }
     const score = applyFusion(fusion, want)
-    assert.ok(maxAbsDiff(got.score!, score) <= 1e-5)
+    assert.ok(maxAbsDiff(got.score, score) <= 1e-5)
     // the batch has both empty and long lists, and values unknown to the vocabularies
-    assert.ok(dims.L_tags! >= 3)
+    assert.ok(dims.L_tags >= 3)
     await session.release()
   })
 
   it('multiplicative fusion and the no-fusion default (last task) match applyFusion', async () => {
-    const { dir, session } = await tinyRun({ seed: 4, fusion: { kind: 'multiplicative', weights: { click: 1, purchase: 0.5 } } })
+    const { dir, session } = await tinyRun({
+      seed: 4,
+      fusion: { kind: 'multiplicative', weights: { click: 1, purchase: 0.5 } },
+    })
     const predictor = await loadPredictor(dir, deps)
     const rows = rawRows(50, 2)
     const got = await predictor.predictRows(rows)
     const want = await session.predict(codec.encode(rows))
-    assert.ok(maxAbsDiff(got.score, applyFusion({ kind: 'multiplicative', weights: { click: 1, purchase: 0.5 } }, want)) <= 1e-5)
-    const plain = exportModel(deps.buildModel({} as never, SPEC), modelWeights(loadWeights(runFiles(dir).weights), deps.buildModel({} as never, SPEC)), { fusion: null })
+    assert.ok(
+      maxAbsDiff(got.score, applyFusion({ kind: 'multiplicative', weights: { click: 1, purchase: 0.5 } }, want)) <=
+        1e-5,
+    )
+    const plain = exportModel(
+      deps.buildModel({} as never, SPEC),
+      modelWeights(loadWeights(runFiles(dir).weights), deps.buildModel({} as never, SPEC)),
+      { fusion: null },
+    )
     assert.deepEqual(plain.fusion, { kind: 'additive', weights: { purchase: 1 } })
     await predictor.release()
     await session.release()
@@ -74,15 +100,26 @@ describe('ONNX export', () => {
     const run = exportRun(dir, deps)
     const meta = await readExportMetadata(run.exported.main.bytes)
     assert.equal(meta['resflow.schema_version'], String(EXPORT_SCHEMA_VERSION))
-    assert.deepEqual(JSON.parse(meta['resflow.tasks']!), ['click', 'purchase'])
-    assert.deepEqual(JSON.parse(meta['resflow.fusion']!), { kind: 'additive', weights: { click: 1, purchase: 4 } })
-    assert.deepEqual(JSON.parse(meta['resflow.features']!), {
+    assert.deepEqual(JSON.parse(meta['resflow.tasks']), ['click', 'purchase'])
+    assert.deepEqual(JSON.parse(meta['resflow.fusion']), { kind: 'additive', weights: { click: 1, purchase: 4 } })
+    assert.deepEqual(JSON.parse(meta['resflow.features']), {
       sparse: ['user', 'item'],
-      multi: [{ name: 'tags', pooling: 'mean' }, { name: 'cats', pooling: 'sum' }],
+      multi: [
+        { name: 'tags', pooling: 'mean' },
+        { name: 'cats', pooling: 'sum' },
+      ],
       dense: ['age', 'price'],
     })
-    const inputs = JSON.parse(meta['resflow.inputs']!) as { name: string; dtype: string }[]
-    assert.deepEqual(inputs.map((i) => `${i.name}:${i.dtype}`).sort(), ['dense:float32', 'ids.cats:int64', 'ids.item:int64', 'ids.tags:int64', 'ids.user:int64', 'weights.cats:float32', 'weights.tags:float32'])
+    const inputs = JSON.parse(meta['resflow.inputs']) as { name: string; dtype: string }[]
+    assert.deepEqual(inputs.map((i) => `${i.name}:${i.dtype}`).sort(), [
+      'dense:float32',
+      'ids.cats:int64',
+      'ids.item:int64',
+      'ids.tags:int64',
+      'ids.user:int64',
+      'weights.cats:float32',
+      'weights.tags:float32',
+    ])
     assert.ok(readFileSync(runFiles(dir).weights).length > 0)
   })
 
@@ -92,9 +129,15 @@ describe('ONNX export', () => {
     const tables = new Map([...session.tables].map(([k, t]) => [k, t.weights()]))
     const name = [...session.params.entries.keys()].find((k) => k.startsWith('head.click'))!
     params.delete(name)
-    assert.throws(() => exportModel(model, { params, tables }), (err: Error) => err.message.startsWith(`weights: no parameter "${name}" for model "tiny"`))
+    assert.throws(
+      () => exportModel(model, { params, tables }),
+      (err: Error) => err.message.startsWith(`weights: no parameter "${name}" for model "tiny"`),
+    )
     tables.set('tags', new Float32Array(3))
-    assert.throws(() => exportModel(model, { params, tables }), /table "tags" has 3 values, the model expects \[12, 4\]/)
+    assert.throws(
+      () => exportModel(model, { params, tables }),
+      /table "tags" has 3 values, the model expects \[12, 4\]/,
+    )
     await session.release()
   })
 })
@@ -106,14 +149,31 @@ function twinToy(): Model {
     name: 'twin-toy',
     tasks: ['click'],
     spec: SPEC,
-    embeddings: [...SPEC.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim })), ...SPEC.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim, pooling: f.pooling }))],
+    embeddings: [
+      ...SPEC.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim })),
+      ...SPEC.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim, pooling: f.pooling })),
+    ],
     forward(ctx, inputs) {
-      const u = linear(ctx, 'user.click', sharedInput(ctx, 'user.in', SPEC, inputs, { side: 'user', batchNorm: false }), 3) // [B, 3]
-      const v = linear(ctx, 'item.click', sharedInput(ctx, 'item.in', SPEC, inputs, { side: 'item', batchNorm: false }), 3) // [B, 3]
+      const u = linear(
+        ctx,
+        'user.click',
+        sharedInput(ctx, 'user.in', SPEC, inputs, { side: 'user', batchNorm: false }),
+        3,
+      ) // [B, 3]
+      const v = linear(
+        ctx,
+        'item.click',
+        sharedInput(ctx, 'item.in', SPEC, inputs, { side: 'item', batchNorm: false }),
+        3,
+      ) // [B, 3]
       const logit: Tensor = reduceSum(mul(u, v), [1], true) // [B, 1]
-      return { probs: { click: sigmoid(logit) }, logits: { click: logit }, extras: { 'user.click': u, 'item.click': v } }
+      return {
+        probs: { click: sigmoid(logit) },
+        logits: { click: logit },
+        extras: { 'user.click': u, 'item.click': v },
+      }
     },
-    loss: (_ctx, out, labels) => bceWithLogits(out.logits.click!, labels.click!),
+    loss: (_ctx, out, labels) => bceWithLogits(out.logits.click, labels.click),
   }
 }
 
@@ -121,21 +181,27 @@ describe('twin-tower export', () => {
   it('writes a user tower and an item tower that take only their side’s inputs and give the same vectors', async () => {
     const model = twinToy()
     const session = await TrainSession.create(model, { seed: 1, embeddingInitStd: 0.2 })
-    const weights = { params: new Map([...session.params.entries].map(([k, e]) => [k, e.values])), tables: new Map([...session.tables].map(([k, t]) => [k, t.weights()])) }
+    const weights = {
+      params: new Map([...session.params.entries].map(([k, e]) => [k, e.values])),
+      tables: new Map([...session.tables].map(([k, t]) => [k, t.weights()])),
+    }
     const exported = exportModel(model, weights)
     assert.deepEqual(Object.keys(exported.towers).sort(), ['item', 'user'])
-    const names = (side: string) => exported.towers[side]!.inputs.map((i) => i.name).sort()
+    const names = (side: string) => exported.towers[side].inputs.map((i) => i.name).sort()
     assert.deepEqual(names('user'), ['dense', 'ids.tags', 'ids.user', 'weights.tags'])
     assert.deepEqual(names('item'), ['dense', 'ids.cats', 'ids.item', 'weights.cats'])
     const batch = codec.encode(rawRows(30, 1))
     const { feeds, dims } = batchFeeds(exported.layout, batch)
-    const u = (await runFresh(exported.towers.user!.bytes, feeds, dims))['user.click']!
-    const v = (await runFresh(exported.towers.item!.bytes, feeds, dims))['item.click']!
+    const u = (await runFresh(exported.towers.user.bytes, feeds, dims))['user.click']
+    const v = (await runFresh(exported.towers.item.bytes, feeds, dims))['item.click']
     const main = await runFresh(exported.main.bytes, feeds, dims)
     const want = await session.predict(batch)
-    assert.ok(maxAbsDiff(main['p.click']!, want.click!) <= 1e-5)
-    const fromTowers = Array.from({ length: 30 }, (_, b) => 1 / (1 + Math.exp(-[0, 1, 2].reduce((s, j) => s + u[b * 3 + j]! * v[b * 3 + j]!, 0))))
-    assert.ok(maxAbsDiff(fromTowers, want.click!) <= 1e-5)
+    assert.ok(maxAbsDiff(main['p.click'], want.click) <= 1e-5)
+    const fromTowers = Array.from(
+      { length: 30 },
+      (_, b) => 1 / (1 + Math.exp(-[0, 1, 2].reduce((s, j) => s + u[b * 3 + j] * v[b * 3 + j], 0))),
+    )
+    assert.ok(maxAbsDiff(fromTowers, want.click) <= 1e-5)
     await session.release()
   })
 })

@@ -31,19 +31,19 @@ async function runFile(
 ): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(file)
   const meta = await readExportMetadata(readFileSync(file))
-  const inputs = JSON.parse(meta['resflow.inputs']!) as { name: string; dtype: string; shape: (number | string)[] }[]
-  const own = JSON.parse(meta['resflow.features']!) as FeatureLayout
+  const inputs = JSON.parse(meta['resflow.inputs']) as { name: string; dtype: string; shape: (number | string)[] }[]
+  const own = JSON.parse(meta['resflow.features']) as FeatureLayout
   const { dims } = full
   const feeds: Record<string, unknown> = { ...full.feeds }
-  const B = dims.B!
+  const B = dims.B
   const all = full.feeds.dense as Float32Array
   feeds.dense = Float32Array.from(
     { length: B * own.dense.length },
     (_, x) =>
       all[
         Math.floor(x / own.dense.length) * fullLayout.dense.length +
-          fullLayout.dense.indexOf(own.dense[x % own.dense.length]!)
-      ]!,
+          fullLayout.dense.indexOf(own.dense[x % own.dense.length])
+      ],
   )
   assert.deepEqual(inputs.map((i) => i.name).sort(), [...session.inputNames].sort())
   const ortFeeds: Record<string, ort.Tensor> = {}
@@ -51,7 +51,7 @@ async function runFile(
     ortFeeds[io.name] = new ort.Tensor(
       io.dtype as 'float32',
       feeds[io.name] as Float32Array,
-      io.shape.map((d) => (typeof d === 'number' ? d : dims[d]!)),
+      io.shape.map((d) => (typeof d === 'number' ? d : dims[d])),
     )
   const out = await session.run(ortFeeds)
   await session.release()
@@ -62,10 +62,10 @@ async function runFile(
 function compose(c: TwinComposition, d: Record<string, number>): Record<string, number> {
   const z: Record<string, number> = {}
   for (const { task, parents } of c.nodes) {
-    const own = d[task]!
+    const own = d[task]
     if (c.residual === 'none' || parents.length === 0) z[task] = own
-    else if (c.nonIncreasing) z[task] = Math.min(...parents.map((p) => z[p]!)) - Math.log(1 + Math.exp(own))
-    else z[task] = own + parents.reduce((a, p) => a + z[p]!, 0) / parents.length
+    else if (c.nonIncreasing) z[task] = Math.min(...parents.map((p) => z[p])) - Math.log(1 + Math.exp(own))
+    else z[task] = own + parents.reduce((a, p) => a + z[p], 0) / parents.length
   }
   return z
 }
@@ -83,7 +83,7 @@ for (const variant of VARIANTS.slice(0, 3)) {
       const userMeta = await readExportMetadata(readFileSync(files.user))
       const itemMeta = await readExportMetadata(readFileSync(files.item))
       const inputsOf = (m: Record<string, string>) =>
-        (JSON.parse(m['resflow.inputs']!) as { name: string; shape: unknown[] }[])
+        (JSON.parse(m['resflow.inputs']) as { name: string; shape: unknown[] }[])
           .map((i) => `${i.name} [${i.shape.join(', ')}]`)
           .sort()
       assert.deepEqual(inputsOf(userMeta), [
@@ -94,15 +94,15 @@ for (const variant of VARIANTS.slice(0, 3)) {
         'ids.user_segment [B]',
       ])
       assert.deepEqual(inputsOf(itemMeta), ['dense [B, 2]', 'ids.item_category [B]', 'ids.item_id [B]'])
-      assert.deepEqual(JSON.parse(userMeta['resflow.features']!).dense, ['user_activity', 'context_score'])
-      assert.deepEqual(JSON.parse(itemMeta['resflow.features']!).dense, ['item_price', 'item_ctr_hist'])
-      const composition = JSON.parse(userMeta[TWIN_METADATA_KEY]!) as TwinComposition
-      assert.deepEqual(JSON.parse(itemMeta[TWIN_METADATA_KEY]!), composition)
+      assert.deepEqual(JSON.parse(userMeta['resflow.features']).dense, ['user_activity', 'context_score'])
+      assert.deepEqual(JSON.parse(itemMeta['resflow.features']).dense, ['item_price', 'item_ctr_hist'])
+      const composition = JSON.parse(userMeta[TWIN_METADATA_KEY]) as TwinComposition
+      assert.deepEqual(JSON.parse(itemMeta[TWIN_METADATA_KEY]), composition)
       assert.deepEqual(composition, twin.composition)
       assert.equal(composition.nodes.length, 3)
 
       // the same rows through the full model's codec and the tower files
-      const rows = items.slice(0, 25).map((item, i) => ({ ...contexts[i % contexts.length]!, ...item }))
+      const rows = items.slice(0, 25).map((item, i) => ({ ...contexts[i % contexts.length], ...item }))
       const fullFeeds = batchFeeds(twin.run.exported.layout, twin.run.codec.encode(rows))
       const user = await runFile(files.user, fullFeeds, twin.run.exported.layout)
       const item = await runFile(files.item, fullFeeds, twin.run.exported.layout)
@@ -111,34 +111,31 @@ for (const variant of VARIANTS.slice(0, 3)) {
       const want = await full.predict(twin.run.codec.encode(rows))
       const V = composition.vectorDim
       for (let b = 0; b < rows.length; b++) {
-        const u = await ranker.userVectors(contexts[b % contexts.length]!)
-        const r = ranker.itemIndex(rows[b]!.item_id as number)
+        const u = await ranker.userVectors(contexts[b % contexts.length])
+        const r = ranker.itemIndex(rows[b].item_id as number)
         const d: Record<string, number> = {}
         composition.nodes.forEach(({ task }, k) => {
-          const uf = user[`user.${task}`]!.subarray(b * V, (b + 1) * V)
-          const vf = item[`item.${task}`]!.subarray(b * V, (b + 1) * V)
+          const uf = user[`user.${task}`].subarray(b * V, (b + 1) * V)
+          const vf = item[`item.${task}`].subarray(b * V, (b + 1) * V)
           for (let j = 0; j < V; j++) {
-            assert.ok(Math.abs(uf[j]! - u[k * V + j]!) <= TOLERANCE, `user.${task}[${j}]`)
+            assert.ok(Math.abs(uf[j] - u[k * V + j]) <= TOLERANCE, `user.${task}[${j}]`)
             assert.ok(
-              Math.abs(vf[j]! - ranker.vectors[r * composition.nodes.length * V + k * V + j]!) <= TOLERANCE,
+              Math.abs(vf[j] - ranker.vectors[r * composition.nodes.length * V + k * V + j]) <= TOLERANCE,
               `item.${task}[${j}]`,
             )
           }
-          d[task] = uf.reduce((a, x, j) => a + x * vf[j]!, 0)
+          d[task] = uf.reduce((a, x, j) => a + x * vf[j], 0)
         })
         const z = compose(composition, d)
-        const p = Object.fromEntries(composition.tasks.map((t) => [t, 1 / (1 + Math.exp(-z[t]!))]))
+        const p = Object.fromEntries(composition.tasks.map((t) => [t, 1 / (1 + Math.exp(-z[t]))]))
         for (const t of composition.tasks)
-          assert.ok(
-            Math.abs(p[t]! - want.probs[t]![b]!) <= TOLERANCE,
-            `row ${b} p.${t}: ${p[t]} vs ${want.probs[t]![b]}`,
-          )
+          assert.ok(Math.abs(p[t] - want.probs[t][b]) <= TOLERANCE, `row ${b} p.${t}: ${p[t]} vs ${want.probs[t][b]}`)
         const w = Object.entries(composition.fusion.weights)
         const score =
           composition.fusion.kind === 'additive'
-            ? w.reduce((a, [t, x]) => a + x * p[t]!, 0)
-            : w.reduce((a, [t, x]) => a * Math.pow(p[t]!, x), 1)
-        assert.ok(Math.abs(score - want.score[b]!) <= TOLERANCE * 10, `row ${b} score`)
+            ? w.reduce((a, [t, x]) => a + x * p[t], 0)
+            : w.reduce((a, [t, x]) => a * p[t] ** x, 1)
+        assert.ok(Math.abs(score - want.score[b]) <= TOLERANCE * 10, `row ${b} score`)
       }
       await ranker.release()
       await full.release()
@@ -154,14 +151,14 @@ describe('twin export beside the full export', () => {
       twin.run.exported.main.inputs.some((io) => io.name === 'ids.item_id') &&
         twin.run.exported.main.inputs.some((io) => io.name === 'ids.user_id'),
     )
-    const plain = await readExportMetadata(twin.run.exported.towers.user!.bytes)
+    const plain = await readExportMetadata(twin.run.exported.towers.user.bytes)
     const ours = await readExportMetadata(twin.user.graph.bytes)
     assert.equal(plain[TWIN_METADATA_KEY], undefined)
-    assert.deepEqual(JSON.parse(plain['resflow.inputs']!).find((i: { name: string }) => i.name === 'dense').shape, [
+    assert.deepEqual(JSON.parse(plain['resflow.inputs']).find((i: { name: string }) => i.name === 'dense').shape, [
       'B',
       4,
     ])
-    assert.deepEqual(JSON.parse(ours['resflow.inputs']!).find((i: { name: string }) => i.name === 'dense').shape, [
+    assert.deepEqual(JSON.parse(ours['resflow.inputs']).find((i: { name: string }) => i.name === 'dense').shape, [
       'B',
       2,
     ])
@@ -174,6 +171,6 @@ describe('twin export beside the full export', () => {
       'resflow.outputs',
     ])
       assert.equal(ours[key], plain[key], key)
-    assert.deepEqual(JSON.parse(ours[TWIN_METADATA_KEY]!).fusion, { kind: 'additive', weights: { purchase: 1 } }) // no stored fusion: the last task
+    assert.deepEqual(JSON.parse(ours[TWIN_METADATA_KEY]).fusion, { kind: 'additive', weights: { purchase: 1 } }) // no stored fusion: the last task
   })
 })

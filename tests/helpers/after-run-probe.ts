@@ -8,13 +8,13 @@ export function createAfterRun(init: { acc: Float32Array; fail: boolean }): Afte
   return {
     consumes: new Set(['y']),
     report(outputs) {
-      return { sum: outputs.y!.reduce((a, b) => a + b, 0) }
+      return { sum: outputs.y.reduce((a, b) => a + b, 0) }
     },
     apply(outputs, args) {
       if (init.fail) throw new Error('probe failure')
-      const y = outputs.y!
+      const y = outputs.y
       const scale = (args as { scale: number }).scale
-      for (let i = 0; i < y.length; i++) init.acc[i]! += scale * y[i]!
+      for (let i = 0; i < y.length; i++) init.acc[i] += scale * y[i]
     },
   }
 }

@@ -19,14 +19,18 @@ export const FUNNEL_SPEC: InputSpec = {
     { name: 'icat', vocabSize: 8, side: 'item' },
   ],
   multi: [],
-  dense: [{ name: 'age', side: 'user' }, { name: 'activity', side: 'user' }, { name: 'price', side: 'item' }],
+  dense: [
+    { name: 'age', side: 'user' },
+    { name: 'activity', side: 'user' },
+    { name: 'price', side: 'item' },
+  ],
   tasks: ['click', 'purchase'],
 }
 
 function vectors(rng: Rng, n: number, dim: number): Float64Array[] {
   return Array.from({ length: n }, () => Float64Array.from({ length: dim }, () => rng.normal()))
 }
-const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0)
+const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i], 0)
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z))
 
 export function funnelBatch(rows: number, seed: number, world = 7): Batch {
@@ -48,18 +52,23 @@ export function funnelBatch(rows: number, seed: number, world = 7): Batch {
   const pPurchase = new Float32Array(rows)
   for (let r = 0; r < rows; r++) {
     user[r] = 1 + rng.int(39)
-    ucat[r] = 1 + (user[r]! % 7)
+    ucat[r] = 1 + (user[r] % 7)
     item[r] = 1 + rng.int(29)
-    icat[r] = itemCat[item[r]!]!
+    icat[r] = itemCat[item[r]]
     const age = rng.normal()
     const activity = rng.normal()
     const price = rng.normal()
     dense.set([age, activity, price], r * 3)
-    const zc = -2.3 + 1.6 * dot(a[ucat[r]!]!, b[icat[r]!]!) / Math.sqrt(3) + 0.8 * age + 0.6 * Math.tanh(2 * activity * price) + 0.5 * itemBias[item[r]!]!
-    const zp = -0.6 + (1.4 * dot(c[user[r]!]!, b[icat[r]!]!)) / Math.sqrt(3) - 0.9 * price + 0.5 * age
+    const zc =
+      -2.3 +
+      (1.6 * dot(a[ucat[r]], b[icat[r]])) / Math.sqrt(3) +
+      0.8 * age +
+      0.6 * Math.tanh(2 * activity * price) +
+      0.5 * itemBias[item[r]]
+    const zp = -0.6 + (1.4 * dot(c[user[r]], b[icat[r]])) / Math.sqrt(3) - 0.9 * price + 0.5 * age
     pClick[r] = sigmoid(zc)
-    pPurchase[r] = pClick[r]! * sigmoid(zp)
-    click[r] = rng.next() < pClick[r]! ? 1 : 0
+    pPurchase[r] = pClick[r] * sigmoid(zp)
+    click[r] = rng.next() < pClick[r] ? 1 : 0
     purchase[r] = click[r] && rng.next() < sigmoid(zp) ? 1 : 0
   }
   return {
@@ -73,9 +82,17 @@ export function funnelBatch(rows: number, seed: number, world = 7): Batch {
 }
 
 /** {spec, train, val} with independent rows from the same world. */
-export function funnelData(opts: { train?: number; val?: number; seed?: number } = {}): { spec: InputSpec; train: Batch; val: Batch } {
+export function funnelData(opts: { train?: number; val?: number; seed?: number } = {}): {
+  spec: InputSpec
+  train: Batch
+  val: Batch
+} {
   const seed = opts.seed ?? 1
-  return { spec: FUNNEL_SPEC, train: funnelBatch(opts.train ?? 4000, seed), val: funnelBatch(opts.val ?? 2000, seed + 1000) }
+  return {
+    spec: FUNNEL_SPEC,
+    train: funnelBatch(opts.train ?? 4000, seed),
+    val: funnelBatch(opts.val ?? 2000, seed + 1000),
+  }
 }
 
 /** Rows [start, end) of a batch, as views. */
@@ -83,5 +100,11 @@ export function rowsOf(b: Batch, start: number, end: number): Batch {
   const nd = b.dense.length / b.size
   const pick = <T extends Int32Array | Float32Array>(r: Record<string, T>) =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.subarray(start, end) as T])) as Record<string, T>
-  return { size: end - start, sparse: pick(b.sparse), multi: {}, dense: b.dense.subarray(start * nd, end * nd), labels: pick(b.labels) }
+  return {
+    size: end - start,
+    sparse: pick(b.sparse),
+    multi: {},
+    dense: b.dense.subarray(start * nd, end * nd),
+    labels: pick(b.labels),
+  }
 }

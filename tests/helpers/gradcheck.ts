@@ -26,7 +26,11 @@ export interface CheckOptions {
 /**
  * Checks d/dx of sum(fn(xs) ⊙ W) for a random W. Returns the max abs error for tests that want it.
  */
-export async function gradcheck(fn: (...xs: Tensor[]) => Tensor, shapes: Shape[], options: CheckOptions = {}): Promise<number> {
+export async function gradcheck(
+  fn: (...xs: Tensor[]) => Tensor,
+  shapes: Shape[],
+  options: CheckOptions = {},
+): Promise<number> {
   return gradcheckGraph((g) => fn(...shapes.map((s, i) => g.input(`x${i}`, s))), options)
 }
 
@@ -41,33 +45,42 @@ export async function gradcheckGraph(build: (g: Graph) => Tensor, options: Check
   const y = build(g)
   const xs = [...g.inputs.values()].filter((t) => t.dtype === 'float64')
   const shapes = xs.map((t) => t.shape)
-  const size = (s: Shape) => s.reduce<number>((n, d) => n * (typeof d === 'number' ? d : dims[d]!), 1)
+  const size = (s: Shape) => s.reduce<number>((n, d) => n * (typeof d === 'number' ? d : dims[d]), 1)
   const w = g.input('w', y.shape)
-  const loss = reduceSum(mul(y, w), y.shape.map((_, i) => i))
+  const loss = reduceSum(
+    mul(y, w),
+    y.shape.map((_, i) => i),
+  )
   const grads = gradients(loss, xs)
   const outputs: Record<string, Tensor> = { loss }
   grads.forEach((gr, i) => (outputs[`g${i}`] = gr))
   const program = await compile(outputs)
   const forward = await compile({ loss })
-  const feeds: Record<string, Float64Array | BigInt64Array> = { w: randomArray(rng, size(y.shape), 0.5, 1.5), ...options.ints }
+  const feeds: Record<string, Float64Array | BigInt64Array> = {
+    w: randomArray(rng, size(y.shape), 0.5, 1.5),
+    ...options.ints,
+  }
   xs.forEach((t, i) => (feeds[t.name!] = options.values?.[i] ?? randomArray(rng, size(t.shape), low, high)))
   const analytic = await program.run(feeds, dims)
   let worst = 0
   for (let i = 0; i < shapes.length; i++) {
-    const x = feeds[xs[i]!.name!] as Float64Array
-    const gA = analytic[`g${i}`]!
+    const x = feeds[xs[i].name!] as Float64Array
+    const gA = analytic[`g${i}`]
     assert.equal(gA.length, x.length, `gradient ${i} has ${gA.length} values, input has ${x.length}`)
     for (let j = 0; j < x.length; j++) {
-      const keep = x[j]!
+      const keep = x[j]
       x[j] = keep + eps
-      const up = (await forward.run(feeds, dims)).loss![0]!
+      const up = (await forward.run(feeds, dims)).loss[0]
       x[j] = keep - eps
-      const down = (await forward.run(feeds, dims)).loss![0]!
+      const down = (await forward.run(feeds, dims)).loss[0]
       x[j] = keep
       const numeric = (up - down) / (2 * eps)
-      const err = Math.abs(numeric - gA[j]!) / Math.max(1, Math.abs(numeric))
+      const err = Math.abs(numeric - gA[j]) / Math.max(1, Math.abs(numeric))
       worst = Math.max(worst, err)
-      assert.ok(err <= tol, `input ${xs[i]!.name}[${j}]: analytic ${gA[j]} vs numeric ${numeric} (rel err ${err.toExponential(2)} > ${tol})`)
+      assert.ok(
+        err <= tol,
+        `input ${xs[i].name}[${j}]: analytic ${gA[j]} vs numeric ${numeric} (rel err ${err.toExponential(2)} > ${tol})`,
+      )
     }
   }
   return worst

@@ -6,7 +6,8 @@
 import { writeFileSync } from 'node:fs'
 import { Rng } from './rng.js'
 
-export const KUAIRAND_HEADER = 'user_id,video_id,date,hourmin,time_ms,is_click,is_like,is_follow,is_comment,is_forward,is_hate,long_view,play_time_ms,duration_ms,profile_stay_time,comment_stay_time,is_profile_enter,is_rand,tab'
+export const KUAIRAND_HEADER =
+  'user_id,video_id,date,hourmin,time_ms,is_click,is_like,is_follow,is_comment,is_forward,is_hate,long_view,play_time_ms,duration_ms,profile_stay_time,comment_stay_time,is_profile_enter,is_rand,tab'
 
 export interface LogRow {
   click: number
@@ -24,12 +25,38 @@ export function writeKuaiRandLog(file: string, rows: number, seed: number): LogR
   for (let i = 0; i < rows; i++) {
     const click = rng.next() < 0.5 ? 1 : 0
     const played = rng.next() < 0.75
-    const playMs = !played ? 0 : i % 10 === 0 ? EDGES_MS[(i / 10) % EDGES_MS.length]! : Math.round(1000 * Math.exp(rng.next() * 4.7))
+    const playMs = !played
+      ? 0
+      : i % 10 === 0
+        ? EDGES_MS[(i / 10) % EDGES_MS.length]
+        : Math.round(1000 * Math.exp(rng.next() * 4.7))
     const u = rng.next()
     const tab = u < 0.05 ? null : u < 0.7 ? 1 : u < 0.85 ? 0 : 2
     const durationMs = 10_000 + rng.int(120_000)
     out.push({ click, playMs, tab })
-    lines.push([100 + rng.int(20), 2000 + rng.int(60), 20220408, 1200, 1649400000000 + i, click, 0, 0, 0, 0, 0, playMs > 0.5 * durationMs ? 1 : 0, playMs, durationMs, 0, 0, 0, rng.int(2), tab ?? ''].join(','))
+    lines.push(
+      [
+        100 + rng.int(20),
+        2000 + rng.int(60),
+        20220408,
+        1200,
+        1649400000000 + i,
+        click,
+        0,
+        0,
+        0,
+        0,
+        0,
+        playMs > 0.5 * durationMs ? 1 : 0,
+        playMs,
+        durationMs,
+        0,
+        0,
+        0,
+        rng.int(2),
+        tab ?? '',
+      ].join(','),
+    )
   }
   writeFileSync(file, lines.join('\n') + '\n')
   return out

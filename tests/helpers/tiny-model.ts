@@ -7,7 +7,10 @@ import { bceWithLogits } from '../../src/nn/losses.js'
 import type { Model } from '../../src/models/types.js'
 import { Rng } from './rng.js'
 
-export function tinyModel(spec: InputSpec, opts: { hidden?: number[]; dim?: number; dropout?: number; batchNorm?: boolean } = {}): Model {
+export function tinyModel(
+  spec: InputSpec,
+  opts: { hidden?: number[]; dim?: number; dropout?: number; batchNorm?: boolean } = {},
+): Model {
   const dim = opts.dim ?? 4
   return {
     name: 'tiny',
@@ -20,19 +23,19 @@ export function tinyModel(spec: InputSpec, opts: { hidden?: number[]; dim?: numb
     forward(ctx, inputs) {
       const parts: Tensor[] = [...Object.values(inputs.embeddings)]
       if (inputs.dense) parts.push(inputs.dense)
-      const x = parts.length === 1 ? parts[0]! : concat(parts, 1)
+      const x = parts.length === 1 ? parts[0] : concat(parts, 1)
       const hidden = mlp(ctx, 'tower', x, opts.hidden ?? [16, 8], { dropout: opts.dropout, batchNorm: opts.batchNorm })
       const probs: Record<string, Tensor> = {}
       const logits: Record<string, Tensor> = {}
       for (const task of spec.tasks) {
-        logits[task] = linear(ctx, `head.${task}`, hidden[hidden.length - 1]!, 1)
-        probs[task] = sigmoid(logits[task]!)
+        logits[task] = linear(ctx, `head.${task}`, hidden[hidden.length - 1], 1)
+        probs[task] = sigmoid(logits[task])
       }
       return { probs, logits }
     },
     loss(_ctx, outputs, labels) {
       const [first] = spec.tasks
-      return bceWithLogits(outputs.logits[first!]!, labels[first!]!)
+      return bceWithLogits(outputs.logits[first], labels[first])
     },
   }
 }
@@ -54,11 +57,16 @@ export function xorData(rows: number, seed: number, vocab = 50): { spec: InputSp
     dense[i * 3 + 2] = rng.next()
     cat[i] = 1 + rng.int(vocab - 1)
     let label = a * b > 0 ? 1 : 0
-    if (cat[i]! % 5 === 0) label = 1 - label
+    if (cat[i] % 5 === 0) label = 1 - label
     if (rng.next() < 0.05) label = 1 - label
     y[i] = label
   }
-  const spec: InputSpec = { sparse: [{ name: 'cat', vocabSize: vocab }], multi: [], dense: [{ name: 'a' }, { name: 'b' }, { name: 'c' }], tasks: ['y'] }
+  const spec: InputSpec = {
+    sparse: [{ name: 'cat', vocabSize: vocab }],
+    multi: [],
+    dense: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
+    tasks: ['y'],
+  }
   return { spec, batch: { size: rows, sparse: { cat }, multi: {}, dense, labels: { y } } }
 }
 

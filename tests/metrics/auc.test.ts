@@ -69,7 +69,10 @@ describe('computeAuc', () => {
 
   it('rejects labels other than 0/1, non-finite scores and mismatched lengths, naming the row', () => {
     assert.throws(() => computeAuc(f64([0.1, 0.2]), f32([0, 2])), /computeAuc: labels\[1\]: expected 0 or 1, got 2/)
-    assert.throws(() => computeAuc(f64([0.1, NaN]), f32([0, 1])), /computeAuc: scores\[1\]: expected a finite number, got NaN/)
+    assert.throws(
+      () => computeAuc(f64([0.1, NaN]), f32([0, 1])),
+      /computeAuc: scores\[1\]: expected a finite number, got NaN/,
+    )
     assert.throws(() => computeAuc(f64([0.1]), f32([0, 1])), /differ in length \(1 ≠ 2\)/)
   })
 })

@@ -9,11 +9,24 @@ describe('computeTaskMetrics', () => {
 
   it('reports every metric per task, plus the funnel violation rate on later tasks', () => {
     const rows = computeTaskMetrics({ tasks: ['click', 'purchase'], probs, labels, groups, ks: [1] })
-    assert.deepEqual(rows.map((r) => `${r.task}/${r.metric}`), [
-      'click/auc', 'click/logloss', 'click/calibration', 'click/gauc', 'click/ndcg@1', 'click/recall@1',
-      'purchase/auc', 'purchase/logloss', 'purchase/calibration', 'purchase/gauc', 'purchase/ndcg@1', 'purchase/recall@1',
-      'purchase/funnel_violation',
-    ])
+    assert.deepEqual(
+      rows.map((r) => `${r.task}/${r.metric}`),
+      [
+        'click/auc',
+        'click/logloss',
+        'click/calibration',
+        'click/gauc',
+        'click/ndcg@1',
+        'click/recall@1',
+        'purchase/auc',
+        'purchase/logloss',
+        'purchase/calibration',
+        'purchase/gauc',
+        'purchase/ndcg@1',
+        'purchase/recall@1',
+        'purchase/funnel_violation',
+      ],
+    )
     const value = (task: string, metric: string) => rows.find((r) => r.task === task && r.metric === metric)?.value
     assert.equal(value('purchase', 'auc'), computeAuc(probs.purchase, labels.purchase))
     assert.equal(value('click', 'gauc'), computeGauc(probs.click, labels.click, groups).value)
@@ -22,7 +35,13 @@ describe('computeTaskMetrics', () => {
 
   it('leaves out group metrics without groups and names a missing task', () => {
     const rows = computeTaskMetrics({ tasks: ['click'], probs, labels })
-    assert.deepEqual(rows.map((r) => r.metric), ['auc', 'logloss', 'calibration'])
-    assert.throws(() => computeTaskMetrics({ tasks: ['buy'], probs, labels }), /probs: missing task "buy" \(have: click, purchase\)/)
+    assert.deepEqual(
+      rows.map((r) => r.metric),
+      ['auc', 'logloss', 'calibration'],
+    )
+    assert.throws(
+      () => computeTaskMetrics({ tasks: ['buy'], probs, labels }),
+      /probs: missing task "buy" \(have: click, purchase\)/,
+    )
   })
 })

@@ -26,20 +26,32 @@ describe('applyFusion', () => {
     const b = Float32Array.from({ length: 50 }, () => rand())
     a[0] = 0 // 0^1 = 0
     const s = applyFusion({ kind: 'multiplicative', weights: { click: 1, purchase: 1 } }, { click: a, purchase: b })
-    assert.deepEqual(Array.from(s), Array.from(a, (x, i) => Math.fround(x * b[i])))
+    assert.deepEqual(
+      Array.from(s),
+      Array.from(a, (x, i) => Math.fround(x * b[i])),
+    )
     const onlyB = applyFusion({ kind: 'multiplicative', weights: { click: 0, purchase: 1 } }, { click: a, purchase: b })
     assert.deepEqual(Array.from(onlyB), Array.from(b))
   })
 
   it('names a task missing from probs', () => {
-    assert.throws(() => applyFusion({ kind: 'additive', weights: { click: 1, buy: 1 } }, probs), /probs: missing task "buy" named in the fusion weights \(have: click, purchase\)/)
+    assert.throws(
+      () => applyFusion({ kind: 'additive', weights: { click: 1, buy: 1 } }, probs),
+      /probs: missing task "buy" named in the fusion weights \(have: click, purchase\)/,
+    )
   })
 })
 
 describe('parseFusion', () => {
   it('accepts the stored JSON form and rejects unknown kinds and keys with the field', () => {
-    assert.deepEqual(parseFusion({ kind: 'additive', weights: { click: 1 } }), { kind: 'additive', weights: { click: 1 } })
-    assert.throws(() => parseFusion({ kind: 'sum', weights: {} }, 'run/fusion.json'), /run\/fusion\.json: fusion\.kind: .*expected \{kind: additive \| multiplicative/)
+    assert.deepEqual(parseFusion({ kind: 'additive', weights: { click: 1 } }), {
+      kind: 'additive',
+      weights: { click: 1 },
+    })
+    assert.throws(
+      () => parseFusion({ kind: 'sum', weights: {} }, 'run/fusion.json'),
+      /run\/fusion\.json: fusion\.kind: .*expected \{kind: additive \| multiplicative/,
+    )
     assert.throws(() => parseFusion({ kind: 'additive', weights: {}, extra: 1 }), /fusion: .*extra/)
   })
 })
@@ -50,8 +62,14 @@ describe('searchFusionWeights', () => {
     assert.deepEqual(result.fusion, { kind: 'additive', weights: { click: 1, purchase: 2 } })
     assert.equal(result.value, 1)
     assert.equal(result.objective, 'auc(purchase)')
-    assert.deepEqual(result.sweep.map((p) => p.weights.purchase), [0, 0.5, 1, 2, 4, 8])
-    assert.deepEqual(result.sweep.map((p) => p.value), [0.5, 0.5, 0.5, 1, 0.5, 0.5])
+    assert.deepEqual(
+      result.sweep.map((p) => p.weights.purchase),
+      [0, 0.5, 1, 2, 4, 8],
+    )
+    assert.deepEqual(
+      result.sweep.map((p) => p.value),
+      [0.5, 0.5, 0.5, 1, 0.5, 0.5],
+    )
   })
 
   it('maximises the mean AUC over tasks when asked, the first of equal values winning', () => {
@@ -59,10 +77,24 @@ describe('searchFusionWeights', () => {
     //   w = 0: A 0.9, B 0.5, C 0.1 → click 1, purchase ½ → 0.75
     //   w = 1: A 1.0, B 0.85, C 0.6 → click 1, purchase ½ → 0.75
     //   w = 8: A 1.7, B 3.3, C 4.1 → click 0, purchase ½ → 0.25
-    const result = searchFusionWeights(probs, labels, { kind: 'additive', grid: [0, 1, 8], objective: { kind: 'mean-auc' } })
+    const result = searchFusionWeights(probs, labels, {
+      kind: 'additive',
+      grid: [0, 1, 8],
+      objective: { kind: 'mean-auc' },
+    })
     assert.equal(result.objective, 'mean auc(click, purchase)')
-    assert.deepEqual(result.sweep.map((p) => p.auc), [{ click: 1, purchase: 0.5 }, { click: 1, purchase: 0.5 }, { click: 0, purchase: 0.5 }])
-    assert.deepEqual(result.sweep.map((p) => p.value), [0.75, 0.75, 0.25])
+    assert.deepEqual(
+      result.sweep.map((p) => p.auc),
+      [
+        { click: 1, purchase: 0.5 },
+        { click: 1, purchase: 0.5 },
+        { click: 0, purchase: 0.5 },
+      ],
+    )
+    assert.deepEqual(
+      result.sweep.map((p) => p.value),
+      [0.75, 0.75, 0.25],
+    )
     assert.deepEqual(result.fusion.weights, { click: 1, purchase: 0 })
   })
 
@@ -71,7 +103,10 @@ describe('searchFusionWeights', () => {
     const result = searchFusionWeights(probs, labels, { kind: 'multiplicative', grid: [0, 0.25, 1, 8] })
     assert.deepEqual(result.fusion.weights, { click: 1, purchase: 1 })
     assert.equal(result.value, 1)
-    assert.deepEqual(result.sweep.map((p) => p.value), [0.5, 0.5, 1, 0.5]) // a = 0.25 loses to A, a = 8 to C
+    assert.deepEqual(
+      result.sweep.map((p) => p.value),
+      [0.5, 0.5, 1, 0.5],
+    ) // a = 0.25 loses to A, a = 8 to C
   })
 
   it('searches every weight after the first on a 3-task funnel and matches a direct AUC', () => {
@@ -87,16 +122,40 @@ describe('searchFusionWeights', () => {
     }
     const result = searchFusionWeights(p, y, { kind: 'additive', grid: [0, 1, 4] })
     assert.equal(result.sweep.length, 9)
-    assert.deepEqual(result.sweep.map((s) => [s.weights.click, s.weights.buy]), [[0, 0], [0, 1], [0, 4], [1, 0], [1, 1], [1, 4], [4, 0], [4, 1], [4, 4]])
+    assert.deepEqual(
+      result.sweep.map((s) => [s.weights.click, s.weights.buy]),
+      [
+        [0, 0],
+        [0, 1],
+        [0, 4],
+        [1, 0],
+        [1, 1],
+        [1, 4],
+        [4, 0],
+        [4, 1],
+        [4, 4],
+      ],
+    )
     const direct = computeAuc(applyFusion(result.fusion, p), y.buy)
     assert.ok(Math.abs(direct - result.value) < 1e-3) // float32 rounding of applyFusion may reorder near-ties
     assert.equal(result.value, Math.max(...result.sweep.map((s) => s.value)))
   })
 
   it('refuses an objective task with one label class, and oversized grids', () => {
-    assert.throws(() => searchFusionWeights(probs, { purchase: Float32Array.from([0, 0, 0]) }, { kind: 'additive' }), /labels\.purchase: AUC is undefined, all 3 labels are 0/)
+    assert.throws(
+      () => searchFusionWeights(probs, { purchase: Float32Array.from([0, 0, 0]) }, { kind: 'additive' }),
+      /labels\.purchase: AUC is undefined, all 3 labels are 0/,
+    )
     const grid = Array.from({ length: 200 }, (_, i) => i)
     const three = { ...probs, repeat: probs.purchase }
-    assert.throws(() => searchFusionWeights(three, labels, { kind: 'additive', grid, objective: { kind: 'task-auc', task: 'purchase' } }), /200 values for 2 weights make 40000 combinations/)
+    assert.throws(
+      () =>
+        searchFusionWeights(three, labels, {
+          kind: 'additive',
+          grid,
+          objective: { kind: 'task-auc', task: 'purchase' },
+        }),
+      /200 values for 2 weights make 40000 combinations/,
+    )
   })
 })

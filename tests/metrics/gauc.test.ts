@@ -13,15 +13,27 @@ describe('computeGauc', () => {
     //         pos {0.4, 0.2} vs neg {0.4, 0.8}: ½ + 0 + 0 + 0 → AUC 0.125, size 4
     // GAUC = (3·1 + 2·0 + 4·0.125) / (3 + 2 + 4) = 3.5 / 9
     const rows: [number, number, number][] = [
-      [1, 0.9, 1], [2, 0.3, 1], [3, 0.7, 0], [7.5, 0.4, 1], [1, 0.2, 0], [7.5, 0.4, 0],
-      [2, 0.6, 0], [3, 0.1, 0], [7.5, 0.2, 1], [1, 0.5, 0], [7.5, 0.8, 0],
+      [1, 0.9, 1],
+      [2, 0.3, 1],
+      [3, 0.7, 0],
+      [7.5, 0.4, 1],
+      [1, 0.2, 0],
+      [7.5, 0.4, 0],
+      [2, 0.6, 0],
+      [3, 0.1, 0],
+      [7.5, 0.2, 1],
+      [1, 0.5, 0],
+      [7.5, 0.8, 0],
     ]
     const groups = Float64Array.from(rows.map((r) => r[0]))
     const scores = Float64Array.from(rows.map((r) => r[1]))
     const labels = Float32Array.from(rows.map((r) => r[2]))
     const result = computeGauc(scores, labels, groups)
     assert.ok(Math.abs(result.value - 3.5 / 9) < 1e-15, `got ${result.value}`)
-    assert.deepEqual({ ...result, value: 0 }, { value: 0, groupsUsed: 3, groupsSkipped: 1, rowsUsed: 9, rowsSkipped: 2 })
+    assert.deepEqual(
+      { ...result, value: 0 },
+      { value: 0, groupsUsed: 3, groupsSkipped: 1, rowsUsed: 9, rowsSkipped: 2 },
+    )
   })
 
   it('equals the global AUC when there is a single group', () => {
@@ -45,7 +57,13 @@ describe('computeGauc', () => {
   it('rejects groups of the wrong length or with non-finite ids', () => {
     const scores = Float64Array.from([0.1, 0.2])
     const labels = Float32Array.from([1, 0])
-    assert.throws(() => computeGauc(scores, labels, Int32Array.from([1])), /computeGauc: groups and labels differ in length \(1 ≠ 2\)/)
-    assert.throws(() => computeGauc(scores, labels, Float64Array.from([1, NaN])), /groups\[1\]: expected a finite number, got NaN/)
+    assert.throws(
+      () => computeGauc(scores, labels, Int32Array.from([1])),
+      /computeGauc: groups and labels differ in length \(1 ≠ 2\)/,
+    )
+    assert.throws(
+      () => computeGauc(scores, labels, Float64Array.from([1, NaN])),
+      /groups\[1\]: expected a finite number, got NaN/,
+    )
   })
 })

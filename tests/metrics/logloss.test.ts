@@ -20,7 +20,13 @@ describe('computeLogloss', () => {
   })
 
   it('rejects values outside [0, 1] with a hint about logits', () => {
-    assert.throws(() => computeLogloss(Float32Array.from([0.5, 1.5]), Float32Array.from([0, 1])), /probs\[1\]: expected a probability in \[0, 1\], got 1\.5 \(hint: apply sigmoid/)
-    assert.throws(() => computeLogloss(Float32Array.from([0.5]), Float32Array.from([0]), 0), /eps: expected a number in \(0, 0\.5\), got 0/)
+    assert.throws(
+      () => computeLogloss(Float32Array.from([0.5, 1.5]), Float32Array.from([0, 1])),
+      /probs\[1\]: expected a probability in \[0, 1\], got 1\.5 \(hint: apply sigmoid/,
+    )
+    assert.throws(
+      () => computeLogloss(Float32Array.from([0.5]), Float32Array.from([0]), 0),
+      /eps: expected a number in \(0, 0\.5\), got 0/,
+    )
   })
 })

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { computeNdcgAtK, computeRecallAtK } from '../../src/metrics/index.js'
 
-const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-5, `expected ${expected}, got ${actual}`)
+const close = (actual: number, expected: number) =>
+  assert.ok(Math.abs(actual - expected) < 1e-5, `expected ${expected}, got ${actual}`)
 
 // group 1: scores [0.9, 0.8, 0.7, 0.6], labels [0, 1, 0, 1] → relevant at positions 1 and 3
 // group 2: scores [0.5, 0.5, 0.1],      labels [1, 0, 0]    → the positive tied with a negative at the top
@@ -25,14 +26,22 @@ describe('computeNdcgAtK', () => {
 
   it('scores a tie by its expectation over orders', () => {
     // K=1, group 2 only: the positive is first in half of the orders → NDCG@1 = ½
-    const g2 = computeNdcgAtK(Float32Array.from([0.5, 0.5, 0.1]), Float32Array.from([1, 0, 0]), Int32Array.from([2, 2, 2]), 1)
+    const g2 = computeNdcgAtK(
+      Float32Array.from([0.5, 0.5, 0.1]),
+      Float32Array.from([1, 0, 0]),
+      Int32Array.from([2, 2, 2]),
+      1,
+    )
     assert.equal(g2.value, 0.5)
     // K=4, group 1 only: (d(1) + d(3)) / (d(0) + d(1)) = 1.06161 / 1.63093 = 0.65092
     close(computeNdcgAtK(scores.subarray(0, 4), labels.subarray(0, 4), groups.subarray(0, 4), 4).value, 0.65092)
   })
 
   it('rejects K that is not a positive integer', () => {
-    assert.throws(() => computeNdcgAtK(scores, labels, groups, 0), /computeNdcgAtK: k: expected a positive integer, got 0/)
+    assert.throws(
+      () => computeNdcgAtK(scores, labels, groups, 0),
+      /computeNdcgAtK: k: expected a positive integer, got 0/,
+    )
   })
 })
 

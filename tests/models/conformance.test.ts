@@ -33,7 +33,8 @@ async function session(name: string, seed: number) {
 async function train(s: TrainSession, epochs: number, batchSize = 250): Promise<number[]> {
   const losses: number[] = []
   for (let e = 0; e < epochs; e++) {
-    for (let i = 0; i < data.train.size; i += batchSize) losses.push((await s.trainStep(rowsOf(data.train, i, Math.min(data.train.size, i + batchSize)))).loss)
+    for (let i = 0; i < data.train.size; i += batchSize)
+      losses.push((await s.trainStep(rowsOf(data.train, i, Math.min(data.train.size, i + batchSize)))).loss)
   }
   return losses
 }
@@ -47,8 +48,8 @@ describe('every registered model', () => {
         assert.ok(losses.every(Number.isFinite), `non-finite loss: ${losses}`)
         const p = await s.predict(data.val)
         for (const task of data.spec.tasks) {
-          assert.equal(p[task]!.length, data.val.size, `${task}: one probability per row`)
-          const auc = computeAuc(p[task]!, data.val.labels[task]!)
+          assert.equal(p[task].length, data.val.size, `${task}: one probability per row`)
+          const auc = computeAuc(p[task], data.val.labels[task])
           t.diagnostic(`${task} validation AUC ${auc.toFixed(4)}`)
           assert.ok(auc > AUC_THRESHOLD, `${name} ${task}: validation AUC ${auc.toFixed(4)} ≤ ${AUC_THRESHOLD}`)
         }
@@ -61,7 +62,7 @@ describe('every registered model', () => {
           const losses = await train(s, 1, 1000)
           const p = await s.predict(rowsOf(data.val, 0, 200))
           await s.release()
-          return { losses, p: Array.from(p[data.spec.tasks[1]!]!) }
+          return { losses, p: Array.from(p[data.spec.tasks[1]]) }
         }
         const a = await run(5)
         const b = await run(5)

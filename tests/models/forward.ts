@@ -20,13 +20,13 @@ function feeds(model: Model, params: ParamStore, batch: Batch, seed: number): Re
   model.embeddings.forEach((spec, i) => {
     const table = new EmbeddingTable(spec, { kind: 'adam', lr: 0 }, seed + i, 0.5)
     const vectors = new Float32Array(batch.size * spec.dim)
-    if (spec.pooling) table.gatherPooled(batch.multi[spec.name]!, vectors)
-    else table.gather(batch.sparse[spec.name]!, vectors)
+    if (spec.pooling) table.gatherPooled(batch.multi[spec.name], vectors)
+    else table.gather(batch.sparse[spec.name], vectors)
     out[`emb.${spec.name}`] = vectors
   })
   if (model.spec.dense.length) out.dense = batch.dense
   for (const e of params.entries.values()) out[e.name] = e.values
-  for (const t of model.tasks) out[`label.${t}`] = batch.labels[t]!
+  for (const t of model.tasks) out[`label.${t}`] = batch.labels[t]
   return out
 }
 
@@ -51,7 +51,10 @@ export async function runForward(model: Model, params: ParamStore, batch: Batch,
   const { out } = build(model, params, false)
   const tensors = named(out)
   const program = await compile(tensors)
-  const result = (await program.run(feeds(model, params, batch, seed), { B: batch.size })) as Record<string, Float32Array>
+  const result = (await program.run(feeds(model, params, batch, seed), { B: batch.size })) as Record<
+    string,
+    Float32Array
+  >
   await program.release()
   return { outputs: result, shapes: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape])) }
 }
@@ -68,13 +71,16 @@ export async function runGradients(
   for (const t of model.tasks) labels[t] = ctx.graph.input(`label.${t}`, ['B', 1])
   const loss = model.loss(ctx, out, labels)
   const names = ctx.paramNames().filter((n) => params.entries.get(n)!.trainable)
-  const grads = gradients(loss, names.map((n) => ctx.graph.inputs.get(n)!))
+  const grads = gradients(
+    loss,
+    names.map((n) => ctx.graph.inputs.get(n)!),
+  )
   const outputs: Record<string, Tensor> = { loss, ...named(out) }
-  names.forEach((n, i) => (outputs[`g.${n}`] = grads[i]!))
+  names.forEach((n, i) => (outputs[`g.${n}`] = grads[i]))
   const program = await compile(outputs)
   const r = (await program.run(feeds(model, params, batch, seed), { B: batch.size })) as Record<string, Float32Array>
   await program.release()
-  return { loss: r.loss![0]!, grads: Object.fromEntries(names.map((n) => [n, r[`g.${n}`]!])), outputs: r }
+  return { loss: r.loss[0], grads: Object.fromEntries(names.map((n) => [n, r[`g.${n}`]])), outputs: r }
 }
 
 /** Fresh parameters for a model (created by one build). */

@@ -11,14 +11,14 @@ import { paramsFor, runForward, runGradients } from './forward.js'
 const batch = funnelBatch(64, 11)
 const small = { embeddingDim: 4, towers: [8, 4] }
 const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
-const diff = (a: Float32Array, b: Float32Array) => a.map((v, i) => v - b[i]!)
+const diff = (a: Float32Array, b: Float32Array) => a.map((v, i) => v - b[i])
 
 /** Adds `delta` to every value of the parameters whose name starts with `prefix`. */
 function nudge(params: ReturnType<typeof paramsFor>, prefix: string, delta: number): number {
   let n = 0
   for (const e of params.entries.values()) {
     if (e.trainable && e.name.startsWith(prefix)) {
-      for (let i = 0; i < e.values.length; i++) e.values[i] = e.values[i]! + delta * (1 + (i % 3))
+      for (let i = 0; i < e.values.length; i++) e.values[i] = e.values[i] + delta * (1 + (i % 3))
       n++
     }
   }
@@ -33,8 +33,8 @@ describe('ResFlow wiring', () => {
     const before = (await runForward(model, params, batch)).outputs
     nudge(params, 'tower.click.', 0.05) // every layer of task 1's tower
     const after = (await runForward(model, params, batch)).outputs
-    const dClick = diff(after['z.click']!, before['z.click']!)
-    const dPurchase = diff(after['z.purchase']!, before['z.purchase']!)
+    const dClick = diff(after['z.click'], before['z.click'])
+    const dPurchase = diff(after['z.purchase'], before['z.purchase'])
     assert.ok(maxAbs(dClick) > 1e-2, 'the nudge must change z_click')
     assert.ok(maxAbs(diff(dPurchase, dClick)) < 1e-5, `Δz_purchase − Δz_click = ${maxAbs(diff(dPurchase, dClick))}`)
   })
@@ -45,26 +45,30 @@ describe('ResFlow wiring', () => {
     const base = (await runForward(model, params, batch)).outputs
     nudge(params, 'tower.click.logit', 0.05)
     const head = (await runForward(model, params, batch)).outputs
-    const dClick = diff(head['z.click']!, base['z.click']!)
+    const dClick = diff(head['z.click'], base['z.click'])
     assert.ok(maxAbs(dClick) > 1e-2)
-    assert.ok(maxAbs(diff(diff(head['z.purchase']!, base['z.purchase']!), dClick)) < 1e-5)
+    assert.ok(maxAbs(diff(diff(head['z.purchase'], base['z.purchase']), dClick)) < 1e-5)
     nudge(params, 'tower.click.0.', 0.05)
     const hidden = (await runForward(model, params, batch)).outputs
-    const gap = diff(diff(hidden['z.purchase']!, head['z.purchase']!), diff(hidden['z.click']!, head['z.click']!))
+    const gap = diff(diff(hidden['z.purchase'], head['z.purchase']), diff(hidden['z.click'], head['z.click']))
     assert.ok(maxAbs(gap) > 1e-3, 'with the hidden residual, task 1 layer 0 reaches task 2 through h_0 too')
   })
 
   it("task 2's loss has a non-zero gradient in task 1's tower (no stop-gradient), and none with residuals off", async () => {
     const only2 = { ...small, lossWeights: { click: 0 } }
-    for (const [name, expectFlow] of [['resflow', true], ['resflow-logit', true], ['nse', false]] as const) {
+    for (const [name, expectFlow] of [
+      ['resflow', true],
+      ['resflow-logit', true],
+      ['nse', false],
+    ] as const) {
       const model = buildModel(FUNNEL_SPEC, { model: name, ...only2 })
       const { grads } = await runGradients(model, paramsFor(model), batch)
       for (const p of ['tower.click.0.dense.weight', 'tower.click.1.dense.weight', 'tower.click.logit.weight']) {
-        const g = maxAbs(grads[p]!)
+        const g = maxAbs(grads[p])
         if (expectFlow) assert.ok(g > 1e-6, `${name}: ∂L_purchase/∂${p} = ${g}`)
         else assert.equal(g, 0, `${name}: ∂L_purchase/∂${p} should be 0`)
       }
-      assert.ok(maxAbs(grads['tower.purchase.0.dense.weight']!) > 1e-6)
+      assert.ok(maxAbs(grads['tower.purchase.0.dense.weight']) > 1e-6)
     }
   })
 
@@ -75,18 +79,18 @@ describe('ResFlow wiring', () => {
     for (const task of FUNNEL_SPEC.tasks) {
       const alone = buildModel({ ...FUNNEL_SPEC, tasks: [task] }, { model: 'resflow', ...small })
       const one = (await runForward(alone, params, batch)).outputs // same parameter names → same weights
-      assert.deepEqual(Array.from(one[`z.${task}`]!), Array.from(both[`z.${task}`]!))
+      assert.deepEqual(Array.from(one[`z.${task}`]), Array.from(both[`z.${task}`]))
     }
   })
 
   it('chains of any length: click → cart → purchase, outputs [B, 1] each', async () => {
     const spec = { ...FUNNEL_SPEC, tasks: ['click', 'cart', 'purchase'] }
-    const b = { ...batch, labels: { ...batch.labels, cart: batch.labels.click! } }
+    const b = { ...batch, labels: { ...batch.labels, cart: batch.labels.click } }
     const model = buildModel(spec, { model: 'resflow', ...small })
     const run = await runForward(model, paramsFor(model), b)
     for (const t of spec.tasks) {
       assert.deepEqual(run.shapes[`p.${t}`], ['B', 1])
-      assert.equal(run.outputs[`p.${t}`]!.length, b.size)
+      assert.equal(run.outputs[`p.${t}`].length, b.size)
     }
   })
 })
@@ -96,27 +100,58 @@ describe('ResFlow non-increasing funnel', () => {
     for (const model of ['resflow', 'resflow-logit', 'resflow-twin']) {
       const m = buildModel(FUNNEL_SPEC, { model, ...small, nonIncreasing: true })
       const out = (await runForward(m, paramsFor(m, 2), batch)).outputs
-      const v = computeFunnelViolations({ click: out['p.click']!, purchase: out['p.purchase']! }, ['click', 'purchase'], 0)
+      const v = computeFunnelViolations(
+        { click: out['p.click'], purchase: out['p.purchase'] },
+        ['click', 'purchase'],
+        0,
+      )
       assert.equal(v.anyCount, 0, `${model}: ${v.anyCount} rows with p_purchase > p_click`)
     }
   })
 
   it('without it, random weights do violate the funnel (so the test above can fail)', async () => {
     const m = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small })
-    // seed 2's weights put p_purchase above p_click on every row 
+    // seed 2's weights put p_purchase above p_click on every row
     const out = (await runForward(m, paramsFor(m, 2), batch)).outputs
-    const v = computeFunnelViolations({ click: out['p.click']!, purchase: out['p.purchase']! }, ['click', 'purchase'], 0)
+    const v = computeFunnelViolations({ click: out['p.click'], purchase: out['p.purchase'] }, ['click', 'purchase'], 0)
     assert.ok(v.anyCount > 0)
     const forced = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small, nonIncreasing: true })
     const held = (await runForward(forced, paramsFor(forced, 2), batch)).outputs
-    assert.equal(computeFunnelViolations({ click: held['p.click']!, purchase: held['p.purchase']! }, ['click', 'purchase'], 0).anyCount, 0)
+    assert.equal(
+      computeFunnelViolations({ click: held['p.click'], purchase: held['p.purchase'] }, ['click', 'purchase'], 0)
+        .anyCount,
+      0,
+    )
   })
 
   it('z_k = min(z_parents) − softplus(f_k) has correct gradients (gradcheck, float64)', async () => {
     const opts = { residual: 'logit' as const, nonIncreasing: true }
-    await gradcheck((f, z1) => residualLogit(f, [z1], opts), [['B', 1], ['B', 1]], { dims: { B: 6 }, low: -30, high: 30 })
-    await gradcheck((f, z1, z2) => residualLogit(f, [z1, z2], opts), [['B', 1], ['B', 1], ['B', 1]], { dims: { B: 6 } })
-    await gradcheck((f, z1, z2) => residualLogit(f, [z1, z2], { residual: 'full', nonIncreasing: false }), [['B', 1], ['B', 1], ['B', 1]], { dims: { B: 4 } })
+    await gradcheck(
+      (f, z1) => residualLogit(f, [z1], opts),
+      [
+        ['B', 1],
+        ['B', 1],
+      ],
+      { dims: { B: 6 }, low: -30, high: 30 },
+    )
+    await gradcheck(
+      (f, z1, z2) => residualLogit(f, [z1, z2], opts),
+      [
+        ['B', 1],
+        ['B', 1],
+        ['B', 1],
+      ],
+      { dims: { B: 6 } },
+    )
+    await gradcheck(
+      (f, z1, z2) => residualLogit(f, [z1, z2], { residual: 'full', nonIncreasing: false }),
+      [
+        ['B', 1],
+        ['B', 1],
+        ['B', 1],
+      ],
+      { dims: { B: 4 } },
+    )
   })
 })
 
@@ -138,12 +173,21 @@ describe('task order and task graph', () => {
 
   it("auto reads rates from buildModel's extras, and outputs stay keyed in funnel order", async () => {
     const rates = positiveRates(batch, FUNNEL_SPEC.tasks)
-    assert.ok(rates.click! > rates.purchase!)
-    const m = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small, taskOrder: 'reversed' }) as unknown as { nodes: { task: string }[] }
+    assert.ok(rates.click > rates.purchase)
+    const m = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small, taskOrder: 'reversed' }) as unknown as {
+      nodes: { task: string }[]
+    }
     assert.equal(chain(m.nodes), 'purchase → click')
-    const auto = buildModel(FUNNEL_SPEC, { model: 'resflow', ...small, taskOrder: 'auto' }, { positiveRates: rates }) as unknown as { nodes: { task: string }[] }
+    const auto = buildModel(
+      FUNNEL_SPEC,
+      { model: 'resflow', ...small, taskOrder: 'auto' },
+      { positiveRates: rates },
+    ) as unknown as { nodes: { task: string }[] }
     assert.equal(chain(auto.nodes), 'click → purchase')
-    assert.throws(() => buildModel(FUNNEL_SPEC, { model: 'resflow', taskOrder: 'auto' }), /taskOrder: "auto" .*no rate was given for "click", "purchase".*positiveRates/)
+    assert.throws(
+      () => buildModel(FUNNEL_SPEC, { model: 'resflow', taskOrder: 'auto' }),
+      /taskOrder: "auto" .*no rate was given for "click", "purchase".*positiveRates/,
+    )
   })
 
   it('a task may take residuals from several parents; cycles are rejected', async () => {
@@ -155,16 +199,30 @@ describe('task order and task graph', () => {
       { task: 'purchase', parents: ['click', 'cart'] },
     ])
     const spec = { ...FUNNEL_SPEC, tasks }
-    const b = { ...batch, labels: { ...batch.labels, cart: batch.labels.click! } }
+    const b = { ...batch, labels: { ...batch.labels, cart: batch.labels.click } }
     const m = buildModel(spec, { model: 'resflow', ...small, graph })
     const run = await runForward(m, paramsFor(m), b)
-    assert.equal(run.outputs['p.purchase']!.length, b.size)
+    assert.equal(run.outputs['p.purchase'].length, b.size)
     assert.throws(
-      () => resolveTaskGraph(tasks, { ...base, order: 'given', graph: { click: ['purchase'], purchase: ['cart'], cart: ['click'] } }),
+      () =>
+        resolveTaskGraph(tasks, {
+          ...base,
+          order: 'given',
+          graph: { click: ['purchase'], purchase: ['cart'], cart: ['click'] },
+        }),
       /model\.graph: the task graph has a cycle: (\w+ → ){3}\w+/,
     )
-    assert.throws(() => resolveTaskGraph(tasks, { ...base, order: 'given', graph: { click: ['click'] } }), /cycle: click → click/)
-    assert.throws(() => resolveTaskGraph(tasks, { ...base, order: 'given', graph: { purchase: ['clik'] } }), /unknown task "clik" \(tasks: click, cart, purchase\)/)
-    assert.throws(() => resolveTaskGraph(tasks, { ...base, order: 'auto', graph }), /taskOrder: "auto" cannot be combined with model\.graph/)
+    assert.throws(
+      () => resolveTaskGraph(tasks, { ...base, order: 'given', graph: { click: ['click'] } }),
+      /cycle: click → click/,
+    )
+    assert.throws(
+      () => resolveTaskGraph(tasks, { ...base, order: 'given', graph: { purchase: ['clik'] } }),
+      /unknown task "clik" \(tasks: click, cart, purchase\)/,
+    )
+    assert.throws(
+      () => resolveTaskGraph(tasks, { ...base, order: 'auto', graph }),
+      /taskOrder: "auto" cannot be combined with model\.graph/,
+    )
   })
 })

@@ -53,7 +53,9 @@ interface Fixture {
   buffers: Record<string, TorchTensor>
 }
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/torch-step/resflow-step.json', import.meta.url), 'utf8')) as Fixture
+const fixture = JSON.parse(
+  readFileSync(new URL('../fixtures/torch-step/resflow-step.json', import.meta.url), 'utf8'),
+) as Fixture
 const { config, inputs } = fixture
 const TASKS = config.tasks // ['click', 'purchase']: funnel order, the residual goes click → purchase
 const FEATURES = Object.keys(config.vocab) // f0, f1, f2: the order of the input concat
@@ -96,20 +98,25 @@ function toResflow(values: readonly number[], shape: readonly number[], transpos
   if (!transpose) return Float64Array.from(values)
   const [out, inp] = shape as [number, number]
   const r = new Float64Array(values.length)
-  for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) r[i * out + o] = values[o * inp + i]!
+  for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) r[i * out + o] = values[o * inp + i]
   return r
 }
 
 /** Asserts |a − e| ≤ atol + rtol·|e| elementwise, reporting the worst element. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number }, what: string): void {
+function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: { rtol: number; atol: number },
+  what: string,
+): void {
   assert.equal(actual.length, expected.length, `${what}: ${actual.length} values, expected ${expected.length}`)
   let worst = -1
   let worstExcess = -Infinity
   let maxAbs = 0
   let maxRel = 0
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!
-    const e = expected[i]!
+    const a = actual[i]
+    const e = expected[i]
     const d = Math.abs(a - e)
     assert.ok(Number.isFinite(a), `${what}[${i}] = ${a}`)
     maxAbs = Math.max(maxAbs, d)
@@ -128,7 +135,7 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 }
 
 const spec: InputSpec = {
-  sparse: FEATURES.map((name) => ({ name, vocabSize: config.vocab[name]! })),
+  sparse: FEATURES.map((name) => ({ name, vocabSize: config.vocab[name] })),
   multi: [],
   dense: config.dense.map((name) => ({ name })),
   tasks: TASKS,
@@ -137,10 +144,10 @@ const spec: InputSpec = {
 function fixtureBatch(): Batch {
   return {
     size: inputs.size,
-    sparse: Object.fromEntries(FEATURES.map((f) => [f, Int32Array.from(inputs.ids[f]!)])),
+    sparse: Object.fromEntries(FEATURES.map((f) => [f, Int32Array.from(inputs.ids[f])])),
     multi: {},
     dense: Float32Array.from(inputs.dense),
-    labels: Object.fromEntries(TASKS.map((t) => [t, Float32Array.from(inputs.labels[t]!)])),
+    labels: Object.fromEntries(TASKS.map((t) => [t, Float32Array.from(inputs.labels[t])])),
   }
 }
 
@@ -170,16 +177,21 @@ async function oneStep(workerThread: boolean): Promise<StepRun> {
   assert.deepEqual([...session.params.entries.keys()].sort(), mapped)
   assert.deepEqual([...session.tables.keys()], FEATURES)
   for (const [name, { torch, transpose }] of Object.entries(DENSE_NAMES)) {
-    const t = fixture.params[torch]!
+    const t = fixture.params[torch]
     const e = session.params.entries.get(name)!
-    assert.equal(e.values.length, t.initial.length, `${name} has ${e.values.length} values, torch's ${torch} ${t.initial.length}`)
+    assert.equal(
+      e.values.length,
+      t.initial.length,
+      `${name} has ${e.values.length} values, torch's ${torch} ${t.initial.length}`,
+    )
     e.values.set(toResflow(t.initial, t.shape, transpose))
   }
-  for (const [name, torch] of Object.entries(BUFFER_NAMES)) session.params.entries.get(name)!.values.set(fixture.buffers[torch]!.initial)
+  for (const [name, torch] of Object.entries(BUFFER_NAMES))
+    session.params.entries.get(name)!.values.set(fixture.buffers[torch].initial)
   const tablesBefore = new Map<string, Float32Array>()
   const rowGrads = new Map<string, Map<number, Float32Array>>()
   for (const [name, table] of session.tables) {
-    table.setWeights(Float32Array.from(fixture.params[TABLE_NAMES[name]!]!.initial))
+    table.setWeights(Float32Array.from(fixture.params[TABLE_NAMES[name]].initial))
     tablesBefore.set(name, table.weights())
     const rows = new Map<number, Float32Array>()
     rowGrads.set(name, rows)
@@ -206,7 +218,10 @@ describe('one ResFlow training step equals PyTorch (tests/fixtures/torch-step)',
 
   before(async () => {
     main = await oneStep(false)
-    runs.push({ name: 'dense Adam on the main thread', run: main }, { name: 'dense Adam on the worker thread', run: await oneStep(true) })
+    runs.push(
+      { name: 'dense Adam on the main thread', run: main },
+      { name: 'dense Adam on the worker thread', run: await oneStep(true) },
+    )
   })
   after(async () => {
     for (const { run } of runs) await run.session.release()
@@ -217,24 +232,38 @@ describe('one ResFlow training step equals PyTorch (tests/fixtures/torch-step)',
   })
 
   it('gradient of every dense parameter (Linear weights and biases, PReLU slopes, BN gamma and beta)', () => {
-    assert.deepEqual([...main.grads.keys()].sort(), Object.keys(DENSE_NAMES).sort(), 'the optimizer received a gradient for every trainable parameter')
+    assert.deepEqual(
+      [...main.grads.keys()].sort(),
+      Object.keys(DENSE_NAMES).sort(),
+      'the optimizer received a gradient for every trainable parameter',
+    )
     for (const [name, { torch, transpose }] of Object.entries(DENSE_NAMES)) {
-      const t = fixture.params[torch]!
-      assertClose(main.grads.get(name)!, toResflow(t.grad!, t.shape, transpose), GRAD_TOL, `∂L/∂${name} (torch ${torch})`)
+      const t = fixture.params[torch]
+      assertClose(
+        main.grads.get(name)!,
+        toResflow(t.grad!, t.shape, transpose),
+        GRAD_TOL,
+        `∂L/∂${name} (torch ${torch})`,
+      )
     }
   })
 
   it('gradient of every looked-up embedding row; rows not looked up get none', () => {
     for (const { name: mode, run } of runs) {
       for (const [name, table] of run.session.tables) {
-        const t = fixture.params[TABLE_NAMES[name]!]!
+        const t = fixture.params[TABLE_NAMES[name]]
         const d = table.spec.dim
-        const looked = new Set(inputs.ids[name]!)
+        const looked = new Set(inputs.ids[name])
         const rows = run.rowGrads.get(name)!
         assert.deepEqual([...rows.keys()].sort(), [...looked].sort(), `${name}: rows given a gradient (${mode})`)
-        for (const [r, g] of rows) assertClose(g, t.grad!.slice(r * d, (r + 1) * d), GRAD_TOL, `∂L/∂${name}[${r}] (${mode})`)
+        for (const [r, g] of rows)
+          assertClose(g, t.grad!.slice(r * d, (r + 1) * d), GRAD_TOL, `∂L/∂${name}[${r}] (${mode})`)
         for (let r = 0; r < table.rows; r++) {
-          if (!looked.has(r)) assert.ok(t.grad!.slice(r * d, (r + 1) * d).every((v) => v === 0), `torch: ${name}[${r}] is not looked up, its gradient is 0`)
+          if (!looked.has(r))
+            assert.ok(
+              t.grad!.slice(r * d, (r + 1) * d).every((v) => v === 0),
+              `torch: ${name}[${r}] is not looked up, its gradient is 0`,
+            )
         }
       }
     }
@@ -243,9 +272,14 @@ describe('one ResFlow training step equals PyTorch (tests/fixtures/torch-step)',
   it('dense parameters after one Adam step', () => {
     for (const { name: mode, run } of runs) {
       for (const [name, { torch, transpose }] of Object.entries(DENSE_NAMES)) {
-        const t = fixture.params[torch]!
+        const t = fixture.params[torch]
         const values = run.session.params.entries.get(name)!.values
-        assertClose(values, toResflow(t.after, t.shape, transpose), PARAM_TOL, `${name} after the step (torch ${torch}; ${mode})`)
+        assertClose(
+          values,
+          toResflow(t.after, t.shape, transpose),
+          PARAM_TOL,
+          `${name} after the step (torch ${torch}; ${mode})`,
+        )
       }
     }
   })
@@ -254,11 +288,11 @@ describe('one ResFlow training step equals PyTorch (tests/fixtures/torch-step)',
     let untouched = 0
     for (const { name: mode, run } of runs) {
       for (const [name, table] of run.session.tables) {
-        const t = fixture.params[TABLE_NAMES[name]!]!
+        const t = fixture.params[TABLE_NAMES[name]]
         const d = table.spec.dim
         const w = table.weights()
         const before = run.tablesBefore.get(name)!
-        const looked = new Set(inputs.ids[name]!)
+        const looked = new Set(inputs.ids[name])
         assertClose(w, t.after, PARAM_TOL, `table ${name} after the step (${mode})`)
         for (let r = 0; r < table.rows; r++) {
           const same = w.subarray(r * d, (r + 1) * d).every((v, j) => v === before[r * d + j])
@@ -276,7 +310,12 @@ describe('one ResFlow training step equals PyTorch (tests/fixtures/torch-step)',
   it('BatchNorm running mean and (unbiased) running variance after the step', () => {
     for (const { name: mode, run } of runs) {
       for (const [name, torch] of Object.entries(BUFFER_NAMES)) {
-        assertClose(run.session.params.entries.get(name)!.values, fixture.buffers[torch]!.after, GRAD_TOL, `${name} (torch ${torch}; ${mode})`)
+        assertClose(
+          run.session.params.entries.get(name)!.values,
+          fixture.buffers[torch].after,
+          GRAD_TOL,
+          `${name} (torch ${torch}; ${mode})`,
+        )
       }
     }
   })

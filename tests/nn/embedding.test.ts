@@ -10,8 +10,10 @@ describe('EmbeddingTable', () => {
     const t = table('adam', 'mean')
     const out = new Float32Array(6)
     t.gatherPooled({ offsets: Int32Array.of(0, 2, 2, 3), ids: Int32Array.of(1, 3, 4) }, out)
-    const r1 = t.row(1), r3 = t.row(3), r4 = t.row(4)
-    assert.ok(Math.abs(out[0]! - (r1[0]! + r3[0]!) / 2) < 1e-7)
+    const r1 = t.row(1),
+      r3 = t.row(3),
+      r4 = t.row(4)
+    assert.ok(Math.abs(out[0] - (r1[0] + r3[0]) / 2) < 1e-7)
     assert.deepEqual([out[2], out[3]], [0, 0])
     assert.deepEqual([out[4], out[5]], [r4[0], r4[1]])
   })
@@ -33,8 +35,8 @@ describe('EmbeddingTable', () => {
     // row 2 appears twice: gradients (1, -1) and (1, 3) sum to (2, 2)
     t.update(Int32Array.of(2, 2), Float32Array.of(1, -1, 1, 3))
     const w1 = t.row(2)
-    assert.ok(Math.abs(w0[0]! - w1[0]! - 0.1) < 1e-6)
-    assert.ok(Math.abs(w0[1]! - w1[1]! - 0.1) < 1e-6)
+    assert.ok(Math.abs(w0[0] - w1[0] - 0.1) < 1e-6)
+    assert.ok(Math.abs(w0[1] - w1[1] - 0.1) < 1e-6)
   })
 
   it('Adagrad with L2: w −= lr · g / sqrt(g²), g = grad + l2·w', () => {
@@ -43,17 +45,17 @@ describe('EmbeddingTable', () => {
     t.update(Int32Array.of(4), Float32Array.of(0.2, -0.3))
     const w1 = t.row(4)
     for (let j = 0; j < 2; j++) {
-      const g = [0.2, -0.3][j]! + 0.5 * w0[j]!
-      assert.ok(Math.abs(w1[j]! - (w0[j]! - (0.1 * g) / (Math.abs(g) + 1e-10))) < 1e-6)
+      const g = [0.2, -0.3][j] + 0.5 * w0[j]
+      assert.ok(Math.abs(w1[j] - (w0[j] - (0.1 * g) / (Math.abs(g) + 1e-10))) < 1e-6)
     }
   })
 
   it('mean pooling spreads a row gradient over its ids', () => {
     const t = new EmbeddingTable({ name: 'f', rows: 10, dim: 1, pooling: 'mean' }, { kind: 'adagrad', lr: 1 }, 1, 0.5)
-    const w0 = [t.row(1)[0]!, t.row(3)[0]!]
+    const w0 = [t.row(1)[0], t.row(3)[0]]
     // one row with ids [1, 3] gets gradient 4: each id receives 2, Adagrad's first step moves by lr·sign
     t.update(Int32Array.of(1, 3), Float32Array.of(4), Int32Array.of(0, 2))
-    assert.ok(Math.abs(t.row(1)[0]! - (w0[0]! - 1)) < 1e-6)
-    assert.ok(Math.abs(t.row(3)[0]! - (w0[1]! - 1)) < 1e-6)
+    assert.ok(Math.abs(t.row(1)[0] - (w0[0] - 1)) < 1e-6)
+    assert.ok(Math.abs(t.row(3)[0] - (w0[1] - 1)) < 1e-6)
   })
 })

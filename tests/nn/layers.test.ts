@@ -38,7 +38,9 @@ describe('layer gradients match central differences (float64, parameters include
     await gradcheckGraph((g) => linear(ctxOf(g), 'fc', g.input('x', ['B', 3]), 2), { dims: { B: 4 } })
   })
   it('prelu (learned slope), both sides of 0', async () => {
-    await gradcheckGraph((g) => prelu(ctxOf(g), 'act', g.input('x', [4, 3])), { values: { 0: Float64Array.of(-2, -1, -0.3, 0.2, 1, 3, -0.5, 0.7, -4, 2, 0.1, -0.1) } })
+    await gradcheckGraph((g) => prelu(ctxOf(g), 'act', g.input('x', [4, 3])), {
+      values: { 0: Float64Array.of(-2, -1, -0.3, 0.2, 1, 3, -0.5, 0.7, -4, 2, 0.1, -0.1) },
+    })
   })
   it('prelu forward: known values with slopes 0.25 (the init), x and a·x on each side of 0', async () => {
     const g = new Graph('float32')
@@ -46,22 +48,28 @@ describe('layer gradients match central differences (float64, parameters include
     const x = Float32Array.of(-2, 0, 3, 1e-3, -1e-3, -8)
     const out = await (await compile({ y })).run({ x, 'act.slope': Float32Array.of(0.25) }, {})
     // exactly x or a·x in float32
-    assert.deepEqual(Array.from(out.y!), [-0.5, 0, 3, x[3]!, Math.fround(0.25 * x[4]!), -2])
+    assert.deepEqual(Array.from(out.y), [-0.5, 0, 3, x[3], Math.fround(0.25 * x[4]), -2])
   })
   it('prelu with one slope per unit (preluSlopes "unit"): each column its own slope', async () => {
     const g = new Graph('float32')
     const ctx = new BuildContext(new ParamStore(1), true, g, { ...DEFAULT_LAYERS, preluSlopes: 'unit' })
     const y = prelu(ctx, 'act', g.input('x', [2, 3]))
-    const out = await (await compile({ y })).run({ x: Float32Array.of(-2, -2, -2, 1, 1, 1), 'act.slope': Float32Array.of(0.25, 0.5, 2) }, {})
-    assert.deepEqual(Array.from(out.y!), [-0.5, -1, -4, 1, 1, 1])
+    const out = await (await compile({ y })).run(
+      { x: Float32Array.of(-2, -2, -2, 1, 1, 1), 'act.slope': Float32Array.of(0.25, 0.5, 2) },
+      {},
+    )
+    assert.deepEqual(Array.from(out.y), [-0.5, -1, -4, 1, 1, 1])
   })
   it('prelu gradient at x = 0 is the slope side, as in PyTorch', async () => {
     const g = new Graph('float32')
     const xIn = g.input('x', [1, 3])
     const loss = reduceSum(prelu(ctxOf(g), 'act', xIn), [0, 1])
     const [dx] = gradients(loss, [xIn])
-    const out = await (await compile({ dx: dx! })).run({ x: Float32Array.of(0, 1, -1), 'act.slope': Float32Array.of(0.25) }, {})
-    assert.deepEqual(Array.from(out.dx!), [0.25, 1, 0.25])
+    const out = await (await compile({ dx: dx })).run(
+      { x: Float32Array.of(0, 1, -1), 'act.slope': Float32Array.of(0.25) },
+      {},
+    )
+    assert.deepEqual(Array.from(out.dx), [0.25, 1, 0.25])
   })
   it('batchNorm in training mode (batch statistics)', async () => {
     await gradcheckGraph((g) => batchNorm(ctxOf(g), 'bn', g.input('x', ['B', 3])), { dims: { B: 5 }, tol: 1e-5 })
@@ -71,10 +79,15 @@ describe('layer gradients match central differences (float64, parameters include
   })
   it('a Dense → PReLU → BatchNorm block with per-unit slopes and Xavier init', async () => {
     const layers = { init: 'xavier', preluSlopes: 'unit', blockBatchNorm: true } as const
-    await gradcheckGraph((g) => denseBlock(new BuildContext(new ParamStore(1), true, g, layers), 'blk', g.input('x', ['B', 3]), 2), { dims: { B: 6 }, tol: 1e-5 })
+    await gradcheckGraph(
+      (g) => denseBlock(new BuildContext(new ParamStore(1), true, g, layers), 'blk', g.input('x', ['B', 3]), 2),
+      { dims: { B: 6 }, tol: 1e-5 },
+    )
   })
   it('softplus, including large |x|', async () => {
-    await gradcheckGraph((g) => softplus(g.input('x', [6])), { values: { 0: Float64Array.of(-40, -5, -0.1, 0.3, 6, 40) } })
+    await gradcheckGraph((g) => softplus(g.input('x', [6])), {
+      values: { 0: Float64Array.of(-40, -5, -0.1, 0.3, 6, 40) },
+    })
   })
   it('BCE on logits with a positive weight, d/dz', async () => {
     await gradcheckGraph(
@@ -90,11 +103,15 @@ describe('layer gradients match central differences (float64, parameters include
 })
 
 describe('known values', () => {
-  async function evalScalar(build: (g: Graph) => ReturnType<typeof softplus>, feeds: Record<string, Float64Array>, dims: Record<string, number>) {
+  async function evalScalar(
+    build: (g: Graph) => ReturnType<typeof softplus>,
+    feeds: Record<string, Float64Array>,
+    dims: Record<string, number>,
+  ) {
     const g = new Graph('float64')
     const out = build(g)
     const p = await compile({ out })
-    return (await p.run(feeds, dims)).out!
+    return (await p.run(feeds, dims)).out
   }
   it('BCE equals −[w·y·log σ(z) + (1−y)·log(1−σ(z))], finite at |z| = 100', async () => {
     const z = Float64Array.of(0, 2, -1, 100, -100)
@@ -104,12 +121,16 @@ describe('known values', () => {
     // log σ(z) = −softplus(−z); log(1−σ(z)) = −softplus(z), written stably for the reference
     const sp = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)))
     let expected = 0
-    for (let i = 0; i < z.length; i++) expected += y[i]! ? w * sp(-z[i]!) : sp(z[i]!)
+    for (let i = 0; i < z.length; i++) expected += y[i] ? w * sp(-z[i]) : sp(z[i])
     expected /= z.length
     assert.ok(Math.abs(sig(0) - 0.5) < 1e-12)
-    const got = await evalScalar((g) => bceWithLogits(g.input('z', ['B', 1]), g.input('y', ['B', 1]), w), { z, y }, { B: 5 })
-    assert.ok(Number.isFinite(got[0]!))
-    assert.ok(Math.abs(got[0]! - expected) < 1e-9, `${got[0]} vs ${expected}`)
+    const got = await evalScalar(
+      (g) => bceWithLogits(g.input('z', ['B', 1]), g.input('y', ['B', 1]), w),
+      { z, y },
+      { B: 5 },
+    )
+    assert.ok(Number.isFinite(got[0]))
+    assert.ok(Math.abs(got[0] - expected) < 1e-9, `${got[0]} vs ${expected}`)
   })
 
   it('batchNorm: training normalises with batch stats, inference uses the running ones', async () => {
@@ -117,16 +138,33 @@ describe('known values', () => {
     const params = new ParamStore(1)
     const gt = new Graph('float64')
     const train = batchNorm(new BuildContext(params, true, gt), 'bn', gt.input('x', ['B', 2]))
-    const yt = (await (await compile({ y: train })).run({ x, 'bn.gamma': Float64Array.of(1, 1), 'bn.beta': Float64Array.of(0, 0) }, { B: 4 })).y!
+    const yt = (
+      await (
+        await compile({ y: train })
+      ).run({ x, 'bn.gamma': Float64Array.of(1, 1), 'bn.beta': Float64Array.of(0, 0) }, { B: 4 })
+    ).y
     // column 0: mean 3, biased var 3.5 → (1−3)/sqrt(3.5+1e-5)
-    assert.ok(Math.abs(yt[0]! - -2 / Math.sqrt(3.5 + 1e-5)) < 1e-9)
+    assert.ok(Math.abs(yt[0] - -2 / Math.sqrt(3.5 + 1e-5)) < 1e-9)
     const gi = new Graph('float64')
     const infer = batchNorm(new BuildContext(params, false, gi), 'bn', gi.input('x', ['B', 2]))
     const rm = Float64Array.of(2, 5)
     const rv = Float64Array.of(4, 9)
-    const yi = (await (await compile({ y: infer })).run({ x, 'bn.gamma': Float64Array.of(1, 2), 'bn.beta': Float64Array.of(0, 1), 'bn.running_mean': rm, 'bn.running_var': rv }, { B: 4 })).y!
-    assert.ok(Math.abs(yi[0]! - (1 - 2) / Math.sqrt(4 + 1e-5)) < 1e-9)
-    assert.ok(Math.abs(yi[1]! - (2 * (10 - 5)) / Math.sqrt(9 + 1e-5) - 1) < 1e-9)
+    const yi = (
+      await (
+        await compile({ y: infer })
+      ).run(
+        {
+          x,
+          'bn.gamma': Float64Array.of(1, 2),
+          'bn.beta': Float64Array.of(0, 1),
+          'bn.running_mean': rm,
+          'bn.running_var': rv,
+        },
+        { B: 4 },
+      )
+    ).y
+    assert.ok(Math.abs(yi[0] - (1 - 2) / Math.sqrt(4 + 1e-5)) < 1e-9)
+    assert.ok(Math.abs(yi[1] - (2 * (10 - 5)) / Math.sqrt(9 + 1e-5) - 1) < 1e-9)
   })
 
   it('dropout masks in training and is the identity at inference', () => {

@@ -5,7 +5,8 @@ import { EmbeddingTable } from '../../src/nn/embedding.js'
 import { LookupGroup, lookupGroups } from '../../src/nn/lookup.js'
 
 const adam = { kind: 'adam' as const, lr: 0.01 }
-const table = (name: string, rows: number, dim: number, seed: number) => new EmbeddingTable({ name, rows, dim }, adam, seed, 0.1)
+const table = (name: string, rows: number, dim: number, seed: number) =>
+  new EmbeddingTable({ name, rows, dim }, adam, seed, 0.1)
 
 describe('LookupGroup', () => {
   it('feeds each unique (table, row) once and every id as its position (hand-checked)', () => {
@@ -32,7 +33,10 @@ describe('LookupGroup', () => {
 
   it('an id outside its table is a DataError naming the feature and the batch row', () => {
     const g = new LookupGroup(['city'], [table('city', 3, 2, 1)])
-    assert.throws(() => g.prepare([Int32Array.of(0, 3)], g.allocate(2), true), (e: unknown) => e instanceof DataError && /feature "city": id 3 at batch row 1 .*3 rows/.test(e.message))
+    assert.throws(
+      () => g.prepare([Int32Array.of(0, 3)], g.allocate(2), true),
+      (e: unknown) => e instanceof DataError && /feature "city": id 3 at batch row 1 .*3 rows/.test(e.message),
+    )
     assert.throws(() => g.prepare([Int32Array.of(-1)], g.allocate(1), false), /id -1/)
   })
 
@@ -41,7 +45,10 @@ describe('LookupGroup', () => {
     const b = table('b', 2, 2, 2)
     const g = new LookupGroup(['a', 'b'], [a, b])
     const lb = g.allocate(3)
-    assert.throws(() => g.prepare([Int32Array.of(0, 1, 2), Int32Array.of(1, 5, 0)], lb, true), /feature "b": id 5 at batch row 1/)
+    assert.throws(
+      () => g.prepare([Int32Array.of(0, 1, 2), Int32Array.of(1, 5, 0)], lb, true),
+      /feature "b": id 5 at batch row 1/,
+    )
     // had a0 a1 a2 b1 stayed marked, this batch would reuse their stale positions and count fewer rows
     g.prepare([Int32Array.of(2, 1, 0), Int32Array.of(0, 0, 1)], lb, true)
     assert.equal(lb.count, 5)
@@ -61,15 +68,16 @@ describe('LookupGroup', () => {
       const summed = new Float32Array(lb.count * 2) // what the graph's ScatterND add returns
       for (let k = 0; k < ids.length; k++) {
         const u = Number(lb.ids[k])
-        summed[2 * u] += occ[2 * k]!
-        summed[2 * u + 1] += occ[2 * k + 1]!
+        summed[2 * u] += occ[2 * k]
+        summed[2 * u + 1] += occ[2 * k + 1]
       }
       const deferred = g.applyStep(lb, summed, null)
       assert.equal(deferred.length, lb.count) // no next batch: every row is deferred
       g.applyDeferred(lb, summed, deferred)
       g.unmark(lb)
     }
-    for (let r = 0; r < 4; r++) for (let j = 0; j < 2; j++) assert.ok(Math.abs(mine.row(r)[j]! - ref.row(r)[j]!) < 1e-7, `row ${r}`)
+    for (let r = 0; r < 4; r++)
+      for (let j = 0; j < 2; j++) assert.ok(Math.abs(mine.row(r)[j] - ref.row(r)[j]) < 1e-7, `row ${r}`)
     assert.deepEqual(mine.row(2), ref.row(2)) // never looked up: untouched on both sides
     assert.equal(mine.step, 3)
   })
@@ -81,6 +89,12 @@ describe('LookupGroup', () => {
       ['b', table('b', 3, 8, 3)],
       ['c', table('c', 3, 4, 4)],
     ])
-    assert.deepEqual(lookupGroups(tables).map((g) => [g.dim, g.names]), [[4, ['a', 'c']], [8, ['b']]])
+    assert.deepEqual(
+      lookupGroups(tables).map((g) => [g.dim, g.names]),
+      [
+        [4, ['a', 'c']],
+        [8, ['b']],
+      ],
+    )
   })
 })

@@ -42,7 +42,9 @@ export function buildFixtureReport(): ReportData {
         seed,
         history,
         roc: Object.fromEntries(tasks.map((t) => [t, computeRocCurve(probs[t as 'click'], labels[t as 'click'])])),
-        calibration: Object.fromEntries(tasks.map((t) => [t, computeCalibrationBins(probs[t as 'click'], labels[t as 'click'])])),
+        calibration: Object.fromEntries(
+          tasks.map((t) => [t, computeCalibrationBins(probs[t as 'click'], labels[t as 'click'])]),
+        ),
         fusion: { kind: 'additive', objective: search.objective, sweep: search.sweep, chosen: search.fusion.weights },
       })
     }

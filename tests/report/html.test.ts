@@ -9,7 +9,9 @@ import { buildCharts, renderReport } from '../../src/report/index.js'
 import { buildFixtureReport } from './fixture.js'
 
 const CHROMIUM = '/usr/bin/chromium'
-const noChromium = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`
+const noChromium = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)`
 
 /**
  * Runs in the page (a string, since the tests compile without the DOM lib): per chart, the pixels of
@@ -44,21 +46,35 @@ describe('renderReport', () => {
     assert.match(html, /<table class="results">/) // the table style stays off uPlot's legend table
   })
 
-  it('opens in headless Chromium without errors and draws every chart', { skip: noChromium, timeout: 60_000 }, async () => {
+  it('opens in headless Chromium without errors and draws every chart', {
+    skip: noChromium,
+    timeout: 60_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'resflow-report-'))
     const file = join(dir, 'report.html')
     writeFileSync(file, html)
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     })
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
       const problems: string[] = []
       const requests: string[] = []
-      page.on('console', (msg) => { if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`) })
+      page.on('console', (msg) => {
+        if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console.${msg.type()}: ${msg.text()}`)
+      })
       page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-      page.on('request', (req) => { if (!req.url().startsWith('file:')) requests.push(req.url()) })
+      page.on('request', (req) => {
+        if (!req.url().startsWith('file:')) requests.push(req.url())
+      })
       await page.goto(pathToFileURL(file).href)
       await page.waitForSelector('body[data-charts-drawn]', { timeout: 15_000 })
       assert.deepEqual(problems, [])
@@ -68,15 +84,20 @@ describe('renderReport', () => {
       const drawn = await page.evaluate('Number(document.body.dataset.chartsDrawn)')
       assert.equal(drawn, expected.length)
       const colourful = (await page.evaluate(COUNT_COLOURED_PIXELS)) as { id: string; pixels: number }[]
-      assert.deepEqual(colourful.map((c) => c.id), expected.map((id) => `chart-${id}`))
-      for (const c of colourful) assert.ok(c.pixels > 200, `${c.id}: only ${c.pixels} coloured pixels, the series were not drawn`)
+      assert.deepEqual(
+        colourful.map((c) => c.id),
+        expected.map((id) => `chart-${id}`),
+      )
+      for (const c of colourful)
+        assert.ok(c.pixels > 200, `${c.id}: only ${c.pixels} coloured pixels, the series were not drawn`)
       const legends = (await page.evaluate(LEGENDS)) as { text: string; values: number }[]
       assert.equal(legends.length, expected.length)
       for (const legend of legends) {
         assert.doesNotMatch(legend.text, /--/, 'no placeholder values in a legend')
         assert.equal(legend.values, 0, `${legend.text}: the legend shows series names only`)
       }
-      if (process.env.RESFLOW_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.RESFLOW_REPORT_SCREENSHOT, fullPage: true })
+      if (process.env.RESFLOW_REPORT_SCREENSHOT)
+        await page.screenshot({ path: process.env.RESFLOW_REPORT_SCREENSHOT, fullPage: true })
     } finally {
       await browser.close()
       rmSync(dir, { recursive: true, force: true })

@@ -21,7 +21,12 @@ const schema = parseDatasetSchema({
   csv: { trim: true, nullValues: ['', 'NA'] },
   sparse: [{ name: 'uid' }, { name: 'city' }],
   multi: [{ name: 'tags', separator: '|' }],
-  dense: [{ name: 'age', fillMissing: 30 }, { name: 'price' }, { name: 'score', transform: 'quantile' }, { name: 'age_q', column: 'age', transform: 'quantile', fillMissing: 30 }],
+  dense: [
+    { name: 'age', fillMissing: 30 },
+    { name: 'price' },
+    { name: 'score', transform: 'quantile' },
+    { name: 'age_q', column: 'age', transform: 'quantile', fillMissing: 30 },
+  ],
   tasks: [{ name: 'click' }],
 })
 const PREP: Preprocessing = {
@@ -50,7 +55,7 @@ const LIMITS = { maxCandidates: 10_000 }
 /** Seeded rows with every awkward value the encoders must agree on. */
 function rows(n: number, seed: number): Record<string, unknown>[] {
   const rng = new Rng(seed)
-  const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]!
+  const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]
   return Array.from({ length: n }, () => ({
     uid: pick<unknown>([7, 12, '007', ' 12 ', '7.0', -3, '-3', 99, 'x', null, 'NA', '', '123456789012345678901']),
     city: pick<unknown>(['paris', ' rome ', 'berlin', 42, '42', null, 'NA']),
@@ -63,40 +68,57 @@ function rows(n: number, seed: number): Record<string, unknown>[] {
 
 function assertSameBatch(got: Batch, want: Batch, msg: string): void {
   assert.equal(got.size, want.size, msg)
-  for (const name of Object.keys(want.sparse)) assert.deepEqual([...got.sparse[name]!], [...want.sparse[name]!], `${msg}: sparse ${name}`)
+  for (const name of Object.keys(want.sparse))
+    assert.deepEqual([...got.sparse[name]], [...want.sparse[name]], `${msg}: sparse ${name}`)
   for (const name of Object.keys(want.multi)) {
-    assert.deepEqual([...got.multi[name]!.offsets], [...want.multi[name]!.offsets], `${msg}: offsets ${name}`)
-    assert.deepEqual([...got.multi[name]!.ids], [...want.multi[name]!.ids], `${msg}: ids ${name}`)
+    assert.deepEqual([...got.multi[name].offsets], [...want.multi[name].offsets], `${msg}: offsets ${name}`)
+    assert.deepEqual([...got.multi[name].ids], [...want.multi[name].ids], `${msg}: ids ${name}`)
   }
   assert.deepEqual([...got.dense], [...want.dense], `${msg}: dense`)
 }
 
 const refuse = (body: unknown, field: string, status: number, message?: RegExp) =>
-  assert.throws(() => encodeRankRequest(body, compiled, LIMITS), (err: unknown) => {
-    assert.ok(err instanceof RequestError, String(err))
-    assert.equal(err.field, field)
-    assert.equal(err.status, status)
-    if (message) assert.match(err.message, message)
-    return true
-  })
+  assert.throws(
+    () => encodeRankRequest(body, compiled, LIMITS),
+    (err: unknown) => {
+      assert.ok(err instanceof RequestError, String(err))
+      assert.equal(err.field, field)
+      assert.equal(err.status, status)
+      if (message) assert.match(err.message, message)
+      return true
+    },
+  )
 
 describe('one-pass encoder', () => {
   it('row, columnar and context forms encode exactly as encodeRows does', () => {
     const list = rows(300, 1)
     const want = codec.encode(list as RawRow[])
-    const names = Object.keys(list[0]!)
+    const names = Object.keys(list[0])
     const asRows = encodeRankRequest({ candidates: list }, compiled, LIMITS)
     assertSameBatch(asRows.batch, want, 'rows')
-    assert.deepEqual([...asRows.index], list.map((_, i) => i))
+    assert.deepEqual(
+      [...asRows.index],
+      list.map((_, i) => i),
+    )
     const columns = Object.fromEntries(names.map((k) => [k, list.map((r) => r[k])]))
     assertSameBatch(encodeRankRequest({ candidates: columns }, compiled, LIMITS).batch, want, 'columns')
     // a shared value in context, the rest per candidate (rows and columns)
     const shared = list.map((r) => ({ ...r, city: ' rome ', tags: 'a|b' }))
     const wantShared = codec.encode(shared as RawRow[])
     const own = list.map(({ city: _c, tags: _t, ...r }) => r)
-    assertSameBatch(encodeRankRequest({ context: { city: ' rome ', tags: 'a|b' }, candidates: own }, compiled, LIMITS).batch, wantShared, 'context + rows')
-    const ownColumns = Object.fromEntries(names.filter((k) => k !== 'city' && k !== 'tags').map((k) => [k, list.map((r) => r[k])]))
-    assertSameBatch(encodeRankRequest({ context: { city: ' rome ', tags: 'a|b' }, candidates: ownColumns }, compiled, LIMITS).batch, wantShared, 'context + columns')
+    assertSameBatch(
+      encodeRankRequest({ context: { city: ' rome ', tags: 'a|b' }, candidates: own }, compiled, LIMITS).batch,
+      wantShared,
+      'context + rows',
+    )
+    const ownColumns = Object.fromEntries(
+      names.filter((k) => k !== 'city' && k !== 'tags').map((k) => [k, list.map((r) => r[k])]),
+    )
+    assertSameBatch(
+      encodeRankRequest({ context: { city: ' rome ', tags: 'a|b' }, candidates: ownColumns }, compiled, LIMITS).batch,
+      wantShared,
+      'context + columns',
+    )
   })
 
   it('encodes a second time the same (the memoised ids agree with the first mapping)', () => {
@@ -109,12 +131,32 @@ describe('one-pass encoder', () => {
 
   it('names the value at fault in each form', () => {
     const ok: Record<string, unknown>[] = rows(3, 3).map((r) => ({ ...r, age: 20 }))
-    const cols: Record<string, unknown[]> = Object.fromEntries(Object.keys(ok[0]!).map((k) => [k, ok.map((r) => r[k])]))
-    refuse({ candidates: ok.map((r, i) => (i === 2 ? { ...r, price: '12' } : r)) }, 'body.candidates[2].price', 400, /expected a finite number, got "12"/)
-    refuse({ candidates: { ...cols, price: [1, 2, '12'] } }, 'body.candidates.price[2]', 400, /expected a finite number, got "12"/)
-    refuse({ candidates: { ...cols, price: [1, 2] } }, 'body.candidates.price', 400, /2 values, but body\.candidates\.uid has 3/)
+    const cols: Record<string, unknown[]> = Object.fromEntries(Object.keys(ok[0]).map((k) => [k, ok.map((r) => r[k])]))
+    refuse(
+      { candidates: ok.map((r, i) => (i === 2 ? { ...r, price: '12' } : r)) },
+      'body.candidates[2].price',
+      400,
+      /expected a finite number, got "12"/,
+    )
+    refuse(
+      { candidates: { ...cols, price: [1, 2, '12'] } },
+      'body.candidates.price[2]',
+      400,
+      /expected a finite number, got "12"/,
+    )
+    refuse(
+      { candidates: { ...cols, price: [1, 2] } },
+      'body.candidates.price',
+      400,
+      /2 values, but body\.candidates\.uid has 3/,
+    )
     refuse({ candidates: { ...cols, price: 5 } }, 'body.candidates.price', 400, /expected a list of values/)
-    refuse({ candidates: { ...cols, price: [1, null, 3] } }, 'body.candidates.price[1]', 400, /expected a value, got null/)
+    refuse(
+      { candidates: { ...cols, price: [1, null, 3] } },
+      'body.candidates.price[1]',
+      400,
+      /expected a value, got null/,
+    )
     refuse({ candidates: { ...cols, uid: [1, 2, 2 ** 60] } }, 'body.candidates.uid[2]', 400, /exact integer id/)
     const { price: _p, ...noPrice } = cols
     refuse({ candidates: noPrice }, 'body.candidates.price', 400, /missing feature/)
@@ -122,13 +164,25 @@ describe('one-pass encoder', () => {
     refuse({ candidates: { ...cols, colour: [1, 2, 3] } }, 'body.candidates.colour', 400, /unknown feature/)
     refuse({ context: { price: 3 }, candidates: cols }, 'body.candidates.price', 400, /also given in context/)
     refuse({ candidates: {} }, 'body.candidates', 400, /at least 1 feature column/)
-    refuse({ candidates: Object.fromEntries(Object.keys(cols).map((k) => [k, []])) }, 'body.candidates', 400, /at least 1 candidate/)
+    refuse(
+      { candidates: Object.fromEntries(Object.keys(cols).map((k) => [k, []])) },
+      'body.candidates',
+      400,
+      /at least 1 candidate/,
+    )
     refuse({ item_ids: [1, 2] }, 'body.item_ids', 400, /unknown key \(allowed: context, candidates\)/)
-    refuse({ candidates: Object.fromEntries(Object.keys(cols).map((k) => [k, new Array(10_001).fill(ok[0]![k])])) }, 'body.candidates', 413)
+    refuse(
+      { candidates: Object.fromEntries(Object.keys(cols).map((k) => [k, new Array(10_001).fill(ok[0][k])])) },
+      'body.candidates',
+      413,
+    )
   })
 
   it('int32 ids become the same int64 feed values as BigInt conversion gives', () => {
     const ids = Int32Array.from([0, 1, 7, 2 ** 31 - 1, -1, -(2 ** 31), 123456])
-    assert.deepEqual([...toInt64(ids)], [...ids].map((v) => BigInt(v)))
+    assert.deepEqual(
+      [...toInt64(ids)],
+      [...ids].map((v) => BigInt(v)),
+    )
   })
 })

@@ -24,7 +24,18 @@ import { ModelSlot } from '../../src/serve/model-slot.js'
 import { type RunningServer, startServer } from '../../src/serve/server.js'
 
 const TOLERANCE = 1e-5
-const FEATURES = ['user_id', 'user_segment', 'item_id', 'item_category', 'hour', 'device', 'user_activity', 'item_price', 'item_ctr_hist', 'context_score']
+const FEATURES = [
+  'user_id',
+  'user_segment',
+  'item_id',
+  'item_category',
+  'hour',
+  'device',
+  'user_activity',
+  'item_price',
+  'item_ctr_hist',
+  'context_score',
+]
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-e2e-'))
 const runDir = join(dir, 'run')
@@ -58,15 +69,31 @@ describe('train → predict → serve / export', () => {
     )
     assert.equal(await quiet(['train', '--config', join(dir, 'config.yaml'), '--out', runDir]), 0)
     const test = join(dir, 'data', 'test.parquet')
-    assert.equal(await quiet(['predict', '--run', runDir, '--dataset', 'synthetic', '--path', test, '--out', join(dir, 'pred.csv')]), 0)
+    assert.equal(
+      await quiet([
+        'predict',
+        '--run',
+        runDir,
+        '--dataset',
+        'synthetic',
+        '--path',
+        test,
+        '--out',
+        join(dir, 'pred.csv'),
+      ]),
+      0,
+    )
     const [header, ...lines] = readFileSync(join(dir, 'pred.csv'), 'utf8').trim().split('\n')
     assert.equal(header, 'row,p_click,p_purchase,fused')
     csv = lines.map((l) => {
       const [, c, p, f] = l.split(',').map(Number)
-      return { p_click: c!, p_purchase: p!, fused: f! }
+      return { p_click: c, p_purchase: p, fused: f }
     })
     const conn = await connect()
-    raw = (await queryObjects(conn, `SELECT ${FEATURES.join(', ')} FROM '${test}'`)) as Record<string, string | number | null>[]
+    raw = (await queryObjects(conn, `SELECT ${FEATURES.join(', ')} FROM '${test}'`)) as Record<
+      string,
+      string | number | null
+    >[]
     assert.equal(raw.length, csv.length)
     const slot = new ModelSlot(await loadPredictor(runDir, RUN_DEPS), () => loadPredictor(runDir, RUN_DEPS))
     server = await startServer(createHandler(slot), slot, { port: 0 })
@@ -80,14 +107,26 @@ describe('train → predict → serve / export', () => {
     let checked = 0
     for (let start = 0; start < raw.length; start += 250) {
       const rows = raw.slice(start, start + 250)
-      const res = await fetch(`${server.url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ context: {}, candidates: rows }) })
+      const res = await fetch(`${server.url}/v1/rank`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ context: {}, candidates: rows }),
+      })
       assert.equal(res.status, 200)
-      const { results } = (await res.json()) as { results: { index: number; score: number; tasks: Record<string, number> }[] }
+      const { results } = (await res.json()) as {
+        results: { index: number; score: number; tasks: Record<string, number> }[]
+      }
       for (const r of results) {
-        const want = csv[start + r.index]!
-        assert.ok(Math.abs(r.tasks.click! - want.p_click) <= TOLERANCE, `row ${start + r.index}: click ${r.tasks.click} vs ${want.p_click}`)
-        assert.ok(Math.abs(r.tasks.purchase! - want.p_purchase) <= TOLERANCE, `row ${start + r.index}: purchase`)
-        assert.ok(Math.abs(r.score - want.fused) <= TOLERANCE * Math.max(1, want.fused), `row ${start + r.index}: fused ${r.score} vs ${want.fused}`)
+        const want = csv[start + r.index]
+        assert.ok(
+          Math.abs(r.tasks.click - want.p_click) <= TOLERANCE,
+          `row ${start + r.index}: click ${r.tasks.click} vs ${want.p_click}`,
+        )
+        assert.ok(Math.abs(r.tasks.purchase - want.p_purchase) <= TOLERANCE, `row ${start + r.index}: purchase`)
+        assert.ok(
+          Math.abs(r.score - want.fused) <= TOLERANCE * Math.max(1, want.fused),
+          `row ${start + r.index}: fused ${r.score} vs ${want.fused}`,
+        )
         checked++
       }
     }
@@ -100,29 +139,45 @@ describe('train → predict → serve / export', () => {
     assert.ok(existsSync(join(dir, 'export', 'model.preprocessing.json')))
     const bytes = readFileSync(out)
     const meta = await readExportMetadata(bytes)
-    const inputs = JSON.parse(meta['resflow.inputs']!) as { name: string; dtype: string; shape: (string | number)[] }[]
-    const codec = codecOf(JSON.parse(readFileSync(join(dir, 'export', 'model.preprocessing.json'), 'utf8')), 'model.preprocessing.json')
-    const { feeds, dims } = batchFeeds(JSON.parse(meta['resflow.features']!), codec.encode(raw))
+    const inputs = JSON.parse(meta['resflow.inputs']) as { name: string; dtype: string; shape: (string | number)[] }[]
+    const codec = codecOf(
+      JSON.parse(readFileSync(join(dir, 'export', 'model.preprocessing.json'), 'utf8')),
+      'model.preprocessing.json',
+    )
+    const { feeds, dims } = batchFeeds(JSON.parse(meta['resflow.features']), codec.encode(raw))
     const session = await ort.InferenceSession.create(bytes)
-    const ortFeeds = Object.fromEntries(inputs.map((io) => [io.name, new ort.Tensor(io.dtype as 'float32', feeds[io.name] as Float32Array, io.shape.map((d) => (typeof d === 'number' ? d : dims[d]!)))]))
+    const ortFeeds = Object.fromEntries(
+      inputs.map((io) => [
+        io.name,
+        new ort.Tensor(
+          io.dtype as 'float32',
+          feeds[io.name] as Float32Array,
+          io.shape.map((d) => (typeof d === 'number' ? d : dims[d])),
+        ),
+      ]),
+    )
     const got = await session.run(ortFeeds)
     await session.release()
-    const click = got['p.click']!.data as Float32Array
-    const score = got.score!.data as Float32Array
+    const click = got['p.click'].data as Float32Array
+    const score = got.score.data as Float32Array
     csv.forEach((want, i) => {
-      assert.ok(Math.abs(click[i]! - want.p_click) <= TOLERANCE, `row ${i}: click`)
-      assert.ok(Math.abs(score[i]! - want.fused) <= TOLERANCE * Math.max(1, want.fused), `row ${i}: score`)
+      assert.ok(Math.abs(click[i] - want.p_click) <= TOLERANCE, `row ${i}: click`)
+      assert.ok(Math.abs(score[i] - want.fused) <= TOLERANCE * Math.max(1, want.fused), `row ${i}: score`)
     })
   })
 
   it('`resflow serve` ranks, reloads on SIGHUP and exits 0 on SIGTERM after draining', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
     let err = ''
     const url = await new Promise<string>((resolve, reject) => {
       child.stderr.on('data', (c: Buffer) => {
         err += c.toString()
         const m = /on (http:\/\/[\d.]+:\d+)/.exec(err)
-        if (m) resolve(m[1]!)
+        if (m) resolve(m[1])
       })
       child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)))
     })

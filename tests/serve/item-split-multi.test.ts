@@ -108,7 +108,7 @@ it('multi-valued item features and a bucketed price: the split path scores as th
       assert.equal(out.results.length, ids.length)
       for (const r of out.results)
         assert.ok(
-          Math.abs(r.score - ref.score[r.index]!) <= 1e-5,
+          Math.abs(r.score - ref.score[r.index]) <= 1e-5,
           `user ${user.uid}, candidate ${r.index}: ${r.score} vs ${ref.score[r.index]}`,
         )
     }

@@ -115,7 +115,7 @@ async function referenceScores(runDir: string, want: Row[]): Promise<Float32Arra
 function assertClose(results: { index: number; score: number }[], ref: Float32Array, msg: string): void {
   assert.equal(results.length, ref.length, msg)
   let worst = 0
-  for (const r of results) worst = Math.max(worst, Math.abs(r.score - ref[r.index]!))
+  for (const r of results) worst = Math.max(worst, Math.abs(r.score - ref[r.index]))
   assert.ok(worst <= TOLERANCE, `${msg}: largest score difference ${worst}`)
 }
 
@@ -161,13 +161,13 @@ describe('item split', () => {
       await writeRun(runDir, config, 3)
       const { slot, hits } = await serve(runDir)
       const handler = createHandler(slot)
-      const user = pick(rows[0]!, OTHER)
+      const user = pick(rows[0], OTHER)
       const joined = rows.map((r) => ({ ...r, ...user }))
       const out = await handler.rank({ context: user, item_ids: rows.map((r) => r.item_id) })
       assert.equal(hits(), 1, 'answered by the split')
       assertClose(out.results, await referenceScores(runDir, joined), label)
       // sorted by score, as the full path sorts
-      for (let k = 1; k < out.results.length; k++) assert.ok(out.results[k - 1]!.score >= out.results[k]!.score)
+      for (let k = 1; k < out.results.length; k++) assert.ok(out.results[k - 1].score >= out.results[k].score)
       await slot.close()
     })
   }
@@ -187,7 +187,7 @@ describe('item split', () => {
     assert.ok(graph.rest.inputs.every((io) => io.name.startsWith('pre.')))
     const { slot, hits } = await serve(runDir)
     const handler = createHandler(slot)
-    const user = pick(rows[0]!, OTHER)
+    const user = pick(rows[0], OTHER)
     // an item feature in the context overrides the store for every candidate: full path
     const ids = rows.slice(0, 40).map((r) => r.item_id)
     const overridden = rows.slice(0, 40).map((r) => ({ ...r, ...user, item_category: 3 }))
@@ -204,7 +204,7 @@ describe('item split', () => {
     assertClose(b.results, await referenceScores(runDir, perCandidate), 'per-candidate override')
     // a context missing a feature: the full path's 400, naming it
     await assert.rejects(
-      handler.rank({ context: pick(rows[0]!, OTHER.slice(1)), item_ids: ids }),
+      handler.rank({ context: pick(rows[0], OTHER.slice(1)), item_ids: ids }),
       /body\.context\.user_id: missing feature/,
     )
     // an unknown id: the full path's 422
@@ -232,7 +232,7 @@ describe('item split', () => {
     )
     const { slot, hits } = await serve(runDir)
     const handler = createHandler(slot)
-    const users = [0, 5, 9, 13].map((i) => pick(rows[i]!, OTHER))
+    const users = [0, 5, 9, 13].map((i) => pick(rows[i], OTHER))
     const asText = (id: unknown, k: number) => (k % 2 ? `00${id}` : ` ${id} `) // the store's integer keys: same items
     const outs = await Promise.all(
       users.map((user, u) =>
@@ -242,7 +242,7 @@ describe('item split', () => {
     assert.equal(hits(), users.length, 'all answered by the split')
     for (const [u, user] of users.entries())
       assertClose(
-        outs[u]!.results,
+        outs[u].results,
         await referenceScores(
           runDir,
           rows.map((r) => ({ ...r, ...user })),
@@ -260,7 +260,7 @@ describe('item split', () => {
     const served = await loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
     assert.equal(served.split, undefined)
     const slot = new ModelSlot(served, async () => served)
-    const user = pick(rows[2]!, OTHER)
+    const user = pick(rows[2], OTHER)
     const out = await createHandler(slot).rank({ context: user, item_ids: rows.map((r) => r.item_id) })
     assertClose(
       out.results,
@@ -282,7 +282,7 @@ describe('item split', () => {
     )
     const { slot, hits } = await serve(runDir)
     const handler = createHandler(slot)
-    const user = pick(rows[1]!, OTHER)
+    const user = pick(rows[1], OTHER)
     const body = { context: user, item_ids: rows.map((r) => r.item_id) }
     const joined = rows.map((r) => ({ ...r, ...user }))
     const before = await handler.rank(body)
@@ -296,7 +296,7 @@ describe('item split', () => {
     assert.equal(hits(), 2)
     const ref = await referenceScores(runDir, joined)
     assertClose(afterReload.results, ref, 'after reload')
-    const moved = before.results.some((r) => Math.abs(r.score - ref[r.index]!) > 1e-3)
+    const moved = before.results.some((r) => Math.abs(r.score - ref[r.index]) > 1e-3)
     assert.ok(moved, 'the new weights change the scores (so the old P would be caught)')
     await slot.close()
   })

@@ -41,11 +41,18 @@ let store: Map<number, Row> // item_id → item features
 let reference: Predictor
 
 function writeItems(file: string, items: Map<number, Row>): void {
-  writeFileSync(file, ['item_id,' + ITEM.join(','), ...[...items].map(([id, r]) => [id, ...ITEM.map((c) => r[c])].join(','))].join('\n') + '\n')
+  writeFileSync(
+    file,
+    ['item_id,' + ITEM.join(','), ...[...items].map(([id, r]) => [id, ...ITEM.map((c) => r[c])].join(','))].join('\n') +
+      '\n',
+  )
 }
 
 /** A handler serving the run with the item store, over Fastify. */
-async function serve(unknown: UnknownItems = 'error', file = itemsFile): Promise<{ app: FastifyInstance; handler: Handler; slot: ModelSlot }> {
+async function serve(
+  unknown: UnknownItems = 'error',
+  file = itemsFile,
+): Promise<{ app: FastifyInstance; handler: Handler; slot: ModelSlot }> {
   const load = () => loadServed(runDir, RUN_DEPS, { items: { file, key: 'item_id', unknown } })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot)
@@ -56,8 +63,16 @@ interface Ranked {
   results: { index: number; score: number; tasks: Record<string, number> }[]
   skipped?: number[]
 }
-async function rank(app: FastifyInstance, body: unknown): Promise<{ status: number; json: Ranked & { error?: string; field?: string } }> {
-  const res = await app.inject({ method: 'POST', url: '/v1/rank', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+async function rank(
+  app: FastifyInstance,
+  body: unknown,
+): Promise<{ status: number; json: Ranked & { error?: string; field?: string } }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/rank',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  })
   return { status: res.statusCode, json: res.json() }
 }
 
@@ -68,8 +83,11 @@ async function assertScores(got: Ranked, want: Row[], msg: string): Promise<void
   const seen = new Set<number>()
   for (const r of got.results) {
     seen.add(r.index)
-    assert.ok(Math.abs(r.score - ref.score[r.index]!) <= TOLERANCE, `${msg}: candidate ${r.index}: score ${r.score} vs ${ref.score[r.index]}`)
-    assert.ok(Math.abs(r.tasks.click! - ref.probs.click![r.index]!) <= TOLERANCE, `${msg}: candidate ${r.index}: click`)
+    assert.ok(
+      Math.abs(r.score - ref.score[r.index]) <= TOLERANCE,
+      `${msg}: candidate ${r.index}: score ${r.score} vs ${ref.score[r.index]}`,
+    )
+    assert.ok(Math.abs(r.tasks.click - ref.probs.click[r.index]) <= TOLERANCE, `${msg}: candidate ${r.index}: click`)
   }
   assert.equal(seen.size, want.length, `${msg}: every candidate once`)
 }
@@ -84,11 +102,22 @@ describe('item store', () => {
     const spec = inputSpecOf(prep)
     const modelConfig = { model: 'resflow', embeddingDim: 4, towers: [8, 4] }
     const session = await TrainSession.create(buildModel(spec, modelConfig), { seed: 2, embeddingInitStd: 0.3 })
-    writeManifest(runDir, { version: 1, model: 'resflow', modelConfig, tasks: spec.tasks, seed: 2, fusion: { kind: 'additive', weights: { click: 1, purchase: 4 } }, createdAt: new Date().toISOString() })
+    writeManifest(runDir, {
+      version: 1,
+      model: 'resflow',
+      modelConfig,
+      tasks: spec.tasks,
+      seed: 2,
+      fusion: { kind: 'additive', weights: { click: 1, purchase: 4 } },
+      createdAt: new Date().toISOString(),
+    })
     writeAtomic(runFiles(runDir).preprocessing, JSON.stringify(prep))
     saveWeights(runFiles(runDir).weights, session.params, session.tables)
     await session.release()
-    const raw = (await queryObjects(await connect(), `SELECT item_id, ${[...ITEM, ...OTHER].join(', ')} FROM '${data.files.test}' LIMIT 300`)) as Row[]
+    const raw = (await queryObjects(
+      await connect(),
+      `SELECT item_id, ${[...ITEM, ...OTHER].join(', ')} FROM '${data.files.test}' LIMIT 300`,
+    )) as Row[]
     store = new Map()
     for (const r of raw) if (!store.has(Number(r.item_id))) store.set(Number(r.item_id), pick(r, ITEM))
     rows = raw.map((r) => ({ ...r, ...store.get(Number(r.item_id))! }))
@@ -116,33 +145,52 @@ describe('item store', () => {
     const byIdColumns = await rank(app, { candidates: columnsOf(rows, ['item_id', ...OTHER]) })
     await assertScores(byIdColumns.json, rows, 'ids as columns')
     // item_ids with the user in context: every candidate shares the first row's user and context
-    const user = pick(rows[0]!, OTHER)
+    const user = pick(rows[0], OTHER)
     const shared = rows.map((r) => ({ ...r, ...user }))
     const byIds = await rank(app, { context: user, item_ids: rows.map((r) => r.item_id) })
     assert.equal(byIds.status, 200)
     await assertScores(byIds.json, shared, 'item_ids + context')
     // a per-candidate override beats the store; a context value beats the store for every candidate
     const overridden = rows.map((r, i) => ({ ...r, item_price: i % 2 ? 999 : r.item_price }))
-    const withOverride = await rank(app, { candidates: overridden.map((r, i) => ({ ...pick(r, ['item_id', ...OTHER]), ...(i % 2 ? { item_price: 999 } : {}) })) })
+    const withOverride = await rank(app, {
+      candidates: overridden.map((r, i) => ({
+        ...pick(r, ['item_id', ...OTHER]),
+        ...(i % 2 ? { item_price: 999 } : {}),
+      })),
+    })
     await assertScores(withOverride.json, overridden, 'per-candidate override')
     const inContext = rows.map((r) => ({ ...r, ...user, item_category: 3 }))
-    await assertScores((await rank(app, { context: { ...user, item_category: 3 }, item_ids: rows.map((r) => r.item_id) })).json, inContext, 'context override')
+    await assertScores(
+      (await rank(app, { context: { ...user, item_category: 3 }, item_ids: rows.map((r) => r.item_id) })).json,
+      inContext,
+      'context override',
+    )
     await slot.close()
   })
 
   it('unknown ids: 422 naming them, or skipped, or scored as the default item; counted in /metrics', async () => {
     const ids = rows.slice(0, 5).map((r) => r.item_id)
-    const user = pick(rows[0]!, OTHER)
+    const user = pick(rows[0], OTHER)
     const strict = await serve('error')
     const bad = await rank(strict.app, { context: user, item_ids: [ids[0], 'nope', ids[1], 123456789] })
     assert.equal(bad.status, 422)
     assert.equal(bad.json.field, 'body.item_ids[1]')
-    assert.match(bad.json.error!, /unknown item id nope; 2 of 4 candidates name ids not in the item store .*: nope, 123456789/)
-    const badRow = await rank(strict.app, { context: user, candidates: [{ item_id: ids[0] }, { item_id: ids[1] }, { item_id: -5 }] })
+    assert.match(
+      bad.json.error!,
+      /unknown item id nope; 2 of 4 candidates name ids not in the item store .*: nope, 123456789/,
+    )
+    const badRow = await rank(strict.app, {
+      context: user,
+      candidates: [{ item_id: ids[0] }, { item_id: ids[1] }, { item_id: -5 }],
+    })
     assert.equal(badRow.status, 422)
     assert.equal(badRow.json.field, 'body.candidates[2].item_id')
     // a full row needs no lookup: an id unknown to the store is fine there
-    assert.equal((await rank(strict.app, { candidates: [{ ...pick(rows[0]!, ['item_id', ...ITEM, ...OTHER]), item_id: 77777 }] })).status, 200)
+    assert.equal(
+      (await rank(strict.app, { candidates: [{ ...pick(rows[0], ['item_id', ...ITEM, ...OTHER]), item_id: 77777 }] }))
+        .status,
+      200,
+    )
     const metrics = await strict.app.inject({ method: 'GET', url: '/metrics' })
     assert.match(metrics.body, new RegExp(`^resflow_item_store_items ${store.size}$`, 'm'))
     assert.match(metrics.body, /^resflow_item_store_lookups_total 7$/m)
@@ -156,7 +204,11 @@ describe('item store', () => {
     assert.deepEqual(skipped.json.results.map((r) => r.index).sort(), [0, 2, 3])
     const want = [ids[0], ids[1], ids[2]].map((id) => ({ ...store.get(Number(id))!, item_id: id, ...user }))
     const ref = await reference.predictRows(want as RawRow[])
-    for (const r of skipped.json.results) assert.ok(Math.abs(r.score - ref.score[r.index === 0 ? 0 : r.index - 1]!) <= TOLERANCE, `skip: candidate ${r.index}`)
+    for (const r of skipped.json.results)
+      assert.ok(
+        Math.abs(r.score - ref.score[r.index === 0 ? 0 : r.index - 1]) <= TOLERANCE,
+        `skip: candidate ${r.index}`,
+      )
     const none = await rank(skip.app, { context: user, item_ids: ['nope'] })
     assert.deepEqual([none.status, none.json.results, none.json.skipped], [200, [], [0]])
     await skip.slot.close()
@@ -169,45 +221,52 @@ describe('item store', () => {
     const items = [...store].map(([id, r]) => ({ ...user, ...r, item_id: id }))
     const encoded = reference.codec.encode(items as RawRow[])
     const nD = reference.codec.spec.dense.length
-    const b = reference.codec.encode([{ ...user, item_id: 'nope', item_category: 'nope', item_price: 0, item_ctr_hist: 0 }] as RawRow[])
+    const b = reference.codec.encode([
+      { ...user, item_id: 'nope', item_category: 'nope', item_price: 0, item_ctr_hist: 0 },
+    ] as RawRow[])
     for (const c of ['item_price', 'item_ctr_hist']) {
       const d = reference.codec.spec.dense.findIndex((f) => f.name === c)
       let sum = 0
-      for (let r = 0; r < items.length; r++) sum += encoded.dense[r * nD + d]!
+      for (let r = 0; r < items.length; r++) sum += encoded.dense[r * nD + d]
       b.dense[d] = Math.fround(sum / items.length)
     }
     const dfltRef = await reference.predict(b)
     const got = scored.json.results.find((r) => r.index === 1)!
-    assert.ok(Math.abs(got.score - dfltRef.score[0]!) <= 1e-5, `default item: ${got.score} vs ${dfltRef.score[0]}`)
+    assert.ok(Math.abs(got.score - dfltRef.score[0]) <= 1e-5, `default item: ${got.score} vs ${dfltRef.score[0]}`)
     await dflt.slot.close()
   })
 
   it('reads the same store from Parquet', async () => {
     const parquet = join(dir, 'items.parquet')
-    await (await connect()).run(`COPY (SELECT * FROM read_csv('${itemsFile}', header=true)) TO '${parquet}' (FORMAT parquet)`)
+    await (await connect()).run(
+      `COPY (SELECT * FROM read_csv('${itemsFile}', header=true)) TO '${parquet}' (FORMAT parquet)`,
+    )
     const compiled = compiledCodec(reference.codec)!
-    const [fromCsv, fromParquet] = [await loadItemStore(itemsFile, compiled, { key: 'item_id' }), await loadItemStore(parquet, compiled, { key: 'item_id' })]
+    const [fromCsv, fromParquet] = [
+      await loadItemStore(itemsFile, compiled, { key: 'item_id' }),
+      await loadItemStore(parquet, compiled, { key: 'item_id' }),
+    ]
     assert.equal(fromParquet.size, store.size)
     assert.deepEqual(fromParquet.ids, fromCsv.ids)
     const [a, b] = [fromCsv.batch(), fromParquet.batch()]
     assert.deepEqual([...b.dense], [...a.dense])
-    for (const name of Object.keys(a.sparse)) assert.deepEqual([...b.sparse[name]!], [...a.sparse[name]!], name)
+    for (const name of Object.keys(a.sparse)) assert.deepEqual([...b.sparse[name]], [...a.sparse[name]], name)
     assert.equal(fromParquet.row(String([...store.keys()][3])), 3)
     assert.equal(fromParquet.row(-12345), -1)
   })
 
   it('missing features in the id form are refused, naming the candidate and feature', async () => {
     const { app, slot } = await serve()
-    const noUser = await rank(app, { item_ids: [rows[0]!.item_id] })
+    const noUser = await rank(app, { item_ids: [rows[0].item_id] })
     assert.equal(noUser.status, 400)
     assert.equal(noUser.json.field, 'body.context.user_id')
     assert.match(noUser.json.error!, /not held by the item store/)
     assert.match(noUser.json.error!, /missing feature/)
-    const { user_id: _u, ...partial } = pick(rows[0]!, ['item_id', ...OTHER])
-    const rowMissing = await rank(app, { candidates: [pick(rows[0]!, ['item_id', ...OTHER]), partial] })
+    const { user_id: _u, ...partial } = pick(rows[0], ['item_id', ...OTHER])
+    const rowMissing = await rank(app, { candidates: [pick(rows[0], ['item_id', ...OTHER]), partial] })
     assert.equal(rowMissing.json.field, 'body.candidates[1].user_id')
     assert.match(rowMissing.json.error!, /missing feature \(not in the candidate, the context nor the item store\)/)
-    const noKey = await rank(app, { candidates: [pick(rows[0]!, OTHER)] })
+    const noKey = await rank(app, { candidates: [pick(rows[0], OTHER)] })
     assert.equal(noKey.status, 400)
     assert.match(noKey.json.error!, /no item_id to look it up in the item store/)
     await slot.close()
@@ -223,20 +282,29 @@ describe('item store', () => {
       return true
     })
     writeFileSync(bad, 'item_id,colour\n1,red\n')
-    await assert.rejects(loadItemStore(bad, compiled, { key: 'item_id' }), /bad\.csv: column "colour" is not a feature of the model/)
+    await assert.rejects(
+      loadItemStore(bad, compiled, { key: 'item_id' }),
+      /bad\.csv: column "colour" is not a feature of the model/,
+    )
     writeFileSync(bad, 'item_id,item_price\n1,3.5\n01,4\n')
-    await assert.rejects(loadItemStore(bad, compiled, { key: 'item_id' }), /bad\.csv: row 2 \(line 3\), column item_id: item id 1 already given at row 1/)
+    await assert.rejects(
+      loadItemStore(bad, compiled, { key: 'item_id' }),
+      /bad\.csv: row 2 \(line 3\), column item_id: item id 1 already given at row 1/,
+    )
     await assert.rejects(loadItemStore(bad, compiled, { key: 'sku' }), /no key column "sku"/)
     // a numeric column without a fill value must not be empty
     writeFileSync(bad, 'item_id,item_price\n1,\n')
-    await assert.rejects(loadItemStore(bad, compiled, { key: 'item_id' }), /row 1 \(line 2\), column item_price: expected a number/)
+    await assert.rejects(
+      loadItemStore(bad, compiled, { key: 'item_id' }),
+      /row 1 \(line 2\), column item_price: expected a number/,
+    )
   })
 
   it('reloading the store while requests run loses none, and then serves the new items', async () => {
     const file = join(dir, 'items-reload.csv')
     writeItems(file, store)
     const { app, handler, slot } = await serve('error', file)
-    const user = pick(rows[0]!, OTHER)
+    const user = pick(rows[0], OTHER)
     const ids = rows.map((r) => r.item_id)
     const requests: Promise<{ status: number }>[] = []
     const reloads: Promise<{ status: number }>[] = []
@@ -250,7 +318,10 @@ describe('item store', () => {
     }
     const statuses = (await Promise.all(requests)).map((r) => r.status)
     assert.deepEqual(statuses, new Array(60).fill(200))
-    assert.deepEqual((await Promise.all(reloads)).map((r) => r.status), [200, 200, 200])
+    assert.deepEqual(
+      (await Promise.all(reloads)).map((r) => r.status),
+      [200, 200, 200],
+    )
     // the last file written has prices + 50: served now
     const now = rows.map((r) => ({ ...r, ...user, item_price: Number(store.get(Number(r.item_id))!.item_price) + 50 }))
     await assertScores((await rank(app, { context: user, item_ids: ids })).json, now, 'after reload')

@@ -25,7 +25,12 @@ let slot: ModelSlot
 let app: FastifyInstance
 
 async function post(url: string, body: unknown) {
-  const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+  const res = await app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  })
   return { status: res.statusCode, json: res.json() }
 }
 
@@ -33,8 +38,11 @@ describe('POST /v1/prerank', () => {
   before(async () => {
     const { items } = await twinData()
     const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v))
-    writeFileSync(itemsFile, [ITEM_COLUMNS.join(','), ...items.map((r) => ITEM_COLUMNS.map((c) => cell(r[c])).join(','))].join('\n') + '\n')
-    const variant = VARIANTS[0]!
+    writeFileSync(
+      itemsFile,
+      [ITEM_COLUMNS.join(','), ...items.map((r) => ITEM_COLUMNS.map((c) => cell(r[c])).join(','))].join('\n') + '\n',
+    )
+    const variant = VARIANTS[0]
     runDir = await twinRun(variant.config, variant.fusion)
     const load = () => loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
     slot = new ModelSlot(await load(), load)
@@ -46,7 +54,7 @@ describe('POST /v1/prerank', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('returns the k best by fused score, with the full model\'s probabilities for the same ids', async () => {
+  it("returns the k best by fused score, with the full model's probabilities for the same ids", async () => {
     const { items, contexts } = await twinData()
     const ids = items.slice(0, 60).map((r) => r.item_id)
     for (const context of contexts.slice(0, 3)) {
@@ -58,31 +66,45 @@ describe('POST /v1/prerank', () => {
       assert.equal(pre.json.results.length, 7)
       // the full model's order, best first: the pre-ranker's top 7 are its first 7
       const top = full.json.results.slice(0, 7)
-      assert.deepEqual(pre.json.results.map((r: { index: number }) => r.index), top.map((r: { index: number }) => r.index))
-      pre.json.results.forEach((r: { index: number; id: unknown; score: number; tasks: Record<string, number> }, i: number) => {
-        assert.equal(String(r.id), String(ids[r.index]))
-        assert.ok(Math.abs(r.score - top[i].score) <= TOLERANCE, `score ${r.score} vs ${top[i].score}`)
-        for (const t of TASKS) assert.ok(Math.abs(r.tasks[t]! - top[i].tasks[t]) <= TOLERANCE, `${t}: ${r.tasks[t]} vs ${top[i].tasks[t]}`)
-      })
+      assert.deepEqual(
+        pre.json.results.map((r: { index: number }) => r.index),
+        top.map((r: { index: number }) => r.index),
+      )
+      pre.json.results.forEach(
+        (r: { index: number; id: unknown; score: number; tasks: Record<string, number> }, i: number) => {
+          assert.equal(String(r.id), String(ids[r.index]))
+          assert.ok(Math.abs(r.score - top[i].score) <= TOLERANCE, `score ${r.score} vs ${top[i].score}`)
+          for (const t of TASKS)
+            assert.ok(Math.abs(r.tasks[t] - top[i].tasks[t]) <= TOLERANCE, `${t}: ${r.tasks[t]} vs ${top[i].tasks[t]}`)
+        },
+      )
     }
   })
 
   it('refuses unknown ids, naming them, and bad bodies, naming the field', async () => {
     const { items, contexts } = await twinData()
-    const unknown = await post('/v1/prerank', { context: contexts[0], item_ids: [items[0]!.item_id, 'no-such-item'] })
+    const unknown = await post('/v1/prerank', { context: contexts[0], item_ids: [items[0].item_id, 'no-such-item'] })
     assert.equal(unknown.status, 422)
     assert.equal(unknown.json.field, 'body.item_ids')
     assert.match(unknown.json.error, /no-such-item/)
-    const badK = await post('/v1/prerank', { context: contexts[0], item_ids: [items[0]!.item_id], k: 0 })
+    const badK = await post('/v1/prerank', { context: contexts[0], item_ids: [items[0].item_id], k: 0 })
     assert.equal(badK.status, 400)
     assert.equal(badK.json.field, 'body.k')
   })
 
   it('keeps pre-ranking after a reload', async () => {
     const { items, contexts } = await twinData()
-    const before = await post('/v1/prerank', { context: contexts[1], item_ids: items.slice(0, 20).map((r) => r.item_id), k: 3 })
+    const before = await post('/v1/prerank', {
+      context: contexts[1],
+      item_ids: items.slice(0, 20).map((r) => r.item_id),
+      k: 3,
+    })
     await slot.reload()
-    const after = await post('/v1/prerank', { context: contexts[1], item_ids: items.slice(0, 20).map((r) => r.item_id), k: 3 })
+    const after = await post('/v1/prerank', {
+      context: contexts[1],
+      item_ids: items.slice(0, 20).map((r) => r.item_id),
+      k: 3,
+    })
     assert.equal(after.status, 200)
     assert.deepEqual(after.json.results, before.json.results)
   })
@@ -91,7 +113,12 @@ describe('POST /v1/prerank', () => {
     const plain = await loadServed(runDir, RUN_DEPS)
     const plainSlot = new ModelSlot(plain, () => loadServed(runDir, RUN_DEPS))
     const plainApp = buildApp(createHandler(plainSlot))
-    const res = await plainApp.inject({ method: 'POST', url: '/v1/prerank', headers: { 'content-type': 'application/json' }, payload: '{"item_ids": [1]}' })
+    const res = await plainApp.inject({
+      method: 'POST',
+      url: '/v1/prerank',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"item_ids": [1]}',
+    })
     assert.equal(res.statusCode, 404)
     assert.equal(res.json().field, 'path')
     assert.match(res.json().error, /resflow-twin run served with --items/)

@@ -83,7 +83,7 @@ describe('prerankResponse', () => {
       'item_id',
     )
     const response = prerankResponse(ranker, await ranker.rank(request.context, request.ids, request.k))
-    const all = await ranker.scoreIds(contexts[0]!, ids)
+    const all = await ranker.scoreIds(contexts[0], ids)
     const best = Array.from(all.score, (s, i) => ({ s, i }))
       .sort((a, b) => b.s - a.s || a.i - b.i)
       .slice(0, 4)
@@ -98,7 +98,7 @@ describe('prerankResponse', () => {
       assert.equal(r.id, ids[r.index])
       assert.equal(r.score, all.score[r.index])
       assert.deepEqual(Object.keys(r.tasks), ['click', 'cart', 'purchase'])
-      for (const t of ranker.tasks) assert.ok(Math.abs(r.tasks[t]! - all.probs[t]![r.index]!) <= 1e-7)
+      for (const t of ranker.tasks) assert.ok(Math.abs(r.tasks[t] - all.probs[t][r.index]) <= 1e-7)
     }
     await ranker.release()
   })

@@ -25,7 +25,7 @@ const TOLERANCE = 1e-5
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length)
   let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
   return m
 }
 
@@ -45,9 +45,9 @@ for (const variant of VARIANTS) {
       ids = items.map((r) => r.item_id as number)
       for (let i = ids.length - 1; i > 0; i--) {
         const j = rng.int(i + 1)
-        ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
+        ;[ids[i], ids[j]] = [ids[j], ids[i]]
       }
-      ids.push(ids[3]!, ids[0]!)
+      ids.push(ids[3], ids[0])
     })
     after(async () => {
       await ranker?.release()
@@ -61,7 +61,7 @@ for (const variant of VARIANTS) {
         const got = await ranker.scoreIds(context, ids)
         const want = await full.predictRows(ids.map((id) => ({ ...context, ...byId.get(id)! })))
         for (const task of ranker.tasks) {
-          const d = maxAbsDiff(got.probs[task]!, want.probs[task]!)
+          const d = maxAbsDiff(got.probs[task], want.probs[task])
           assert.ok(d <= TOLERANCE, `p.${task}: max abs diff ${d}`)
         }
         const d = maxAbsDiff(got.score, want.score)
@@ -72,7 +72,7 @@ for (const variant of VARIANTS) {
     it('top-K equals sorting the full model scores', async () => {
       const { items, contexts } = await twinData()
       const byId = new Map(items.map((r) => [r.item_id as number, r]))
-      const context = contexts[7]!
+      const context = contexts[7]
       const want = await full.predictRows(ids.map((id) => ({ ...context, ...byId.get(id)! })))
       const sorted = Array.from(want.score, (s, i) => ({ s, i })).sort((a, b) => b.s - a.s || a.i - b.i)
       for (const k of [1, 5, 20, ids.length + 3]) {
@@ -80,18 +80,18 @@ for (const variant of VARIANTS) {
         assert.equal(candidates, ids.length)
         assert.equal(hits.length, Math.min(k, ids.length))
         for (let r = 0; r < hits.length; r++) {
-          const hit = hits[r]!
+          const hit = hits[r]
           assert.equal(hit.id, ids[hit.position])
-          if (r > 0) assert.ok(hits[r - 1]!.score >= hit.score, 'hits best first')
+          if (r > 0) assert.ok(hits[r - 1].score >= hit.score, 'hits best first')
           // positions can swap only where the full model's float32 scores are within the tolerance
-          const ref = sorted[r]!
+          const ref = sorted[r]
           if (hit.position !== ref.i)
             assert.ok(
-              Math.abs(ref.s - want.score[hit.position]!) <= TOLERANCE * 10,
+              Math.abs(ref.s - want.score[hit.position]) <= TOLERANCE * 10,
               `rank ${r}: position ${hit.position} vs ${ref.i}`,
             )
           for (const task of ranker.tasks)
-            assert.ok(Math.abs(hit.probs[task]! - want.probs[task]![hit.position]!) <= TOLERANCE)
+            assert.ok(Math.abs(hit.probs[task] - want.probs[task][hit.position]) <= TOLERANCE)
         }
       }
     })
@@ -108,8 +108,8 @@ describe('pre-ranking refuses bad input', () => {
 
   it('unknown ids: a RequestError naming them (and how many more)', async () => {
     const { contexts, items } = await twinData()
-    const known = items[0]!.item_id as number
-    await assert.rejects(ranker.rank(contexts[0]!, [known, 99999, 'nope'], 5), (err: unknown) => {
+    const known = items[0].item_id as number
+    await assert.rejects(ranker.rank(contexts[0], [known, 99999, 'nope'], 5), (err: unknown) => {
       assert.ok(err instanceof RequestError)
       assert.equal(err.field, 'body.item_ids')
       assert.equal(err.status, 422)
@@ -120,7 +120,7 @@ describe('pre-ranking refuses bad input', () => {
       return true
     })
     const many = Array.from({ length: 15 }, (_, i) => 100000 + i)
-    await assert.rejects(ranker.scoreIds(contexts[0]!, many), /15 unknown item id\(s\): 100000, .*100009 and 5 more/)
+    await assert.rejects(ranker.scoreIds(contexts[0], many), /15 unknown item id\(s\): 100000, .*100009 and 5 more/)
     // ids as strings name the same items as numbers
     assert.equal(ranker.itemIndex(String(known)), ranker.itemIndex(known))
     assert.ok(ranker.itemIndex(known) >= 0)
@@ -128,9 +128,9 @@ describe('pre-ranking refuses bad input', () => {
 
   it('a context missing a numeric user feature, and a bad k, are request errors', async () => {
     const { contexts, items } = await twinData()
-    const { user_activity: _, ...partial } = contexts[0]!
+    const { user_activity: _, ...partial } = contexts[0]
     await assert.rejects(
-      ranker.rank(partial, [items[0]!.item_id as number], 1),
+      ranker.rank(partial, [items[0].item_id as number], 1),
       (err: unknown) =>
         err instanceof RequestError &&
         /^body\.context\.user_activity: missing feature \(one of the user side's; send null for a missing value\)/.test(
@@ -139,19 +139,19 @@ describe('pre-ranking refuses bad input', () => {
     )
     // null is a missing value: a numeric user feature without a fill value refuses it, naming it
     await assert.rejects(
-      ranker.rank({ ...contexts[0]!, user_activity: null }, [items[0]!.item_id as number], 1),
+      ranker.rank({ ...contexts[0], user_activity: null }, [items[0].item_id as number], 1),
       (err: unknown) =>
         err instanceof RequestError && /^body\.context\.user_activity: expected a number, got null/.test(err.message),
     )
     // a missing categorical value is fine (id 0, as in training), and item-side columns in the context are ignored
     const { hits } = await ranker.rank(
-      { ...contexts[0]!, device: null, item_price: 'not read' },
-      [items[0]!.item_id as number],
+      { ...contexts[0], device: null, item_price: 'not read' },
+      [items[0].item_id as number],
       1,
     )
     assert.equal(hits.length, 1)
     await assert.rejects(
-      ranker.rank(contexts[0]!, [items[0]!.item_id as number], 0),
+      ranker.rank(contexts[0], [items[0].item_id as number], 0),
       /body\.k: expected a positive integer, got 0/,
     )
   })
@@ -160,17 +160,17 @@ describe('pre-ranking refuses bad input', () => {
     const { items } = await twinData()
     const twin = exportTwinRun(await twinRun({}, null))
     await assert.rejects(
-      createPreRanker(twin, [items[0]!, { ...items[1]!, item_id: null }], { itemKey: 'item_id' }),
+      createPreRanker(twin, [items[0], { ...items[1], item_id: null }], { itemKey: 'item_id' }),
       /items\[1\]\.item_id: expected an item key/,
     )
     await assert.rejects(
-      createPreRanker(twin, [items[0]!, items[1]!, items[0]!], { itemKey: 'item_id' }),
+      createPreRanker(twin, [items[0], items[1], items[0]], { itemKey: 'item_id' }),
       /items\[2\]\.item_id: duplicate item key "\d+" \(also items\[0\]\)/,
     )
     // every item-side column must be there (null marks a missing value)
-    const { item_category: _, ...noCategory } = items[2]!
+    const { item_category: _, ...noCategory } = items[2]
     await assert.rejects(
-      createPreRanker(twin, [items[0]!, items[1]!, noCategory], { itemKey: 'item_id' }),
+      createPreRanker(twin, [items[0], items[1], noCategory], { itemKey: 'item_id' }),
       /items\[2\]\.item_category: missing feature \(one of the item side's/,
     )
     // a bad item feature in the second load batch is named by its row in the whole list
@@ -190,7 +190,7 @@ describe('pre-ranking refuses bad input', () => {
     assert.deepEqual(loaded.vectors, made.vectors)
     assert.equal(loaded.version, made.version)
     const ids = items.slice(0, 10).map((r) => r.item_id as number)
-    assert.deepEqual((await loaded.scoreIds(contexts[0]!, ids)).score, (await made.scoreIds(contexts[0]!, ids)).score)
+    assert.deepEqual((await loaded.scoreIds(contexts[0], ids)).score, (await made.scoreIds(contexts[0], ids)).score)
     await loaded.release()
     await made.release()
   })
@@ -215,7 +215,7 @@ describe('topK', () => {
     const rng = new Rng(9)
     for (const n of [0, 1, 7, 100, 1000]) {
       const score = Float64Array.from({ length: n }, () => Math.round(rng.next() * 50) / 50) // many ties
-      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[b]! - score[a]! || a - b)
+      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[b] - score[a] || a - b)
       for (const k of [1, 2, 10, n, n + 1])
         assert.deepEqual(Array.from(topK(score, k)), order.slice(0, k), `n ${n}, k ${k}`)
     }
@@ -249,7 +249,7 @@ describe('pre-ranking over items already encoded (an item store)', () => {
     const twin = exportTwinRun(await twinRun({}, { kind: 'additive', weights: { click: 1, purchase: 4 } }))
     // the items encoded in the full layout, as an item store holds them: the user-side columns filled from
     // another context on purpose, the item tower must not read them; keys looked up as text
-    const encoded = twin.run.codec.encode(items.map((r) => ({ ...contexts[5]!, ...r })))
+    const encoded = twin.run.codec.encode(items.map((r) => ({ ...contexts[5], ...r })))
     const keys = new Map(items.map((r, i) => [String(r.item_id), i]))
     const store = {
       key: 'item_id',
@@ -262,11 +262,11 @@ describe('pre-ranking over items already encoded (an item store)', () => {
     assert.equal(fromItems.itemCount, items.length)
     assert.ok(maxAbsDiff(fromItems.vectors, fromRows.vectors) <= 1e-6)
     const ids = items.map((r) => r.item_id as number).reverse()
-    const a = await fromItems.scoreIds(contexts[1]!, ids)
-    const b = await fromRows.scoreIds(contexts[1]!, ids)
+    const a = await fromItems.scoreIds(contexts[1], ids)
+    const b = await fromRows.scoreIds(contexts[1], ids)
     assert.ok(maxAbsDiff(a.score, b.score) <= 1e-6)
     await assert.rejects(
-      fromItems.rank(contexts[1]!, [ids[0]!, -5], 1),
+      fromItems.rank(contexts[1], [ids[0], -5], 1),
       /1 unknown item id\(s\): -5 \(the item store holds \d+ items keyed by item_id\)/,
     )
     await fromItems.release()

@@ -13,15 +13,18 @@ import { deps, rawRows, tinyRun } from '../export/fixture.js'
 
 function rankBody(n: number, seed: number): string {
   const rows = rawRows(n, seed)
-  const { user, tags, age } = rows[0]!
-  return JSON.stringify({ context: { user, tags, age }, candidates: rows.map(({ item, cats, price }) => ({ item, cats, price })) })
+  const { user, tags, age } = rows[0]
+  return JSON.stringify({
+    context: { user, tags, age },
+    candidates: rows.map(({ item, cats, price }) => ({ item, cats, price })),
+  })
 }
 
 /** The value of the one sample line `name{labels} value` (labels as written, in prom-client's order). */
 function sample(text: string, line: RegExp): number {
   const found = text.split('\n').filter((l) => line.test(l))
   assert.equal(found.length, 1, `one line matching ${line}, got ${found.length}:\n${found.join('\n')}`)
-  return Number(found[0]!.split(' ').at(-1))
+  return Number(found[0].split(' ').at(-1))
 }
 
 describe('/metrics with prom-client', () => {
@@ -46,13 +49,24 @@ describe('/metrics with prom-client', () => {
     return res.body
   }
   const rank = async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/rank', headers: { 'content-type': 'application/json' }, payload: rankBody(4, 3) })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/rank',
+      headers: { 'content-type': 'application/json' },
+      payload: rankBody(4, 3),
+    })
     assert.equal(res.statusCode, 200, res.body)
   }
 
   it('has the default process and Node.js metrics: CPU, heap, event-loop lag, GC', async () => {
     const text = await metrics()
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds']) {
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+    ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name)
       assert.match(text, new RegExp(`^${name}(\\{[^}]*\\})? [0-9.e+-]+$`, 'm'), name)
     }
@@ -60,16 +74,24 @@ describe('/metrics with prom-client', () => {
   })
 
   it('counts a /v1/rank request in the HTTP latency histogram of its route, every bucket and the count', async () => {
-    const line = (suffix: string) => new RegExp(`^http_request_duration_seconds_${suffix}\\{.*route="/v1/rank".*status_code="200".*\\} `)
-    const bucket = (le: string) => new RegExp(`^http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="POST",route="/v1/rank",status_code="200"\\} `)
+    const line = (suffix: string) =>
+      new RegExp(`^http_request_duration_seconds_${suffix}\\{.*route="/v1/rank".*status_code="200".*\\} `)
+    const bucket = (le: string) =>
+      new RegExp(
+        `^http_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",method="POST",route="/v1/rank",status_code="200"\\} `,
+      )
     await rank()
     const before = await metrics()
     assert.match(before, /^# TYPE http_request_duration_seconds histogram$/m)
     const count = sample(before, line('count'))
     const inf = sample(before, bucket('+Inf'))
     assert.equal(inf, count)
-    const anyBucket = /^http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/v1\/rank",status_code="200"\} /
-    const les = before.split('\n').filter((l) => anyBucket.test(l)).map((l) => /le="([^"]+)"/.exec(l)![1])
+    const anyBucket =
+      /^http_request_duration_seconds_bucket\{le="[^"]+",method="POST",route="\/v1\/rank",status_code="200"\} /
+    const les = before
+      .split('\n')
+      .filter((l) => anyBucket.test(l))
+      .map((l) => /le="([^"]+)"/.exec(l)![1])
     assert.ok(les.length >= 10 && les.at(-1) === '+Inf', `buckets: ${les.join(', ')}`)
 
     await rank()
@@ -80,14 +102,17 @@ describe('/metrics with prom-client', () => {
     assert.ok(sample(afterText, line('sum')) > sample(before, line('sum')))
   })
 
-  it('keeps the handler\'s resflow_* metrics on the same page', async () => {
+  it("keeps the handler's resflow_* metrics on the same page", async () => {
     await rank()
     const text = await metrics()
     assert.match(text, /^resflow_requests_total\{route="POST \/v1\/rank",status="200"\} \d+$/m)
     assert.match(text, /^resflow_request_duration_seconds_bucket\{route="POST \/v1\/rank",le="\+Inf"\} \d+$/m)
     assert.match(text, /^resflow_candidates_scored_total \d+$/m)
     // the page is one exposition: no metric family declared twice
-    const types = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])
+    const types = text
+      .split('\n')
+      .filter((l) => l.startsWith('# TYPE '))
+      .map((l) => l.split(' ')[2])
     assert.equal(new Set(types).size, types.length)
   })
 })
@@ -112,16 +137,19 @@ describe('/metrics: per-model counters and reloads', () => {
   })
 
   const metrics = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body
-  const post = (payload: string) => app.inject({ method: 'POST', url: '/v1/rank', headers: { 'content-type': 'application/json' }, payload })
-  const reload = () => app.inject({ method: 'POST', url: '/admin/reload', headers: { 'content-type': 'application/json' } })
+  const post = (payload: string) =>
+    app.inject({ method: 'POST', url: '/v1/rank', headers: { 'content-type': 'application/json' }, payload })
+  const reload = () =>
+    app.inject({ method: 'POST', url: '/admin/reload', headers: { 'content-type': 'application/json' } })
   /** resflow_model_<what>_total for the served model's name and version. */
   const perModel = (text: string, what: string) => {
     const { model, version } = slot.predictor
     return sample(text, new RegExp(`^resflow_model_${what}_total\\{model="${model}",version="${version}"\\} `))
   }
-  const reloads = (text: string, outcome: 'ok' | 'failed') => sample(text, new RegExp(`^resflow_model_reloads_total\\{outcome="${outcome}"\\} `))
+  const reloads = (text: string, outcome: 'ok' | 'failed') =>
+    sample(text, new RegExp(`^resflow_model_reloads_total\\{outcome="${outcome}"\\} `))
 
-  it('starts the served model\'s counters at 0, declared as counters', async () => {
+  it("starts the served model's counters at 0, declared as counters", async () => {
     const text = await metrics()
     for (const what of ['requests', 'candidates_scored', 'errors']) {
       assert.match(text, new RegExp(`^# TYPE resflow_model_${what}_total counter$`, 'm'))
@@ -165,7 +193,10 @@ describe('/metrics: per-model counters and reloads', () => {
     assert.equal(reloads(afterText, 'failed'), reloads(before, 'failed') + 1)
     assert.equal(reloads(afterText, 'ok'), reloads(before, 'ok') + 1)
     // one exposition still: no metric family declared twice
-    const types = afterText.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2])
+    const types = afterText
+      .split('\n')
+      .filter((l) => l.startsWith('# TYPE '))
+      .map((l) => l.split(' ')[2])
     assert.equal(new Set(types).size, types.length)
   })
 })

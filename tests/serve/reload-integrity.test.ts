@@ -19,8 +19,11 @@ import { Rng } from '../helpers/rng.js'
 /** Candidates built from the codec's feature list; numeric values vary, so scores differ between rows and models. */
 function request(p: Predictor, n: number): string {
   const rng = new Rng(5)
-  const value = (kind: string) => (kind === 'list' ? [] : kind === 'numeric' ? Math.round(rng.next() * 100) / 10 : `v${rng.int(5)}`)
-  const candidates = Array.from({ length: n }, () => Object.fromEntries(p.codec.features.map((f) => [f.name, value(f.kind)])))
+  const value = (kind: string) =>
+    kind === 'list' ? [] : kind === 'numeric' ? Math.round(rng.next() * 100) / 10 : `v${rng.int(5)}`
+  const candidates = Array.from({ length: n }, () =>
+    Object.fromEntries(p.codec.features.map((f) => [f.name, value(f.kind)])),
+  )
   return JSON.stringify({ context: {}, candidates })
 }
 
@@ -35,7 +38,10 @@ describe('reload of a run folder being replaced', () => {
   const want: Record<'a' | 'b', { version: string; results: unknown }> = {} as never
   let body: string
   before(async () => {
-    for (const [name, seed] of [['a', '1'], ['b', '2']] as const) {
+    for (const [name, seed] of [
+      ['a', '1'],
+      ['b', '2'],
+    ] as const) {
       const r = await cli('train', '--config', config, '--out', runs[name], '--seed', seed)
       assert.equal(r.code, 0, r.stderr)
     }
@@ -59,7 +65,11 @@ describe('reload of a run folder being replaced', () => {
   async function assertStillServesA(handler: Handler, during: string) {
     const reload = await post(handler, '/admin/reload')
     assert.ok(reload.status >= 500, `${during}: reload answered ${reload.status}`)
-    assert.match(reload.json.error!, new RegExp(`still serving version ${want.a.version}: .*(run\\.json|preprocessing\\.json|weights\\.bin): `), during)
+    assert.match(
+      reload.json.error!,
+      new RegExp(`still serving version ${want.a.version}: .*(run\\.json|preprocessing\\.json|weights\\.bin): `),
+      during,
+    )
     const rank = await post(handler, '/v1/rank', body)
     assert.equal(rank.json.version, want.a.version, during)
     assert.deepEqual(rank.json.results, want.a.results, during)
@@ -76,7 +86,12 @@ describe('reload of a run folder being replaced', () => {
       for (const [i, file] of order.entries()) {
         cpSync(join(runs.b, file), join(dir, file))
         // a copy that has reached only the files the server does not read is already consistent
-        if (i < order.length - 1 && order.slice(i + 1).some((f) => ['run.json', 'preprocessing.json', 'weights.bin', 'checksums.json'].includes(f))) {
+        if (
+          i < order.length - 1 &&
+          order
+            .slice(i + 1)
+            .some((f) => ['run.json', 'preprocessing.json', 'weights.bin', 'checksums.json'].includes(f))
+        ) {
           await assertStillServesA(handler, `after copying ${order.slice(0, i + 1).join(', ')}`)
         }
       }
@@ -109,7 +124,11 @@ describe('reload of a run folder being replaced', () => {
   it('the served version is derived from the content: same files, same version; other weights under the same createdAt, another', async () => {
     const one = await tinyRun({ seed: 9, steps: 1 })
     const two = await tinyRun({ seed: 9, steps: 3 }) // same run.json (createdAt "tiny-9"), other weights
-    const [p1, p1again, p2] = [await loadPredictor(one.dir, deps), await loadPredictor(one.dir, deps), await loadPredictor(two.dir, deps)]
+    const [p1, p1again, p2] = [
+      await loadPredictor(one.dir, deps),
+      await loadPredictor(one.dir, deps),
+      await loadPredictor(two.dir, deps),
+    ]
     assert.equal(p1.version, p1again.version)
     assert.notEqual(p1.version, p2.version)
     assert.match(p1.version, /^[0-9a-f]{12}$/)
@@ -117,5 +136,4 @@ describe('reload of a run folder being replaced', () => {
     await one.session.release()
     await two.session.release()
   })
-
 })

@@ -132,8 +132,16 @@ describe('server faults', () => {
         }
       })()
       // the attacker is another process, as it would be: 2 connections × 3 bodies of each shape, just under the limit
-      const { result: out, blockedMs, wallMs } = await loopBlockedMs(async () => {
-        const attacker = spawn(process.execPath, ['--input-type=module', '-e', NESTED_ATTACKER, `${server.url}/v1/rank`, String(limit - 64)], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const {
+        result: out,
+        blockedMs,
+        wallMs,
+      } = await loopBlockedMs(async () => {
+        const attacker = spawn(
+          process.execPath,
+          ['--input-type=module', '-e', NESTED_ATTACKER, `${server.url}/v1/rank`, String(limit - 64)],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        )
         let text = ''
         attacker.stdout.on('data', (c: Buffer) => (text += c.toString()))
         assert.deepEqual(await once(attacker, 'exit'), [0, null], text)
@@ -143,11 +151,17 @@ describe('server faults', () => {
       await probing
       // parsing one such body held the loop for 1-2 s; wall-clock gaps on a shared machine also include
       // waiting for the scheduler (an idle 1 ms timer was seen to wait 100-400 ms), so the bound is on CPU
-      const median = [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length / 2)]!
+      const median = [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length / 2)]
       const probes = `/healthz probes, ms: ${latencies.map((l) => l.toFixed(0)).join(', ')}`
-      assert.ok(blockedMs < 50, `the event loop was held for ${blockedMs.toFixed(0)} ms of CPU (${wallMs.toFixed(0)} ms of wall time) while nested bodies of ${limit} bytes arrived; ${probes}`)
+      assert.ok(
+        blockedMs < 50,
+        `the event loop was held for ${blockedMs.toFixed(0)} ms of CPU (${wallMs.toFixed(0)} ms of wall time) while nested bodies of ${limit} bytes arrived; ${probes}`,
+      )
       assert.ok(latencies.length >= 5 && median < 50, probes)
-      const answers = out.trim().split('\n').map((l) => JSON.parse(l) as { status: number; body: ErrorBody })
+      const answers = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { status: number; body: ErrorBody })
       assert.equal(answers.length, 12, out)
       for (const { status, body } of answers) {
         assert.equal(status, 400)
@@ -158,10 +172,20 @@ describe('server faults', () => {
     })
 
     it('keeps per-field errors for values nested a little too deep (a list of lists)', async () => {
-      const body = JSON.stringify({ context: { user: 'u1', tags: [['t1']], age: 3 }, candidates: [{ item: 'i1', cats: [], price: 1 }] })
-      const res = await fetch(`${server.url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      const body = JSON.stringify({
+        context: { user: 'u1', tags: [['t1']], age: 3 },
+        candidates: [{ item: 'i1', cats: [], price: 1 }],
+      })
+      const res = await fetch(`${server.url}/v1/rank`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
       assert.equal(res.status, 400)
-      assert.match(((await res.json()) as ErrorBody).error, /^body\.context\.tags\[0\]: expected a string or a number, got a list/)
+      assert.match(
+        ((await res.json()) as ErrorBody).error,
+        /^body\.context\.tags\[0\]: expected a string or a number, got a list/,
+      )
     })
   })
 
@@ -172,20 +196,44 @@ describe('server faults', () => {
       try {
         const limit = server.app.initialConfig.bodyLimit!
         assert.equal(limit, maxRankBodyBytes(codec.features, { maxCandidates }))
-        assert.ok(limit < 8 * 1024 * 1024, `limit ${limit}: not derived from the model (the old fixed default was 8 MiB)`)
+        assert.ok(
+          limit < 8 * 1024 * 1024,
+          `limit ${limit}: not derived from the model (the old fixed default was 8 MiB)`,
+        )
         // every value as long as the allowance lets it be (strings of ~56 bytes, lists of such strings)
         const long = (i: number) => `v${i}-`.padEnd(56, 'x')
-        const candidate = (i: number) => ({ user: long(i), item: long(i), tags: [long(i)], cats: [long(i)], age: 1.2345678901234567, price: 9.87654321 })
-        const legal = JSON.stringify({ context: {}, candidates: Array.from({ length: maxCandidates }, (_, i) => candidate(i)) })
+        const candidate = (i: number) => ({
+          user: long(i),
+          item: long(i),
+          tags: [long(i)],
+          cats: [long(i)],
+          age: 1.2345678901234567,
+          price: 9.87654321,
+        })
+        const legal = JSON.stringify({
+          context: {},
+          candidates: Array.from({ length: maxCandidates }, (_, i) => candidate(i)),
+        })
         assert.ok(legal.length <= limit)
-        const ok = await fetch(`${server.url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: legal })
+        const ok = await fetch(`${server.url}/v1/rank`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: legal,
+        })
         assert.equal(ok.status, 200, await ok.clone().text())
-        const over = await fetch(`${server.url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ' '.repeat(limit + 1) })
+        const over = await fetch(`${server.url}/v1/rank`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: ' '.repeat(limit + 1),
+        })
         assert.equal(over.status, 413)
         const err = (await over.json()) as ErrorBody
         assertErrorShape(err, '413')
         assert.equal(err.field, 'body')
-        assert.match(err.error, new RegExp(`^body: larger than the limit of ${limit} bytes \\(${maxCandidates} candidates of 6 features\\)`))
+        assert.match(
+          err.error,
+          new RegExp(`^body: larger than the limit of ${limit} bytes \\(${maxCandidates} candidates of 6 features\\)`),
+        )
       } finally {
         await server.close()
       }
@@ -193,7 +241,8 @@ describe('server faults', () => {
   })
 
   describe('/admin/reload', () => {
-    const reloadBy = (server: RunningServer, headers: Record<string, string>, body?: string) => fetch(`${server.url}/admin/reload`, { method: 'POST', headers, body })
+    const reloadBy = (server: RunningServer, headers: Record<string, string>, body?: string) =>
+      fetch(`${server.url}/admin/reload`, { method: 'POST', headers, body })
 
     it('is not served unless enabled: a cross-origin text/plain POST gets 404 naming how to enable it, and reloads nothing', async () => {
       const { server, handler } = await serve(run)
@@ -253,10 +302,17 @@ describe('server faults', () => {
     })
 
     it('warns when it is served beyond loopback', () => {
-      for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) assert.equal(adminWarning(host, { token: undefined }), null, host)
+      for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1'])
+        assert.equal(adminWarning(host, { token: undefined }), null, host)
       assert.equal(adminWarning('0.0.0.0', undefined), null) // admin off
-      assert.match(adminWarning('0.0.0.0', {})!, /^warning: POST \/admin\/reload is served on 0\.0\.0\.0, beyond loopback, without a token/)
-      assert.match(adminWarning('10.1.2.3', { token: 't' })!, /^warning: POST \/admin\/reload is served on 10\.1\.2\.3, beyond loopback/)
+      assert.match(
+        adminWarning('0.0.0.0', {})!,
+        /^warning: POST \/admin\/reload is served on 0\.0\.0\.0, beyond loopback, without a token/,
+      )
+      assert.match(
+        adminWarning('10.1.2.3', { token: 't' })!,
+        /^warning: POST \/admin\/reload is served on 10\.1\.2\.3, beyond loopback/,
+      )
     })
   })
 
@@ -279,9 +335,15 @@ describe('server faults', () => {
 
     it('has a deadline: a client holding a partial body is disconnected after shutdownTimeoutMs, and close resolves', async () => {
       const { server } = await serve(run, {}, { shutdownTimeoutMs: 300 })
-      const client = await holdPartial(server, 'POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"cand')
+      const client = await holdPartial(
+        server,
+        'POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"cand',
+      )
       const start = performance.now()
-      const closed = await Promise.race([server.close(), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000).unref())])
+      const closed = await Promise.race([
+        server.close(),
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000).unref()),
+      ])
       const tookMs = performance.now() - start
       if (closed === 'hung') client.socket.destroy()
       assert.notEqual(closed, 'hung', 'close() did not resolve within 5 s while a client held a partial body')
@@ -324,16 +386,36 @@ describe('server faults', () => {
       await server.close()
     })
 
-    it('answers every error, Fastify\'s own included, with {error, field}', async () => {
+    it("answers every error, Fastify's own included, with {error, field}", async () => {
       const probes: [string, string, number, string | null][] = [
-        ['malformed JSON', 'POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n{"candidates": [', 400, 'body'],
-        ['a body over the limit', `POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 5000\r\nconnection: close\r\n\r\n${' '.repeat(5000)}`, 413, 'body'],
-        ['a wrong content type for /admin/reload', 'POST /admin/reload HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx', 415, 'headers.content-type'],
+        [
+          'malformed JSON',
+          'POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 16\r\nconnection: close\r\n\r\n{"candidates": [',
+          400,
+          'body',
+        ],
+        [
+          'a body over the limit',
+          `POST /v1/rank HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 5000\r\nconnection: close\r\n\r\n${' '.repeat(5000)}`,
+          413,
+          'body',
+        ],
+        [
+          'a wrong content type for /admin/reload',
+          'POST /admin/reload HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx',
+          415,
+          'headers.content-type',
+        ],
         ['an unknown route', 'GET /nope HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', 404, 'path'],
         ['a wrong method', 'DELETE /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', 405, 'method'],
         ['a malformed URL', 'GET /%zz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', 400, 'path'],
         ['a request that is not HTTP', 'GARBAGE\r\n\r\n', 400, null],
-        ['headers over 16 KiB', `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'b'.repeat(20000)}\r\n\r\n`, 431, 'headers'],
+        [
+          'headers over 16 KiB',
+          `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'b'.repeat(20000)}\r\n\r\n`,
+          431,
+          'headers',
+        ],
       ]
       for (const [what, request, status, field] of probes) {
         const res = await rawExchange(server.url, request)
@@ -349,8 +431,16 @@ describe('server faults', () => {
       const key = 'k'.repeat(1 << 20)
       const { server: roomy } = await serve(run) // the default limit admits a 1 MB key
       try {
-        for (const payload of [{ [key]: 1 }, { context: { [key]: 1 }, candidates: [{}] }, { context: {}, candidates: [{ [key]: 1 }] }]) {
-          const res = await fetch(`${roomy.url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) })
+        for (const payload of [
+          { [key]: 1 },
+          { context: { [key]: 1 }, candidates: [{}] },
+          { context: {}, candidates: [{ [key]: 1 }] },
+        ]) {
+          const res = await fetch(`${roomy.url}/v1/rank`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(payload),
+          })
           const text = await res.text()
           assert.equal(res.status, 400)
           assert.ok(text.length < 1000, `${text.length} bytes of error for a 1 MB key: ${text.slice(0, 200)}`)
@@ -373,10 +463,24 @@ describe('server faults', () => {
     it('reads and hashes the files without holding the event loop for more than 50 ms (64 MB weights.bin), so /healthz answers during the reload', async () => {
       // the tiny model's weights plus 64 MB of extras it does not use: the cost is in the file, not in the model
       const dir = mkdtempSync(join(tmpdir(), 'resflow-large-run-'))
-      const session = await TrainSession.create(deps.buildModel({} as never, SPEC), { seed: 52, optimizer: { kind: 'adam', lr: 0.05 }, sparseOptimizer: { kind: 'adam', lr: 0.05 } })
-      writeManifest(dir, { version: 1, model: 'tiny', modelConfig: {}, tasks: SPEC.tasks, seed: 52, fusion: null, createdAt: 'large' })
+      const session = await TrainSession.create(deps.buildModel({} as never, SPEC), {
+        seed: 52,
+        optimizer: { kind: 'adam', lr: 0.05 },
+        sparseOptimizer: { kind: 'adam', lr: 0.05 },
+      })
+      writeManifest(dir, {
+        version: 1,
+        model: 'tiny',
+        modelConfig: {},
+        tasks: SPEC.tasks,
+        seed: 52,
+        fusion: null,
+        createdAt: 'large',
+      })
       writeAtomic(runFiles(dir).preprocessing, JSON.stringify(PREP))
-      saveWeights(runFiles(dir).weights, session.params, session.tables, { extras: new Map([['padding', new Float32Array(16 << 20).fill(0.5)]]) })
+      saveWeights(runFiles(dir).weights, session.params, session.tables, {
+        extras: new Map([['padding', new Float32Array(16 << 20).fill(0.5)]]),
+      })
       await session.release()
       sealRun(dir)
       const { handler, server } = await serve({ dir })
@@ -384,8 +488,14 @@ describe('server faults', () => {
         // what a reload did synchronously before: read, hash, parse and export in one go (files already in the page cache)
         const sync = await loopBlockedMs(async () => exportRun(dir, deps))
         const files = await loopBlockedMs(() => readRunFiles(dir))
-        assert.equal(files.result.get(runFiles(realpathSync(dir)).weights)?.sum.bytes, statSync(runFiles(dir).weights).size)
-        assert.ok(files.blockedMs < 50, `reading and hashing the run's files held the event loop for ${files.blockedMs.toFixed(0)} ms of CPU (read, hashed, parsed and exported synchronously: ${sync.blockedMs.toFixed(0)} ms)`)
+        assert.equal(
+          files.result.get(runFiles(realpathSync(dir)).weights)?.sum.bytes,
+          statSync(runFiles(dir).weights).size,
+        )
+        assert.ok(
+          files.blockedMs < 50,
+          `reading and hashing the run's files held the event loop for ${files.blockedMs.toFixed(0)} ms of CPU (read, hashed, parsed and exported synchronously: ${sync.blockedMs.toFixed(0)} ms)`,
+        )
         // the whole reload: parsing the weights (a copy of the floats, ~1 ms per MB), the export and the compile stay
         // on the loop (~1.5 ms per MB), so the bound here is what the synchronous load held it for
         let answered = 0
@@ -396,7 +506,10 @@ describe('server faults', () => {
         }
         const reload = await reloading
         assert.equal(reload.result.status, 200, reload.result.body)
-        assert.ok(reload.blockedMs < sync.blockedMs, `the reload held the event loop for ${reload.blockedMs.toFixed(0)} ms of CPU, the synchronous load for ${sync.blockedMs.toFixed(0)} ms`)
+        assert.ok(
+          reload.blockedMs < sync.blockedMs,
+          `the reload held the event loop for ${reload.blockedMs.toFixed(0)} ms of CPU, the synchronous load for ${sync.blockedMs.toFixed(0)} ms`,
+        )
       } finally {
         await server.close()
         rmSync(dir, { recursive: true, force: true })

@@ -12,12 +12,19 @@ type Results = { version: string; results: { index: number; score: number; tasks
 
 function body(n: number, seed: number) {
   const rows = rawRows(n, seed)
-  const { user, tags, age } = rows[0]!
+  const { user, tags, age } = rows[0]
   return { context: { user, tags, age }, candidates: rows.map(({ item, cats, price }) => ({ item, cats, price })) }
 }
 
-async function rank(url: string, payload: unknown): Promise<{ status: number; json: Results & { error?: string; field?: string } }> {
-  const res = await fetch(`${url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof payload === 'string' ? payload : JSON.stringify(payload) })
+async function rank(
+  url: string,
+  payload: unknown,
+): Promise<{ status: number; json: Results & { error?: string; field?: string } }> {
+  const res = await fetch(`${url}/v1/rank`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  })
   return { status: res.status, json: (await res.json()) as Results }
 }
 
@@ -30,7 +37,7 @@ describe('HTTP server', () => {
   before(async () => {
     runs = [await tinyRun({ seed: 41, steps: 2 }), await tinyRun({ seed: 42, steps: 2 })]
     // each reload alternates between the two runs, so the version tells which model answered
-    slot = new ModelSlot(await loadPredictor(runs[0]!.dir, deps), () => loadPredictor(runs[next++ % 2]!.dir, deps))
+    slot = new ModelSlot(await loadPredictor(runs[0].dir, deps), () => loadPredictor(runs[next++ % 2].dir, deps))
     handler = createHandler(slot, { limits: { maxCandidates: 2000 }, admin: {} })
     server = await startServer(handler, slot, { port: 0, maxBodyBytes: 64 * 1024 })
   })
@@ -44,10 +51,10 @@ describe('HTTP server', () => {
     const { status, json } = await rank(server.url, payload)
     assert.equal(status, 200)
     const rows = payload.candidates.map((c) => ({ ...payload.context, ...c }))
-    const want = await runs[0]!.session.predict(codec.encode(rows))
+    const want = await runs[0].session.predict(codec.encode(rows))
     for (const r of json.results) {
-      assert.ok(Math.abs(r.tasks.click! - want.click![r.index]!) <= 1e-6)
-      assert.ok(Math.abs(r.tasks.purchase! - want.purchase![r.index]!) <= 1e-6)
+      assert.ok(Math.abs(r.tasks.click - want.click[r.index]) <= 1e-6)
+      assert.ok(Math.abs(r.tasks.purchase - want.purchase[r.index]) <= 1e-6)
     }
   })
 
@@ -87,7 +94,10 @@ describe('HTTP server', () => {
     const clients = Array.from({ length: 6 }, client)
     const reloads = (async () => {
       while (sent < 60) await new Promise((r) => setTimeout(r, 5))
-      const res = await fetch(`${server.url}/admin/reload`, { method: 'POST', headers: { 'content-type': 'application/json' } })
+      const res = await fetch(`${server.url}/admin/reload`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      })
       assert.equal(res.status, 200)
       while (sent < 150) await new Promise((r) => setTimeout(r, 5))
       process.kill(process.pid, 'SIGHUP')
@@ -96,7 +106,10 @@ describe('HTTP server', () => {
     unlisten()
     assert.equal(statuses.length, 240)
     assert.deepEqual([...new Set(statuses)], [200], `statuses: ${[...new Set(statuses)]}`)
-    assert.ok(versions.has(readRun(runs[0]!.dir).version) && versions.has(readRun(runs[1]!.dir).version), `versions seen: ${[...versions]}`)
+    assert.ok(
+      versions.has(readRun(runs[0].dir).version) && versions.has(readRun(runs[1].dir).version),
+      `versions seen: ${[...versions]}`,
+    )
     await new Promise((r) => setTimeout(r, 50)) // let the SIGHUP reload settle before the metrics read
     const metrics = await (await fetch(`${server.url}/metrics`)).text()
     assert.match(metrics, /^resflow_model_reloads_total\{outcome="ok"\} 2$/m)
@@ -115,7 +128,10 @@ describe('graceful shutdown', () => {
     const closing = server.close()
     const done = await Promise.all(inFlight)
     await closing
-    assert.deepEqual(done.map((d) => d.status), [200, 200, 200, 200])
+    assert.deepEqual(
+      done.map((d) => d.status),
+      [200, 200, 200, 200],
+    )
     assert.ok(done.every((d) => d.json.results.length === 3000))
     await assert.rejects(fetch(`${server.url}/healthz`))
     await run.session.release()

@@ -20,8 +20,8 @@ after(() => rmSync(root, { recursive: true, force: true }))
 function bce(z: Float32Array, y: Float32Array, positiveWeight: number): number {
   let sum = 0
   for (let i = 0; i < z.length; i++) {
-    const p = 1 / (1 + Math.exp(-z[i]!))
-    sum -= positiveWeight * y[i]! * Math.log(p) + (1 - y[i]!) * Math.log(1 - p)
+    const p = 1 / (1 + Math.exp(-z[i]))
+    sum -= positiveWeight * y[i] * Math.log(p) + (1 - y[i]) * Math.log(1 - p)
   }
   return sum / z.length
 }
@@ -33,7 +33,10 @@ describe('experiment configs', () => {
     const file = join(root, 'no-fusion.yaml')
     writeFileSync(file, 'data: { dataset: synthetic, dir: data }\nmodel: { model: resflow }\n')
     assert.equal(loadExperiment(file).fusion?.kind, 'additive')
-    writeFileSync(file, 'data: { dataset: synthetic, dir: data }\nmodel: { model: resflow }\nfusion: { kind: multiplicative }\n')
+    writeFileSync(
+      file,
+      'data: { dataset: synthetic, dir: data }\nmodel: { model: resflow }\nfusion: { kind: multiplicative }\n',
+    )
     assert.equal(loadExperiment(file).fusion?.kind, 'multiplicative')
   })
 
@@ -48,10 +51,24 @@ describe('experiment configs', () => {
 describe('the layer recipe in a comparison', () => {
   it("model's inputBatchNorm, init, preluSlopes and blockBatchNorm apply to every compared model; towers do not", () => {
     const e = {
-      model: { model: 'resflow', towers: [8, 4], inputBatchNorm: true, init: 'xavier', preluSlopes: 'unit', blockBatchNorm: false },
+      model: {
+        model: 'resflow',
+        towers: [8, 4],
+        inputBatchNorm: true,
+        init: 'xavier',
+        preluSlopes: 'unit',
+        blockBatchNorm: false,
+      },
       compare: { models: { mmoe: { numExperts: 2 } }, seeds: 1, parallel: 1 },
     } as unknown as Parameters<typeof modelConfigFor>[0]
-    assert.deepEqual(modelConfigFor(e, 'mmoe'), { model: 'mmoe', inputBatchNorm: true, init: 'xavier', preluSlopes: 'unit', blockBatchNorm: false, numExperts: 2 })
+    assert.deepEqual(modelConfigFor(e, 'mmoe'), {
+      model: 'mmoe',
+      inputBatchNorm: true,
+      init: 'xavier',
+      preluSlopes: 'unit',
+      blockBatchNorm: false,
+      numExperts: 2,
+    })
     const mmoe = buildModel(FUNNEL_SPEC, modelConfigFor(e, 'mmoe'))
     assert.deepEqual(mmoe.layers, { init: 'xavier', preluSlopes: 'unit', blockBatchNorm: false })
   })
@@ -69,7 +86,10 @@ describe('the Ali-CCP preset (configs/aliccp.yaml)', () => {
     assert.equal(options.embeddingDim, 32)
     assert.deepEqual(options.towers, [128, 64])
     assert.equal(options.residual, 'full')
-    assert.deepEqual([e.optimizer.kind, e.optimizer.lr, e.sparseOptimizer.kind, e.sparseOptimizer.lr], ['adam', 4e-4, 'adam', 4e-4])
+    assert.deepEqual(
+      [e.optimizer.kind, e.optimizer.lr, e.sparseOptimizer.kind, e.sparseOptimizer.lr],
+      ['adam', 4e-4, 'adam', 4e-4],
+    )
     assert.equal(e.fusion?.kind, 'additive')
   })
 
@@ -83,10 +103,14 @@ describe('the Ali-CCP preset (configs/aliccp.yaml)', () => {
     const params = paramsFor(model)
     const bn = bnParameters(params.entries.keys())
     assert.ok(bn.includes('input.bn.gamma'), `input BatchNorm (got ${bn.join(', ')})`)
-    assert.ok(bn.some((n) => n.startsWith('tower.purchase.')), 'BatchNorm in the towers')
+    assert.ok(
+      bn.some((n) => n.startsWith('tower.purchase.')),
+      'BatchNorm in the towers',
+    )
     const batch = funnelBatch(64, 5)
     const { loss, outputs } = await runGradients(model, params, batch)
-    const want = 2 * bce(outputs['z.click']!, batch.labels.click!, 100) + bce(outputs['z.purchase']!, batch.labels.purchase!, 500)
+    const want =
+      2 * bce(outputs['z.click'], batch.labels.click, 100) + bce(outputs['z.purchase'], batch.labels.purchase, 500)
     assert.ok(Math.abs(loss - want) <= 1e-4 * want, `loss ${loss} vs ${want}`)
   })
 })
@@ -95,7 +119,10 @@ describe('the KuaiRand preset (configs/kuairand.yaml)', () => {
   const e = loadExperiment(join(configs, 'kuairand.yaml'))
   const dir = join(root, 'kuairand')
   mkdirSync(dir)
-  const rows = { train: writeKuaiRandLog(join(dir, 'log_train.csv'), 300, 11), val: writeKuaiRandLog(join(dir, 'log_val.csv'), 100, 12) }
+  const rows = {
+    train: writeKuaiRandLog(join(dir, 'log_train.csv'), 300, 11),
+    val: writeKuaiRandLog(join(dir, 'log_val.csv'), 100, 12),
+  }
   writeKuaiRandLog(join(dir, 'log_test.csv'), 100, 13)
   const tasks = [5, 10, 20, 30, 40, 50, 60, 70, 80].map((t) => `watch_${t}s`)
 
@@ -117,7 +144,7 @@ describe('the KuaiRand preset (configs/kuairand.yaml)', () => {
     assert.equal(options.embeddingDim, 8)
     const weights = options.positiveWeights as Record<string, number>
     assert.deepEqual(Object.keys(weights), tasks)
-    tasks.forEach((t, i) => assert.ok(Math.abs(weights[t]! - (0.9 + 0.05 * i)) < 1e-12, `${t}: ${weights[t]}`))
+    tasks.forEach((t, i) => assert.ok(Math.abs(weights[t] - (0.9 + 0.05 * i)) < 1e-12, `${t}: ${weights[t]}`))
     assert.deepEqual(options.lossWeights, {})
 
     const model = buildModel(data.spec, config, { positiveRates: data.positiveRates })
@@ -126,11 +153,14 @@ describe('the KuaiRand preset (configs/kuairand.yaml)', () => {
     const params = paramsFor(model)
     assert.deepEqual(bnParameters(params.entries.keys()), [])
     const withBn = buildModel(data.spec, { ...config, blockBatchNorm: true, inputBatchNorm: true })
-    assert.ok(bnParameters(paramsFor(withBn).entries.keys()).length > 0, 'the check above would see BatchNorm parameters')
+    assert.ok(
+      bnParameters(paramsFor(withBn).entries.keys()).length > 0,
+      'the check above would see BatchNorm parameters',
+    )
 
     const [batch] = data.trainBatches(1, 0, 64)
-    const { loss, outputs } = await runGradients(model, params, batch!)
-    const want = tasks.reduce((sum, t) => sum + bce(outputs[`z.${t}`]!, batch!.labels[t]!, weights[t]!), 0)
+    const { loss, outputs } = await runGradients(model, params, batch)
+    const want = tasks.reduce((sum, t) => sum + bce(outputs[`z.${t}`], batch.labels[t], weights[t]), 0)
     assert.ok(Math.abs(loss - want) <= 1e-4 * want, `loss ${loss} vs ${want}`)
   })
 })

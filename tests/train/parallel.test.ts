@@ -14,10 +14,20 @@ describe('sharding and merging', () => {
   it('splits a batch into contiguous shards of near-equal size whose weights sum to 1', () => {
     assert.deepEqual(
       shardBatch(10, 3).map((s) => [s.start, s.size]),
-      [[0, 4], [4, 3], [7, 3]],
+      [
+        [0, 4],
+        [4, 3],
+        [7, 3],
+      ],
     )
-    assert.deepEqual(shardBatch(1, 4).map((s) => [s.start, s.size, s.weight]), [[0, 1, 1]]) // no empty shard
-    assert.deepEqual(shardBatch(7, 1).map((s) => [s.start, s.size, s.weight]), [[0, 7, 1]])
+    assert.deepEqual(
+      shardBatch(1, 4).map((s) => [s.start, s.size, s.weight]),
+      [[0, 1, 1]],
+    ) // no empty shard
+    assert.deepEqual(
+      shardBatch(7, 1).map((s) => [s.start, s.size, s.weight]),
+      [[0, 7, 1]],
+    )
     const w = shardBatch(1023, 4).reduce((a, s) => a + s.weight, 0)
     assert.ok(Math.abs(w - 1) < 1e-12)
   })
@@ -26,7 +36,14 @@ describe('sharding and merging', () => {
     const rows = [1, 2, 3, 4, 5, 6, 7]
     const shards = shardBatch(rows.length, 3)
     const means = shards.map((s) => [rows.slice(s.start, s.start + s.size).reduce((a, b) => a + b, 0) / s.size])
-    assert.ok(Math.abs(weightedSum(means, shards.map((s) => s.weight))[0]! - 4) < 1e-6)
+    assert.ok(
+      Math.abs(
+        weightedSum(
+          means,
+          shards.map((s) => s.weight),
+        )[0] - 4,
+      ) < 1e-6,
+    )
   })
 
   it('pooled moments equal the mean and biased variance of the concatenated rows', () => {
@@ -34,53 +51,73 @@ describe('sharding and merging', () => {
     const x = Array.from({ length: 11 }, () => [rng.next() * 3, rng.next() - 5])
     const shards = shardBatch(x.length, 3)
     const moments = (rows: number[][]) => {
-      const m = [0, 1].map((c) => rows.reduce((a, r) => a + r[c]!, 0) / rows.length)
-      const v = [0, 1].map((c) => rows.reduce((a, r) => a + (r[c]! - m[c]!) ** 2, 0) / rows.length)
+      const m = [0, 1].map((c) => rows.reduce((a, r) => a + r[c], 0) / rows.length)
+      const v = [0, 1].map((c) => rows.reduce((a, r) => a + (r[c] - m[c]) ** 2, 0) / rows.length)
       return { m, v }
     }
     const parts = shards.map((s) => moments(x.slice(s.start, s.start + s.size)))
-    const pooled = pooledMoments(parts.map((p) => p.m), parts.map((p) => p.v), shards.map((s) => s.weight))
+    const pooled = pooledMoments(
+      parts.map((p) => p.m),
+      parts.map((p) => p.v),
+      shards.map((s) => s.weight),
+    )
     const whole = moments(x)
     for (let c = 0; c < 2; c++) {
-      assert.ok(Math.abs(pooled.mean[c]! - whole.m[c]!) < 1e-5, `mean ${c}`)
-      assert.ok(Math.abs(pooled.variance[c]! - whole.v[c]!) < 1e-5, `variance ${c}`)
+      assert.ok(Math.abs(pooled.mean[c] - whole.m[c]) < 1e-5, `mean ${c}`)
+      assert.ok(Math.abs(pooled.variance[c] - whole.v[c]) < 1e-5, `variance ${c}`)
     }
   })
 })
 
 // two lookup groups (dims 4 and 8), a mean-pooled multi-valued table, a dense value, dropout; BatchNorm optional
 const spec: InputSpec = {
-  sparse: [{ name: 'a', vocabSize: 30 }, { name: 'b', vocabSize: 500 }, { name: 'c', vocabSize: 50 }],
+  sparse: [
+    { name: 'a', vocabSize: 30 },
+    { name: 'b', vocabSize: 500 },
+    { name: 'c', vocabSize: 50 },
+  ],
   multi: [{ name: 'm', vocabSize: 40, pooling: 'mean' }],
   dense: [{ name: 'x' }],
   tasks: ['y'],
 }
 const dims: Record<string, number> = { a: 4, b: 8, c: 4, m: 4 }
-const model = (opts: { dropout?: number; batchNorm?: boolean } = {}): Model => ({ // BatchNorm off unless asked (the layers' default is on)
+const model = (opts: { dropout?: number; batchNorm?: boolean } = {}): Model => ({
+  // BatchNorm off unless asked (the layers' default is on)
   name: 'mix',
   tasks: ['y'],
   spec,
   embeddings: [
-    ...spec.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name]! })),
-    ...spec.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name]!, pooling: f.pooling })),
+    ...spec.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name] })),
+    ...spec.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name], pooling: f.pooling })),
   ],
   forward(ctx, inputs) {
-    const h = mlp(ctx, 'tower', concat([...Object.values(inputs.embeddings), inputs.dense!], 1), [16, 8], { dropout: opts.dropout, batchNorm: opts.batchNorm ?? false })
-    const logit = linear(ctx, 'head', h[h.length - 1]!, 1)
+    const h = mlp(ctx, 'tower', concat([...Object.values(inputs.embeddings), inputs.dense!], 1), [16, 8], {
+      dropout: opts.dropout,
+      batchNorm: opts.batchNorm ?? false,
+    })
+    const logit = linear(ctx, 'head', h[h.length - 1], 1)
     return { probs: { y: sigmoid(logit) }, logits: { y: logit } }
   },
-  loss: (_ctx, out, labels) => bceWithLogits(out.logits.y!, labels.y!),
+  loss: (_ctx, out, labels) => bceWithLogits(out.logits.y, labels.y),
 })
 const makeBatch = (rng: Rng, size: number): Batch => {
-  const sparse = Object.fromEntries(spec.sparse.map((f) => [f.name, Int32Array.from({ length: size }, () => rng.int(f.vocabSize))]))
+  const sparse = Object.fromEntries(
+    spec.sparse.map((f) => [f.name, Int32Array.from({ length: size }, () => rng.int(f.vocabSize))]),
+  )
   const offsets = new Int32Array(size + 1)
   const ids: number[] = []
   for (let i = 0; i < size; i++) {
     for (let k = rng.int(3); k > 0; k--) ids.push(rng.int(40))
     offsets[i + 1] = ids.length
   }
-  const y = Float32Array.from({ length: size }, (_, i) => (sparse.a![i]! + sparse.b![i]!) % 2)
-  return { size, sparse, multi: { m: { offsets, ids: Int32Array.from(ids) } }, dense: Float32Array.from({ length: size }, () => rng.next()), labels: { y } }
+  const y = Float32Array.from({ length: size }, (_, i) => (sparse.a[i] + sparse.b[i]) % 2)
+  return {
+    size,
+    sparse,
+    multi: { m: { offsets, ids: Int32Array.from(ids) } },
+    dense: Float32Array.from({ length: size }, () => rng.next()),
+    labels: { y },
+  }
 }
 
 /** Every trainable value of a session: dense parameters, then embedding weights. */
@@ -96,12 +133,22 @@ describe('data-parallel workers', () => {
     const run = async () => {
       const rng = new Rng(5)
       const parts = [100, 37, 100, 64, 1, 100, 80, 55].map((n) => makeBatch(rng, n))
-      const s = await TrainSession.create(model({ dropout: 0.2 }), { seed: 3, workers: 2, optimizer: { kind: 'adam', lr: 0.01 }, sparseOptimizer: { kind: 'adam', lr: 0.05 } })
+      const s = await TrainSession.create(model({ dropout: 0.2 }), {
+        seed: 3,
+        workers: 2,
+        optimizer: { kind: 'adam', lr: 0.01 },
+        sparseOptimizer: { kind: 'adam', lr: 0.05 },
+      })
       const losses: number[] = []
       let n = 0
-      await s.trainBatches(parts.slice(0, 5), (r) => { losses.push(r.loss); return ++n < 3 })
-      await s.trainBatches(parts.slice(3), (r) => { losses.push(r.loss) })
-      const p = (await s.predict(parts[0]!)).y!
+      await s.trainBatches(parts.slice(0, 5), (r) => {
+        losses.push(r.loss)
+        return ++n < 3
+      })
+      await s.trainBatches(parts.slice(3), (r) => {
+        losses.push(r.loss)
+      })
+      const p = (await s.predict(parts[0])).y
       const state = snapshot(s)
       assert.equal(s.parallelProfile?.steps, 8)
       await s.release()
@@ -119,39 +166,54 @@ describe('data-parallel workers', () => {
   for (const { note, dense } of [
     { note: 'Adam', dense: { kind: 'adam' as const, lr: 1, eps: 1e4 } },
     // clipping active (the norm is far above 1e-3): the workers' global norm must match one worker's
-    { note: 'AdamW with weight decay and clipping', dense: { kind: 'adamw' as const, lr: 1, eps: 0.1, weightDecay: 1e-3, clipNorm: 1e-3 } },
+    {
+      note: 'AdamW with weight decay and clipping',
+      dense: { kind: 'adamw' as const, lr: 1, eps: 0.1, weightDecay: 1e-3, clipNorm: 1e-3 },
+    },
   ])
-  it(`one step with 2 or 3 workers (and 2 onnxruntime threads each: row gradients per occurrence) makes the same update as 1 worker on the whole batch (${note}; no BatchNorm; dropout masks shared)`, async () => {
-    const opts: SessionOptions = { seed: 9, optimizer: dense, sparseOptimizer: { kind: 'adam', lr: 1, eps: 1e4 }, embeddingInitStd: 0.3 }
-    const batch = makeBatch(new Rng(8), 301)
-    const one = await TrainSession.create(model({ dropout: 0.3 }), opts)
-    const before = snapshot(one)
-    const r1 = await one.trainStep(batch)
-    const d1 = snapshot(one)
-    for (const { workers, threads } of [{ workers: 2, threads: 1 }, { workers: 3, threads: 1 }, { workers: 2, threads: 2 }]) {
-      const many = await TrainSession.create(model({ dropout: 0.3 }), { ...opts, workers, threads })
-      const rn = await many.trainStep(batch)
-      const dn = snapshot(many)
-      assert.ok(Math.abs(rn.loss - r1.loss) < 1e-5 * Math.abs(r1.loss), `loss ${rn.loss} vs ${r1.loss}`)
-      assert.ok(Math.abs(rn.gradNorm - r1.gradNorm) < 1e-4 * r1.gradNorm, `gradient norm ${rn.gradNorm} vs ${r1.gradNorm}`)
-      let changed = 0
-      for (const [k, w0] of before) {
-        const a = d1.get(k)!
-        const b = dn.get(k)!
-        let scale = 0
-        for (let i = 0; i < w0.length; i++) scale = Math.max(scale, Math.abs(a[i]! - w0[i]!))
-        for (let i = 0; i < w0.length; i++) {
-          const da = a[i]! - w0[i]!
-          const db = b[i]! - w0[i]!
-          if (da !== 0) changed++
-          assert.ok(Math.abs(da - db) <= 1e-3 * scale + 1e-9, `${workers} workers, ${k}[${i}]: update ${db} vs ${da}`)
-        }
+    it(`one step with 2 or 3 workers (and 2 onnxruntime threads each: row gradients per occurrence) makes the same update as 1 worker on the whole batch (${note}; no BatchNorm; dropout masks shared)`, async () => {
+      const opts: SessionOptions = {
+        seed: 9,
+        optimizer: dense,
+        sparseOptimizer: { kind: 'adam', lr: 1, eps: 1e4 },
+        embeddingInitStd: 0.3,
       }
-      assert.ok(changed > 100, `only ${changed} values changed: the comparison would be vacuous`)
-      await many.release()
-    }
-    await one.release()
-  })
+      const batch = makeBatch(new Rng(8), 301)
+      const one = await TrainSession.create(model({ dropout: 0.3 }), opts)
+      const before = snapshot(one)
+      const r1 = await one.trainStep(batch)
+      const d1 = snapshot(one)
+      for (const { workers, threads } of [
+        { workers: 2, threads: 1 },
+        { workers: 3, threads: 1 },
+        { workers: 2, threads: 2 },
+      ]) {
+        const many = await TrainSession.create(model({ dropout: 0.3 }), { ...opts, workers, threads })
+        const rn = await many.trainStep(batch)
+        const dn = snapshot(many)
+        assert.ok(Math.abs(rn.loss - r1.loss) < 1e-5 * Math.abs(r1.loss), `loss ${rn.loss} vs ${r1.loss}`)
+        assert.ok(
+          Math.abs(rn.gradNorm - r1.gradNorm) < 1e-4 * r1.gradNorm,
+          `gradient norm ${rn.gradNorm} vs ${r1.gradNorm}`,
+        )
+        let changed = 0
+        for (const [k, w0] of before) {
+          const a = d1.get(k)!
+          const b = dn.get(k)!
+          let scale = 0
+          for (let i = 0; i < w0.length; i++) scale = Math.max(scale, Math.abs(a[i] - w0[i]))
+          for (let i = 0; i < w0.length; i++) {
+            const da = a[i] - w0[i]
+            const db = b[i] - w0[i]
+            if (da !== 0) changed++
+            assert.ok(Math.abs(da - db) <= 1e-3 * scale + 1e-9, `${workers} workers, ${k}[${i}]: update ${db} vs ${da}`)
+          }
+        }
+        assert.ok(changed > 100, `only ${changed} values changed: the comparison would be vacuous`)
+        await many.release()
+      }
+      await one.release()
+    })
 
   it('with BatchNorm, the running statistics are those of the whole batch (pooled), not of a shard', async () => {
     const batch = makeBatch(new Rng(4), 200)
@@ -163,7 +225,14 @@ describe('data-parallel workers', () => {
     await two.trainStep(batch)
     // the first BatchNorm's input is a per-row function of the inputs, so its batch statistics do not
     // depend on the sharding: pooled over the shards they equal one worker's on the whole batch
-    const firstHalf = { ...batch, size: 100, sparse: Object.fromEntries(Object.entries(batch.sparse).map(([k, v]) => [k, v.subarray(0, 100)])), multi: { m: { offsets: batch.multi.m!.offsets.subarray(0, 101), ids: batch.multi.m!.ids } }, dense: batch.dense.subarray(0, 100), labels: { y: batch.labels.y!.subarray(0, 100) } }
+    const firstHalf = {
+      ...batch,
+      size: 100,
+      sparse: Object.fromEntries(Object.entries(batch.sparse).map(([k, v]) => [k, v.subarray(0, 100)])),
+      multi: { m: { offsets: batch.multi.m.offsets.subarray(0, 101), ids: batch.multi.m.ids } },
+      dense: batch.dense.subarray(0, 100),
+      labels: { y: batch.labels.y.subarray(0, 100) },
+    }
     await shardOnly.trainStep(firstHalf)
     for (const stat of ['running_mean', 'running_var']) {
       const name = `tower.0.bn.${stat}`
@@ -172,8 +241,8 @@ describe('data-parallel workers', () => {
       const c = shardOnly.params.entries.get(name)!.values
       let far = 0
       for (let i = 0; i < a.length; i++) {
-        assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5, `${name}[${i}]: ${b[i]} (2 workers) vs ${a[i]} (1 worker)`)
-        far = Math.max(far, Math.abs(a[i]! - c[i]!))
+        assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `${name}[${i}]: ${b[i]} (2 workers) vs ${a[i]} (1 worker)`)
+        far = Math.max(far, Math.abs(a[i] - c[i]))
       }
       assert.ok(far > 1e-4, `${name}: a half batch gives the same statistics, the test would not see a shard's`)
     }
@@ -186,7 +255,7 @@ describe('data-parallel workers', () => {
   })
 })
 
-describe('the workers\' slices of the dense parameters', () => {
+describe("the workers' slices of the dense parameters", () => {
   it('cover every value exactly once, in order, for any number of workers', () => {
     for (const total of [0, 1, 7, 43270]) {
       for (const n of [1, 2, 3, 5, 32]) {

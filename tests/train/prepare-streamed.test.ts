@@ -26,13 +26,38 @@ before(async () => {
       FROM range(${n}) t(i) ORDER BY i) TO ${sqlString(join(root, `${split}.parquet`))} (FORMAT parquet)`)
   }
   conn.closeSync()
-  writeFileSync(join(root, 'schema.json'), JSON.stringify({ format: 'parquet', sparse: [{ name: 'user' }, { name: 'item' }], dense: [{ name: 'price' }], tasks: [{ name: 'click' }, { name: 'buy' }], extra: ['rowid'] }))
+  writeFileSync(
+    join(root, 'schema.json'),
+    JSON.stringify({
+      format: 'parquet',
+      sparse: [{ name: 'user' }, { name: 'item' }],
+      dense: [{ name: 'price' }],
+      tasks: [{ name: 'click' }, { name: 'buy' }],
+      extra: ['rowid'],
+    }),
+  )
 })
 
-const config = (memoryBudgetMB?: number) => ({ dataset: 'parquet', train: join(root, 'train.parquet'), val: join(root, 'val.parquet'), schema: join(root, 'schema.json'), ...(memoryBudgetMB ? { memoryBudgetMB } : {}) })
+const config = (memoryBudgetMB?: number) => ({
+  dataset: 'parquet',
+  train: join(root, 'train.parquet'),
+  val: join(root, 'val.parquet'),
+  schema: join(root, 'schema.json'),
+  ...(memoryBudgetMB ? { memoryBudgetMB } : {}),
+})
 /** every row of the batches as [rowid, user, item, price, click, buy], in batch order */
-const rowsOf = (batches: Iterable<Batch>) => [...batches].flatMap((b) => Array.from({ length: b.size }, (_, i) => [b.extra!.rowid![i]!, b.sparse.user![i]!, b.sparse.item![i]!, b.dense[i]!, b.labels.click![i]!, b.labels.buy![i]!]))
-const byRowid = (rows: number[][]) => [...rows].sort((a, b) => a[0]! - b[0]!)
+const rowsOf = (batches: Iterable<Batch>) =>
+  [...batches].flatMap((b) =>
+    Array.from({ length: b.size }, (_, i) => [
+      b.extra!.rowid[i],
+      b.sparse.user[i],
+      b.sparse.item[i],
+      b.dense[i],
+      b.labels.click[i],
+      b.labels.buy[i],
+    ]),
+  )
+const byRowid = (rows: number[][]) => [...rows].sort((a, b) => a[0] - b[0])
 
 describe('memory budget (data.memoryBudgetMB)', () => {
   it('a budget below the encoded size streams from disk, with the same rows, values and validation batches as in memory', async () => {
@@ -40,8 +65,14 @@ describe('memory budget (data.memoryBudgetMB)', () => {
     const memory = await prepareData(config(), () => {})
     // 45k rows × 24 bytes ≈ 1 MB: a budget of 1 MB (2^20 bytes) is just under it
     const streamed = await prepareData(config(1), (l) => lines.push(l))
-    assert.ok(lines.some((l) => /streaming them from the on-disk cache/.test(l)), lines.join('\n'))
-    assert.ok(lines.some((l) => /first pass encoded 40000 rows in .* rows\/s/.test(l)), lines.join('\n'))
+    assert.ok(
+      lines.some((l) => /streaming them from the on-disk cache/.test(l)),
+      lines.join('\n'),
+    )
+    assert.ok(
+      lines.some((l) => /first pass encoded 40000 rows in .* rows\/s/.test(l)),
+      lines.join('\n'),
+    )
     assert.deepEqual(streamed.rows, memory.rows)
     assert.deepEqual(streamed.positiveRates, memory.positiveRates)
     assert.deepEqual(streamed.spec, memory.spec)
@@ -53,7 +84,10 @@ describe('memory budget (data.memoryBudgetMB)', () => {
     assert.equal(new Set(epoch1.map((r) => r[0])).size, ROWS.train)
     // deterministic per (seed, epoch); another epoch, another order
     assert.deepEqual(rowsOf(streamed.trainBatches(1, 1, 512)), epoch1)
-    assert.notDeepEqual(rowsOf(streamed.trainBatches(1, 2, 512)).map((r) => r[0]), epoch1.map((r) => r[0]))
+    assert.notDeepEqual(
+      rowsOf(streamed.trainBatches(1, 2, 512)).map((r) => r[0]),
+      epoch1.map((r) => r[0]),
+    )
   })
 
   it('sizes the shuffle buffer within the budget', async () => {
@@ -64,10 +98,16 @@ describe('memory budget (data.memoryBudgetMB)', () => {
     assert.equal(Number(m[2]), Number(m[1]) * BLOCK_ROWS)
     // 1 MB / (4 × 24 bytes a row) is under one block: the floor is one block
     assert.equal(Number(m[1]), 1)
-    assert.ok(lines.some((l) => /read from the cache/.test(l)), 'the second prepare reuses the encoded entry')
+    assert.ok(
+      lines.some((l) => /read from the cache/.test(l)),
+      'the second prepare reuses the encoded entry',
+    )
   })
 
   it('refuses data.splitVal when streaming, naming the field', async () => {
-    await assert.rejects(prepareData({ ...config(1), splitVal: { seed: 1, valFraction: 0.5 } }), /data\.splitVal: .*streamed from disk/)
+    await assert.rejects(
+      prepareData({ ...config(1), splitVal: { seed: 1, valFraction: 0.5 } }),
+      /data\.splitVal: .*streamed from disk/,
+    )
   })
 })

@@ -32,7 +32,8 @@ const fixture = JSON.parse(readFileSync(join(here, '../fixtures/quality-floor.js
   census: Floor
 }
 
-const floorOf = (f: Floor, task: string) => f.reference[task]!.reduce((a, b) => a + b, 0) / f.reference[task]!.length - f.margin[task]!
+const floorOf = (f: Floor, task: string) =>
+  f.reference[task].reduce((a, b) => a + b, 0) / f.reference[task].length - f.margin[task]
 
 /** Trains `model` with the experiment's recipe and seed; returns the test AUC per task. */
 async function testAuc(configFile: string, model: string): Promise<Record<string, number>> {
@@ -43,7 +44,7 @@ async function testAuc(configFile: string, model: string): Promise<Record<string
     const run = await trainRun(e, data, { model, runDir: dir })
     const test = await collectPredictions(run.session, data.testBatches(e.evalBatchSize)!)
     await run.session.release()
-    return Object.fromEntries(data.spec.tasks.map((t) => [t, computeAuc(test.probs[t]!, test.labels[t]!)]))
+    return Object.fromEntries(data.spec.tasks.map((t) => [t, computeAuc(test.probs[t], test.labels[t])]))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -57,12 +58,18 @@ describe('quality floors against the PyTorch reference', () => {
     const { rows, seed, split } = fixture.funnel.data
     await generateSynthetic({ outDir: join(work, 'funnel'), rows, seed, tasks: ['click', 'purchase'], split })
     // the recipe of configs/quality/funnel.yaml (the reference's), on the generated folder
-    const config = readFileSync(join(repo, 'configs/quality/funnel.yaml'), 'utf8').replace(/^ {2}dir: .*$/m, `  dir: ${join(work, 'funnel')}`)
+    const config = readFileSync(join(repo, 'configs/quality/funnel.yaml'), 'utf8').replace(
+      /^ {2}dir: .*$/m,
+      `  dir: ${join(work, 'funnel')}`,
+    )
     writeFileSync(join(work, 'funnel.yaml'), config)
     const auc = await testAuc(join(work, 'funnel.yaml'), 'resflow')
     for (const task of ['click', 'purchase']) {
       const floor = floorOf(fixture.funnel, task)
-      assert.ok(auc[task]! >= floor, `${task}: test AUC ${auc[task]!.toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.funnel.margin[task]})`)
+      assert.ok(
+        auc[task] >= floor,
+        `${task}: test AUC ${auc[task].toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.funnel.margin[task]})`,
+      )
     }
   })
 
@@ -71,7 +78,10 @@ describe('quality floors against the PyTorch reference', () => {
     const auc = await testAuc(join(repo, 'configs/quality/census.yaml'), 'resflow')
     for (const task of ['income', 'marital']) {
       const floor = floorOf(fixture.census, task)
-      assert.ok(auc[task]! >= floor, `${task}: test AUC ${auc[task]!.toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.census.margin[task]})`)
+      assert.ok(
+        auc[task] >= floor,
+        `${task}: test AUC ${auc[task].toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.census.margin[task]})`,
+      )
     }
   })
 })

@@ -27,7 +27,7 @@ function copyOf(run: string): string {
 function flipBit(file: string, offset: number): void {
   const bytes = readFileSync(file)
   const at = offset < 0 ? bytes.length + offset : offset
-  bytes[at]! ^= 0x40
+  bytes[at] ^= 0x40
   writeFileSync(file, bytes)
 }
 
@@ -39,7 +39,7 @@ function doubleFloats(file: string): void {
   let start = text.indexOf('\n', entries) + 1
   start += (4 - (start % 4)) % 4
   const floats = new Float32Array(bytes.buffer, bytes.byteOffset + start, (bytes.length - start) / 4)
-  for (let i = 0; i < floats.length; i++) floats[i]! *= 2
+  for (let i = 0; i < floats.length; i++) floats[i] *= 2
   writeFileSync(file, bytes)
 }
 
@@ -54,8 +54,15 @@ describe('run folder integrity', () => {
   })
 
   it('writes checksums.json with the sha256 of every run file', () => {
-    const sums = JSON.parse(readFileSync(join(run, 'checksums.json'), 'utf8')) as { files: Record<string, { sha256: string; bytes: number }> }
-    assert.deepEqual(Object.keys(sums.files).sort(), ['checkpoint.bin', 'preprocessing.json', 'run.json', 'weights.bin'])
+    const sums = JSON.parse(readFileSync(join(run, 'checksums.json'), 'utf8')) as {
+      files: Record<string, { sha256: string; bytes: number }>
+    }
+    assert.deepEqual(Object.keys(sums.files).sort(), [
+      'checkpoint.bin',
+      'preprocessing.json',
+      'run.json',
+      'weights.bin',
+    ])
     for (const [name, { bytes, sha256 }] of Object.entries(sums.files)) {
       assert.equal(bytes, readFileSync(join(run, name)).length, name)
       assert.match(sha256, /^[0-9a-f]{64}$/)
@@ -65,7 +72,10 @@ describe('run folder integrity', () => {
   const corruptions: [string, (dir: string) => void][] = [
     ['one bit flipped in a float', (dir) => flipBit(join(dir, 'weights.bin'), -100)],
     ['every float doubled', (dir) => doubleFloats(join(dir, 'weights.bin'))],
-    ['the last 64 bytes cut off', (dir) => truncateSync(join(dir, 'weights.bin'), readFileSync(join(dir, 'weights.bin')).length - 64)],
+    [
+      'the last 64 bytes cut off',
+      (dir) => truncateSync(join(dir, 'weights.bin'), readFileSync(join(dir, 'weights.bin')).length - 64),
+    ],
   ]
   for (const [what, corrupt] of corruptions) {
     it(`weights.bin with ${what}: eval, export, loadRun and the server's loader refuse it, naming the file`, async () => {
@@ -145,7 +155,10 @@ describe('run folder integrity', () => {
     const tiny = await tinyRun({ seed: 3, steps: 1 })
     rmSync(join(tiny.dir, 'checksums.json'), { force: true }) // as written before checksums existed
     writeFileSync(join(tiny.dir, 'preprocessing.json'), '{"vocab": ')
-    assert.throws(() => exportRun(tiny.dir, RUN_DEPS), (err: Error) => err.name !== 'SyntaxError' && /preprocessing\.json: /.test(err.message))
+    assert.throws(
+      () => exportRun(tiny.dir, RUN_DEPS),
+      (err: Error) => err.name !== 'SyntaxError' && /preprocessing\.json: /.test(err.message),
+    )
     await tiny.session.release()
   })
 })
@@ -161,7 +174,8 @@ describe('writeAtomic', () => {
     }
     assert.throws(
       () => writeAtomic(file, 'new content that does not fit', { writeFile: full }),
-      (err: Error) => err.name === 'WriteError' && err.message.startsWith(`${file}: cannot write`) && /ENOSPC/.test(err.message),
+      (err: Error) =>
+        err.name === 'WriteError' && err.message.startsWith(`${file}: cannot write`) && /ENOSPC/.test(err.message),
     )
     assert.equal(readFileSync(file, 'utf8'), 'old content')
     assert.deepEqual(readdirSync(dir), ['weights.bin'])
@@ -170,7 +184,10 @@ describe('writeAtomic', () => {
   it('a target folder that cannot hold the file: the error names the file, nothing is left behind', () => {
     const dir = tempDir()
     const file = join(dir, 'missing-folder', 'run.json')
-    assert.throws(() => writeAtomic(file, '{}'), (err: Error) => err.name === 'WriteError' && err.message.startsWith(`${file}: cannot write`))
+    assert.throws(
+      () => writeAtomic(file, '{}'),
+      (err: Error) => err.name === 'WriteError' && err.message.startsWith(`${file}: cannot write`),
+    )
     assert.deepEqual(readdirSync(dir), [])
     assert.equal(existsSync(file), false)
   })

@@ -17,7 +17,9 @@ import { Rng } from '../helpers/rng.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Long enough to be caught mid-run (about two seconds of epochs), with a checkpoint every ~20 ms. */
-const config = tinyConfig((y) => y.replace('epochs: 2', 'epochs: 20').replace('patience: 2', 'patience: 100') + 'checkpointMinutes: 0.0003\n')
+const config = tinyConfig(
+  (y) => y.replace('epochs: 2', 'epochs: 20').replace('patience: 2', 'patience: 100') + 'checkpointMinutes: 0.0003\n',
+)
 
 interface Child {
   proc: ChildProcess
@@ -28,11 +30,17 @@ interface Child {
 }
 
 function spawnTrain(out: string): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'train', '--config', config, '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] })
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'train', '--config', config, '--out', out],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   let err = ''
   const waiters: { pattern: RegExp; resolve: () => void }[] = []
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })))
-  proc.stderr!.on('data', (chunk: Buffer) => {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  )
+  proc.stderr.on('data', (chunk: Buffer) => {
     err += chunk.toString()
     for (const w of waiters.filter((w) => w.pattern.test(err))) {
       waiters.splice(waiters.indexOf(w), 1)
@@ -69,7 +77,12 @@ describe('run folder writers', () => {
     await first.waitFor(/train: resflow/)
     const second = await cli('train', '--config', config, '--out', out)
     assert.equal(second.code, 1, second.stdout)
-    assert.match(second.stderr, new RegExp(`${out}: another training is writing this run folder \\(pid ${first.proc.pid} on ${hostname()}, since `))
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `${out}: another training is writing this run folder \\(pid ${first.proc.pid} on ${hostname()}, since `,
+      ),
+    )
     assert.match(second.stderr, /train\.lock/)
     first.proc.kill('SIGTERM')
     const { signal } = await first.exited
@@ -99,12 +112,20 @@ describe('run folder writers', () => {
       if (signal !== 'SIGKILL') assert.fail(`the training finished before the kill; lengthen it:\n${child.stderr()}`)
       assert.ok(existsSync(lockOf(out)), 'kill -9 cannot release the lock')
       const resumed = await cli('train', '--config', config, '--out', out, '--resume')
-      assert.match(resumed.stderr, new RegExp(`${out}: took over the stale lock of pid ${child.proc.pid} on ${hostname()}`))
+      assert.match(
+        resumed.stderr,
+        new RegExp(`${out}: took over the stale lock of pid ${child.proc.pid} on ${hostname()}`),
+      )
       assert.equal(existsSync(lockOf(out)), false)
-      t.diagnostic(`killed ${delayMs} ms after ${after}; then: ${/resumed from .*|resflow train: .*/.exec(resumed.stderr)?.[0]}`)
+      t.diagnostic(
+        `killed ${delayMs} ms after ${after}; then: ${/resumed from .*|resflow train: .*/.exec(resumed.stderr)?.[0]}`,
+      )
       if (resumed.code !== 0) {
         // killed before the first checkpoint: a clear error (then a training without --resume starts afresh)
-        assert.match(resumed.stderr, /resflow train: .*(run\.json\); train one with|checkpoint\.bin: no checkpoint to resume from)/)
+        assert.match(
+          resumed.stderr,
+          /resflow train: .*(run\.json\); train one with|checkpoint\.bin: no checkpoint to resume from)/,
+        )
         return
       }
       assert.deepEqual(readFileSync(join(out, 'weights.bin')), reference)
@@ -116,22 +137,48 @@ describe('run folder writers', () => {
   it('takes over a stale lock (a dead pid on this host) with a message, and removes the temporary file its write left', async () => {
     const out = tempDir()
     const dead = spawnSync(process.execPath, ['-e', '']).pid
-    writeFileSync(lockOf(out), JSON.stringify({ pid: dead, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'resflow train' }))
+    writeFileSync(
+      lockOf(out),
+      JSON.stringify({ pid: dead, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'resflow train' }),
+    )
     writeFileSync(join(out, `weights.bin.tmp-${dead}`), 'half a weights file')
     const r = await cli('train', '--config', tinyConfig(), '--out', out)
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stderr, new RegExp(`took over the stale lock of pid ${dead} on ${hostname()} \\(since 2026-01-01T00:00:00.000Z; that process is no longer running\\)`))
-    assert.match(r.stderr, new RegExp(`removed weights\\.bin\\.tmp-${dead}, left by an interrupted write of pid ${dead}`))
-    assert.deepEqual(readdirSync(out).sort(), ['checkpoint.bin', 'checksums.json', 'log.jsonl', 'preprocessing.json', 'run.json', 'weights.bin'])
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `took over the stale lock of pid ${dead} on ${hostname()} \\(since 2026-01-01T00:00:00.000Z; that process is no longer running\\)`,
+      ),
+    )
+    assert.match(
+      r.stderr,
+      new RegExp(`removed weights\\.bin\\.tmp-${dead}, left by an interrupted write of pid ${dead}`),
+    )
+    assert.deepEqual(readdirSync(out).sort(), [
+      'checkpoint.bin',
+      'checksums.json',
+      'log.jsonl',
+      'preprocessing.json',
+      'run.json',
+      'weights.bin',
+    ])
   })
 
   it('refuses a lock held on another host (its pid cannot be checked from here), naming the host and the lock file', async () => {
     const out = tempDir()
-    const lock = JSON.stringify({ pid: 4242, host: 'trainer-7.example', startedAt: '2026-01-01T00:00:00.000Z', command: 'resflow train' })
+    const lock = JSON.stringify({
+      pid: 4242,
+      host: 'trainer-7.example',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      command: 'resflow train',
+    })
     writeFileSync(lockOf(out), lock)
     const r = await cli('train', '--config', tinyConfig(), '--out', out)
     assert.equal(r.code, 1, r.stdout)
-    assert.match(r.stderr, /another training is writing this run folder \(pid 4242 on trainer-7\.example, since 2026-01-01T00:00:00.000Z: resflow train\)/)
+    assert.match(
+      r.stderr,
+      /another training is writing this run folder \(pid 4242 on trainer-7\.example, since 2026-01-01T00:00:00.000Z: resflow train\)/,
+    )
     assert.match(r.stderr, new RegExp(`delete ${lockOf(out)}`))
     assert.equal(readFileSync(lockOf(out), 'utf8'), lock)
     assert.equal(existsSync(join(out, 'run.json')), false, 'nothing written without the lock')

@@ -22,10 +22,11 @@ describe('TrainSession', () => {
       embeddingInitStd: 0.1,
     })
     for (let epoch = 0; epoch < 8; epoch++) {
-      for (let s = 0; s < train.size; s += 250) await session.trainStep(sliceBatch(train, s, Math.min(train.size, s + 250)))
+      for (let s = 0; s < train.size; s += 250)
+        await session.trainStep(sliceBatch(train, s, Math.min(train.size, s + 250)))
     }
     const p = await session.predict(test)
-    const auc = computeAuc(p.y!, test.labels.y!)
+    const auc = computeAuc(p.y, test.labels.y)
     assert.ok(auc > 0.95, `test AUC ${auc.toFixed(4)} ≤ 0.95`)
   })
 })
@@ -37,7 +38,7 @@ describe('TrainSession determinism and modes', () => {
     const losses: number[] = []
     for (let i = 0; i < 2000; i += 200) losses.push((await s.trainStep(sliceBatch(batch, i, i + 200))).loss)
     const p = await s.predict(sliceBatch(batch, 0, 300))
-    return { losses, p: p.y!, s, batch }
+    return { losses, p: p.y, s, batch }
   }
 
   it('the same seed reproduces losses and predictions bit for bit; another seed does not', async () => {
@@ -54,7 +55,7 @@ describe('TrainSession determinism and modes', () => {
     const rows = sliceBatch(batch, 0, 300)
     const p1 = await s.predict(rows)
     const p2 = await s.predict(rows)
-    assert.deepEqual(Array.from(p1.y!), Array.from(p2.y!))
+    assert.deepEqual(Array.from(p1.y), Array.from(p2.y))
   })
 
   it('a step changes only the embedding rows its batch touches', async () => {
@@ -88,12 +89,15 @@ describe('pipelined training', () => {
       const lossesA: number[] = []
       for (const p of parts) lossesA.push((await a.trainStep(p)).loss)
       const lossesB: number[] = []
-      await b.trainBatches(parts, (r) => { lossesB.push(r.loss) })
+      await b.trainBatches(parts, (r) => {
+        lossesB.push(r.loss)
+      })
       assert.deepEqual(lossesB, lossesA)
       assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
-      for (const [name, e] of a.params.entries) assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
+      for (const [name, e] of a.params.entries)
+        assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
       // predictions after pipelined training see every update
-      assert.deepEqual(Array.from((await b.predict(parts[0]!)).y!), Array.from((await a.predict(parts[0]!)).y!))
+      assert.deepEqual(Array.from((await b.predict(parts[0])).y), Array.from((await a.predict(parts[0])).y))
     })
   }
 })
@@ -102,24 +106,39 @@ describe('dense optimizer on the worker thread', () => {
   it('gives the same losses, gradient norms and parameters as on the main thread, bit for bit (AdamW + clipping too)', async () => {
     const { spec, batch } = xorData(1200, 23, 300)
     const parts = Array.from({ length: 6 }, (_, i) => sliceBatch(batch, i * 200, (i + 1) * 200))
-    for (const optimizer of [{ kind: 'adam' as const, lr: 0.01 }, { kind: 'adamw' as const, lr: 0.01, weightDecay: 0.1, clipNorm: 0.05 }]) {
+    for (const optimizer of [
+      { kind: 'adam' as const, lr: 0.01 },
+      { kind: 'adamw' as const, lr: 0.01, weightDecay: 0.1, clipNorm: 0.05 },
+    ]) {
       const run = async (workerThread: boolean) => {
         const s = await TrainSession.create(tinyModel(spec), { seed: 6, optimizer, workerThread })
         const steps: number[][] = []
-        await s.trainBatches(parts, (r) => { steps.push([r.loss, r.gradNorm]) })
-        const p = await s.predict(parts[0]!)
+        await s.trainBatches(parts, (r) => {
+          steps.push([r.loss, r.gradNorm])
+        })
+        const p = await s.predict(parts[0])
         await s.release()
-        return { steps, params: [...s.params.entries.values()].map((e) => Array.from(e.values)), moments: s.dense.state(), p: Array.from(p.y!) }
+        return {
+          steps,
+          params: [...s.params.entries.values()].map((e) => Array.from(e.values)),
+          moments: s.dense.state(),
+          p: Array.from(p.y),
+        }
       }
       const worker = await run(true)
       const main = await run(false)
       assert.deepEqual(worker.steps, main.steps, optimizer.kind)
       assert.ok(worker.steps.every(([, n]) => Number.isFinite(n) && n > 0))
-      if (optimizer.clipNorm) assert.ok(worker.steps.some(([, n]) => n! > optimizer.clipNorm), 'clipping was exercised')
+      if (optimizer.clipNorm)
+        assert.ok(
+          worker.steps.some(([, n]) => n > optimizer.clipNorm),
+          'clipping was exercised',
+        )
       assert.deepEqual(worker.params, main.params, optimizer.kind)
       assert.equal(worker.moments.step, 6)
       assert.deepEqual(Object.keys(worker.moments.m).sort(), Object.keys(main.moments.m).sort())
-      for (const k of Object.keys(main.moments.m)) assert.deepEqual(Array.from(worker.moments.v[k]!), Array.from(main.moments.v[k]!), k)
+      for (const k of Object.keys(main.moments.m))
+        assert.deepEqual(Array.from(worker.moments.v[k]), Array.from(main.moments.v[k]), k)
       assert.deepEqual(worker.p, main.p)
     }
   })
@@ -129,11 +148,11 @@ describe('lookups: bookkeeping across failures, predictions and threads', () => 
   it('a batch rejected after its lookups were prepared leaves nothing behind', async () => {
     const { spec, batch } = xorData(800, 21, 40)
     const parts = [0, 1, 2, 3].map((i) => sliceBatch(batch, i * 200, (i + 1) * 200))
-    const bad = { ...parts[1]!, dense: parts[1]!.dense.subarray(0, 10) } // wrong dense length, found after the lookups
+    const bad = { ...parts[1], dense: parts[1].dense.subarray(0, 10) } // wrong dense length, found after the lookups
     const a = await TrainSession.create(tinyModel(spec), { seed: 4 })
     const b = await TrainSession.create(tinyModel(spec), { seed: 4 })
-    await a.trainStep(parts[0]!)
-    await assert.rejects(b.trainBatches([parts[0]!, bad]), /dense block has 10 values/)
+    await a.trainStep(parts[0])
+    await assert.rejects(b.trainBatches([parts[0], bad]), /dense block has 10 values/)
     const la: number[] = []
     const lb: number[] = []
     for (const p of parts.slice(2)) la.push((await a.trainStep(p)).loss)
@@ -149,10 +168,12 @@ describe('lookups: bookkeeping across failures, predictions and threads', () => 
     const pa: number[][] = []
     for (const p of parts) {
       await a.trainStep(p)
-      pa.push(Array.from((await a.predict(p)).y!))
+      pa.push(Array.from((await a.predict(p)).y))
     }
     const pb: number[][] = []
-    await b.trainBatches(parts, async (_r, _b, step) => { pb.push(Array.from((await b.predict(parts[step - 1]!)).y!)) })
+    await b.trainBatches(parts, async (_r, _b, step) => {
+      pb.push(Array.from((await b.predict(parts[step - 1])).y))
+    })
     assert.deepEqual(pb, pa)
   })
 
@@ -160,7 +181,12 @@ describe('lookups: bookkeeping across failures, predictions and threads', () => 
     // 16 fields × 2048 rows over 50 ids: enough repeated rows for a parallel ScatterND to race
     const F = 16
     const B = 2048
-    const spec: InputSpec = { sparse: Array.from({ length: F }, (_, i) => ({ name: `f${i}`, vocabSize: 50 })), multi: [], dense: [{ name: 'x' }], tasks: ['y'] }
+    const spec: InputSpec = {
+      sparse: Array.from({ length: F }, (_, i) => ({ name: `f${i}`, vocabSize: 50 })),
+      multi: [],
+      dense: [{ name: 'x' }],
+      tasks: ['y'],
+    }
     const rng = new Rng(1)
     const parts: Batch[] = [0, 1].map(() => ({
       size: B,
@@ -184,7 +210,11 @@ describe('pipelined training with pooled features and several lookup groups', ()
   // single-valued tables of two dims (two lookup groups, one of two tables), a mean-pooled multi-valued
   // table on the packed path, dropout, batches of uneven sizes, stops via onStep and continuations
   const spec: InputSpec = {
-    sparse: [{ name: 'a', vocabSize: 30 }, { name: 'b', vocabSize: 500 }, { name: 'c', vocabSize: 50 }],
+    sparse: [
+      { name: 'a', vocabSize: 30 },
+      { name: 'b', vocabSize: 500 },
+      { name: 'c', vocabSize: 50 },
+    ],
     multi: [{ name: 'm', vocabSize: 40, pooling: 'mean' }],
     dense: [{ name: 'x' }],
     tasks: ['y'],
@@ -195,32 +225,46 @@ describe('pipelined training with pooled features and several lookup groups', ()
     tasks: ['y'],
     spec,
     embeddings: [
-      ...spec.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name]! })),
-      ...spec.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name]!, pooling: f.pooling })),
+      ...spec.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name] })),
+      ...spec.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name], pooling: f.pooling })),
     ],
     forward(ctx, inputs) {
-      const h = mlp(ctx, 'tower', concat([...Object.values(inputs.embeddings), inputs.dense!], 1), [16], { dropout: 0.2 })
-      const logit = linear(ctx, 'head', h[h.length - 1]!, 1)
+      const h = mlp(ctx, 'tower', concat([...Object.values(inputs.embeddings), inputs.dense!], 1), [16], {
+        dropout: 0.2,
+      })
+      const logit = linear(ctx, 'head', h[h.length - 1], 1)
       return { probs: { y: sigmoid(logit) }, logits: { y: logit } }
     },
-    loss: (_ctx, out, labels) => bceWithLogits(out.logits.y!, labels.y!),
+    loss: (_ctx, out, labels) => bceWithLogits(out.logits.y, labels.y),
   })
   const makeBatch = (rng: Rng, size: number): Batch => {
-    const sparse = Object.fromEntries(spec.sparse.map((f) => [f.name, Int32Array.from({ length: size }, () => rng.int(f.vocabSize))]))
+    const sparse = Object.fromEntries(
+      spec.sparse.map((f) => [f.name, Int32Array.from({ length: size }, () => rng.int(f.vocabSize))]),
+    )
     const offsets = new Int32Array(size + 1)
     const ids: number[] = []
     for (let i = 0; i < size; i++) {
       for (let k = rng.int(3); k > 0; k--) ids.push(rng.int(40))
       offsets[i + 1] = ids.length
     }
-    const y = Float32Array.from({ length: size }, (_, i) => (sparse.a![i]! + sparse.b![i]!) % 2)
-    return { size, sparse, multi: { m: { offsets, ids: Int32Array.from(ids) } }, dense: Float32Array.from({ length: size }, () => rng.next()), labels: { y } }
+    const y = Float32Array.from({ length: size }, (_, i) => (sparse.a[i] + sparse.b[i]) % 2)
+    return {
+      size,
+      sparse,
+      multi: { m: { offsets, ids: Int32Array.from(ids) } },
+      dense: Float32Array.from({ length: size }, () => rng.next()),
+      labels: { y },
+    }
   }
 
   it('equals step-by-step training bit for bit, across stops and continuations', async () => {
     const rng = new Rng(5)
     const parts = [100, 37, 100, 64, 1, 100, 80, 55, 100, 23].map((n) => makeBatch(rng, n))
-    const opts = { seed: 3, optimizer: { kind: 'adam' as const, lr: 0.01 }, sparseOptimizer: { kind: 'adam' as const, lr: 0.05 } }
+    const opts = {
+      seed: 3,
+      optimizer: { kind: 'adam' as const, lr: 0.01 },
+      sparseOptimizer: { kind: 'adam' as const, lr: 0.05 },
+    }
     const a = await TrainSession.create(model(), opts)
     const b = await TrainSession.create(model(), opts)
     const la: number[] = []
@@ -228,25 +272,35 @@ describe('pipelined training with pooled features and several lookup groups', ()
     // b: batches 0-2 (stopped after 3), 3 by trainStep, 4-5 (stopped after 2), then 6-9
     const lb: number[] = []
     let n = 0
-    await b.trainBatches(parts.slice(0, 6), (r) => { lb.push(r.loss); return ++n < 3 })
-    lb.push((await b.trainStep(parts[3]!)).loss)
+    await b.trainBatches(parts.slice(0, 6), (r) => {
+      lb.push(r.loss)
+      return ++n < 3
+    })
+    lb.push((await b.trainStep(parts[3])).loss)
     n = 0
-    await b.trainBatches(parts.slice(4), (r) => { lb.push(r.loss); return ++n !== 2 })
+    await b.trainBatches(parts.slice(4), (r) => {
+      lb.push(r.loss)
+      return ++n !== 2
+    })
     await b.trainBatches(parts.slice(6))
     assert.deepEqual(lb.slice(0, 6), la.slice(0, 6))
     for (const [k, t] of a.tables) assert.deepEqual(Array.from(b.tables.get(k)!.data), Array.from(t.data), k)
-    for (const [k, e] of a.params.entries) assert.deepEqual(Array.from(b.params.entries.get(k)!.values), Array.from(e.values), k)
-    assert.deepEqual(Array.from((await b.predict(parts[0]!)).y!), Array.from((await a.predict(parts[0]!)).y!))
+    for (const [k, e] of a.params.entries)
+      assert.deepEqual(Array.from(b.params.entries.get(k)!.values), Array.from(e.values), k)
+    assert.deepEqual(Array.from((await b.predict(parts[0])).y), Array.from((await a.predict(parts[0])).y))
   })
 })
 
 describe('large embedding tables', () => {
   it('trains with a 2-million-row table and touches only the rows in the batch', async () => {
     const { spec, batch } = xorData(512, 13, 2_000_000)
-    const s = await TrainSession.create(tinyModel(spec, { dim: 2 }), { seed: 2, sparseOptimizer: { kind: 'adagrad', lr: 0.05 } })
+    const s = await TrainSession.create(tinyModel(spec, { dim: 2 }), {
+      seed: 2,
+      sparseOptimizer: { kind: 'adagrad', lr: 0.05 },
+    })
     const table = s.tables.get('cat')!
     assert.equal(table.rows, 2_000_000)
-    const probe = [0, 1_999_999, batch.sparse.cat![0]!]
+    const probe = [0, 1_999_999, batch.sparse.cat[0]]
     const before = probe.map((r) => Array.from(table.row(r)))
     await s.trainStep(batch)
     const after = probe.map((r) => Array.from(table.row(r)))
@@ -265,8 +319,8 @@ describe('pipelined training, edge cases', () => {
       const ids = new Int32Array(200)
       const y = new Float32Array(200)
       for (const p of parts) {
-        ids.set(p.sparse.cat!)
-        y.set(p.labels.y!)
+        ids.set(p.sparse.cat)
+        y.set(p.labels.y)
         yield { ...p, sparse: { cat: ids }, labels: { y } }
       }
     }
@@ -287,7 +341,8 @@ describe('pipelined training, edge cases', () => {
     await assert.rejects(b.trainBatches([good, bad]), /batch has no label column "y"/)
     assert.equal(b.step, 1)
     assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
-    for (const [name, e] of a.params.entries) assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
+    for (const [name, e] of a.params.entries)
+      assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
   })
 
   it('concurrent predictions each get their own rows', async () => {
@@ -296,7 +351,7 @@ describe('pipelined training, edge cases', () => {
     const b1 = sliceBatch(batch, 0, 100)
     const b2 = sliceBatch(batch, 100, 200)
     const [p1, p2] = await Promise.all([s.predict(b1), s.predict(b2)])
-    assert.deepEqual(Array.from(p1.y!), Array.from((await s.predict(b1)).y!))
-    assert.deepEqual(Array.from(p2.y!), Array.from((await s.predict(b2)).y!))
+    assert.deepEqual(Array.from(p1.y), Array.from((await s.predict(b1)).y))
+    assert.deepEqual(Array.from(p2.y), Array.from((await s.predict(b2)).y))
   })
 })

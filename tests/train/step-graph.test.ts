@@ -37,15 +37,23 @@ const spec: InputSpec = {
 function setup() {
   const model = tinyModel(spec, { hidden: [6], batchNorm: true })
   const params = new ParamStore(1)
-  const tables = new Map(model.embeddings.map((e, i) => [e.name, new EmbeddingTable(e, { kind: 'adam', lr: 1e-3 }, i + 1, 0.01)]))
+  const tables = new Map(
+    model.embeddings.map((e, i) => [e.name, new EmbeddingTable(e, { kind: 'adam', lr: 1e-3 }, i + 1, 0.01)]),
+  )
   const groups = lookupGroups(tables)
-  const layout = packedLayout(model.embeddings.filter((e) => e.pooling), spec.dense.length)
+  const layout = packedLayout(
+    model.embeddings.filter((e) => e.pooling),
+    spec.dense.length,
+  )
   return { model, params, groups, layout }
 }
 
 describe('graph names', () => {
   it('statPair finds the variance of a mean output, and only of a mean output', () => {
-    assert.deepEqual(statPair(statMeanName('tower.bn0')), { mean: 'stat.tower.bn0.mean', variance: statVarName('tower.bn0') })
+    assert.deepEqual(statPair(statMeanName('tower.bn0')), {
+      mean: 'stat.tower.bn0.mean',
+      variance: statVarName('tower.bn0'),
+    })
     assert.equal(statPair(statVarName('tower.bn0')), null)
     assert.equal(statPair(gradName('tower.bn0.mean')), null)
   })
@@ -61,10 +69,10 @@ describe('step graph', () => {
     const { model, params, groups, layout } = setup()
     const g = buildStepGraph(model, params, layout, groups, true)
     assert.equal(groups.length, 1)
-    const dim = groups[0]!.dim
-    assert.equal(groups[0]!.rowsInput, lookupRowsName(dim))
-    assert.equal(groups[0]!.idsInput, lookupIdsName(dim))
-    assert.equal(groups[0]!.uniqueDim, uniqueRowsDim(dim))
+    const dim = groups[0].dim
+    assert.equal(groups[0].rowsInput, lookupRowsName(dim))
+    assert.equal(groups[0].idsInput, lookupIdsName(dim))
+    assert.equal(groups[0].uniqueDim, uniqueRowsDim(dim))
     assert.ok(g.trainableNames.length > 0)
     assert.equal(g.batchStats.length, 1)
     const expected = [
@@ -72,22 +80,33 @@ describe('step graph', () => {
       ...g.trainableNames.map(gradName),
       gradName(lookupRowsName(dim)),
       gradName(FEATURES_INPUT),
-      statMeanName(g.batchStats[0]!.name),
-      statVarName(g.batchStats[0]!.name),
+      statMeanName(g.batchStats[0].name),
+      statVarName(g.batchStats[0].name),
       probName('click'),
       probName('buy'),
     ]
     assert.deepEqual(Object.keys(g.outputs), expected)
     // the step graph's inputs, reached from its outputs
-    const inputs = new Set(topoSort(Object.values(g.outputs)).filter((t) => t.op === 'input').map((t) => t.name!))
-    for (const name of [FEATURES_INPUT, lookupRowsName(dim), lookupIdsName(dim), labelName('click'), ...g.trainableNames]) assert.ok(inputs.has(name), `no input ${name}`)
+    const inputs = new Set(
+      topoSort(Object.values(g.outputs))
+        .filter((t) => t.op === 'input')
+        .map((t) => t.name!),
+    )
+    for (const name of [
+      FEATURES_INPUT,
+      lookupRowsName(dim),
+      lookupIdsName(dim),
+      labelName('click'),
+      ...g.trainableNames,
+    ])
+      assert.ok(inputs.has(name), `no input ${name}`)
   })
 
-  it('without summing rows in the graph, returns the gathered vectors\' gradient instead', () => {
+  it("without summing rows in the graph, returns the gathered vectors' gradient instead", () => {
     const { model, params, groups, layout } = setup()
     const g = buildStepGraph(model, params, layout, groups, false)
-    const dim = groups[0]!.dim
-    assert.equal(lookupGradName(groups[0]!, false), gradName(gatheredName(dim)))
+    const dim = groups[0].dim
+    assert.equal(lookupGradName(groups[0], false), gradName(gatheredName(dim)))
     assert.ok(gradName(gatheredName(dim)) in g.outputs)
     assert.ok(!(gradName(lookupRowsName(dim)) in g.outputs))
   })
@@ -96,8 +115,8 @@ describe('step graph', () => {
     const { model, params, groups, layout } = setup()
     const g = buildStepGraph(model, params, layout, groups, false)
     const plan = mergePlan(g.outputs)
-    const dim = groups[0]!.dim
-    const bn = g.batchStats[0]!.name
+    const dim = groups[0].dim
+    const bn = g.batchStats[0].name
     assert.deepEqual(plan.moments, [{ mean: statMeanName(bn), variance: statVarName(bn) }])
     assert.deepEqual(plan.averaged, ['loss', ...g.trainableNames.map(gradName)])
     assert.deepEqual(plan.rowGradients, [gradName(gatheredName(dim)), gradName(FEATURES_INPUT)])
@@ -107,6 +126,9 @@ describe('step graph', () => {
   it('the inference graph returns one probability per task', () => {
     const { model, params, groups, layout } = setup()
     buildStepGraph(model, params, layout, groups, true) // creates the parameters, as the session does
-    assert.deepEqual(Object.keys(buildInferenceGraph(model, params, layout, groups)), [probName('click'), probName('buy')])
+    assert.deepEqual(Object.keys(buildInferenceGraph(model, params, layout, groups)), [
+      probName('click'),
+      probName('buy'),
+    ])
   })
 })

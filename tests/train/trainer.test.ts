@@ -17,9 +17,15 @@ const val = sliceBatch(all, 2000, 2500)
 const test = sliceBatch(all, 2500, 3000)
 
 /** Batches of 250 rows in a permutation that depends only on the epoch, as TrainData requires. */
-function batchesOf(source: Batch, epoch: number, hooks: { onBatch?: (epoch: number, i: number, b: Batch) => Batch } = {}): Batch[] {
+function batchesOf(
+  source: Batch,
+  epoch: number,
+  hooks: { onBatch?: (epoch: number, i: number, b: Batch) => Batch } = {},
+): Batch[] {
   const order = new Rng(1000 + epoch).shuffle(Array.from({ length: source.size / 250 }, (_, i) => i))
-  return order.map((k, i) => (hooks.onBatch ?? ((_e, _i, b) => b))(epoch, i, sliceBatch(source, k * 250, k * 250 + 250)))
+  return order.map((k, i) =>
+    (hooks.onBatch ?? ((_e, _i, b) => b))(epoch, i, sliceBatch(source, k * 250, k * 250 + 250)),
+  )
 }
 
 function data(opts: { val?: Batch; onBatch?: (epoch: number, i: number, b: Batch) => Batch } = {}): TrainData {
@@ -27,26 +33,53 @@ function data(opts: { val?: Batch; onBatch?: (epoch: number, i: number, b: Batch
 }
 
 const noStop: EarlyStoppingConfig = { metric: 'mean-auc', patience: null, minDelta: 0, restoreBest: false }
-const session = () => TrainSession.create(tinyModel(spec, { hidden: [16, 8], dropout: 0.1, batchNorm: true }), { seed: 7, optimizer: { kind: 'adam', lr: 0.01 }, sparseOptimizer: { kind: 'adam', lr: 0.02 }, embeddingInitStd: 0.1 })
+const session = () =>
+  TrainSession.create(tinyModel(spec, { hidden: [16, 8], dropout: 0.1, batchNorm: true }), {
+    seed: 7,
+    optimizer: { kind: 'adam', lr: 0.01 },
+    sparseOptimizer: { kind: 'adam', lr: 0.02 },
+    embeddingInitStd: 0.1,
+  })
 const tmp = () => mkdtempSync(join(tmpdir(), 'resflow-trainer-'))
 
 describe('fit', () => {
   it('with 2 data-parallel workers, a run interrupted in epoch 2 and resumed ends bit for bit like an uninterrupted run', async () => {
-    const parallel = () => TrainSession.create(tinyModel(spec, { hidden: [16, 8], dropout: 0.1, batchNorm: true }), { seed: 7, workers: 2, optimizer: { kind: 'adam', lr: 0.01 }, sparseOptimizer: { kind: 'adam', lr: 0.02 }, embeddingInitStd: 0.1 })
+    const parallel = () =>
+      TrainSession.create(tinyModel(spec, { hidden: [16, 8], dropout: 0.1, batchNorm: true }), {
+        seed: 7,
+        workers: 2,
+        optimizer: { kind: 'adam', lr: 0.01 },
+        sparseOptimizer: { kind: 'adam', lr: 0.02 },
+        embeddingInitStd: 0.1,
+      })
     const whole = tmp()
     const a = await parallel()
     await fit(a, data(), { runDir: whole, epochs: 3, earlyStopping: noStop, fingerprint: 'x' })
     const broken = tmp()
-    const crash = data({ onBatch: (e, i, b) => { if (e === 2 && i === 5) throw new Error('killed'); return b } })
-    await assert.rejects(fit(await parallel(), crash, { runDir: broken, epochs: 3, earlyStopping: noStop, fingerprint: 'x', checkpointBatches: 2 }), /killed/)
+    const crash = data({
+      onBatch: (e, i, b) => {
+        if (e === 2 && i === 5) throw new Error('killed')
+        return b
+      },
+    })
+    await assert.rejects(
+      fit(await parallel(), crash, {
+        runDir: broken,
+        epochs: 3,
+        earlyStopping: noStop,
+        fingerprint: 'x',
+        checkpointBatches: 2,
+      }),
+      /killed/,
+    )
     const b2 = await parallel()
     await fit(b2, data(), { runDir: broken, epochs: 3, earlyStopping: noStop, fingerprint: 'x', resume: true })
     assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
-    assert.deepEqual(Array.from((await b2.predict(test)).y!), Array.from((await a.predict(test)).y!))
+    assert.deepEqual(Array.from((await b2.predict(test)).y), Array.from((await a.predict(test)).y))
     // and the workers change the result (BatchNorm per shard): the comparison above is not one of 1-worker runs
     const one = await session()
     await fit(one, data(), { runDir: tmp(), epochs: 3, earlyStopping: noStop, fingerprint: 'x' })
-    assert.notDeepEqual(Array.from((await one.predict(test)).y!), Array.from((await a.predict(test)).y!))
+    assert.notDeepEqual(Array.from((await one.predict(test)).y), Array.from((await a.predict(test)).y))
     await Promise.all([a.release(), b2.release(), one.release()])
   })
 
@@ -57,16 +90,37 @@ describe('fit', () => {
 
     const broken = tmp()
     const b1 = await session()
-    const crash = data({ onBatch: (e, i, b) => { if (e === 3 && i === 4) throw new Error('killed'); return b } })
-    await assert.rejects(fit(b1, crash, { runDir: broken, epochs: 5, earlyStopping: noStop, fingerprint: 'x' }), /killed/)
+    const crash = data({
+      onBatch: (e, i, b) => {
+        if (e === 3 && i === 4) throw new Error('killed')
+        return b
+      },
+    })
+    await assert.rejects(
+      fit(b1, crash, { runDir: broken, epochs: 5, earlyStopping: noStop, fingerprint: 'x' }),
+      /killed/,
+    )
     const b2 = await session() // a fresh process: the same config, nothing carried over in memory
-    const resumed = await fit(b2, data(), { runDir: broken, epochs: 5, earlyStopping: noStop, fingerprint: 'x', resume: true })
+    const resumed = await fit(b2, data(), {
+      runDir: broken,
+      epochs: 5,
+      earlyStopping: noStop,
+      fingerprint: 'x',
+      resume: true,
+    })
 
     assert.equal(resumed.history.length, 5)
     assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
-    assert.deepEqual(Array.from((await b2.predict(test)).y!), Array.from((await a.predict(test)).y!))
-    const logs = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; valAuc: unknown })
-    assert.deepEqual(logs(broken).map((l) => [l.epoch, l.valAuc]), logs(whole).map((l) => [l.epoch, l.valAuc]))
+    assert.deepEqual(Array.from((await b2.predict(test)).y), Array.from((await a.predict(test)).y))
+    const logs = (dir: string) =>
+      readFileSync(join(dir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { epoch: number; valAuc: unknown })
+    assert.deepEqual(
+      logs(broken).map((l) => [l.epoch, l.valAuc]),
+      logs(whole).map((l) => [l.epoch, l.valAuc]),
+    )
   })
 
   it('checkpoints within an epoch: pausing changes nothing, and a crash resumes from the batch after the checkpoint', async () => {
@@ -92,27 +146,53 @@ describe('fit', () => {
         }
       },
     }
-    await assert.rejects(fit(await session(), crash, { runDir: broken, epochs: 4, earlyStopping: noStop, fingerprint: 'x', checkpointBatches: 3 }), /killed/)
+    await assert.rejects(
+      fit(await session(), crash, {
+        runDir: broken,
+        epochs: 4,
+        earlyStopping: noStop,
+        fingerprint: 'x',
+        checkpointBatches: 3,
+      }),
+      /killed/,
+    )
     const notes: string[] = []
     const b2 = await session()
-    await fit(b2, data(), { runDir: broken, epochs: 4, earlyStopping: noStop, fingerprint: 'x', resume: true, progress: { ...silentProgress, note: (m) => notes.push(m) } })
+    await fit(b2, data(), {
+      runDir: broken,
+      epochs: 4,
+      earlyStopping: noStop,
+      fingerprint: 'x',
+      resume: true,
+      progress: { ...silentProgress, note: (m) => notes.push(m) },
+    })
     assert.match(notes.join('\n'), /resumed from .*checkpoint\.bin in epoch 3 after 3 batches/)
     assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
-    assert.deepEqual(Array.from((await b2.predict(test)).y!), Array.from((await a.predict(test)).y!))
-    const logs = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; trainLoss: number; rows: number })
-    assert.deepEqual(logs(broken).map((l) => [l.epoch, l.trainLoss, l.rows]), logs(whole).map((l) => [l.epoch, l.trainLoss, l.rows]))
+    assert.deepEqual(Array.from((await b2.predict(test)).y), Array.from((await a.predict(test)).y))
+    const logs = (dir: string) =>
+      readFileSync(join(dir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { epoch: number; trainLoss: number; rows: number })
+    assert.deepEqual(
+      logs(broken).map((l) => [l.epoch, l.trainLoss, l.rows]),
+      logs(whole).map((l) => [l.epoch, l.trainLoss, l.rows]),
+    )
   })
 
   it('refuses to resume a checkpoint of another experiment', async () => {
     const dir = tmp()
     await fit(await session(), data(), { runDir: dir, epochs: 1, earlyStopping: noStop, fingerprint: 'x' })
-    await assert.rejects(fit(await session(), data(), { runDir: dir, epochs: 2, earlyStopping: noStop, fingerprint: 'y', resume: true }), /checkpoint\.bin: the checkpoint was written by a different experiment config/)
+    await assert.rejects(
+      fit(await session(), data(), { runDir: dir, epochs: 2, earlyStopping: noStop, fingerprint: 'y', resume: true }),
+      /checkpoint\.bin: the checkpoint was written by a different experiment config/,
+    )
   })
 
   it('stops early on the validation split, never on anything else, and restores the best epoch', async () => {
     // validation labels flipped: the better the model learns the training task, the worse its
     // validation AUC, so the best validation epoch is the first although training keeps improving
-    const flipped: Batch = { ...val, labels: { y: val.labels.y!.map((v) => 1 - v) } }
+    const flipped: Batch = { ...val, labels: { y: val.labels.y.map((v) => 1 - v) } }
     const es: EarlyStoppingConfig = { metric: 'task-auc', task: 'y', patience: 2, minDelta: 0, restoreBest: true }
     const dir = tmp()
     const s = await session()
@@ -120,11 +200,15 @@ describe('fit', () => {
     assert.equal(result.best.epoch, 1)
     assert.equal(result.stoppedEarly, true)
     assert.equal(result.history.length, 3)
-    assert.ok(result.history[2]!.valAuc.y! < result.history[0]!.valAuc.y!)
+    assert.ok(result.history[2].valAuc.y < result.history[0].valAuc.y)
 
     const one = await session()
     await fit(one, data({ val: flipped }), { runDir: tmp(), epochs: 1, earlyStopping: es })
-    assert.deepEqual(Array.from((await s.predict(test)).y!), Array.from((await one.predict(test)).y!), 'the restored weights are epoch 1')
+    assert.deepEqual(
+      Array.from((await s.predict(test)).y),
+      Array.from((await one.predict(test)).y),
+      'the restored weights are epoch 1',
+    )
 
     // the same training data with the true validation labels trains on past epoch 3
     const honest = await fit(await session(), data(), { runDir: tmp(), epochs: 5, earlyStopping: es })
@@ -133,19 +217,43 @@ describe('fit', () => {
 
   it('stops on a NaN loss with a message naming the step and the last good checkpoint', async () => {
     const dir = tmp()
-    const poisoned = data({ onBatch: (e, i, b) => (e === 2 && i === 2 ? { ...b, dense: b.dense.map((v, j) => (j === 0 ? NaN : v)) } : b) })
-    const err = await fit(await session(), poisoned, { runDir: dir, epochs: 3, earlyStopping: noStop }).then(() => null, (e: unknown) => e)
+    const poisoned = data({
+      onBatch: (e, i, b) => (e === 2 && i === 2 ? { ...b, dense: b.dense.map((v, j) => (j === 0 ? NaN : v)) } : b),
+    })
+    const err = await fit(await session(), poisoned, { runDir: dir, epochs: 3, earlyStopping: noStop }).then(
+      () => null,
+      (e: unknown) => e,
+    )
     assert.ok(err instanceof TrainingDivergedError, String(err))
-    assert.match(err.message, /^step 11 \(epoch 2, batch 3\): training loss is NaN, stopped; last good checkpoint: .*checkpoint\.bin \(end of epoch 1\)/)
+    assert.match(
+      err.message,
+      /^step 11 \(epoch 2, batch 3\): training loss is NaN, stopped; last good checkpoint: .*checkpoint\.bin \(end of epoch 1\)/,
+    )
     assert.equal(err.step, 11)
   })
 
   it('writes one log line per epoch with the validation AUC per task', async () => {
     const dir = tmp()
     await fit(await session(), data(), { runDir: dir, epochs: 2, earlyStopping: noStop })
-    const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-    assert.deepEqual(lines.map((l) => l.epoch), [1, 2])
-    assert.deepEqual(Object.keys(lines[0]!).sort(), ['best', 'epoch', 'monitor', 'rows', 'samplesPerSecond', 'seconds', 'trainLoss', 'valAuc', 'valLoss'])
-    assert.equal(lines[1]!.rows, 2000)
+    const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    assert.deepEqual(
+      lines.map((l) => l.epoch),
+      [1, 2],
+    )
+    assert.deepEqual(Object.keys(lines[0]).sort(), [
+      'best',
+      'epoch',
+      'monitor',
+      'rows',
+      'samplesPerSecond',
+      'seconds',
+      'trainLoss',
+      'valAuc',
+      'valLoss',
+    ])
+    assert.equal(lines[1].rows, 2000)
   })
 })

@@ -16,12 +16,19 @@ import { COMMON_OPTIONS, type OptionSpec, helpText, intOption, parseOptions, str
 
 const OPTIONS: OptionSpec = {
   config: COMMON_OPTIONS.config,
-  models: { type: 'string', description: 'comma-separated registry names (default: the config\'s compare.models, else its model)' },
+  models: {
+    type: 'string',
+    description: "comma-separated registry names (default: the config's compare.models, else its model)",
+  },
   seeds: { type: 'string', description: 'seeds per model (default: compare.seeds)' },
   out: { type: 'string', description: 'output folder (default runs/compare-<name>)' },
   parallel: { type: 'string', description: 'trainings at once (default: compare.parallel)' },
   epochs: COMMON_OPTIONS.epochs,
-  model: { type: 'string', description: 'a preset replacing the config\'s model section: a file, or a name of configs/models/*.yaml (e.g. resflow, resflow-aliccp); its model joins the comparison' },
+  model: {
+    type: 'string',
+    description:
+      "a preset replacing the config's model section: a file, or a name of configs/models/*.yaml (e.g. resflow, resflow-aliccp); its model joins the comparison",
+  },
   quiet: { type: 'boolean', description: 'no per-epoch lines' },
   cache: COMMON_OPTIONS.cache,
 }
@@ -34,7 +41,9 @@ const EXAMPLES = [
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('compare', argv, OPTIONS)
   if (help) {
-    console.log(helpText('compare', '--config FILE [--models a,b,c] [--model PRESET] [--seeds N] [--out DIR]', OPTIONS, EXAMPLES))
+    console.log(
+      helpText('compare', '--config FILE [--models a,b,c] [--model PRESET] [--seeds N] [--out DIR]', OPTIONS, EXAMPLES),
+    )
     return 0
   }
   let experiment = loadExperiment(stringOption(values.config)!, { cacheRoot: stringOption(values.cache) })
@@ -42,7 +51,11 @@ export async function run(argv: string[]): Promise<number> {
   if (modelRef !== undefined) {
     experiment = withModelPreset(experiment, loadModelPreset(modelRef))
     const own = experiment.model.model
-    if (stringOption(values.models) === undefined && Object.keys(experiment.compare.models).length > 0 && !(own in experiment.compare.models)) {
+    if (
+      stringOption(values.models) === undefined &&
+      Object.keys(experiment.compare.models).length > 0 &&
+      !(own in experiment.compare.models)
+    ) {
       experiment.compare.models = { ...experiment.compare.models, [own]: {} }
     }
   }
@@ -62,16 +75,29 @@ export async function run(argv: string[]): Promise<number> {
     command: `resflow compare ${argv.join(' ')}`,
   })
   console.log(formatComparison(result.records))
-  console.log(`\n${result.records.length} records → ${result.files.json}\ntables → ${result.files.markdown}\nreport → ${result.files.html}\n(${result.seconds.toFixed(0)}s)`)
+  console.log(
+    `\n${result.records.length} records → ${result.files.json}\ntables → ${result.files.markdown}\nreport → ${result.files.html}\n(${result.seconds.toFixed(0)}s)`,
+  )
   return 0
 }
 
 export function modelList(e: Experiment, option: string | undefined): string[] {
-  const names = option ? option.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(e.compare.models).length > 0 ? Object.keys(e.compare.models) : [e.model.model]
+  const names = option
+    ? option
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : Object.keys(e.compare.models).length > 0
+      ? Object.keys(e.compare.models)
+      : [e.model.model]
   for (const name of names) {
-    if (!isModelName(name)) throw new ConfigError(`--models: unknown model "${name}" (available: ${MODEL_NAMES.join(', ')})`, { field: '--models' })
+    if (!isModelName(name))
+      throw new ConfigError(`--models: unknown model "${name}" (available: ${MODEL_NAMES.join(', ')})`, {
+        field: '--models',
+      })
   }
-  if (new Set(names).size !== names.length) throw new ConfigError(`--models: a model is listed twice in "${names.join(',')}"`, { field: '--models' })
+  if (new Set(names).size !== names.length)
+    throw new ConfigError(`--models: a model is listed twice in "${names.join(',')}"`, { field: '--models' })
   return names
 }
 
@@ -86,7 +112,9 @@ export function formatComparison(records: MetricRecord[], metrics = ['auc', 'gau
   const cell = (c: MetricSummary | undefined, row: ComparisonTable['rows'][number]) =>
     c ? formatSummary(c, row.format) + (row.best !== undefined && c.mean === row.best ? ' *' : '') : '—'
   const head = ['task', 'metric', ...table.models]
-  const body = table.rows.filter((r) => metrics.includes(r.metric)).map((r) => [r.task, r.metric, ...r.cells.map((c) => cell(c, r))])
+  const body = table.rows
+    .filter((r) => metrics.includes(r.metric))
+    .map((r) => [r.task, r.metric, ...r.cells.map((c) => cell(c, r))])
   const cost = tables.find((t) => t.split === 'train')
   if (cost) {
     for (const metric of ['rows_per_s', 'seconds']) {
@@ -94,7 +122,16 @@ export function formatComparison(records: MetricRecord[], metrics = ['auc', 'gau
       if (row) body.push(['train', metric, ...table.models.map((m) => cell(row.cells[cost.models.indexOf(m)], row))])
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)))
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
-  return [`${table.split} split (mean ± std over seeds, a single number when every seed agrees; * best)`, line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n')
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)))
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
+  return [
+    `${table.split} split (mean ± std over seeds, a single number when every seed agrees; * best)`,
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+  ].join('\n')
 }

@@ -16,15 +16,23 @@ const CONFIG = join(packageRoot(), 'configs', 'synthetic.yaml')
 const OPTIONS: OptionSpec = {
   config: { type: 'string', description: `experiment config (default ${CONFIG})` },
   out: { type: 'string', description: 'output folder (default runs/demo)' },
-  seeds: { type: 'string', description: 'seeds per model (default: the config\'s compare.seeds)' },
+  seeds: { type: 'string', description: "seeds per model (default: the config's compare.seeds)" },
   verbose: { type: 'boolean', description: 'per-epoch lines for every training' },
-  cache: { type: 'string', description: 'where the synthetic data is generated (default: $RESFLOW_CACHE, else ./.cache)' },
+  cache: {
+    type: 'string',
+    description: 'where the synthetic data is generated (default: $RESFLOW_CACHE, else ./.cache)',
+  },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('demo', argv, OPTIONS)
   if (help) {
-    console.log(helpText('demo', '[--out DIR] [--seeds N] [--cache DIR]', OPTIONS, ['demo', 'demo --seeds 1 --out runs/demo-quick --cache /tmp/resflow-cache']))
+    console.log(
+      helpText('demo', '[--out DIR] [--seeds N] [--cache DIR]', OPTIONS, [
+        'demo',
+        'demo --seeds 1 --out runs/demo-quick --cache /tmp/resflow-cache',
+      ]),
+    )
     return 0
   }
   const experiment = loadExperiment(stringOption(values.config) ?? CONFIG, { cacheRoot: stringOption(values.cache) })
@@ -42,6 +50,8 @@ export async function run(argv: string[]): Promise<number> {
     command: `npm run demo`,
   })
   console.log('\n' + formatComparison(result.records))
-  console.log(`\nreport: ${result.files.html}\ntables: ${result.files.markdown}\nrecords: ${result.files.json}\n(${result.seconds.toFixed(0)}s)`)
+  console.log(
+    `\nreport: ${result.files.html}\ntables: ${result.files.markdown}\nrecords: ${result.files.json}\n(${result.seconds.toFixed(0)}s)`,
+  )
   return 0
 }

@@ -12,16 +12,34 @@ import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-
 
 const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by train or compare', required: true },
-  dataset: { type: 'string', description: 'the dataset the data belongs to (the run\'s dataset, or csv / parquet); its adapter finds a folder\'s split files', required: true },
-  path: { type: 'string', description: 'file, glob, or dataset folder (the one a config\'s data.dir names) to score', required: true },
-  split: { type: 'string', description: 'with a folder: the split to score, train / val / test (default test); also the split named in the records' },
+  dataset: {
+    type: 'string',
+    description:
+      "the dataset the data belongs to (the run's dataset, or csv / parquet); its adapter finds a folder's split files",
+    required: true,
+  },
+  path: {
+    type: 'string',
+    description: "file, glob, or dataset folder (the one a config's data.dir names) to score",
+    required: true,
+  },
+  split: {
+    type: 'string',
+    description:
+      'with a folder: the split to score, train / val / test (default test); also the split named in the records',
+  },
   json: { type: 'boolean', description: 'print the records as JSON: [{model, seed, split, task, metric, value}]' },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('eval', argv, OPTIONS)
   if (help) {
-    console.log(helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]', OPTIONS, ['eval --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test', 'eval --run runs/census-resflow-s1 --dataset census --path data/census/test.csv --json > records.json']))
+    console.log(
+      helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]', OPTIONS, [
+        'eval --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test',
+        'eval --run runs/census-resflow-s1 --dataset census --path data/census/test.csv --json > records.json',
+      ]),
+    )
     return 0
   }
   // the options are checked against the manifest and the files before the model is loaded
@@ -37,7 +55,9 @@ export async function run(argv: string[]): Promise<number> {
       console.log(JSON.stringify(records, null, 1))
       return 0
     }
-    console.log(`${loaded.manifest.model} seed ${loaded.manifest.seed} on ${describeSource(source)} (${predictions.rows} rows${leftOut(report, loaded.preprocessing.schema)})`)
+    console.log(
+      `${loaded.manifest.model} seed ${loaded.manifest.seed} on ${describeSource(source)} (${predictions.rows} rows${leftOut(report, loaded.preprocessing.schema)})`,
+    )
     const width = Math.max(...records.map((r) => r.task.length))
     for (const r of records) console.log(`  ${r.task.padEnd(width)}  ${r.metric.padEnd(18)} ${formatNumber(r.value)}`)
     return 0
@@ -62,5 +82,8 @@ export function leftOut(report: EncodeReport, schema: DatasetSchema): string {
 export function checkDataset(name: string, trained: Record<string, unknown> | undefined): void {
   const trainedName = typeof trained?.name === 'string' ? trained.name : undefined
   if (!trainedName || name === trainedName || name === 'csv' || name === 'parquet') return
-  throw new ConfigError(`--dataset: the run was trained on dataset "${trainedName}", got "${name}" (give --dataset ${trainedName}, or csv / parquet for a file in the same columns)`, { field: '--dataset' })
+  throw new ConfigError(
+    `--dataset: the run was trained on dataset "${trainedName}", got "${name}" (give --dataset ${trainedName}, or csv / parquet for a file in the same columns)`,
+    { field: '--dataset' },
+  )
 }

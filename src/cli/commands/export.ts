@@ -27,7 +27,11 @@ export function besideOut(out: string, part: string, ext: string): string {
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('export', argv, OPTIONS)
   if (help) {
-    console.log(helpText('export', '--run RUN_DIR --out model.onnx', OPTIONS, ['export --run runs/synthetic-resflow-s1 --out model/resflow.onnx']))
+    console.log(
+      helpText('export', '--run RUN_DIR --out model.onnx', OPTIONS, [
+        'export --run runs/synthetic-resflow-s1 --out model/resflow.onnx',
+      ]),
+    )
     return 0
   }
   const runDir = stringOption(values.run)!
@@ -48,7 +52,9 @@ export async function run(argv: string[]): Promise<number> {
       written.push(`${file} (${side} tower: ${twin[side].graph.outputs.map((o) => o.name).join(', ')})`)
     }
   }
-  console.log(`exported ${manifest.model} (tasks ${manifest.tasks.join(' → ')}, fusion ${exported.fusion.kind} ${JSON.stringify(exported.fusion.weights)}):`)
+  console.log(
+    `exported ${manifest.model} (tasks ${manifest.tasks.join(' → ')}, fusion ${exported.fusion.kind} ${JSON.stringify(exported.fusion.weights)}):`,
+  )
   for (const line of written) console.log(`  ${line}`)
   console.log(`inputs: ${exported.main.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(', ')}]`).join(', ')}`)
   return 0

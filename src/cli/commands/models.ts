@@ -10,7 +10,7 @@ import { type OptionSpec, helpText, parseOptions } from '../parse-args.js'
 /** Where each model comes from; a model added to the registry without a row here fails to compile. */
 const PAPERS = {
   single: 'independent per-task models (the no-sharing baseline)',
-  nse: 'ResFlow\'s ablation without residuals: Residual Multi-Task Learner for Applied Ranking, KDD 2024 (arXiv 2411.09705)',
+  nse: "ResFlow's ablation without residuals: Residual Multi-Task Learner for Applied Ranking, KDD 2024 (arXiv 2411.09705)",
   'shared-bottom': 'Caruana, Multitask Learning, Machine Learning 1997',
   esmm: 'Ma et al., Entire Space Multi-Task Model, SIGIR 2018 (arXiv 1804.07931)',
   omoe: 'the one-gate ablation of Ma et al., Multi-gate Mixture-of-Experts, KDD 2018',
@@ -18,8 +18,8 @@ const PAPERS = {
   ple: 'Tang et al., Progressive Layered Extraction (PLE), RecSys 2020',
   aitm: 'Xi et al., Modeling the Sequential Dependence among Audience Multi-step Conversions, KDD 2021 (arXiv 2105.08489)',
   resflow: 'Residual Multi-Task Learner for Applied Ranking (ResFlow), Shopee, KDD 2024 (arXiv 2411.09705)',
-  'resflow-logit': 'ResFlow\'s logit-residual form, KDD 2024 (arXiv 2411.09705)',
-  'resflow-twin': 'ResFlow\'s residuals in a two-tower pre-ranking model (beyond arXiv 2411.09705)',
+  'resflow-logit': "ResFlow's logit-residual form, KDD 2024 (arXiv 2411.09705)",
+  'resflow-twin': "ResFlow's residuals in a two-tower pre-ranking model (beyond arXiv 2411.09705)",
 } satisfies Record<ModelName, string>
 
 export interface ModelOption {
@@ -37,14 +37,25 @@ export interface ModelDescription {
   options: ModelOption[]
 }
 
-type JsonSchema = { type?: string | string[]; enum?: unknown[]; anyOf?: JsonSchema[]; items?: JsonSchema; additionalProperties?: JsonSchema | boolean; properties?: Record<string, JsonSchema>; required?: string[]; default?: unknown; const?: unknown }
+type JsonSchema = {
+  type?: string | string[]
+  enum?: unknown[]
+  anyOf?: JsonSchema[]
+  items?: JsonSchema
+  additionalProperties?: JsonSchema | boolean
+  properties?: Record<string, JsonSchema>
+  required?: string[]
+  default?: unknown
+  const?: unknown
+}
 
 function typeName(s: JsonSchema): string {
   if (s.anyOf) return s.anyOf.map(typeName).join(' | ')
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ')
   if (s.const !== undefined) return JSON.stringify(s.const)
   if (s.type === 'array') return s.items ? `${typeName(s.items)}[]`.replace(/^(.* \| .*)\[\]$/, '($1)[]') : 'array'
-  if (s.type === 'object' && typeof s.additionalProperties === 'object') return `record of ${typeName(s.additionalProperties)}`
+  if (s.type === 'object' && typeof s.additionalProperties === 'object')
+    return `record of ${typeName(s.additionalProperties)}`
   if (Array.isArray(s.type)) return s.type.join(' | ')
   return s.type ?? 'any'
 }
@@ -66,13 +77,21 @@ export function describeModels(): ModelDescription[] {
 }
 
 const OPTIONS: OptionSpec = {
-  json: { type: 'boolean', description: 'print [{name, summary, paper, options: [{name, type, default, required}]}] as JSON' },
+  json: {
+    type: 'boolean',
+    description: 'print [{name, summary, paper, options: [{name, type, default, required}]}] as JSON',
+  },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('models', argv, OPTIONS)
   if (help) {
-    console.log(helpText('models', '[--json]', OPTIONS, ['models', 'models --json | jq \'.[] | select(.name == "mmoe") | .options\'']))
+    console.log(
+      helpText('models', '[--json]', OPTIONS, [
+        'models',
+        'models --json | jq \'.[] | select(.name == "mmoe") | .options\'',
+      ]),
+    )
     return 0
   }
   const models = describeModels()
@@ -83,10 +102,15 @@ export async function run(argv: string[]): Promise<number> {
   const width = Math.max(...models.map((m) => m.name.length))
   const blocks = models.map((m) => {
     const optWidth = Math.max(...m.options.map((o) => o.name.length))
-    const opts = m.options.map((o) => `    ${o.name.padEnd(optWidth)}  ${o.type}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : o.required ? ' (required)' : ' (optional)'}`)
+    const opts = m.options.map(
+      (o) =>
+        `    ${o.name.padEnd(optWidth)}  ${o.type}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : o.required ? ' (required)' : ' (optional)'}`,
+    )
     return [`${m.name.padEnd(width)}  ${m.summary}`, `  paper: ${m.paper}`, '  options:', ...opts].join('\n')
   })
   console.log(blocks.join('\n\n'))
-  console.log('\nIn a config: model: { model: NAME, OPTION: VALUE, ... }; presets: configs/models/*.yaml (train --model NAME|PATH).')
+  console.log(
+    '\nIn a config: model: { model: NAME, OPTION: VALUE, ... }; presets: configs/models/*.yaml (train --model NAME|PATH).',
+  )
   return 0
 }

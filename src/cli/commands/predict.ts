@@ -17,45 +17,86 @@ import { checkDataset, describeSource, leftOut } from './eval.js'
 
 const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by train or compare', required: true },
-  dataset: { type: 'string', description: 'the dataset the data belongs to (the run\'s dataset, or csv / parquet); its adapter finds a folder\'s split files', required: true },
-  path: { type: 'string', description: 'file, glob, or dataset folder (the one a config\'s data.dir names) to score', required: true },
+  dataset: {
+    type: 'string',
+    description:
+      "the dataset the data belongs to (the run's dataset, or csv / parquet); its adapter finds a folder's split files",
+    required: true,
+  },
+  path: {
+    type: 'string',
+    description: "file, glob, or dataset folder (the one a config's data.dir names) to score",
+    required: true,
+  },
   split: { type: 'string', description: 'with a folder: the split to score, train / val / test (default test)' },
-  keep: { type: 'string', description: 'comma-separated columns of the input to copy into the output, after row (e.g. user_id,click), aligned with the predictions when the run\'s filter or bad-row handling leaves rows out' },
-  out: { type: 'string', description: 'CSV to write: row, the --keep columns, p_<task> per task, fused (when the run has a fusion)', required: true },
+  keep: {
+    type: 'string',
+    description:
+      "comma-separated columns of the input to copy into the output, after row (e.g. user_id,click), aligned with the predictions when the run's filter or bad-row handling leaves rows out",
+  },
+  out: {
+    type: 'string',
+    description: 'CSV to write: row, the --keep columns, p_<task> per task, fused (when the run has a fusion)',
+    required: true,
+  },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('predict', argv, OPTIONS)
   if (help) {
-    console.log(helpText('predict', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--keep COLS] --out FILE', OPTIONS, [
-      'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test --out scores.csv',
-      'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic/test.parquet --keep user_id,click --out scores.csv',
-    ]))
+    console.log(
+      helpText('predict', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--keep COLS] --out FILE', OPTIONS, [
+        'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test --out scores.csv',
+        'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic/test.parquet --keep user_id,click --out scores.csv',
+      ]),
+    )
     return 0
   }
   const runDir = stringOption(values.run)!
   const dataset = stringOption(values.dataset)!
   checkDataset(dataset, readManifest(runDir).dataset)
-  const source = await resolveDataPath(stringOption(values.path)!, { dataset, split: stringOption(values.split), optionPrefix: '--' })
-  const keep = stringOption(values.keep)?.split(',').map((c) => c.trim()).filter((c) => c !== '') ?? []
+  const source = await resolveDataPath(stringOption(values.path)!, {
+    dataset,
+    split: stringOption(values.split),
+    optionPrefix: '--',
+  })
+  const keep =
+    stringOption(values.keep)
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== '') ?? []
   const loaded = await loadRun(runDir)
   const tasks = loaded.manifest.tasks
   const schema = loaded.preprocessing.schema
   const outColumns = ['row', ...tasks.map((t) => `p_${t}`), 'fused']
   const clash = keep.find((c) => outColumns.includes(c))
-  if (clash) throw new DataError(`--keep: column "${clash}" has the name of an output column (${outColumns.join(', ')})`, { field: clash })
+  if (clash)
+    throw new DataError(`--keep: column "${clash}" has the name of an output column (${outColumns.join(', ')})`, {
+      field: clash,
+    })
   if (keep.length > 0) await checkKeep(schema, source.files, keep)
-  const { predictions, report } = await evaluateRun(loaded, source, { split: 'predict', rowIndex: keep.length > 0 }).finally(() => loaded.session.release())
+  const { predictions, report } = await evaluateRun(loaded, source, {
+    split: 'predict',
+    rowIndex: keep.length > 0,
+  }).finally(() => loaded.session.release())
   const kept = keep.length > 0 ? await readKept(schema, source.files, keep, predictions.readRows!) : []
   const fused = loaded.manifest.fusion ? fuse(loaded.manifest.fusion, predictions.probs) : null
   const out = createWriteStream(stringOption(values.out)!)
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain')
   }
-  await write(['row', ...keep.map(csvCell), ...tasks.map((t) => `p_${t}`), ...(fused ? ['fused'] : [])].join(',') + '\n')
+  await write(
+    ['row', ...keep.map(csvCell), ...tasks.map((t) => `p_${t}`), ...(fused ? ['fused'] : [])].join(',') + '\n',
+  )
   let chunk = ''
   for (let i = 0; i < predictions.rows; i++) {
-    chunk += [i, ...kept.map((col) => col[i]!), ...tasks.map((t) => predictions.probs[t]![i]!.toPrecision(7)), ...(fused ? [fused[i]!.toPrecision(7)] : [])].join(',') + '\n'
+    chunk +=
+      [
+        i,
+        ...kept.map((col) => col[i]),
+        ...tasks.map((t) => predictions.probs[t][i].toPrecision(7)),
+        ...(fused ? [fused[i].toPrecision(7)] : []),
+      ].join(',') + '\n'
     if (chunk.length > 1 << 16) {
       await write(chunk)
       chunk = ''
@@ -64,7 +105,9 @@ export async function run(argv: string[]): Promise<number> {
   await write(chunk)
   out.end()
   await once(out, 'finish')
-  console.error(`predict: ${predictions.rows} rows${leftOut(report, loaded.preprocessing.schema)} of ${describeSource(source)} → ${values.out}${fused ? ` (fused: ${loaded.manifest.fusion!.kind} ${JSON.stringify(loaded.manifest.fusion!.weights)})` : ''}`)
+  console.error(
+    `predict: ${predictions.rows} rows${leftOut(report, loaded.preprocessing.schema)} of ${describeSource(source)} → ${values.out}${fused ? ` (fused: ${loaded.manifest.fusion!.kind} ${JSON.stringify(loaded.manifest.fusion!.weights)})` : ''}`,
+  )
   return 0
 }
 
@@ -72,7 +115,11 @@ export async function run(argv: string[]): Promise<number> {
 async function checkKeep(schema: DatasetSchema, files: string[], keep: string[]): Promise<void> {
   const have = (await describeColumns(await connect(), schema, files)).map((c) => c.name)
   const missing = keep.find((c) => !have.includes(c))
-  if (missing) throw new DataError(`--keep: ${files.join(', ')} has no column "${missing}" (columns: ${have.join(', ')})`, { file: files[0], field: missing })
+  if (missing)
+    throw new DataError(`--keep: ${files.join(', ')} has no column "${missing}" (columns: ${have.join(', ')})`, {
+      file: files[0],
+      field: missing,
+    })
 }
 
 /**
@@ -80,9 +127,16 @@ async function checkKeep(schema: DatasetSchema, files: string[], keep: string[])
  * numbered them), each cell as CSV text. The same FROM clause as the encoder's, so the same rows in the same
  * order (DuckDB keeps insertion order); a NULL cell is written empty.
  */
-async function readKept(schema: DatasetSchema, files: string[], keep: string[], readRows: Int32Array): Promise<string[][]> {
+async function readKept(
+  schema: DatasetSchema,
+  files: string[],
+  keep: string[],
+  readRows: Int32Array,
+): Promise<string[][]> {
   const conn = await connect()
-  const result = await conn.stream(`SELECT ${keep.map((c) => `CAST(${sqlIdent(c)} AS VARCHAR)`).join(', ')} FROM ${fromClause(schema, files)}`)
+  const result = await conn.stream(
+    `SELECT ${keep.map((c) => `CAST(${sqlIdent(c)} AS VARCHAR)`).join(', ')} FROM ${fromClause(schema, files)}`,
+  )
   const out = keep.map(() => new Array<string>(readRows.length))
   let at = 0 // position in the read
   let next = 0 // next output row
@@ -92,11 +146,17 @@ async function readKept(schema: DatasetSchema, files: string[], keep: string[], 
     const cols = chunk.getColumns()
     for (let i = 0; i < chunk.rowCount && next < readRows.length; i++, at++) {
       if (readRows[next] !== at) continue
-      cols.forEach((col, c) => { out[c]![next] = col[i] === null ? '' : csvCell(String(col[i])) })
+      cols.forEach((col, c) => {
+        out[c][next] = col[i] === null ? '' : csvCell(String(col[i]))
+      })
       next++
     }
   }
-  if (next < readRows.length) throw new DataError(`${files.join(', ')}: --keep read ${at} rows, fewer than the encoder (row ${readRows[next]}); did the files change during predict?`, { file: files[0] })
+  if (next < readRows.length)
+    throw new DataError(
+      `${files.join(', ')}: --keep read ${at} rows, fewer than the encoder (row ${readRows[next]}); did the files change during predict?`,
+      { file: files[0] },
+    )
   return out
 }
 

@@ -23,21 +23,49 @@ const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by `resflow train`', required: true },
   port: { type: 'string', description: 'port to listen on (default 8080; 0 picks a free one)' },
   host: { type: 'string', description: 'address to bind (default 127.0.0.1; 0.0.0.0 for every interface)' },
-  'max-candidates': { type: 'string', description: `most candidates per request (default ${DEFAULT_LIMITS.maxCandidates})` },
-  'max-body-bytes': { type: 'string', description: `largest request body (default: max candidates × the model's features × ${VALUE_BYTES} bytes a value, + 64 KiB)` },
+  'max-candidates': {
+    type: 'string',
+    description: `most candidates per request (default ${DEFAULT_LIMITS.maxCandidates})`,
+  },
+  'max-body-bytes': {
+    type: 'string',
+    description: `largest request body (default: max candidates × the model's features × ${VALUE_BYTES} bytes a value, + 64 KiB)`,
+  },
   threads: { type: 'string', description: 'onnxruntime intra-op threads (default 1)' },
-  admin: { type: 'boolean', description: 'serve POST /admin/reload (content-type application/json); off by default, SIGHUP reloads either way' },
-  'admin-token': { type: 'string', description: 'serve POST /admin/reload to requests with "authorization: Bearer TOKEN" (or set RESFLOW_ADMIN_TOKEN)' },
-  items: { type: 'string', description: 'item store: a CSV or Parquet file of item features (one row per item), joined to candidates named by id; reloaded with the model' },
-  'item-key': { type: 'string', description: 'the item file\'s key column (default item_id)' },
-  'unknown-items': { type: 'string', description: `an id not in the item store: ${UNKNOWN_ITEMS.join(' | ')} (422 naming it; leave the candidate out; score it with default item features) (default error)` },
-  'shutdown-timeout-ms': { type: 'string', description: `on SIGTERM / SIGINT, how long in-flight requests may take before their connections are closed (default ${SHUTDOWN_TIMEOUT_MS})` },
+  admin: {
+    type: 'boolean',
+    description: 'serve POST /admin/reload (content-type application/json); off by default, SIGHUP reloads either way',
+  },
+  'admin-token': {
+    type: 'string',
+    description: 'serve POST /admin/reload to requests with "authorization: Bearer TOKEN" (or set RESFLOW_ADMIN_TOKEN)',
+  },
+  items: {
+    type: 'string',
+    description:
+      'item store: a CSV or Parquet file of item features (one row per item), joined to candidates named by id; reloaded with the model',
+  },
+  'item-key': { type: 'string', description: "the item file's key column (default item_id)" },
+  'unknown-items': {
+    type: 'string',
+    description: `an id not in the item store: ${UNKNOWN_ITEMS.join(' | ')} (422 naming it; leave the candidate out; score it with default item features) (default error)`,
+  },
+  'shutdown-timeout-ms': {
+    type: 'string',
+    description: `on SIGTERM / SIGINT, how long in-flight requests may take before their connections are closed (default ${SHUTDOWN_TIMEOUT_MS})`,
+  },
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, help } = parseOptions('serve', argv, OPTIONS)
   if (help) {
-    console.log(helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS, ['serve --run runs/synthetic-resflow-s1 --port 8080', 'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"', 'serve --run runs/synthetic-resflow-s1 --items items.parquet --item-key item_id --unknown-items skip']))
+    console.log(
+      helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS, [
+        'serve --run runs/synthetic-resflow-s1 --port 8080',
+        'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"',
+        'serve --run runs/synthetic-resflow-s1 --items items.parquet --item-key item_id --unknown-items skip',
+      ]),
+    )
     return 0
   }
   const runDir = stringOption(values.run)!
@@ -47,9 +75,16 @@ export async function run(argv: string[]): Promise<number> {
   const admin: AdminOptions | undefined = token !== undefined ? { token } : values.admin ? {} : undefined
   const itemsFile = stringOption(values.items)
   const unknown = stringOption(values['unknown-items']) ?? 'error'
-  if (!UNKNOWN_ITEMS.includes(unknown as UnknownItems)) throw new ConfigError(`--unknown-items: expected one of ${UNKNOWN_ITEMS.join(', ')}, got ${JSON.stringify(unknown)}`, { field: '--unknown-items' })
-  if (!itemsFile && (values['item-key'] !== undefined || values['unknown-items'] !== undefined)) throw new ConfigError('--item-key and --unknown-items need --items FILE', { field: '--items' })
-  const items = itemsFile ? { file: itemsFile, key: stringOption(values['item-key']) ?? 'item_id', unknown: unknown as UnknownItems } : undefined
+  if (!UNKNOWN_ITEMS.includes(unknown as UnknownItems))
+    throw new ConfigError(
+      `--unknown-items: expected one of ${UNKNOWN_ITEMS.join(', ')}, got ${JSON.stringify(unknown)}`,
+      { field: '--unknown-items' },
+    )
+  if (!itemsFile && (values['item-key'] !== undefined || values['unknown-items'] !== undefined))
+    throw new ConfigError('--item-key and --unknown-items need --items FILE', { field: '--items' })
+  const items = itemsFile
+    ? { file: itemsFile, key: stringOption(values['item-key']) ?? 'item_id', unknown: unknown as UnknownItems }
+    : undefined
   const load = () => loadServed(runDir, RUN_DEPS, { threads, items })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot, {
@@ -63,9 +98,16 @@ export async function run(argv: string[]): Promise<number> {
     shutdownTimeoutMs: intOption('shutdown-timeout-ms', values['shutdown-timeout-ms'], 0),
   })
   const p = slot.predictor
-  const routes = ['POST /v1/rank', 'GET /healthz', 'GET /metrics', ...(admin ? [`POST /admin/reload${admin.token !== undefined ? ' (token)' : ''}`] : [])]
+  const routes = [
+    'POST /v1/rank',
+    'GET /healthz',
+    'GET /metrics',
+    ...(admin ? [`POST /admin/reload${admin.token !== undefined ? ' (token)' : ''}`] : []),
+  ]
   const store = p.items ? `, ${p.items.size} items from ${p.items.file} by ${p.items.key}` : ''
-  console.error(`serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}${store}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`)
+  console.error(
+    `serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}${store}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`,
+  )
   const warning = adminWarning(host, admin)
   if (warning) console.error(warning)
   const unlisten = handleSignals(server, handler, (line) => console.error(line))

@@ -21,12 +21,24 @@ const OPTIONS: OptionSpec = {
   config: COMMON_OPTIONS.config,
   out: { type: 'string', description: 'run directory (default runs/<name>-<model>-s<seed>)' },
   resume: { type: 'boolean', description: 'continue an interrupted run from RUN_DIR/checkpoint.bin' },
-  model: { type: 'string', description: 'a registry model (with the config\'s options for it, see `resflow models`), or a preset replacing the config\'s model section: a file, or a name of configs/models/*.yaml (e.g. resflow-aliccp)' },
-  seed: { type: 'string', description: 'override the config\'s seed' },
+  model: {
+    type: 'string',
+    description:
+      "a registry model (with the config's options for it, see `resflow models`), or a preset replacing the config's model section: a file, or a name of configs/models/*.yaml (e.g. resflow-aliccp)",
+  },
+  seed: { type: 'string', description: "override the config's seed" },
   epochs: COMMON_OPTIONS.epochs,
-  threads: { type: 'string', description: 'onnxruntime intra-op threads (overrides the config\'s threads, default 1)' },
-  'memory-budget-mb': { type: 'string', description: 'MB the encoded data may take in memory; above it the on-disk cache is streamed in blocks (overrides data.memoryBudgetMB, default 4096; see docs/scale.md)' },
-  workers: { type: 'string', description: 'data-parallel training workers, each on its shard of the batch (overrides the config\'s workers, default 1; see docs/parallel.md)' },
+  threads: { type: 'string', description: "onnxruntime intra-op threads (overrides the config's threads, default 1)" },
+  'memory-budget-mb': {
+    type: 'string',
+    description:
+      'MB the encoded data may take in memory; above it the on-disk cache is streamed in blocks (overrides data.memoryBudgetMB, default 4096; see docs/scale.md)',
+  },
+  workers: {
+    type: 'string',
+    description:
+      "data-parallel training workers, each on its shard of the batch (overrides the config's workers, default 1; see docs/parallel.md)",
+  },
   cache: COMMON_OPTIONS.cache,
 }
 
@@ -81,16 +93,29 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onInterrupt)
   try {
     if (!values.resume && existsSync(runFiles(runDir).checkpoint)) {
-      throw new ConfigError(`${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`, { file: runDir })
+      throw new ConfigError(
+        `${runDir}: already holds a run (hint: add --resume to continue it, or choose another --out)`,
+        { file: runDir },
+      )
     }
     // the files --resume reads back, checked before the data is prepared (which can take minutes)
     if (values.resume) checkRunFiles(runDir, ['run.json', 'checkpoint.bin'])
     const data = await prepareData(experiment.data, log, experiment.file)
-    log(`train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize}, ${experiment.threads} thread${experiment.threads > 1 ? 's' : ''}${experiment.workers > 1 ? `, ${experiment.workers} workers` : ''} → ${runDir}`)
+    log(
+      `train: ${model}, seed ${seed}, ${experiment.epochs} epochs of ${data.rows.train} rows, batch ${experiment.batchSize}, ${experiment.threads} thread${experiment.threads > 1 ? 's' : ''}${experiment.workers > 1 ? `, ${experiment.workers} workers` : ''} → ${runDir}`,
+    )
     training = true
     let result: Awaited<ReturnType<typeof trainRun>>
     try {
-      result = await trainRun(experiment, data, { model, seed, runDir, resume: Boolean(values.resume), progress: createProgress(), lock, signal: stop.signal })
+      result = await trainRun(experiment, data, {
+        model,
+        seed,
+        runDir,
+        resume: Boolean(values.resume),
+        progress: createProgress(),
+        lock,
+        signal: stop.signal,
+      })
     } catch (err) {
       if (err instanceof TrainingInterrupted) stopNow()
       throw err
@@ -98,10 +123,21 @@ export async function run(argv: string[]): Promise<number> {
       training = false
     }
     const best = result.fit.history[result.fit.best.epoch - 1]
-    const aucs = best ? Object.entries(best.valAuc).map(([t, v]) => `${t} ${v.toFixed(4)}`).join(', ') : '—'
-    console.log(`best epoch ${result.fit.best.epoch} of ${result.fit.history.length}${result.fit.stoppedEarly ? ' (stopped early)' : ''}: val AUC ${aucs}`)
-    if (result.fusion) console.log(`fusion: ${result.fusion.fusion.kind} ${JSON.stringify(result.fusion.fusion.weights)}, val ${result.fusion.objective} ${result.fusion.value.toFixed(4)}`)
-    console.log(`${result.manifest.training?.parameterCount} parameters, ${Number.isFinite(result.fit.samplesPerSecond) ? `${result.fit.samplesPerSecond.toFixed(0)} training rows/s` : 'no epoch trained in this call (the run had finished)'}`)
+    const aucs = best
+      ? Object.entries(best.valAuc)
+          .map(([t, v]) => `${t} ${v.toFixed(4)}`)
+          .join(', ')
+      : '—'
+    console.log(
+      `best epoch ${result.fit.best.epoch} of ${result.fit.history.length}${result.fit.stoppedEarly ? ' (stopped early)' : ''}: val AUC ${aucs}`,
+    )
+    if (result.fusion)
+      console.log(
+        `fusion: ${result.fusion.fusion.kind} ${JSON.stringify(result.fusion.fusion.weights)}, val ${result.fusion.objective} ${result.fusion.value.toFixed(4)}`,
+      )
+    console.log(
+      `${result.manifest.training?.parameterCount} parameters, ${Number.isFinite(result.fit.samplesPerSecond) ? `${result.fit.samplesPerSecond.toFixed(0)} training rows/s` : 'no epoch trained in this call (the run had finished)'}`,
+    )
     console.log(`run: ${runDir}`)
     await result.session.release()
   } finally {
@@ -113,7 +149,9 @@ export async function run(argv: string[]): Promise<number> {
 
 /** What Ctrl-C prints: the same command with --resume (and the run folder), or without when nothing was saved yet. */
 export function interruptedLine(argv: string[], runDir: string, checkpointed: boolean): string {
-  const base = argv.filter((a) => a !== '--resume').map((a) => (/^[\w./,:=@+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
+  const base = argv
+    .filter((a) => a !== '--resume')
+    .map((a) => (/^[\w./,:=@+-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
   if (!argv.some((a) => a === '--out' || a.startsWith('--out='))) base.push('--out', runDir)
   return checkpointed
     ? `train: interrupted; resume with: resflow train ${base.join(' ')} --resume`

@@ -2,7 +2,7 @@
 import { connect } from '../duck.js'
 import { type DatasetSchemaInput, parseDatasetSchema } from '../schema.js'
 import { describeColumns } from '../source.js'
-import { discoverSplits, findSplits , type DatasetAdapter } from '../splits.js'
+import { discoverSplits, findSplits, type DatasetAdapter } from '../splits.js'
 
 const ALICCP_FILES = /^ali_ccp.*\.csv(\.gz)?$|^(?!aitm).*\.csv(\.gz)?$/
 

@@ -1,6 +1,6 @@
 /** AliExpress (the processed CSV release): click → conversion over 16 categorical and 63 numeric fields, grouped by search. */
 import { type DatasetSchemaInput, parseDatasetSchema } from '../schema.js'
-import { CSV_FILES, discoverSplits, findSplits , type DatasetAdapter } from '../splits.js'
+import { CSV_FILES, discoverSplits, findSplits, type DatasetAdapter } from '../splits.js'
 
 /** AliExpress processed layout: categorical_1..16, numerical_1..63, click → conversion, search_id groups. */
 export function aliexpressSchema(): DatasetSchemaInput {
@@ -16,6 +16,9 @@ export function aliexpressSchema(): DatasetSchemaInput {
 
 export const aliexpress: DatasetAdapter = {
   summary: 'AliExpress processed CSV (search_id, categorical_1..16, numerical_1..63, click, conversion)',
-  resolve: async (path) => ({ schema: parseDatasetSchema(aliexpressSchema(), 'aliexpress'), splits: findSplits(path, CSV_FILES) }),
+  resolve: async (path) => ({
+    schema: parseDatasetSchema(aliexpressSchema(), 'aliexpress'),
+    splits: findSplits(path, CSV_FILES),
+  }),
   files: async (path) => discoverSplits(path, CSV_FILES),
 }

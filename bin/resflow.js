@@ -22,6 +22,11 @@ loadCli()
     return cli.main(process.argv.slice(2))
   })
   .then(
-    (code) => { process.exitCode = code ?? 0 },
-    (err) => { console.error(err instanceof Error ? err.message : err); process.exitCode = 1 },
+    (code) => {
+      process.exitCode = code ?? 0
+    },
+    (err) => {
+      console.error(err instanceof Error ? err.message : err)
+      process.exitCode = 1
+    },
   )

@@ -21,7 +21,6 @@ import {
   part,
   reduceSum,
   reshape,
-  reshapeTarget,
   scalarLike,
   scatterAddRows,
   sign,
@@ -32,6 +31,7 @@ import {
   unbroadcast,
   where,
 } from './ops.js'
+import { reshapeTarget } from './shapes.js'
 
 /** What an op row can ask of the ONNX writer. */
 export interface Emitter {

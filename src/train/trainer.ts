@@ -17,11 +17,10 @@
  */
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs'
 import type { Batch } from '../data/types.js'
-import { ConfigError, ResflowError } from '../errors.js'
+import { ResflowError } from '../errors.js'
 import { computeAuc, computeLogloss } from '../metrics/index.js'
 import { loadWeights, saveWeights, writeAtomic } from '../run/checkpoint.js'
 import {
-  type EarlyStopState,
   type EarlyStoppingConfig,
   describeMonitor,
   initialEarlyStop,
@@ -31,7 +30,11 @@ import {
 import { type Predictions, collectPredictions } from './evaluate.js'
 import { type Progress, silentProgress } from './progress.js'
 import { runFiles } from '../run/run-dir.js'
-import type { TrainSession, TrainingState } from './session.js'
+import type { TrainSession } from './session.js'
+import { type TrainerState, restoreCheckpoint, saveCheckpoint } from './checkpointing.js'
+import type { EpochLog } from './epoch-log.js'
+import { Resumable } from './resumable.js'
+
 import { loadSessionWeights } from './session-weights.js'
 
 /** Where batches come from. Splits are fixed before training; the test split never reaches the trainer. */
@@ -65,21 +68,6 @@ export interface FitOptions {
   signal?: AbortSignal
 }
 
-/** One line of log.jsonl (a superset of the report's EpochRecord). */
-export interface EpochLog {
-  epoch: number
-  trainLoss: number
-  /** sum over tasks of the validation logloss */
-  valLoss: number
-  valAuc: Record<string, number>
-  monitor: number
-  best: boolean
-  rows: number
-  /** training time of the epoch, validation excluded */
-  seconds: number
-  samplesPerSecond: number
-}
-
 export interface FitResult {
   history: EpochLog[]
   best: { epoch: number; metric: number }
@@ -100,20 +88,6 @@ export class TrainingDivergedError extends ResflowError {
     super(message, { field: 'loss' })
   }
 }
-
-/** Everything in a checkpoint besides weights and optimizer moments (stored as JSON bytes in the file). */
-interface TrainerState {
-  fingerprint: string
-  epoch: number
-  stopped: boolean
-  earlyStop: EarlyStopState
-  history: EpochLog[]
-  session: Omit<TrainingState, 'dense'> & { denseStep: number }
-  /** progress within epoch `epoch + 1`, for a checkpoint taken inside it */
-  partial?: { batches: number; rows: number; lossSum: number; seconds: number }
-}
-
-const LEGACY_STATE_KEY = 'trainer.state'
 
 /** Thrown by fit when options.signal is aborted: training stopped between two steps (the checkpoint on disk is the last one written). */
 export class TrainingInterrupted extends ResflowError {}
@@ -293,108 +267,4 @@ function diverged(
     step,
     good ? files.checkpoint : null,
   )
-}
-
-/**
- * An epoch's batches that training can stop reading and go on with later: `trainBatches` reads one
- * batch ahead and drops it when stopped, so the batches read but not trained are handed out again
- * first (the source is not advanced in between, so a reused buffer still holds them). The underlying
- * iterator is closed only by `close`.
- */
-class Resumable implements AsyncIterable<Batch> {
-  private readonly it: Iterator<Batch> | AsyncIterator<Batch>
-  private readonly held: Batch[] = []
-  private handedOut: Batch[] = []
-  private done = false
-
-  /** nothing left to hand out */
-  get exhausted(): boolean {
-    return this.done && this.held.length === 0
-  }
-
-  constructor(source: AsyncIterable<Batch> | Iterable<Batch>) {
-    this.it =
-      Symbol.asyncIterator in source
-        ? (source as AsyncIterable<Batch>)[Symbol.asyncIterator]()
-        : (source as Iterable<Batch>)[Symbol.iterator]()
-  }
-
-  async skip(n: number): Promise<void> {
-    for (let i = 0; i < n; i++)
-      if ((await this.it.next()).done)
-        throw new ResflowError(`resume: the epoch has fewer than ${n} batches (was the data changed?)`)
-  }
-
-  /** `n` of the batches handed out since the last call were trained; the rest are handed out again. */
-  trained(n: number): void {
-    this.held.unshift(...this.handedOut.slice(n))
-    this.handedOut = []
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Batch> {
-    return {
-      next: async () => {
-        const b = this.held.shift() ?? (this.done ? undefined : await this.pull())
-        if (!b) return { done: true, value: undefined }
-        this.handedOut.push(b)
-        return { done: false, value: b }
-      },
-      return: async () => ({ done: true, value: undefined }),
-    }
-  }
-
-  private async pull(): Promise<Batch | undefined> {
-    const r = await this.it.next()
-    if (r.done) this.done = true
-    return r.done ? undefined : r.value
-  }
-
-  async close(): Promise<void> {
-    await this.it.return?.()
-  }
-}
-
-function saveCheckpoint(session: TrainSession, file: string, state: TrainerState): void {
-  const { dense, ...rest } = session.trainingState()
-  const extras = new Map<string, Float32Array>()
-  for (const [name, m] of Object.entries(dense.m)) extras.set(`optim.m.${name}`, m)
-  for (const [name, v] of Object.entries(dense.v)) extras.set(`optim.v.${name}`, v)
-  // the trainer's state goes in the file's JSON header, so weights and state stay one atomically renamed file
-  saveWeights(file, session.params, session.tables, {
-    withState: true,
-    extras,
-    state: { ...state, session: { ...rest, denseStep: dense.step } },
-  })
-}
-
-function restoreCheckpoint(session: TrainSession, file: string, fingerprint: string): TrainerState {
-  if (!existsSync(file))
-    throw new ConfigError(`${file}: no checkpoint to resume from (hint: drop --resume to start a new run)`, { file })
-  const weights = loadWeights(file)
-  // (checkpoints before format 3 kept the state as one float per byte, under LEGACY_STATE_KEY)
-  const legacy = weights.extras.get(LEGACY_STATE_KEY)
-  const saved =
-    weights.state ?? (legacy ? JSON.parse(new TextDecoder().decode(Uint8Array.from(legacy.values))) : undefined)
-  if (!saved)
-    throw new ConfigError(
-      `${file}: not a training checkpoint (no trainer state; weights.bin files cannot be resumed)`,
-      { file },
-    )
-  const state = saved as TrainerState
-  if (state.fingerprint !== fingerprint) {
-    throw new ConfigError(
-      `${file}: the checkpoint was written by a different experiment config (hint: resume with the config the run was started with, or train into a new --out directory)`,
-      { file },
-    )
-  }
-  loadSessionWeights(session, weights)
-  const m: Record<string, Float32Array> = {}
-  const v: Record<string, Float32Array> = {}
-  for (const [name, { values }] of weights.extras) {
-    if (name.startsWith('optim.m.')) m[name.slice('optim.m.'.length)] = Float32Array.from(values)
-    else if (name.startsWith('optim.v.')) v[name.slice('optim.v.'.length)] = Float32Array.from(values)
-  }
-  const { denseStep, ...rest } = state.session
-  session.loadTrainingState({ ...rest, dense: { step: denseStep, m, v } })
-  return state
 }

@@ -24,12 +24,11 @@ function clientOptions(charts: ChartSpec[]): PlotOptions[] {
     getElementById: (id: string) => (id === 'report-data' ? { textContent: JSON.stringify({ charts }) } : { id }),
     body: { setAttribute: () => {} },
   }
-  const uPlot = Object.assign(
-    (opts: PlotOptions) => {
-      options.push(opts)
-    },
-    { pxRatio: 1 },
-  )
+  // a function declaration: the page calls `new uPlot(...)`, which an arrow function refuses
+  function plot(opts: PlotOptions) {
+    options.push(opts)
+  }
+  const uPlot = Object.assign(plot, { pxRatio: 1 })
   new Function('document', 'uPlot', CLIENT_SCRIPT)(page, uPlot)
   return options
 }

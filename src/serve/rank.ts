@@ -1,0 +1,153 @@
+import { DataError, RequestError } from '../errors.js'
+import type { ServeMetrics } from './metrics.js'
+import { compiledCodec } from './columnar.js'
+import type { Served } from './model-slot.js'
+import type { Batch } from '../data/types.js'
+import { encodeRankRequest } from './rank-encode.js'
+import { type RankLimits, parseJsonBody, parseRankRequest } from './request.js'
+
+export interface RankResult {
+  index: number
+  score: number
+  tasks: Record<string, number>
+}
+
+export interface RankResponse {
+  model: string
+  version: string
+  results: RankResult[]
+  /** request indexes of candidates left out because their item id is not in the item store (--unknown-items skip); absent when none */
+  skipped?: number[]
+}
+
+/** Scores, and the candidate order by fused score (highest first; ties: lower index first). */
+export interface Ranked {
+  model: string
+  version: string
+  tasks: readonly string[]
+  probs: Record<string, Float32Array>
+  score: Float32Array
+  /** batch rows, best first */
+  order: Uint32Array
+  /** the request index of each batch row, when it is not the row itself (candidates skipped) */
+  index: Uint32Array | null
+  /** request indexes of candidates skipped for unknown item ids */
+  skipped: number[]
+}
+
+/** Time spent per phase of /v1/rank, in ms (accumulated into the metrics: resflow_rank_phase_seconds_total). */
+export interface PhaseTimes {
+  parse: number
+  encode: number
+  run: number
+  sort: number
+}
+
+/** Rows by fused score, highest first (ties: lower index first). */
+function byScore(score: Float32Array): Uint32Array {
+  const order = Uint32Array.from({ length: score.length }, (_, i) => i)
+  order.sort((a, b) => score[b] - score[a] || a - b)
+  return order
+}
+
+/** Scores all candidates in one batched run and sorts them by fused score. */
+export async function rankWith(
+  p: Served,
+  body: unknown,
+  limits: RankLimits,
+  scanned: boolean,
+  times: PhaseTimes,
+  metrics: ServeMetrics,
+): Promise<Ranked> {
+  let t = performance.now()
+  const value = parseJsonBody(body, scanned)
+  let now = performance.now()
+  times.parse += now - t
+  t = now
+  if (p.split) {
+    // by id with a shared context: the item split (item-split.ts); null when the request does not fit it
+    const out = await p.split.rank(value, limits)
+    if (out) {
+      metrics.itemLookups(out.size, 0)
+      times.encode += out.prepMs
+      now = performance.now()
+      times.run += now - t - out.prepMs
+      t = now
+      const order = byScore(out.score)
+      times.sort += performance.now() - t
+      return {
+        model: p.model,
+        version: p.version,
+        tasks: p.tasks,
+        probs: out.probs,
+        score: out.score,
+        order,
+        index: null,
+        skipped: [],
+      }
+    }
+  }
+  let batch: Batch
+  let index: Uint32Array | null = null
+  let skipped: number[] = []
+  const compiled = compiledCodec(p.codec)
+  if (compiled) {
+    // one pass from the parsed JSON into the input arrays (rank-encode.ts)
+    const counts = { lookups: 0, misses: 0 }
+    try {
+      const out = encodeRankRequest(value, compiled, limits, p.items, counts)
+      batch = out.batch
+      if (out.skipped.length > 0) index = out.index
+      skipped = out.skipped
+    } finally {
+      if (p.items) metrics.itemLookups(counts.lookups, counts.misses)
+    }
+  } else {
+    const { rows } = parseRankRequest(value, p.codec.features, limits)
+    try {
+      batch = p.codec.encode(rows)
+    } catch (err) {
+      // the codec knows value rules the schema check cannot (e.g. a numeric column given a bucket string)
+      if (err instanceof DataError) throw new RequestError(err.message, { field: err.field ?? 'body', cause: err })
+      throw err
+    }
+  }
+  now = performance.now()
+  times.encode += now - t
+  t = now
+  const { probs, score } =
+    batch.size > 0
+      ? await p.predict(batch)
+      : { probs: Object.fromEntries(p.tasks.map((k) => [k, new Float32Array(0)])), score: new Float32Array(0) }
+  now = performance.now()
+  times.run += now - t
+  t = now
+  const order = byScore(score)
+  times.sort += performance.now() - t
+  return { model: p.model, version: p.version, tasks: p.tasks, probs, score, order, index, skipped }
+}
+
+export function toResponse(r: Ranked): RankResponse {
+  const results = Array.from(r.order, (i) => {
+    const t: Record<string, number> = {}
+    for (const task of r.tasks) t[task] = r.probs[task][i]
+    return { index: r.index ? r.index[i] : i, score: r.score[i], tasks: t }
+  })
+  return { model: r.model, version: r.version, results, ...(r.skipped.length > 0 ? { skipped: r.skipped } : {}) }
+}
+
+/** The response JSON written directly from the typed arrays (equal to JSON.stringify(toResponse(r))). */
+export function toJson(r: Ranked): string {
+  const num = (x: number) => (Number.isFinite(x) ? String(x) : 'null')
+  const keys = r.tasks.map((t) => JSON.stringify(t) + ':')
+  const columns = r.tasks.map((t) => r.probs[t])
+  const parts: string[] = new Array(r.order.length)
+  for (let k = 0; k < r.order.length; k++) {
+    const i = r.order[k]
+    let tasks = ''
+    for (let j = 0; j < keys.length; j++) tasks += (j ? ',' : '') + keys[j] + num(columns[j][i])
+    parts[k] = `{"index":${r.index ? r.index[i] : i},"score":${num(r.score[i])},"tasks":{${tasks}}}`
+  }
+  const skipped = r.skipped.length > 0 ? `,"skipped":[${r.skipped.join(',')}]` : ''
+  return `{"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"results":[${parts.join(',')}]${skipped}}`
+}

@@ -10,10 +10,12 @@
  *   needed), 1000 candidates with all 40 features as rows and as columns, and by id from an item store
  *   (--items: 2000 items × 15 item features; the 25 user/context features sent once in "context"), with 1, 4
  *   and 16 clients. By id is served by the item split (serve/item-split.ts: the first layers' item parts
- *   precomputed at load), rows and columns by the full model.
+ *   precomputed at load), rows and columns by the full model;
+ * - twin pre-rank: a resflow-twin on the census-width data, POST /v1/prerank with 10,000 candidate ids from a
+ *   10,000-item store (item vectors computed at load), top 100, 1 and 4 clients.
  * Reports p50/p99 latency, requests/s and candidates/s, and where the server's time goes per request
  * (parse, validate + encode, run, sort + serialise), read from its resflow_rank_phase_seconds_total metric.
- * Targets, one client: full rows p99 ≤ 10 ms, by id p99 ≤ 5 ms.
+ * Targets, one client: full rows p99 ≤ 10 ms, by id p99 ≤ 5 ms, pre-rank of 10,000 p99 ≤ 5 ms.
  *
  * Options: --seconds N per configuration (default 5), --model NAME (default resflow),
  * --only synthetic|census, --threads N (the server's onnxruntime threads, default 1).
@@ -72,16 +74,16 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
   duration: number
 }) => Promise<LoadResult>
 
-/** Writes a run directory for `MODEL` (seeded initial weights) on the preprocessing fitted to the files. */
-async function makeRun(run: string, schema: DatasetSchema, files: string[]): Promise<Preprocessing> {
+/** Writes a run directory for model `name` (seeded initial weights) on the preprocessing fitted to the files. */
+async function makeRun(run: string, schema: DatasetSchema, files: string[], name = MODEL): Promise<Preprocessing> {
   const prep = await fitPreprocessing(schema, files)
   const spec = inputSpecOf(prep)
-  const modelConfig = { model: MODEL }
+  const modelConfig = { model: name }
   const model = buildModel(spec, modelConfig)
   const session = await TrainSession.create(model, { seed: 1, embeddingInitStd: 0.1 })
   writeManifest(run, {
     version: 1,
-    model: MODEL,
+    model: name,
     modelConfig,
     tasks: spec.tasks,
     seed: 1,
@@ -105,6 +107,8 @@ async function syntheticRun(dir: string): Promise<Preprocessing> {
  * numeric. Writes the training CSV and the item file, and returns the run's preprocessing.
  */
 const ITEMS = 2000
+/** candidates (and items in the store) of the twin-tower pre-rank case */
+const PRERANK_ITEMS = 10_000
 const CENSUS = {
   itemCats: Array.from({ length: 11 }, (_, k) => ({ name: `ic${k}`, vocab: 3 + ((k * 7) % 50) })),
   itemNums: ['in0', 'in1', 'in2'],
@@ -119,7 +123,9 @@ function itemCells(id: number): (string | number)[] {
     ...CENSUS.itemNums.map(() => Math.round(rng.next() * 10000) / 100),
   ]
 }
-async function censusRun(dir: string): Promise<{ prep: Preprocessing; items: string }> {
+async function censusRun(
+  dir: string,
+): Promise<{ prep: Preprocessing; items: string; schema: DatasetSchema; train: string; header: string[] }> {
   const rng = new Rng(7)
   const header = [
     'item_id',
@@ -159,7 +165,7 @@ async function censusRun(dir: string): Promise<{ prep: Preprocessing; items: str
     ],
     tasks: [{ name: 'click' }, { name: 'purchase' }],
   })
-  return { prep: await makeRun(join(dir, 'census-run'), schema, [train]), items }
+  return { prep: await makeRun(join(dir, 'census-run'), schema, [train]), items, schema, train, header }
 }
 
 /** Census-width bodies for `candidates` candidates: every feature in each candidate (rows, columns), or context + item ids. */
@@ -234,9 +240,15 @@ interface Row {
   phases: Record<string, number> | null
 }
 
-async function load(url: string, body: string, clients: number, seconds: number): Promise<LoadResult> {
+async function load(
+  url: string,
+  body: string,
+  clients: number,
+  seconds: number,
+  route = '/v1/rank',
+): Promise<LoadResult> {
   return autocannon({
-    url: `${url}/v1/rank`,
+    url: `${url}${route}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
@@ -257,12 +269,19 @@ async function phaseTotals(url: string): Promise<{ phases: Record<string, number
   return Object.keys(phases).length > 0 ? { phases, requests } : null
 }
 
-async function measure(url: string, name: string, candidates: number, body: string, clients: number[]): Promise<Row[]> {
-  await load(url, body, 1, 1) // warm-up
+async function measure(
+  url: string,
+  name: string,
+  candidates: number,
+  body: string,
+  clients: number[],
+  route = '/v1/rank',
+): Promise<Row[]> {
+  await load(url, body, 1, 1, route) // warm-up
   const rows: Row[] = []
   for (const c of clients) {
     const before = await phaseTotals(url)
-    const r = await load(url, body, c, SECONDS)
+    const r = await load(url, body, c, SECONDS, route)
     const after = await phaseTotals(url)
     let phases: Record<string, number> | null = null
     if (before && after && after.requests > before.requests) {
@@ -308,7 +327,8 @@ try {
     started.child.kill('SIGTERM')
   }
   if (values.only !== 'synthetic') {
-    const { prep, items } = await censusRun(dir)
+    const census = await censusRun(dir)
+    const { prep, items } = census
     const t0 = performance.now()
     const started = await startServer(join(dir, 'census-run'), ['--items', items, '--item-key', 'item_id'])
     censusStartMs = performance.now() - t0
@@ -318,6 +338,35 @@ try {
     rows.push(...(await measure(started.url, 'census width (40 features), columns', 1000, bodies.columns, [1, 4, 16])))
     rows.push(
       ...(await measure(started.url, 'census width, by id (item store) + context', 1000, bodies.ids, [1, 4, 16])),
+    )
+    started.child.kill('SIGTERM')
+    // the pre-rank stage: a resflow-twin on the same data, 10,000 candidates by id from a 10,000-item store
+    await makeRun(join(dir, 'twin-run'), census.schema, [census.train], 'resflow-twin')
+    const twinItems = join(dir, 'twin-items.csv')
+    writeFileSync(
+      twinItems,
+      [
+        census.header.slice(0, 15).join(','),
+        ...Array.from({ length: PRERANK_ITEMS }, (_, i) => itemCells(i).join(',')),
+      ].join('\n') + '\n',
+    )
+    const twin = await startServer(join(dir, 'twin-run'), ['--items', twinItems, '--item-key', 'item_id'])
+    servers.push(twin.child)
+    const context = JSON.parse(bodies.ids).context
+    const prerankBody = JSON.stringify({
+      context,
+      item_ids: Array.from({ length: PRERANK_ITEMS }, (_, i) => i),
+      k: 100,
+    })
+    rows.push(
+      ...(await measure(
+        twin.url,
+        'census width, twin pre-rank by id, top 100',
+        PRERANK_ITEMS,
+        prerankBody,
+        [1, 4],
+        '/v1/prerank',
+      )),
     )
   }
   const cpu = cpus()[0]?.model ?? 'unknown cpu'
@@ -371,7 +420,12 @@ try {
     TARGET_P99_MS,
   )
   check('census width 1000 candidates as columns', (r) => r.case.endsWith('columns'), TARGET_P99_MS)
-  check('census width 1000 candidates by id', (r) => r.case.includes('by id'), TARGET_BY_ID_P99_MS)
+  check(
+    'census width 1000 candidates by id',
+    (r) => r.case.includes('by id') && r.candidates === 1000,
+    TARGET_BY_ID_P99_MS,
+  )
+  check('twin pre-rank, 10,000 candidates by id', (r) => r.case.includes('pre-rank'), TARGET_BY_ID_P99_MS)
 } finally {
   for (const s of servers) s.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })

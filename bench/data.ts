@@ -10,7 +10,9 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect, sqlString } from '../src/data/duck.js'
-import { encodeDataset, fitPreprocessing, parseDatasetSchema } from '../src/data/index.js'
+import { encodeDataset } from '../src/data/encode.js'
+import { fitPreprocessing } from '../src/data/preprocessing.js'
+import { parseDatasetSchema } from '../src/data/schema.js'
 import { aliexpressSchema } from '../src/data/adapters.js'
 
 const rows = Number(process.env.ROWS ?? 1_000_000)

@@ -15,13 +15,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  type Preprocessing,
-  fitPreprocessing,
-  generateSynthetic,
-  inputSpecOf,
-  loadDatasetSchema,
-} from '../src/data/index.js'
+import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../src/data/preprocessing.js'
+import { generateSynthetic } from '../src/data/synth.js'
+import { loadDatasetSchema } from '../src/data/schema.js'
 import { Rng } from '../src/engine/rng.js'
 import type { RawRow } from '../src/export/predictor.js'
 import { buildModel } from '../src/models/registry.js'

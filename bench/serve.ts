@@ -27,15 +27,9 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
-import {
-  type DatasetSchema,
-  type Preprocessing,
-  fitPreprocessing,
-  generateSynthetic,
-  inputSpecOf,
-  loadDatasetSchema,
-  parseDatasetSchema,
-} from '../src/data/index.js'
+import { type DatasetSchema, loadDatasetSchema, parseDatasetSchema } from '../src/data/schema.js'
+import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../src/data/preprocessing.js'
+import { generateSynthetic } from '../src/data/synth.js'
 import { Rng } from '../src/engine/rng.js'
 import { buildModel } from '../src/models/registry.js'
 import { saveWeights, writeAtomic } from '../src/run/checkpoint.js'

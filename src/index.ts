@@ -53,25 +53,11 @@ export type { Side } from './nn/inputs.js'
 export * as init from './nn/init.js'
 
 // models
-export {
-  MODELS,
-  MODEL_NAMES,
-  buildModel,
-  getModel,
-  parseModelConfig,
-  parameterCount,
-  positiveRates,
-} from './models/index.js'
-export type {
-  BuildExtras,
-  Model,
-  ModelInputs,
-  ModelOutputs,
-  ModelEntry,
-  ModelName,
-  ModelConfig,
-  ModelConfigInput,
-} from './models/index.js'
+export { MODELS, MODEL_NAMES, buildModel, getModel, parseModelConfig } from './models/registry.js'
+export type { BuildExtras, ModelEntry, ModelName, ModelConfig, ModelConfigInput } from './models/registry.js'
+export { parameterCount } from './models/count.js'
+export { positiveRates } from './models/task-graph.js'
+export type { Model, ModelInputs, ModelOutputs } from './models/types.js'
 
 // data
 export type { Batch, InputSpec, SparseFeature, MultiFeature, DenseFeature, MultiColumn } from './data/types.js'

@@ -15,7 +15,8 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import { connect, queryObjects, sqlString } from '../../src/data/duck.js'
 import { generateSynthetic } from '../../src/data/synth.js'
 import { Rng } from '../../src/engine/rng.js'
-import { computeAuc, computeLogloss } from '../../src/metrics/index.js'
+import { computeAuc } from '../../src/metrics/auc.js'
+import { computeLogloss } from '../../src/metrics/logloss.js'
 
 export interface FunnelData {
   dir: string

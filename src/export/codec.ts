@@ -8,8 +8,9 @@
  * values or the separator-joined string as in the data. null is a missing value: id 0, or the
  * feature's fill value; a numeric column without a fill value rejects it.
  */
-import { type Preprocessing, PreprocessingSchema, encodeRows, inputSpecOf } from '../data/index.js'
-import type { RawRow as DataRow } from '../data/index.js'
+import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../data/preprocessing.js'
+import { encodeRows } from '../data/encode-rows.js'
+import type { RawRow as DataRow } from '../data/encode-rows.js'
 import { validateConfig } from '../config/load.js'
 import type { RawFeature, RawRow, RowCodec } from './predictor.js'
 

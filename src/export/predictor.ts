@@ -13,7 +13,7 @@ import type { WeightsFile } from '../run/checkpoint.js'
 import { type SummedFile, readCheckedAsync, readChecksums, withPrefetched } from '../run/checksums.js'
 import { type RunManifest, readRun, runFiles } from '../run/run-dir.js'
 import { batchFeeds } from './feeds.js'
-import type { Preprocessing } from '../data/index.js'
+import type { Preprocessing } from '../data/preprocessing.js'
 import type { Fusion } from '../metrics/fusion.js'
 import { type ExportedModel, type FeatureLayout, type ModelWeights, exportModel } from './onnx.js'
 

@@ -25,8 +25,9 @@
  * with the run's fitted preprocessing, into the feeds of that side's tower.
  */
 import onnxProto from 'onnx-proto'
-import { type Preprocessing, PreprocessingSchema, encodeRows } from '../data/index.js'
-import type { Batch } from '../data/index.js'
+import { type Preprocessing, PreprocessingSchema } from '../data/preprocessing.js'
+import { encodeRows } from '../data/encode-rows.js'
+import type { Batch } from '../data/types.js'
 import { validateConfig } from '../config/load.js'
 import type { Feed } from '../engine/runtime.js'
 import { DataError, ExportError } from '../errors.js'

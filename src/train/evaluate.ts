@@ -5,7 +5,9 @@
  */
 import type { Batch } from '../data/types.js'
 import { type Fusion, fuse } from '../metrics/fusion.js'
-import { type MetricRecord, computeAuc, computeTaskMetrics } from '../metrics/index.js'
+import type { MetricRecord } from '../metrics/types.js'
+import { computeAuc } from '../metrics/auc.js'
+import { computeTaskMetrics } from '../metrics/evaluate.js'
 import { encodeDataset } from '../data/encode.js'
 import type { EncodeReport } from '../data/dataset.js'
 import { type ResolvedDataPath, resolveDataPath } from '../data/adapters.js'

@@ -18,7 +18,8 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs'
 import type { Batch } from '../data/types.js'
 import { ResflowError } from '../errors.js'
-import { computeAuc, computeLogloss } from '../metrics/index.js'
+import { computeAuc } from '../metrics/auc.js'
+import { computeLogloss } from '../metrics/logloss.js'
 import { loadWeights, saveWeights, writeAtomic } from '../run/checkpoint.js'
 import {
   type EarlyStoppingConfig,

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { openDataset, getAdapter } from '../../src/data/index.js'
+import { openDataset, getAdapter } from '../../src/data/adapters.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const shared = resolve(repoRoot, '../shared/data')

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openDataset } from '../../src/data/index.js'
+import { openDataset } from '../../src/data/adapters.js'
 import { Rng } from '../helpers/rng.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-aliccp-raw-'))

@@ -11,7 +11,10 @@ import { gzipSync } from 'node:zlib'
 import { DataError } from '../../src/errors.js'
 import { connect, sqlString } from '../../src/data/duck.js'
 import { aliexpressSchema } from '../../src/data/adapters.js'
-import { encodeDataset, fitPreprocessing, openDataset, parseDatasetSchema } from '../../src/data/index.js'
+import { encodeDataset } from '../../src/data/encode.js'
+import { fitPreprocessing } from '../../src/data/preprocessing.js'
+import { openDataset } from '../../src/data/adapters.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 import { Rng } from '../helpers/rng.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-bad-input-'))

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { blockPermutation, makeEncodedDataset, permutation } from '../../src/data/index.js'
-import type { InputSpec } from '../../src/data/index.js'
+import { blockPermutation, makeEncodedDataset, permutation } from '../../src/data/dataset.js'
+import type { InputSpec } from '../../src/data/types.js'
 
 const isPermutation = (p: Int32Array) => [...p].sort((a, b) => a - b).every((v, i) => v === i)
 

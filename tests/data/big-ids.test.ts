@@ -9,14 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataError } from '../../src/errors.js'
 import { connect, sqlString } from '../../src/data/duck.js'
-import {
-  encodeDataset,
-  encodeRows,
-  fitPreprocessing,
-  loadPreprocessing,
-  parseDatasetSchema,
-  savePreprocessing,
-} from '../../src/data/index.js'
+import { encodeDataset } from '../../src/data/encode.js'
+import { encodeRows } from '../../src/data/encode-rows.js'
+import { fitPreprocessing, loadPreprocessing, savePreprocessing } from '../../src/data/preprocessing.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-big-ids-'))
 after(() => rmSync(root, { recursive: true, force: true }))

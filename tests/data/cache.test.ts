@@ -4,7 +4,10 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, sqlString } from '../../src/data/duck.js'
-import { encodeDataset, fitPreprocessing, openDataset, parseDatasetSchema } from '../../src/data/index.js'
+import { encodeDataset } from '../../src/data/encode.js'
+import { fitPreprocessing } from '../../src/data/preprocessing.js'
+import { openDataset } from '../../src/data/adapters.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-cache-'))
 after(() => rmSync(root, { recursive: true, force: true }))

@@ -3,15 +3,10 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  encodeDataset,
-  encodeRows,
-  fitPreprocessing,
-  inputSpecOf,
-  loadPreprocessing,
-  parseDatasetSchema,
-  savePreprocessing,
-} from '../../src/data/index.js'
+import { encodeDataset } from '../../src/data/encode.js'
+import { encodeRows } from '../../src/data/encode-rows.js'
+import { fitPreprocessing, inputSpecOf, loadPreprocessing, savePreprocessing } from '../../src/data/preprocessing.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-encode-'))
 function csv(name: string, lines: string[]): string {

@@ -4,7 +4,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, sqlString } from '../../src/data/duck.js'
-import { encodeDataset, fitPreprocessing, parseDatasetSchema } from '../../src/data/index.js'
+import { encodeDataset } from '../../src/data/encode.js'
+import { fitPreprocessing } from '../../src/data/preprocessing.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 import { Rng } from '../helpers/rng.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-layouts-'))

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateSynthetic, loadDatasetSchema, fitPreprocessing, encodeDataset } from '../../src/data/index.js'
+import { generateSynthetic } from '../../src/data/synth.js'
+import { loadDatasetSchema } from '../../src/data/schema.js'
+import { fitPreprocessing } from '../../src/data/preprocessing.js'
+import { encodeDataset } from '../../src/data/encode.js'
 import { computeAuc } from '../../src/metrics/auc.js'
 
 describe('generateSynthetic', () => {

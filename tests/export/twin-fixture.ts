@@ -8,14 +8,10 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, queryObjects } from '../../src/data/duck.js'
-import {
-  type Preprocessing,
-  encodeRows,
-  fitPreprocessing,
-  generateSynthetic,
-  inputSpecOf,
-  loadDatasetSchema,
-} from '../../src/data/index.js'
+import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
+import { encodeRows } from '../../src/data/encode-rows.js'
+import { generateSynthetic } from '../../src/data/synth.js'
+import { loadDatasetSchema } from '../../src/data/schema.js'
 import type { Batch } from '../../src/data/types.js'
 import type { Fusion } from '../../src/metrics/fusion.js'
 import type { RawRow } from '../../src/export/predictor.js'

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeAuc, computeRocCurve } from '../../src/metrics/index.js'
+import { computeAuc, computeRocCurve } from '../../src/metrics/auc.js'
 import { seededRandom } from './rng.js'
 
 const f32 = (xs: number[]) => Float32Array.from(xs)

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeCalibration, computeCalibrationBins } from '../../src/metrics/index.js'
+import { computeCalibration, computeCalibrationBins } from '../../src/metrics/calibration.js'
 
 const close = (actual: number, expected: number) =>
   assert.ok(Math.abs(actual - expected) < 1e-12, `expected ${expected}, got ${actual}`)

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeAuc, computeGauc, computeTaskMetrics } from '../../src/metrics/index.js'
+import { computeAuc } from '../../src/metrics/auc.js'
+import { computeGauc } from '../../src/metrics/gauc.js'
+import { computeTaskMetrics } from '../../src/metrics/evaluate.js'
 
 describe('computeTaskMetrics', () => {
   const probs = { click: Float32Array.from([0.9, 0.4, 0.6, 0.2]), purchase: Float32Array.from([0.5, 0.1, 0.7, 0.1]) }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeFunnelViolations } from '../../src/metrics/index.js'
+import { computeFunnelViolations } from '../../src/metrics/funnel.js'
 
 describe('computeFunnelViolations', () => {
   it('counts rows where a later task beats the earlier one by more than the tolerance', () => {

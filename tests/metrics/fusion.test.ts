@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { applyFusion, parseFusion, searchFusionWeights } from '../../src/metrics/fusion.js'
-import { computeAuc } from '../../src/metrics/index.js'
+import { computeAuc } from '../../src/metrics/auc.js'
 import { seededRandom } from './rng.js'
 
 // Three rows built so that only purchase weight w ∈ (1.6, 2.67) ranks the buyer B above both others:

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeAuc, computeGauc } from '../../src/metrics/index.js'
+import { computeAuc } from '../../src/metrics/auc.js'
+import { computeGauc } from '../../src/metrics/gauc.js'
 import { seededRandom } from './rng.js'
 
 describe('computeGauc', () => {

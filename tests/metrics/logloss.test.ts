@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeLogloss, LOGLOSS_EPS } from '../../src/metrics/index.js'
+import { computeLogloss, LOGLOSS_EPS } from '../../src/metrics/logloss.js'
 
 const close = (actual: number, expected: number, tol = 1e-7) =>
   assert.ok(Math.abs(actual - expected) < tol, `expected ${expected}, got ${actual}`)

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { computeNdcgAtK, computeRecallAtK } from '../../src/metrics/index.js'
+import { computeNdcgAtK, computeRecallAtK } from '../../src/metrics/ranking.js'
 
 const close = (actual: number, expected: number) =>
   assert.ok(Math.abs(actual - expected) < 1e-5, `expected ${expected}, got ${actual}`)

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { computeAuc } from '../../src/metrics/index.js'
+import { computeAuc } from '../../src/metrics/auc.js'
 import { MODEL_NAMES, buildModel } from '../../src/models/registry.js'
 import { TrainSession } from '../../src/train/session.js'
 import { funnelData, rowsOf } from '../helpers/funnel.js'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { computeFunnelViolations } from '../../src/metrics/index.js'
+import { computeFunnelViolations } from '../../src/metrics/funnel.js'
 import { buildModel } from '../../src/models/registry.js'
 import { residualLogit } from '../../src/models/resflow.js'
 import { positiveRates, resolveTaskGraph } from '../../src/models/task-graph.js'

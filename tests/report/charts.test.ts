@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { categoryTicks, roundTicks } from '../../src/report/charts.js'
-import { buildCharts, interpolate, joinCurves } from '../../src/report/index.js'
+import { buildCharts, interpolate, joinCurves } from '../../src/report/charts.js'
 import { buildFixtureReport } from './fixture.js'
 
 describe('chart data', () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildCharts, type ChartSpec } from '../../src/report/index.js'
+import { buildCharts, type ChartSpec } from '../../src/report/charts.js'
 import { CLIENT_SCRIPT } from '../../src/report/client.js'
 import { buildFixtureReport } from './fixture.js'
 

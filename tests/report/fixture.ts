@@ -4,9 +4,11 @@
  * scores than "mmoe" (its click AUC comes out higher for these seeds).
  */
 import { searchFusionWeights } from '../../src/metrics/fusion.js'
-import { computeCalibrationBins, computeRocCurve, computeTaskMetrics } from '../../src/metrics/index.js'
-import type { MetricRecord } from '../../src/metrics/index.js'
-import type { ReportData, RunReport } from '../../src/report/index.js'
+import { computeCalibrationBins } from '../../src/metrics/calibration.js'
+import { computeRocCurve } from '../../src/metrics/auc.js'
+import { computeTaskMetrics } from '../../src/metrics/evaluate.js'
+import type { MetricRecord } from '../../src/metrics/types.js'
+import type { ReportData, RunReport } from '../../src/report/types.js'
 import { seededRandom } from '../metrics/rng.js'
 
 export function buildFixtureReport(): ReportData {

@@ -7,10 +7,10 @@ import {
   formatSummary,
   metricDirection,
   metricFormat,
-  renderResultsMarkdown,
   summarise,
-} from '../../src/report/index.js'
-import type { MetricRecord } from '../../src/metrics/index.js'
+} from '../../src/report/summary.js'
+import { renderResultsMarkdown } from '../../src/report/markdown.js'
+import type { MetricRecord } from '../../src/metrics/types.js'
 
 const rec = (
   model: string,

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type Preprocessing, parseDatasetSchema } from '../../src/data/index.js'
+import type { Preprocessing } from '../../src/data/preprocessing.js'
+import { parseDatasetSchema } from '../../src/data/schema.js'
 import type { Batch } from '../../src/data/types.js'
 import { RequestError } from '../../src/errors.js'
 import { codecFromPreprocessing } from '../../src/export/codec.js'

@@ -13,13 +13,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import {
-  type Preprocessing,
-  fitPreprocessing,
-  generateSynthetic,
-  inputSpecOf,
-  loadDatasetSchema,
-} from '../../src/data/index.js'
+import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
+import { generateSynthetic } from '../../src/data/synth.js'
+import { loadDatasetSchema } from '../../src/data/schema.js'
 import { connect, queryObjects } from '../../src/data/duck.js'
 import { Rng } from '../../src/engine/rng.js'
 import { exportSplitGraph } from '../../src/export/onnx.js'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { computeAuc } from '../../src/metrics/index.js'
+import { computeAuc } from '../../src/metrics/auc.js'
 import { concat, sigmoid } from '../../src/engine/ops.js'
 import type { Model } from '../../src/models/types.js'
 import { linear, mlp } from '../../src/nn/layers.js'

@@ -10,8 +10,8 @@ import { runCompare } from '../../train/compare.js'
 import type { Experiment } from '../../config/experiment.js'
 import { loadExperiment, loadModelPreset, withModelPreset } from '../../train/experiment.js'
 import { createProgress } from '../../train/progress.js'
-import { type ComparisonTable, type MetricSummary, comparisonTables, formatSummary } from '../../report/index.js'
-import type { MetricRecord } from '../../metrics/index.js'
+import { type ComparisonTable, type MetricSummary, comparisonTables, formatSummary } from '../../report/summary.js'
+import type { MetricRecord } from '../../metrics/types.js'
 import { COMMON_OPTIONS, type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {

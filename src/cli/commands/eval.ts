@@ -7,7 +7,7 @@ import { describeFilter } from '../../data/source.js'
 import { ConfigError } from '../../errors.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
 import { readManifest } from '../../run/run-dir.js'
-import { formatNumber } from '../../report/index.js'
+import { formatNumber } from '../../report/summary.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {

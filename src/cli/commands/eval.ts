@@ -10,7 +10,8 @@ import { readManifest } from '../../run/run-dir.js'
 import { formatNumber } from '../../report/summary.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
 
-const OPTIONS: OptionSpec = {
+/** The options eval and predict share: the run and the data to score. */
+export const SCORING_OPTIONS = {
   run: { type: 'string', description: 'run directory written by train or compare', required: true },
   dataset: {
     type: 'string',
@@ -23,6 +24,28 @@ const OPTIONS: OptionSpec = {
     description: "file, glob, or dataset folder (the one a config's data.dir names) to score",
     required: true,
   },
+} satisfies OptionSpec
+
+/**
+ * The run and the files to score from eval's and predict's options: the dataset checked against the run's
+ * (before the model is loaded), a folder resolved to its split's files.
+ */
+export async function scoringSource(
+  values: Record<string, string | boolean | undefined>,
+): Promise<{ runDir: string; split: string | undefined; source: ResolvedDataPath }> {
+  const runDir = stringOption(values.run)!
+  const dataset = stringOption(values.dataset)!
+  checkDataset(dataset, readManifest(runDir).dataset)
+  const split = stringOption(values.split)
+  return {
+    runDir,
+    split,
+    source: await resolveDataPath(stringOption(values.path)!, { dataset, split, optionPrefix: '--' }),
+  }
+}
+
+const OPTIONS: OptionSpec = {
+  ...SCORING_OPTIONS,
   split: {
     type: 'string',
     description:
@@ -43,11 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   }
   // the options are checked against the manifest and the files before the model is loaded
-  const runDir = stringOption(values.run)!
-  const dataset = stringOption(values.dataset)!
-  checkDataset(dataset, readManifest(runDir).dataset)
-  const split = stringOption(values.split)
-  const source = await resolveDataPath(stringOption(values.path)!, { dataset, split, optionPrefix: '--' })
+  const { runDir, split, source } = await scoringSource(values)
   const loaded = await loadRun(runDir)
   try {
     const { records, predictions, report } = await evaluateRun(loaded, source, { split })

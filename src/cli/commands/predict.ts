@@ -9,25 +9,12 @@ import type { DatasetSchema } from '../../data/schema.js'
 import { describeColumns, fromClause } from '../../data/source.js'
 import { DataError } from '../../errors.js'
 import { fuse } from '../../metrics/fusion.js'
-import { resolveDataPath } from '../../data/adapters.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
-import { readManifest } from '../../run/run-dir.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
-import { checkDataset, describeSource, leftOut } from './eval.js'
+import { SCORING_OPTIONS, describeSource, leftOut, scoringSource } from './eval.js'
 
 const OPTIONS: OptionSpec = {
-  run: { type: 'string', description: 'run directory written by train or compare', required: true },
-  dataset: {
-    type: 'string',
-    description:
-      "the dataset the data belongs to (the run's dataset, or csv / parquet); its adapter finds a folder's split files",
-    required: true,
-  },
-  path: {
-    type: 'string',
-    description: "file, glob, or dataset folder (the one a config's data.dir names) to score",
-    required: true,
-  },
+  ...SCORING_OPTIONS,
   split: { type: 'string', description: 'with a folder: the split to score, train / val / test (default test)' },
   keep: {
     type: 'string',
@@ -52,14 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     )
     return 0
   }
-  const runDir = stringOption(values.run)!
-  const dataset = stringOption(values.dataset)!
-  checkDataset(dataset, readManifest(runDir).dataset)
-  const source = await resolveDataPath(stringOption(values.path)!, {
-    dataset,
-    split: stringOption(values.split),
-    optionPrefix: '--',
-  })
+  const { runDir, source } = await scoringSource(values)
   const keep =
     stringOption(values.keep)
       ?.split(',')

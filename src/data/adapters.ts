@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { ConfigError, DataError } from '../errors.js'
+import type { DuckDBConnection } from '@duckdb/node-api'
 import { connect, queryObjects, sqlString } from './duck.js'
 import type { EncodedDataset } from './dataset.js'
 import { encodeDataset } from './encode.js'
@@ -27,6 +28,7 @@ import {
   PARQUET_FILES,
   PARQUET_OR_HIVE,
   type ResolveOptions,
+  type Splits,
   SPLIT_NAMES,
   type SplitName,
   discoverSplits,
@@ -234,12 +236,40 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<OpenedDatas
     const fit = () => fitPreprocessing(schema, splits.train, { conn })
     const prep =
       opts.preprocessing ?? (cacheDir ? await cachedPreprocessing(schema, splits.train, cacheDir, fit) : await fit())
-    const enc = { conn, cacheDir }
-    const train = await encodeDataset(prep, splits.train, enc)
-    const val = splits.val.length > 0 ? await encodeDataset(prep, splits.val, enc) : undefined
-    const test = splits.test.length > 0 ? await encodeDataset(prep, splits.test, enc) : undefined
-    return { prep, spec: inputSpecOf(prep), train, val, test }
+    return { prep, spec: inputSpecOf(prep), ...(await encodeSplits(prep, splits, { conn, cacheDir })) }
   } finally {
     conn.closeSync()
   }
+}
+
+/** The splits encoded with one fitted preprocessing: train, then val and test when they have files. */
+export interface EncodedSplits {
+  train: EncodedDataset
+  val?: EncodedDataset
+  test?: EncodedDataset
+}
+
+/**
+ * Encodes a data set's splits with its fitted preprocessing (the training one: fitted on train only). The one
+ * encoding step of `openDataset` and of training's data preparation (train/prepare.ts); `onSplit` hears how long
+ * each split took.
+ */
+export async function encodeSplits(
+  prep: Preprocessing,
+  splits: Splits,
+  opts: {
+    conn?: DuckDBConnection
+    cacheDir?: string
+    onSplit?: (split: SplitName, ds: EncodedDataset, seconds: number) => void
+  } = {},
+): Promise<EncodedSplits> {
+  const out: Partial<EncodedSplits> = {}
+  for (const split of SPLIT_NAMES) {
+    if (split !== 'train' && splits[split].length === 0) continue
+    const t0 = performance.now()
+    const ds = await encodeDataset(prep, splits[split], { conn: opts.conn, cacheDir: opts.cacheDir })
+    opts.onSplit?.(split, ds, (performance.now() - t0) / 1000)
+    out[split] = ds
+  }
+  return out as EncodedSplits
 }

@@ -7,11 +7,10 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { getAdapter } from '../data/adapters.js'
+import { encodeSplits, getAdapter } from '../data/adapters.js'
 import type { DatasetSchema } from '../data/schema.js'
 import { gatherDataset } from '../data/block-shuffle.js'
 import type { EncodedDataset } from '../data/dataset.js'
-import { encodeDataset } from '../data/encode.js'
 import {
   DEFAULT_MEMORY_BUDGET_MB,
   capacityLines,
@@ -19,7 +18,7 @@ import {
   memoryNote,
   prepareStreamed,
 } from './prepare-streamed.js'
-import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
+import { fitPreprocessing, inputSpecOf } from '../data/preprocessing.js'
 import { generateSynthetic } from '../data/synth.js'
 import { Rng } from '../engine/rng.js'
 import { ConfigError } from '../errors.js'
@@ -66,15 +65,24 @@ export async function prepareData(
     )
     return prepareStreamed(config, source, preprocessing, budgetBytes, log)
   }
-  const t1 = performance.now()
-  const train = await encodeDataset(preprocessing, source.train)
-  const encodeSeconds = (performance.now() - t1) / 1000
-  log(
-    `data: first pass encoded ${train.report.read} training rows in ${encodeSeconds.toFixed(1)}s (${Math.round(train.report.read / encodeSeconds)} rows/s)`,
+  const encoded = await encodeSplits(
+    preprocessing,
+    { train: source.train, val: source.val, test: source.test ?? [] },
+    {
+      onSplit: (split, ds, seconds) => {
+        if (split !== 'train') return
+        log(
+          `data: first pass encoded ${ds.report.read} training rows in ${seconds.toFixed(1)}s (${Math.round(ds.report.read / seconds)} rows/s)`,
+        )
+        for (const line of capacityLines(preprocessing, ds.report, 'train')) log(line)
+      },
+    },
   )
-  capacityLines(preprocessing, train.report, 'train').forEach((l) => log(l))
-  let val = await encodeDataset(preprocessing, source.val)
-  let test = source.test ? await encodeDataset(preprocessing, source.test) : null
+  const train = encoded.train
+  if (!encoded.val)
+    throw new ConfigError('data: no validation files (early stopping and fusion need them)', { field: 'data' })
+  let val = encoded.val
+  let test = encoded.test ?? null
   if (config.splitVal) {
     if (test)
       throw new ConfigError(
@@ -106,11 +114,6 @@ export async function prepareData(
     valBatches: (batchSize) => val.batches(batchSize),
     testBatches: (batchSize) => (test ? test.batches(batchSize) : null),
   }
-}
-
-/** Encodes the files at `path` with a run's fitted preprocessing (eval, predict). */
-export async function encodeWithRun(preprocessing: Preprocessing, path: string): Promise<EncodedDataset> {
-  return encodeDataset(preprocessing, [path])
 }
 
 async function resolveSource(config: DataConfig, log: (line: string) => void): Promise<DataSource> {

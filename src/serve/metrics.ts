@@ -78,6 +78,8 @@ export class ServeMetrics {
   /** item-store lookups by /v1/rank (one per candidate named by id), and those whose id was not in the store */
   itemStoreLookups = 0
   itemStoreMisses = 0
+  /** /v1/rank requests answered by the item split (by id with a shared context), the others by the full model */
+  splitRequests = 0
   private served = { name: '', version: '' }
 
   /** Counts one request's item-store lookups. */
@@ -216,6 +218,11 @@ export class ServeMetrics {
         '# TYPE resflow_item_store_misses_total counter',
       )
       lines.push(`resflow_item_store_misses_total ${this.itemStoreMisses}`)
+      lines.push(
+        '# HELP resflow_item_split_requests_total /v1/rank requests answered by the item split (ids with a shared context: the first layers precomputed per item).',
+        '# TYPE resflow_item_split_requests_total counter',
+      )
+      lines.push(`resflow_item_split_requests_total ${this.splitRequests}`)
     }
     lines.push('# HELP resflow_model_info The loaded model (value is always 1).', '# TYPE resflow_model_info gauge')
     lines.push(`resflow_model_info{model="${esc(this.model.name)}",version="${esc(this.model.version)}"} 1`)

@@ -69,6 +69,7 @@ export async function rankWith(
     const out = await p.split.rank(value, limits)
     if (out) {
       metrics.itemLookups(out.size, 0)
+      metrics.splitRequests++
       times.encode += out.prepMs
       now = performance.now()
       times.run += now - t - out.prepMs

@@ -161,6 +161,7 @@ describe('item split', () => {
       const joined = rows.map((r) => ({ ...r, ...user }))
       const out = await handler.rank({ context: user, item_ids: rows.map((r) => r.item_id) })
       assert.equal(hits(), 1, 'answered by the split')
+      assert.match(handler.metrics.render(), /^resflow_item_split_requests_total 1$/m)
       assertClose(out.results, await referenceScores(runDir, joined), label)
       // sorted by score, as the full path sorts
       for (let k = 1; k < out.results.length; k++) assert.ok(out.results[k - 1].score >= out.results[k].score)
@@ -206,6 +207,7 @@ describe('item split', () => {
     // an unknown id: the full path's 422
     await assert.rejects(handler.rank({ context: user, item_ids: [ids[0], 'nope'] }), /unknown item id nope/)
     assert.equal(hits(), 0, 'none of these is answered by the split')
+    assert.match(handler.metrics.render(), /^resflow_item_split_requests_total 0$/m)
     // and the split and full paths agree on the same candidates
     const split = await handler.rank({ context: user, item_ids: ids })
     assert.equal(hits(), 1)

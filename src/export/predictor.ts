@@ -127,6 +127,8 @@ export interface LoadedRun {
   model: Model
   codec: RowCodec
   exported: ExportedModel
+  /** the run's weights, by the model's names (what `exported` was built from) */
+  weights: ModelWeights
   /** content hash of the run's files (readRun) */
   version: string
 }
@@ -146,8 +148,9 @@ export function exportRun(runDir: string, deps: RunDeps): LoadedRun {
       { file: `${runDir}/run.json`, field: 'tasks' },
     )
   }
-  const exported = exportModel(model, modelWeights(weights, model), { fusion: manifest.fusion })
-  return { manifest, preprocessing, model, codec, exported, version }
+  const mapped = modelWeights(weights, model)
+  const exported = exportModel(model, mapped, { fusion: manifest.fusion })
+  return { manifest, preprocessing, model, codec, exported, weights: mapped, version }
 }
 
 /**

@@ -7,7 +7,7 @@
  * item parts of the first layers are (item-split.ts), so by-id requests skip most of the model's work.
  */
 import { ConfigError } from '../errors.js'
-import { type ModelWeights, exportSplitGraph } from '../export/onnx.js'
+import { exportSplitGraph } from '../export/onnx.js'
 import {
   type LoadedRun,
   type Predictor,
@@ -15,12 +15,10 @@ import {
   createPredictor,
   exportRun,
   loadPredictor,
-  modelWeights,
   readRunFiles,
 } from '../export/predictor.js'
-import { exportTwinRun } from '../export/twin.js'
+import { twinOfRun } from '../export/twin.js'
 import { withPrefetched } from '../run/checksums.js'
-import { readRun } from '../run/run-dir.js'
 import { type ItemSplit, createItemSplit } from './item-split.js'
 import { compiledCodec } from './columnar.js'
 import { type ItemStoreOptions, loadItemStore } from './item-store.js'
@@ -36,25 +34,21 @@ export interface ServedOptions {
   itemSplit?: boolean
 }
 
-/** loadPredictor, keeping the run and its weights (the item split needs them). */
-async function loadWithWeights(
+/** loadPredictor, keeping the exported run (the item split needs its weights, the pre-ranker its towers). */
+async function loadKeepingRun(
   runDir: string,
   deps: RunDeps,
   threads: number | undefined,
-): Promise<{ p: Predictor; run: LoadedRun; weights: ModelWeights }> {
+): Promise<{ p: Predictor; run: LoadedRun }> {
   const files = await readRunFiles(runDir)
-  // one set of checked bytes for both reads, so the weights are those of the exported run
-  const { run, weights } = withPrefetched(files, () => {
-    const run = exportRun(runDir, deps)
-    return { run, weights: modelWeights(readRun(runDir).weights, run.model) }
-  })
+  const run = withPrefetched(files, () => exportRun(runDir, deps))
   const p = await createPredictor(run.exported, run.model, run.codec, { version: run.version, threads })
-  return { p, run, weights }
+  return { p, run }
 }
 
 export async function loadServed(runDir: string, deps: RunDeps, opts: ServedOptions = {}): Promise<Served> {
   if (!opts.items) return loadPredictor(runDir, deps, { threads: opts.threads })
-  const { p, run, weights } = await loadWithWeights(runDir, deps, opts.threads)
+  const { p, run } = await loadKeepingRun(runDir, deps, opts.threads)
   let prerank: PreRanker | undefined
   let split: ItemSplit | null = null
   try {
@@ -66,10 +60,13 @@ export async function loadServed(runDir: string, deps: RunDeps, opts: ServedOpti
       )
     const items = await loadItemStore(opts.items.file, compiled, opts.items)
     if (p.model === 'resflow-twin')
-      prerank = await createPreRankerFromItems(exportTwinRun(runDir, deps), items, { threads: opts.threads })
+      prerank = await createPreRankerFromItems(twinOfRun(run, `${runDir}/preprocessing.json`), items, {
+        threads: opts.threads,
+      })
     else if (opts.itemSplit !== false) {
-      const graph = exportSplitGraph(run.model, weights, { fusion: run.manifest.fusion })
-      if (graph) split = await createItemSplit(graph, run.model, weights, items, compiled, { threads: opts.threads })
+      const graph = exportSplitGraph(run.model, run.weights, { fusion: run.manifest.fusion })
+      if (graph)
+        split = await createItemSplit(graph, run.model, run.weights, items, compiled, { threads: opts.threads })
     }
     // the same model and codec, with its items (a new object: the slot tells versions apart by identity)
     const ranker = prerank

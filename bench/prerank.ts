@@ -15,16 +15,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../src/data/preprocessing.js'
+import { type Preprocessing } from '../src/data/preprocessing.js'
 import { generateSynthetic } from '../src/data/synth.js'
 import { loadDatasetSchema } from '../src/data/schema.js'
 import { Rng } from '../src/engine/rng.js'
 import type { RawRow } from '../src/export/predictor.js'
-import { buildModel } from '../src/models/registry.js'
 import { loadPreRanker } from '../src/serve/prerank.js'
-import { saveWeights, writeAtomic } from '../src/run/checkpoint.js'
-import { runFiles, writeManifest } from '../src/run/run-dir.js'
-import { TrainSession } from '../src/train/session.js'
+import { writeSeededRun } from './seeded-run.js'
 
 const { values } = parseArgs({
   options: {
@@ -49,25 +46,7 @@ const LOAD_BEFORE = loadavg()[0]
 
 async function makeRun(dir: string): Promise<Preprocessing> {
   const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 20_000, seed: 1, tasks: TASKS })
-  const prep = await fitPreprocessing(loadDatasetSchema(data.schemaFile), [data.files.train])
-  const spec = inputSpecOf(prep)
-  const modelConfig = { model: 'resflow-twin' }
-  const model = buildModel(spec, modelConfig)
-  const session = await TrainSession.create(model, { seed: 1, embeddingInitStd: 0.1, workerThread: false })
-  const run = join(dir, 'run')
-  writeManifest(run, {
-    version: 1,
-    model: 'resflow-twin',
-    modelConfig,
-    tasks: spec.tasks,
-    seed: 1,
-    fusion: { kind: 'additive', weights: Object.fromEntries(spec.tasks.map((t, i) => [t, 4 ** i])) },
-    createdAt: new Date().toISOString(),
-  })
-  writeAtomic(runFiles(run).preprocessing, JSON.stringify(prep))
-  saveWeights(runFiles(run).weights, session.params, session.tables)
-  await session.release()
-  return prep
+  return writeSeededRun(join(dir, 'run'), loadDatasetSchema(data.schemaFile), [data.files.train], 'resflow-twin')
 }
 
 /** Raw values of one side's columns, drawn from the vocabularies (5% unseen); numbers uniform. */

@@ -28,13 +28,10 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { writeFileSync } from 'node:fs'
 import { type DatasetSchema, loadDatasetSchema, parseDatasetSchema } from '../src/data/schema.js'
-import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../src/data/preprocessing.js'
+import { type Preprocessing } from '../src/data/preprocessing.js'
 import { generateSynthetic } from '../src/data/synth.js'
 import { Rng } from '../src/engine/rng.js'
-import { buildModel } from '../src/models/registry.js'
-import { saveWeights, writeAtomic } from '../src/run/checkpoint.js'
-import { runFiles, writeManifest } from '../src/run/run-dir.js'
-import { TrainSession } from '../src/train/session.js'
+import { writeSeededRun } from './seeded-run.js'
 
 const { values } = parseArgs({
   options: {
@@ -68,31 +65,9 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (opts: {
   duration: number
 }) => Promise<LoadResult>
 
-/** Writes a run directory for model `name` (seeded initial weights) on the preprocessing fitted to the files. */
-async function makeRun(run: string, schema: DatasetSchema, files: string[], name = MODEL): Promise<Preprocessing> {
-  const prep = await fitPreprocessing(schema, files)
-  const spec = inputSpecOf(prep)
-  const modelConfig = { model: name }
-  const model = buildModel(spec, modelConfig)
-  const session = await TrainSession.create(model, { seed: 1, embeddingInitStd: 0.1 })
-  writeManifest(run, {
-    version: 1,
-    model: name,
-    modelConfig,
-    tasks: spec.tasks,
-    seed: 1,
-    fusion: { kind: 'additive', weights: Object.fromEntries(spec.tasks.map((t, i) => [t, 4 ** i])) },
-    createdAt: new Date().toISOString(),
-  })
-  writeAtomic(runFiles(run).preprocessing, JSON.stringify(prep))
-  saveWeights(runFiles(run).weights, session.params, session.tables)
-  await session.release()
-  return prep
-}
-
 async function syntheticRun(dir: string): Promise<Preprocessing> {
   const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 20_000, seed: 1 })
-  return makeRun(join(dir, 'run'), loadDatasetSchema(data.schemaFile), [data.files.train])
+  return writeSeededRun(join(dir, 'run'), loadDatasetSchema(data.schemaFile), [data.files.train], MODEL)
 }
 
 /**
@@ -159,7 +134,7 @@ async function censusRun(
     ],
     tasks: [{ name: 'click' }, { name: 'purchase' }],
   })
-  return { prep: await makeRun(join(dir, 'census-run'), schema, [train]), items, schema, train, header }
+  return { prep: await writeSeededRun(join(dir, 'census-run'), schema, [train], MODEL), items, schema, train, header }
 }
 
 /** Census-width bodies for `candidates` candidates: every feature in each candidate (rows, columns), or context + item ids. */
@@ -335,7 +310,7 @@ try {
     )
     started.child.kill('SIGTERM')
     // the pre-rank stage: a resflow-twin on the same data, 10,000 candidates by id from a 10,000-item store
-    await makeRun(join(dir, 'twin-run'), census.schema, [census.train], 'resflow-twin')
+    await writeSeededRun(join(dir, 'twin-run'), census.schema, [census.train], 'resflow-twin')
     const twinItems = join(dir, 'twin-items.csv')
     writeFileSync(
       twinItems,

@@ -19,7 +19,7 @@ import type { Preprocessing } from '../src/data/preprocessing.js'
 import { generateSynthetic } from '../src/data/synth.js'
 import { loadDatasetSchema } from '../src/data/schema.js'
 import { Rng } from '../src/engine/rng.js'
-import type { RawRow } from '../src/export/predictor.js'
+import type { RawRow } from '../src/export/codec.js'
 import { loadPreRanker } from '../src/serve/prerank.js'
 import { writeSeededRun } from './seeded-run.js'
 

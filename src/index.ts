@@ -53,8 +53,15 @@ export type { Side } from './nn/inputs.js'
 export * as init from './nn/init.js'
 
 // models
-export { MODELS, MODEL_NAMES, buildModel, getModel, parseModelConfig } from './models/registry.js'
-export type { BuildExtras, ModelEntry, ModelName, ModelConfig, ModelConfigInput } from './models/registry.js'
+export { MODELS, MODEL_NAMES, buildModel, buildParsedModel, getModel, parseModelConfig } from './models/registry.js'
+export type {
+  BuildExtras,
+  ModelEntry,
+  ModelName,
+  ModelConfig,
+  ModelConfigInput,
+  ParsedModelConfig,
+} from './models/registry.js'
 export { parameterCount } from './models/count.js'
 export { positiveRates } from './models/task-graph.js'
 export type { Model, ModelInputs, ModelOutputs } from './models/types.js'
@@ -107,6 +114,8 @@ export { DenseOptimizer } from './train/optim.js'
 export { saveWeights, loadWeights } from './run/checkpoint.js'
 export { readRun, writeManifest, runFiles } from './run/run-dir.js'
 export type { RunManifest } from './run/run-dir.js'
+export { openRun, modelWeights } from './run/open-run.js'
+export type { LoadedRun, ModelWeights } from './run/open-run.js'
 export { fit } from './train/trainer.js'
 export type { FitOptions, FitResult } from './train/trainer.js'
 export type { EpochLog } from './train/epoch-log.js'
@@ -117,7 +126,7 @@ export { prepareData } from './train/prepare.js'
 export type { PreparedData, DataSource } from './train/prepared-data.js'
 export { trainRun } from './train/train-run.js'
 export { loadRun, evaluateRun, collectPredictions, scorePredictions } from './train/evaluate.js'
-export type { EvaluateOptions, LoadedRun, Predictions, ScoreOptions } from './train/evaluate.js'
+export type { EvaluateOptions, Predictions, ScoreOptions, ScoringRun } from './train/evaluate.js'
 export { runCompare } from './train/compare.js'
 export type { CompareOptions, CompareResult } from './train/compare.js'
 
@@ -149,9 +158,9 @@ export type { ChartSpec, Highlight, SeriesSpec, TickSpec } from './report/charts
 // export and serving
 export { exportModel, featureLayout, readExportMetadata, EXPORT_SCHEMA_VERSION } from './export/onnx.js'
 export type { ExportedGraph } from './export/onnx.js'
-export { createPredictor, loadPredictor, exportRun, modelWeights } from './export/predictor.js'
-export type { Predictor, RawValue, RawRow as RequestRow } from './export/predictor.js'
-export { RUN_DEPS } from './export/run-deps.js'
+export { createPredictor, loadPredictor, exportRun } from './export/predictor.js'
+export type { ExportedRun, Predictor } from './export/predictor.js'
+export type { RawValue, RawRow as RequestRow } from './export/codec.js'
 export { codecFromPreprocessing } from './export/codec.js'
 export { createHandler } from './serve/handler.js'
 export type { Handler } from './serve/handler.js'

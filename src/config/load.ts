@@ -170,3 +170,14 @@ function objectKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[]
   const def = (s as { _zod: { def: Record<string, unknown> } })._zod.def
   return def.type === 'object' ? Object.keys(def.shape as object).sort() : undefined
 }
+
+/** Runs fn; a ConfigError it throws gets `file` in front of its message (when the message lacks it). */
+export function withFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof ConfigError && !err.message.startsWith(file))
+      throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
+    throw err
+  }
+}

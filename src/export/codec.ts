@@ -8,11 +8,39 @@
  * values or the separator-joined string as in the data. null is a missing value: id 0, or the
  * feature's fill value; a numeric column without a fill value rejects it.
  */
-import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../data/preprocessing.js'
+import { type Preprocessing, inputSpecOf } from '../data/preprocessing.js'
 import { encodeRows } from '../data/encode-rows.js'
 import type { RawRow as DataRow } from '../data/encode-rows.js'
-import { validateConfig } from '../config/load.js'
-import type { RawFeature, RawRow, RowCodec } from './predictor.js'
+import type { Batch, InputSpec } from '../data/types.js'
+
+/** A raw feature value as it appears in the data (a multi-valued feature: a list, or a joined string). */
+export type RawValue = string | number | null | readonly (string | number)[]
+export type RawRow = Readonly<Record<string, RawValue>>
+
+/** How a raw feature is validated in requests. */
+export type RawKind = 'categorical' | 'numeric' | 'list'
+
+export interface RawFeature {
+  name: string
+  kind: RawKind
+  /** whether null (a missing value) is accepted; false for numbers without a fill value. Default true */
+  nullable?: boolean
+}
+
+/** Raw rows ⇄ encoded batches, from a fitted preprocessing artifact. */
+export interface RowCodec {
+  spec: InputSpec
+  /** every raw feature a request must carry, with its kind, in feature order */
+  features: readonly RawFeature[]
+  /** encodes raw rows (unknown categorical values → id 0, as in training) */
+  encode(rows: readonly RawRow[]): Batch
+  /**
+   * The fitted preprocessing the codec maps with, when it has one (codecs from `codecFromPreprocessing`).
+   * The server compiles it into its one-pass encoder (serve/columnar.ts); without it the server encodes row
+   * objects with `encode`, and cannot hold an item store.
+   */
+  readonly preprocessing?: Preprocessing
+}
 
 export function codecFromPreprocessing(prep: Preprocessing): RowCodec {
   const features = new Map<string, RawFeature>()
@@ -56,9 +84,4 @@ export function joinLists(rows: readonly RawRow[], separators: Iterable<readonly
     }
     return out ?? (r as DataRow)
   })
-}
-
-/** Validates the preprocessing stored in a run directory and makes its codec. */
-export function codecOf(preprocessing: unknown, file: string): RowCodec {
-  return codecFromPreprocessing(validateConfig(preprocessing, file, PreprocessingSchema))
 }

@@ -40,18 +40,13 @@ import {
 import type { Side } from '../nn/inputs.js'
 import { BuildContext, InputSplit, ParamStore } from '../nn/params.js'
 import type { Fusion } from '../metrics/fusion.js'
+import type { ModelWeights } from '../run/open-run.js'
 
 /** Input sides (InputSpec `side`) whose extras, named `<side>.<name>`, are exported as separate towers. */
 export const TOWER_SIDES = ['user', 'item'] as const satisfies readonly Side[]
 
 /** Bumped when inputs, outputs or metadata change meaning. */
 export const EXPORT_SCHEMA_VERSION = 1
-
-/** Trained values: dense parameters by name and embedding tables ([rows, D]) by feature. */
-export interface ModelWeights {
-  params: ReadonlyMap<string, Float32Array>
-  tables: ReadonlyMap<string, Float32Array>
-}
 
 /** Feature order and kinds, as stored in the metadata and used to build feeds. */
 export interface FeatureLayout {

@@ -25,22 +25,19 @@
  * with the run's fitted preprocessing, into the feeds of that side's tower.
  */
 import onnxProto from 'onnx-proto'
-import { type Preprocessing, PreprocessingSchema } from '../data/preprocessing.js'
+import type { Preprocessing } from '../data/preprocessing.js'
 import { encodeRows } from '../data/encode-rows.js'
 import type { Batch } from '../data/types.js'
-import { validateConfig } from '../config/load.js'
 import type { Feed } from '../engine/runtime.js'
 import { DataError, ExportError } from '../errors.js'
 import type { Side } from '../nn/inputs.js'
-import { parseModelConfig } from '../models/registry.js'
 import { type ResFlowConfig, resflowTaskNodes } from '../models/resflow.js'
 import { writeAtomic } from '../run/write-atomic.js'
-import { joinLists } from './codec.js'
 import { batchFeeds } from './feeds.js'
 import type { Fusion } from '../metrics/fusion.js'
 import type { ExportedGraph, FeatureLayout } from './onnx.js'
-import { type LoadedRun, type RawRow, type RunDeps, exportRun } from './predictor.js'
-import { RUN_DEPS } from './run-deps.js'
+import { type RawRow, joinLists } from './codec.js'
+import { type ExportedRun, exportRun } from './predictor.js'
 
 /** How per-task dot products d_k become logits z_k; stored in each tower file as `resflow.twin`. */
 export interface TwinComposition {
@@ -65,7 +62,7 @@ export interface TowerPart {
 
 /** A resflow-twin run split into its two towers. */
 export interface TwinExport {
-  run: LoadedRun
+  run: ExportedRun
   composition: TwinComposition
   user: TowerPart
   item: TowerPart
@@ -76,14 +73,14 @@ export interface TwinExport {
 export const TWIN_METADATA_KEY = 'resflow.twin'
 
 /** The composition of a twin run, from its stored model config (the same task graph the model was built with). */
-export function twinComposition(run: Pick<LoadedRun, 'manifest' | 'model' | 'exported'>): TwinComposition {
+export function twinComposition(
+  run: Pick<ExportedRun, 'manifest' | 'modelConfig' | 'model' | 'exported'>,
+): TwinComposition {
   const { manifest, model } = run
-  const { model: name, options } = parseModelConfig({ ...manifest.modelConfig, model: manifest.model } as Parameters<
-    typeof parseModelConfig
-  >[0])
+  const { model: name, options } = run.modelConfig
   if (name !== 'resflow-twin') {
     throw new ExportError(
-      `run.json: model "${manifest.model}" has no user and item towers; pre-ranking needs a resflow-twin run`,
+      `run.json: model "${name}" has no user and item towers; pre-ranking needs a resflow-twin run`,
       { field: 'model' },
     )
   }
@@ -173,15 +170,14 @@ function towerFile(
  * Reads a resflow-twin run directory and splits it into its two towers (nothing compiled yet). The full
  * model (`run.exported.main`) comes along unchanged, so the full-model export keeps working beside it.
  */
-export function exportTwinRun(runDir: string, deps: RunDeps = RUN_DEPS): TwinExport {
-  const run = exportRun(runDir, deps)
-  return twinOfRun(run, `${runDir}/preprocessing.json`)
+export function exportTwinRun(runDir: string): TwinExport {
+  return twinOfRun(exportRun(runDir))
 }
 
-/** As exportTwinRun, from a run already loaded with exportRun. */
-export function twinOfRun(run: LoadedRun, preprocessingFile = 'preprocessing.json'): TwinExport {
+/** As exportTwinRun, from a run already exported with exportRun. */
+export function twinOfRun(run: ExportedRun): TwinExport {
   const composition = twinComposition(run)
-  const preprocessing = validateConfig(run.preprocessing, preprocessingFile, PreprocessingSchema)
+  const { preprocessing } = run
   const part = (side: Side): TowerPart => {
     const graph = run.exported.towers[side]
     if (!graph)

@@ -111,8 +111,14 @@ export type ModelConfigInput = { model: string } & Record<string, unknown>
  */
 export type ModelConfig = { [K in ModelName]: { model: K } & z.input<(typeof MODELS)[K]['config']> }[ModelName]
 
+/** A model config after `parseModelConfig`: the entry's name and its options with defaults filled in. */
+export interface ParsedModelConfig {
+  model: ModelName
+  options: Record<string, unknown>
+}
+
 /** Validates options against the model's strict schema; returns them with defaults filled in. */
-export function parseModelConfig(input: ModelConfigInput): { model: ModelName; options: Record<string, unknown> } {
+export function parseModelConfig(input: ModelConfigInput): ParsedModelConfig {
   if (typeof input?.model !== 'string') {
     throw new ConfigError(
       `model: expected a model name (available: ${MODEL_NAMES.join(', ')}), got ${JSON.stringify(input?.model)}`,
@@ -143,8 +149,12 @@ export function buildModel<M extends string>(
   extras?: BuildExtras,
 ): Model
 export function buildModel(spec: InputSpec, config: ModelConfigInput, extras: BuildExtras = {}): Model {
-  const { model, options } = parseModelConfig(config)
-  return getModel(model).build(spec, options, extras)
+  return buildParsedModel(spec, parseModelConfig(config), extras)
+}
+
+/** Builds a registered model from a config `parseModelConfig` has already validated (no second parse). */
+export function buildParsedModel(spec: InputSpec, config: ParsedModelConfig, extras: BuildExtras = {}): Model {
+  return getModel(config.model).build(spec, config.options, extras)
 }
 
 function configError(model: string, entry: ModelEntry, error: z.ZodError, given: unknown): ConfigError {

@@ -186,7 +186,7 @@ function incomplete(dir: string): RunError {
  * back), then checksums.json is removed, so that readers see the folder as incomplete until `sealRun`.
  * Returns the checksums removed, for `resealIfUnchanged`.
  */
-export function openRun(dir: string, options: { check?: readonly string[] } = {}): Checksums | null {
+export function unsealRun(dir: string, options: { check?: readonly string[] } = {}): Checksums | null {
   const sums = checkRunFiles(dir, options.check ?? [])
   rmSync(runFiles(dir).checksums, { force: true })
   return sums

@@ -18,7 +18,7 @@ import { canonical } from '../data/encode-rows.js'
 import { type Preprocessing, bucketOf, inputSpecOf, transformDense } from '../data/preprocessing.js'
 import type { Batch, InputSpec } from '../data/types.js'
 import { DataError } from '../errors.js'
-import type { RawFeature, RowCodec } from '../export/predictor.js'
+import type { RawFeature, RowCodec } from '../export/codec.js'
 
 /**
  * Largest per-column memo of raw categorical value → id. Only values that map to a vocabulary id are kept
@@ -86,24 +86,19 @@ export class CompiledCodec {
     const vocabMap = (vocab: string[]) => new Map(vocab.map((v, i) => [v, i + 1]))
     // targets in the order encodeRows fills them; the order does not change the result
     const slot = new Map(this.spec.sparse.map((f, i) => [f.name, i]))
+    // a sparse feature and a bucketed one both write an id column: the feature's InputSpec.sparse position
+    const idColumn = (f: { name: string }) => ({ name: f.name, slot: slot.get(f.name)! })
     for (const f of prep.sparse)
       plan(f.column).targets.push({
         kind: 'sparse',
-        name: f.name,
-        slot: slot.get(f.name)!,
+        ...idColumn(f),
         valueType: f.valueType,
         vocab: vocabMap(f.vocab),
         memoS: new Map(),
         memoN: new Map(),
       })
     for (const f of prep.buckets)
-      plan(f.column).targets.push({
-        kind: 'bucket',
-        name: f.name,
-        slot: slot.get(f.name)!,
-        edges: f.edges,
-        fill: f.fill,
-      })
+      plan(f.column).targets.push({ kind: 'bucket', ...idColumn(f), edges: f.edges, fill: f.fill })
     for (const f of prep.multi)
       plan(f.column).targets.push({ kind: 'multi', name: f.name, separator: f.separator, vocab: vocabMap(f.vocab) })
     prep.dense.forEach((f, index) => plan(f.column).targets.push({ kind: 'dense', index, f }))

@@ -24,7 +24,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { RequestError } from '../errors.js'
-import type { RawFeature } from '../export/predictor.js'
+import type { RawFeature } from '../export/codec.js'
 import { ServeMetrics } from './metrics.js'
 import { type RankResponse, type Ranked, rankWith, toJson, toResponse } from './rank.js'
 import type { ModelSlot, Served } from './model-slot.js'

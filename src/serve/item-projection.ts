@@ -5,7 +5,8 @@
  * and a context's row K.
  */
 import { ExportError } from '../errors.js'
-import type { ModelWeights, SplitLayerPlan } from '../export/onnx.js'
+import type { SplitLayerPlan } from '../export/onnx.js'
+import type { ModelWeights } from '../run/open-run.js'
 import type { Model } from '../models/types.js'
 import type { BatchWriter, ColumnPlan } from './columnar.js'
 import type { ItemStore } from './item-store.js'

@@ -9,9 +9,8 @@
 import { ConfigError } from '../errors.js'
 import { exportSplitGraph } from '../export/onnx.js'
 import {
-  type LoadedRun,
+  type ExportedRun,
   type Predictor,
-  type RunDeps,
   createPredictor,
   exportRun,
   loadPredictor,
@@ -37,18 +36,17 @@ export interface ServedOptions {
 /** loadPredictor, keeping the exported run (the item split needs its weights, the pre-ranker its towers). */
 async function loadKeepingRun(
   runDir: string,
-  deps: RunDeps,
   threads: number | undefined,
-): Promise<{ p: Predictor; run: LoadedRun }> {
+): Promise<{ p: Predictor; run: ExportedRun }> {
   const files = await readRunFiles(runDir)
-  const run = withPrefetched(files, () => exportRun(runDir, deps))
+  const run = withPrefetched(files, () => exportRun(runDir))
   const p = await createPredictor(run.exported, run.model, run.codec, { version: run.version, threads })
   return { p, run }
 }
 
-export async function loadServed(runDir: string, deps: RunDeps, opts: ServedOptions = {}): Promise<Served> {
-  if (!opts.items) return loadPredictor(runDir, deps, { threads: opts.threads })
-  const { p, run } = await loadKeepingRun(runDir, deps, opts.threads)
+export async function loadServed(runDir: string, opts: ServedOptions = {}): Promise<Served> {
+  if (!opts.items) return loadPredictor(runDir, { threads: opts.threads })
+  const { p, run } = await loadKeepingRun(runDir, opts.threads)
   let prerank: PreRanker | undefined
   let split: ItemSplit | null = null
   try {
@@ -60,7 +58,7 @@ export async function loadServed(runDir: string, deps: RunDeps, opts: ServedOpti
       )
     const items = await loadItemStore(opts.items.file, compiled, opts.items)
     if (p.model === 'resflow-twin')
-      prerank = await createPreRankerFromItems(twinOfRun(run, `${runDir}/preprocessing.json`), items, {
+      prerank = await createPreRankerFromItems(twinOfRun(run), items, {
         threads: opts.threads,
       })
     else if (opts.itemSplit !== false) {

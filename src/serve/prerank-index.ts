@@ -1,6 +1,6 @@
 /** The item-key index of a pre-ranker's item store: id → row of its vectors. */
 import { DataError } from '../errors.js'
-import type { RawRow, RawValue } from '../export/predictor.js'
+import type { RawRow, RawValue } from '../export/codec.js'
 
 /** An item key as it appears in the item rows and in requests; 7 and "7" name the same item. */
 export type ItemId = string | number

@@ -12,7 +12,7 @@
  * field (`body.item_ids[3]`, `body.context.hour`, `body.k`).
  */
 import { RequestError } from '../errors.js'
-import type { RawRow } from '../export/predictor.js'
+import type { RawRow } from '../export/codec.js'
 import type { ItemId } from './prerank-index.js'
 import type { PreRanker, PrerankResult } from './prerank.js'
 

@@ -18,7 +18,8 @@
 import { DataError, RequestError } from '../errors.js'
 import { Program } from '../engine/runtime.js'
 import type { Fusion } from '../metrics/fusion.js'
-import { type RawRow, type RunDeps, readRunFiles } from '../export/predictor.js'
+import type { RawRow } from '../export/codec.js'
+import { readRunFiles } from '../export/predictor.js'
 import { withPrefetched } from '../run/checksums.js'
 import type { Batch } from '../data/types.js'
 import {
@@ -299,11 +300,11 @@ async function buildPreRanker(
 export async function loadPreRanker(
   runDir: string,
   items: readonly RawRow[],
-  opts: PreRankOptions & { deps?: RunDeps },
+  opts: PreRankOptions,
 ): Promise<PreRanker> {
   const files = await readRunFiles(runDir)
   return createPreRanker(
-    withPrefetched(files, () => exportTwinRun(runDir, opts.deps)),
+    withPrefetched(files, () => exportTwinRun(runDir)),
     items,
     opts,
   )

@@ -16,7 +16,7 @@
  */
 import { DataError, RequestError } from '../errors.js'
 import type { Batch } from '../data/types.js'
-import type { RawFeature } from '../export/predictor.js'
+import type { RawFeature } from '../export/codec.js'
 import type { BatchWriter, ColumnPlan, CompiledCodec } from './columnar.js'
 import type { ItemStore } from './item-store.js'
 import { type RankLimits, checkValue, clip, describe, fail, isObject } from './request.js'

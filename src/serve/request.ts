@@ -24,7 +24,7 @@
  * is the largest legal request (`maxRankBodyBytes`).
  */
 import { RequestError } from '../errors.js'
-import type { RawFeature, RawRow, RawValue } from '../export/predictor.js'
+import type { RawFeature, RawRow, RawValue } from '../export/codec.js'
 
 export interface RankLimits {
   /** most candidates per request */

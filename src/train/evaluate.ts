@@ -11,10 +11,8 @@ import { computeTaskMetrics } from '../metrics/evaluate.js'
 import { encodeDataset } from '../data/encode.js'
 import type { EncodeReport } from '../data/dataset.js'
 import { type ResolvedDataPath, resolveDataPath } from '../data/adapters.js'
-import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../data/preprocessing.js'
-import { validateConfig } from '../config/load.js'
-import { type ModelConfigInput, buildModel } from '../models/registry.js'
-import { type RunManifest, readRun, runFiles } from '../run/run-dir.js'
+import { type LoadedRun, openRun } from '../run/open-run.js'
+import type { RunManifest } from '../run/run-dir.js'
 import { TrainSession } from './session.js'
 import { loadSessionWeights } from './session-weights.js'
 
@@ -110,28 +108,17 @@ export function scorePredictions(pred: Predictions, options: ScoreOptions): Metr
   return records
 }
 
-/** A saved run ready to score: its session holding the best weights, manifest and preprocessing. */
-export interface LoadedRun {
+/** A saved run ready to score: the run as opened, and a session holding its best weights. */
+export interface ScoringRun extends LoadedRun {
   session: TrainSession
-  manifest: RunManifest
-  preprocessing: Preprocessing
 }
 
-/** Loads a run from one checked snapshot of its files (see readRun): a damaged or mixed folder is named, not loaded. */
-export async function loadRun(runDir: string, options: { threads?: number } = {}): Promise<LoadedRun> {
-  const snapshot = readRun(runDir)
-  const { manifest, weights } = snapshot
-  const preprocessing = validateConfig(
-    snapshot.preprocessing,
-    runFiles(snapshot.dir).preprocessing,
-    PreprocessingSchema,
-  )
-  const model = buildModel(inputSpecOf(preprocessing), manifest.modelConfig as ModelConfigInput, {
-    positiveRates: manifest.positiveRates,
-  })
-  const session = await TrainSession.create(model, { seed: manifest.seed, threads: options.threads })
-  loadSessionWeights(session, weights)
-  return { session, manifest, preprocessing }
+/** Opens a run (openRun: one checked snapshot of its files) and loads its weights into a session. */
+export async function loadRun(runDir: string, options: { threads?: number } = {}): Promise<ScoringRun> {
+  const run = openRun(runDir)
+  const session = await TrainSession.create(run.model, { seed: run.manifest.seed, threads: options.threads })
+  loadSessionWeights(session, run.weightsFile)
+  return { ...run, session }
 }
 
 export interface EvaluateOptions {
@@ -161,7 +148,7 @@ export function runDatasetName(manifest: RunManifest): string | undefined {
  * a file, a glob, a dataset folder (one split of it, see `split`), or an already resolved `resolveDataPath` result.
  */
 export async function evaluateRun(
-  run: LoadedRun,
+  run: ScoringRun,
   path: string | ResolvedDataPath,
   options: EvaluateOptions = {},
 ): Promise<{ records: MetricRecord[]; predictions: Predictions; source: ResolvedDataPath; report: EncodeReport }> {

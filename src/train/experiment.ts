@@ -23,7 +23,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { loadConfigFile } from '../config/load.js'
+import { loadConfigFile, withFile } from '../config/load.js'
 import { type DataConfig, type Experiment, ExperimentSchema } from '../config/experiment.js'
 import { ConfigError } from '../errors.js'
 import type { commonOptions } from '../models/common.js'
@@ -161,17 +161,6 @@ export function checkExperiment(e: Experiment): void {
   for (const name of Object.keys(e.compare.models)) withFile(e.file, () => parseModelConfig(modelConfigFor(e, name)))
   if (e.compare.sweep && !e.compare.sweep.field.startsWith('model.') && !e.compare.sweep.field.startsWith('data.')) {
     fail('compare.sweep.field', `expected a path under model. or data., got "${e.compare.sweep.field}"`)
-  }
-}
-
-/** Runs `fn`, prefixing the file to a ConfigError that does not name it yet. */
-export function withFile<T>(file: string, fn: () => T): T {
-  try {
-    return fn()
-  } catch (err) {
-    if (err instanceof ConfigError && !err.message.startsWith(file))
-      throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
-    throw err
   }
 }
 

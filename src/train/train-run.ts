@@ -14,13 +14,14 @@ import { type DirLock, lockDir } from '../run/lock.js'
 import { writeAtomic } from '../run/write-atomic.js'
 import { checkMonitor } from './early-stop.js'
 import type { Experiment } from '../config/experiment.js'
-import { fingerprint, modelConfigFor, withFile } from './experiment.js'
+import { withFile } from '../config/load.js'
+import { fingerprint, modelConfigFor } from './experiment.js'
 import type { PreparedData } from './prepare.js'
 import type { Progress } from './progress.js'
 import {
   RUN_VERSION,
   type RunManifest,
-  openRun,
+  unsealRun,
   readManifest,
   resealIfUnchanged,
   runFiles,
@@ -79,7 +80,7 @@ async function trainLocked(e: Experiment, data: PreparedData, options: TrainRunO
   // --resume reads run.json and checkpoint.bin back: a sealed run's are checked against checksums.json
   // (an interrupted run has none; its checkpoint checks itself, see checkpoint.ts)
   const previous = options.resume ? readManifest(options.runDir) : null
-  const sealed = openRun(options.runDir, { check: options.resume ? ['run.json', 'checkpoint.bin'] : [] })
+  const sealed = unsealRun(options.runDir, { check: options.resume ? ['run.json', 'checkpoint.bin'] : [] })
   const session = await TrainSession.create(model, {
     seed,
     threads: e.threads,

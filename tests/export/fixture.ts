@@ -1,83 +1,75 @@
 /**
- * A tiny trained model with every kind of input (single-valued and multi-valued categorical, sum and
- * mean pooling, dense), two tasks, BatchNorm, and a run directory written with the run-dir helpers
- * (format 1, sealed with checksums.json as a training seals its run).
- * Used until (and beside) the registry and the data layer: the codec here is a miniature preprocessing.
+ * A tiny trained run with every kind of input (single-valued and multi-valued categorical, sum and mean
+ * pooling, dense), two tasks and BatchNorm: a registry model over a written-out preprocessing, in a run
+ * folder written with the run-dir helpers (format 1, sealed with checksums.json as a training seals its
+ * run), so it loads through openRun like any trained run.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Batch, InputSpec } from '../../src/data/types.js'
-import type { RawRow, RowCodec, RunDeps } from '../../src/export/predictor.js'
-import { saveWeights } from '../../src/run/checkpoint.js'
+import { type Preprocessing, PreprocessingSchema, inputSpecOf } from '../../src/data/preprocessing.js'
+import type { Batch } from '../../src/data/types.js'
+import { type RowCodec, codecFromPreprocessing } from '../../src/export/codec.js'
+import { type ModelConfig, buildModel } from '../../src/models/registry.js'
+import type { Model } from '../../src/models/types.js'
+import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
 import { runFiles, sealRun, writeManifest } from '../../src/run/run-dir.js'
-import { writeAtomic } from '../../src/run/checkpoint.js'
 import { TrainSession } from '../../src/train/session.js'
-import { tinyModel } from '../helpers/tiny-model.js'
 import { Rng } from '../helpers/rng.js'
 
-export const SPEC: InputSpec = {
+const range = (prefix: string, n: number) => Array.from({ length: n - 1 }, (_, i) => `${prefix}${i + 1}`)
+
+/**
+ * A fitted preprocessing, written out instead of fitted (no DuckDB): vocabularies "u1".."u19", "i1".."i29",
+ * "t1".."t11", "c1".."c7" (anything else → id 0), age min-max scaled by 100 (missing → 0), log1p(price).
+ */
+export const PREP: Preprocessing = PreprocessingSchema.parse({
+  version: 1,
+  schema: {
+    sparse: [{ name: 'user' }, { name: 'item', side: 'item' }],
+    multi: [
+      { name: 'tags', pooling: 'mean' },
+      { name: 'cats', pooling: 'sum', side: 'item' },
+    ],
+    dense: [
+      { name: 'age', transform: 'minmax', fillMissing: 0 },
+      { name: 'price', transform: 'log1p', side: 'item' },
+    ],
+    tasks: [{ name: 'click' }, { name: 'purchase' }],
+  },
   sparse: [
-    { name: 'user', vocabSize: 20 },
-    { name: 'item', vocabSize: 30, side: 'item' },
+    { name: 'user', column: 'user', valueType: 'string', vocab: range('u', 20) },
+    { name: 'item', column: 'item', valueType: 'string', vocab: range('i', 30), side: 'item' },
   ],
   multi: [
-    { name: 'tags', vocabSize: 12, pooling: 'mean' },
-    { name: 'cats', vocabSize: 8, pooling: 'sum', side: 'item' },
+    { name: 'tags', column: 'tags', separator: '|', pooling: 'mean', vocab: range('t', 12) },
+    { name: 'cats', column: 'cats', separator: '|', pooling: 'sum', vocab: range('c', 8), side: 'item' },
   ],
-  dense: [{ name: 'age' }, { name: 'price', side: 'item' }],
+  dense: [
+    { name: 'age', column: 'age', transform: 'minmax', fill: 0, mean: 0, std: 1, min: 0, max: 100 },
+    { name: 'price', column: 'price', transform: 'log1p', mean: 0, std: 1, min: 0, max: 200, side: 'item' },
+  ],
+  buckets: [],
   tasks: ['click', 'purchase'],
-}
+  fit: { files: [], rows: 0 },
+})
 
-/** Miniature preprocessing: vocabularies "u<i>", "i<i>", "t<i>", "c<i>" (unknown → 0), age/100, log1p(price). */
-export const PREP = {
-  vocab: { user: 'u', item: 'i', tags: 't', cats: 'c' } as Record<string, string>,
-  sizes: { user: 20, item: 30, tags: 12, cats: 8 } as Record<string, number>,
-}
+/** The model-facing inputs of PREP. */
+export const SPEC = inputSpecOf(PREP)
 
-function idOf(feature: string, value: string | number | null): number {
-  if (value === null) return 0
-  const s = String(value)
-  const prefix = PREP.vocab[feature]
-  if (!s.startsWith(prefix)) return 0
-  const n = Number(s.slice(prefix.length))
-  return Number.isInteger(n) && n > 0 && n < PREP.sizes[feature] ? n : 0
-}
+/** The codec of PREP, as serving builds it. */
+export const codec: RowCodec = codecFromPreprocessing(PREP)
 
-export const codec: RowCodec = {
-  spec: SPEC,
-  features: [
-    { name: 'user', kind: 'categorical' },
-    { name: 'item', kind: 'categorical' },
-    { name: 'tags', kind: 'list' },
-    { name: 'cats', kind: 'list' },
-    { name: 'age', kind: 'numeric' },
-    { name: 'price', kind: 'numeric', nullable: false },
-  ],
-  encode(rows: readonly RawRow[]): Batch {
-    const B = rows.length
-    const user = new Int32Array(B)
-    const item = new Int32Array(B)
-    const dense = new Float32Array(B * 2)
-    const multi = (f: string) => {
-      const offsets = new Int32Array(B + 1)
-      const ids: number[] = []
-      rows.forEach((r, i) => {
-        const v = r[f]
-        const list = v === null || v === undefined ? [] : Array.isArray(v) ? v : String(v).split('|').filter(Boolean)
-        for (const x of list) ids.push(idOf(f, x))
-        offsets[i + 1] = ids.length
-      })
-      return { offsets, ids: Int32Array.from(ids) }
-    }
-    rows.forEach((r, i) => {
-      user[i] = idOf('user', r.user as string)
-      item[i] = idOf('item', r.item as string)
-      dense[i * 2] = r.age === null ? 0 : Number(r.age) / 100
-      dense[i * 2 + 1] = r.price === null ? 0 : Math.log1p(Number(r.price))
-    })
-    return { size: B, sparse: { user, item }, multi: { tags: multi('tags'), cats: multi('cats') }, dense, labels: {} }
-  },
+/** A registry model (so a run folder of it loads like any trained run), small enough to train in milliseconds. */
+export const MODEL_CONFIG = {
+  model: 'shared-bottom' as const,
+  embeddingDim: 4,
+  bottom: [8],
+  towers: [4],
+} satisfies ModelConfig
+
+export function fixtureModel(): Model {
+  return buildModel(SPEC, MODEL_CONFIG)
 }
 
 /** Seeded raw rows; some values unknown to the vocabularies, some lists empty. */
@@ -108,41 +100,47 @@ export function labelled(batch: Batch, seed: number): Batch {
   return { ...batch, labels: { click, purchase } }
 }
 
-export const deps: RunDeps = {
-  buildModel: (_manifest, spec) => tinyModel(spec, { hidden: [8, 4], dim: 4 }),
-  codecOf: () => codec,
-}
+type FixtureFusion = { kind: 'additive' | 'multiplicative'; weights: Record<string, number> } | null
 
-/** Trains the tiny model a few steps and writes a run directory; returns the dir and the session. */
-export async function tinyRun(
-  opts: {
-    seed?: number
-    fusion?: { kind: 'additive' | 'multiplicative'; weights: Record<string, number> } | null
-    steps?: number
-  } = {},
-) {
-  const seed = opts.seed ?? 7
-  const model = deps.buildModel({} as never, SPEC)
-  const session = await TrainSession.create(model, {
+/** A session of the fixture model, before any training step. */
+export function fixtureSession(seed: number): Promise<TrainSession> {
+  return TrainSession.create(fixtureModel(), {
     seed,
     optimizer: { kind: 'adam', lr: 0.05 },
     sparseOptimizer: { kind: 'adam', lr: 0.05 },
     embeddingInitStd: 0.3,
   })
+}
+
+/** Writes a session of the fixture model as a sealed run folder (format 1); `extras` pads weights.bin. */
+export function writeFixtureRun(
+  dir: string,
+  session: TrainSession,
+  opts: { seed: number; fusion: FixtureFusion; extras?: Map<string, Float32Array> },
+): void {
+  writeManifest(dir, {
+    version: 1,
+    model: MODEL_CONFIG.model,
+    modelConfig: { ...MODEL_CONFIG },
+    tasks: SPEC.tasks,
+    seed: opts.seed,
+    fusion: opts.fusion,
+    createdAt: `tiny-${opts.seed}`,
+  })
+  writeAtomic(runFiles(dir).preprocessing, JSON.stringify(PREP))
+  saveWeights(runFiles(dir).weights, session.params, session.tables, opts.extras ? { extras: opts.extras } : {})
+  sealRun(dir)
+}
+
+/** Trains the fixture model a few steps and writes a run directory; returns the dir, the session and the model. */
+export async function tinyRun(opts: { seed?: number; fusion?: FixtureFusion; steps?: number } = {}) {
+  const seed = opts.seed ?? 7
+  const session = await fixtureSession(seed)
   for (let s = 0; s < (opts.steps ?? 5); s++)
     await session.trainStep(labelled(codec.encode(rawRows(64, seed * 100 + s)), s))
   const dir = mkdtempSync(join(tmpdir(), 'resflow-run-'))
-  writeManifest(dir, {
-    version: 1,
-    model: 'tiny',
-    modelConfig: {},
-    tasks: SPEC.tasks,
-    seed,
-    fusion: opts.fusion === undefined ? { kind: 'additive', weights: { click: 1, purchase: 4 } } : opts.fusion,
-    createdAt: `tiny-${seed}`,
-  })
-  writeAtomic(runFiles(dir).preprocessing, JSON.stringify(PREP))
-  saveWeights(runFiles(dir).weights, session.params, session.tables)
-  sealRun(dir)
-  return { dir, session, model }
+  const fusion =
+    opts.fusion === undefined ? { kind: 'additive' as const, weights: { click: 1, purchase: 4 } } : opts.fusion
+  writeFixtureRun(dir, session, { seed, fusion })
+  return { dir, session, model: session.model }
 }

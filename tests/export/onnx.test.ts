@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import * as ort from 'onnxruntime-node'
 import type { Tensor } from '../../src/engine/node.js'
 import { mul, reduceSum, sigmoid } from '../../src/engine/ops.js'
 import { batchFeeds } from '../../src/export/feeds.js'
 import { applyFusion } from '../../src/metrics/fusion.js'
 import { EXPORT_SCHEMA_VERSION, exportModel, readExportMetadata } from '../../src/export/onnx.js'
-import { exportRun, loadPredictor, modelWeights } from '../../src/export/predictor.js'
+import { exportRun, loadPredictor } from '../../src/export/predictor.js'
+import { modelWeights } from '../../src/run/open-run.js'
 import { linear } from '../../src/nn/layers.js'
 import { sharedInput } from '../../src/nn/inputs.js'
 import { bceWithLogits } from '../../src/nn/losses.js'
@@ -15,34 +15,14 @@ import type { Model } from '../../src/models/types.js'
 import { loadWeights } from '../../src/run/checkpoint.js'
 import { runFiles } from '../../src/run/run-dir.js'
 import { TrainSession } from '../../src/train/session.js'
-import { SPEC, codec, deps, rawRows, tinyRun } from './fixture.js'
+import { MODEL_CONFIG, SPEC, codec, fixtureModel, rawRows, tinyRun } from './fixture.js'
+import { type GraphInput, runFresh } from '../helpers/fresh-onnx.js'
+import { maxAbsDiff } from '../helpers/max-abs-diff.js'
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
-
-/** Runs exported bytes in a fresh onnxruntime session, as any consumer would. */
-async function runFresh(bytes: Uint8Array, feeds: Record<string, unknown>, dims: Record<string, number>) {
-  const session = await ort.InferenceSession.create(bytes)
-  const meta = JSON.parse((await readExportMetadata(bytes))['resflow.inputs']) as {
-    name: string
-    dtype: string
-    shape: (number | string)[]
-  }[]
-  const ortFeeds: Record<string, ort.Tensor> = {}
-  for (const io of meta)
-    ortFeeds[io.name] = new ort.Tensor(
-      io.dtype as 'float32',
-      feeds[io.name] as Float32Array,
-      io.shape.map((d) => (typeof d === 'number' ? d : dims[d])),
-    )
-  assert.deepEqual(Object.keys(ortFeeds).sort(), [...session.inputNames].sort())
-  const out = await session.run(ortFeeds)
-  await session.release()
-  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]))
+/** Runs exported bytes in a fresh onnxruntime session, as any consumer would: inputs from its metadata alone. */
+async function runFromMetadata(bytes: Uint8Array, feeds: Record<string, unknown>, dims: Record<string, number>) {
+  const inputs = JSON.parse((await readExportMetadata(bytes))['resflow.inputs']) as GraphInput[]
+  return runFresh(bytes, inputs, feeds, dims, { checkInputs: true })
 }
 
 describe('ONNX export', () => {
@@ -59,7 +39,7 @@ describe('ONNX export', () => {
       { fusion },
     )
     const { feeds, dims } = batchFeeds(exported.layout, batch)
-    const got = await runFresh(exported.main.bytes, feeds, dims)
+    const got = await runFromMetadata(exported.main.bytes, feeds, dims)
     const want = await session.predict(batch)
     for (const task of SPEC.tasks) {
       const d = maxAbsDiff(got[`p.${task}`], want[task])
@@ -77,7 +57,7 @@ describe('ONNX export', () => {
       seed: 4,
       fusion: { kind: 'multiplicative', weights: { click: 1, purchase: 0.5 } },
     })
-    const predictor = await loadPredictor(dir, deps)
+    const predictor = await loadPredictor(dir)
     const rows = rawRows(50, 2)
     const got = await predictor.predictRows(rows)
     const want = await session.predict(codec.encode(rows))
@@ -85,11 +65,9 @@ describe('ONNX export', () => {
       maxAbsDiff(got.score, applyFusion({ kind: 'multiplicative', weights: { click: 1, purchase: 0.5 } }, want)) <=
         1e-5,
     )
-    const plain = exportModel(
-      deps.buildModel({} as never, SPEC),
-      modelWeights(loadWeights(runFiles(dir).weights), deps.buildModel({} as never, SPEC)),
-      { fusion: null },
-    )
+    const plain = exportModel(fixtureModel(), modelWeights(loadWeights(runFiles(dir).weights), fixtureModel()), {
+      fusion: null,
+    })
     assert.deepEqual(plain.fusion, { kind: 'additive', weights: { purchase: 1 } })
     await predictor.release()
     await session.release()
@@ -97,7 +75,7 @@ describe('ONNX export', () => {
 
   it('stores task names, fusion weights, feature order and the schema version in the metadata', async () => {
     const { dir } = await tinyRun({ seed: 5 })
-    const run = exportRun(dir, deps)
+    const run = exportRun(dir)
     const meta = await readExportMetadata(run.exported.main.bytes)
     assert.equal(meta['resflow.schema_version'], String(EXPORT_SCHEMA_VERSION))
     assert.deepEqual(JSON.parse(meta['resflow.tasks']), ['click', 'purchase'])
@@ -127,11 +105,11 @@ describe('ONNX export', () => {
     const { session, model } = await tinyRun({ seed: 6, steps: 1 })
     const params = new Map([...session.params.entries].map(([k, e]) => [k, e.values]))
     const tables = new Map([...session.tables].map(([k, t]) => [k, t.weights()]))
-    const name = [...session.params.entries.keys()].find((k) => k.startsWith('head.click'))!
+    const name = [...session.params.entries.keys()].find((k) => k.startsWith('tower.click.logit'))!
     params.delete(name)
     assert.throws(
       () => exportModel(model, { params, tables }),
-      (err: Error) => err.message.startsWith(`weights: no parameter "${name}" for model "tiny"`),
+      (err: Error) => err.message.startsWith(`weights: no parameter "${name}" for model "${MODEL_CONFIG.model}"`),
     )
     tables.set('tags', new Float32Array(3))
     assert.throws(
@@ -192,9 +170,9 @@ describe('twin-tower export', () => {
     assert.deepEqual(names('item'), ['dense', 'ids.cats', 'ids.item', 'weights.cats'])
     const batch = codec.encode(rawRows(30, 1))
     const { feeds, dims } = batchFeeds(exported.layout, batch)
-    const u = (await runFresh(exported.towers.user.bytes, feeds, dims))['user.click']
-    const v = (await runFresh(exported.towers.item.bytes, feeds, dims))['item.click']
-    const main = await runFresh(exported.main.bytes, feeds, dims)
+    const u = (await runFromMetadata(exported.towers.user.bytes, feeds, dims))['user.click']
+    const v = (await runFromMetadata(exported.towers.item.bytes, feeds, dims))['item.click']
+    const main = await runFromMetadata(exported.main.bytes, feeds, dims)
     const want = await session.predict(batch)
     assert.ok(maxAbsDiff(main['p.click'], want.click) <= 1e-5)
     const fromTowers = Array.from(

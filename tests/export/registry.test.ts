@@ -8,40 +8,16 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import * as ort from 'onnxruntime-node'
 import { batchFeeds } from '../../src/export/feeds.js'
 import { type ExportedGraph, exportModel } from '../../src/export/onnx.js'
 import { MODEL_NAMES, buildModel } from '../../src/models/registry.js'
 import { TrainSession } from '../../src/train/session.js'
 import { SMALL_CONFIGS } from '../models/small-configs.js'
 import { SPEC, codec, labelled, rawRows } from './fixture.js'
+import { runFresh } from '../helpers/fresh-onnx.js'
+import { maxAbsDiff } from '../helpers/max-abs-diff.js'
 
 const TOLERANCE = 1e-5
-
-async function runFresh(
-  g: ExportedGraph,
-  feeds: Record<string, unknown>,
-  dims: Record<string, number>,
-): Promise<Record<string, Float32Array>> {
-  const session = await ort.InferenceSession.create(g.bytes)
-  const ortFeeds: Record<string, ort.Tensor> = {}
-  for (const io of g.inputs)
-    ortFeeds[io.name] = new ort.Tensor(
-      io.dtype as 'float32',
-      feeds[io.name] as Float32Array,
-      io.shape.map((d) => (typeof d === 'number' ? d : dims[d])),
-    )
-  const out = await session.run(ortFeeds)
-  await session.release()
-  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]))
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 describe('every registered model exports to ONNX', () => {
   for (const name of MODEL_NAMES) {
@@ -61,7 +37,8 @@ describe('every registered model exports to ONNX', () => {
       const exported = exportModel(model, weights, { fusion: { kind: 'additive', weights: { click: 1, purchase: 8 } } })
       const batch = codec.encode(rawRows(150, 77))
       const { feeds, dims } = batchFeeds(exported.layout, batch)
-      const got = await runFresh(exported.main, feeds, dims)
+      const run = (g: ExportedGraph) => runFresh(g.bytes, g.inputs, feeds, dims)
+      const got = await run(exported.main)
       const want = await session.predict(batch)
       for (const task of SPEC.tasks) {
         const d = maxAbsDiff(got[`p.${task}`], want[task])
@@ -78,8 +55,8 @@ describe('every registered model exports to ONNX', () => {
           !itemInputs.includes('ids.user') && !itemInputs.includes('ids.tags'),
           `item tower takes user inputs: ${itemInputs}`,
         )
-        const u = (await runFresh(exported.towers.user, feeds, dims))['user.click']
-        const v = (await runFresh(exported.towers.item, feeds, dims))['item.click']
+        const u = (await run(exported.towers.user))['user.click']
+        const v = (await run(exported.towers.item))['item.click']
         const V = u.length / batch.size
         const p = Array.from({ length: batch.size }, (_, b) => {
           let z = 0

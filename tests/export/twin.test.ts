@@ -10,12 +10,12 @@ import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import * as ort from 'onnxruntime-node'
 import { type GraphFeeds, batchFeeds } from '../../src/export/feeds.js'
 import { type FeatureLayout, readExportMetadata } from '../../src/export/onnx.js'
 import { createPredictor } from '../../src/export/predictor.js'
 import { TWIN_METADATA_KEY, type TwinComposition, exportTwinRun, writeTwinTowers } from '../../src/export/twin.js'
 import { createPreRanker } from '../../src/serve/prerank.js'
+import { type GraphInput, runFresh } from '../helpers/fresh-onnx.js'
 import { VARIANTS, twinData, twinRun } from './twin-fixture.js'
 
 const TOLERANCE = 1e-5
@@ -29,9 +29,8 @@ async function runFile(
   full: GraphFeeds,
   fullLayout: FeatureLayout,
 ): Promise<Record<string, Float32Array>> {
-  const session = await ort.InferenceSession.create(file)
   const meta = await readExportMetadata(readFileSync(file))
-  const inputs = JSON.parse(meta['resflow.inputs']) as { name: string; dtype: string; shape: (number | string)[] }[]
+  const inputs = JSON.parse(meta['resflow.inputs']) as GraphInput[]
   const own = JSON.parse(meta['resflow.features']) as FeatureLayout
   const { dims } = full
   const feeds: Record<string, unknown> = { ...full.feeds }
@@ -45,17 +44,7 @@ async function runFile(
           fullLayout.dense.indexOf(own.dense[x % own.dense.length])
       ],
   )
-  assert.deepEqual(inputs.map((i) => i.name).sort(), [...session.inputNames].sort())
-  const ortFeeds: Record<string, ort.Tensor> = {}
-  for (const io of inputs)
-    ortFeeds[io.name] = new ort.Tensor(
-      io.dtype as 'float32',
-      feeds[io.name] as Float32Array,
-      io.shape.map((d) => (typeof d === 'number' ? d : dims[d])),
-    )
-  const out = await session.run(ortFeeds)
-  await session.release()
-  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]))
+  return runFresh(file, inputs, feeds, dims, { checkInputs: true })
 }
 
 /** z_k from the metadata alone (an independent reading of the composition rule). */

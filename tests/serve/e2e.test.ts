@@ -14,28 +14,17 @@ import { after, before, describe, it } from 'node:test'
 import * as ort from 'onnxruntime-node'
 import { main } from '../../src/cli/main.js'
 import { connect, queryObjects } from '../../src/data/duck.js'
+import { SYNTHETIC_FEATURES } from '../../src/data/synth.js'
 import { batchFeeds } from '../../src/export/feeds.js'
-import { codecOf } from '../../src/export/codec.js'
+import { codecFromPreprocessing } from '../../src/export/codec.js'
+import { loadPreprocessing } from '../../src/data/preprocessing.js'
 import { readExportMetadata } from '../../src/export/onnx.js'
 import { loadPredictor } from '../../src/export/predictor.js'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { type RunningServer, startServer } from '../../src/serve/server.js'
 
 const TOLERANCE = 1e-5
-const FEATURES = [
-  'user_id',
-  'user_segment',
-  'item_id',
-  'item_category',
-  'hour',
-  'device',
-  'user_activity',
-  'item_price',
-  'item_ctr_hist',
-  'context_score',
-]
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-e2e-'))
 const runDir = join(dir, 'run')
@@ -90,12 +79,12 @@ describe('train → predict → serve / export', () => {
       return { p_click: c, p_purchase: p, fused: f }
     })
     const conn = await connect()
-    raw = (await queryObjects(conn, `SELECT ${FEATURES.join(', ')} FROM '${test}'`)) as Record<
+    raw = (await queryObjects(conn, `SELECT ${SYNTHETIC_FEATURES.join(', ')} FROM '${test}'`)) as Record<
       string,
       string | number | null
     >[]
     assert.equal(raw.length, csv.length)
-    const slot = new ModelSlot(await loadPredictor(runDir, RUN_DEPS), () => loadPredictor(runDir, RUN_DEPS))
+    const slot = new ModelSlot(await loadPredictor(runDir), () => loadPredictor(runDir))
     server = await startServer(createHandler(slot), slot, { port: 0 })
   })
   after(async () => {
@@ -140,10 +129,7 @@ describe('train → predict → serve / export', () => {
     const bytes = readFileSync(out)
     const meta = await readExportMetadata(bytes)
     const inputs = JSON.parse(meta['resflow.inputs']) as { name: string; dtype: string; shape: (string | number)[] }[]
-    const codec = codecOf(
-      JSON.parse(readFileSync(join(dir, 'export', 'model.preprocessing.json'), 'utf8')),
-      'model.preprocessing.json',
-    )
+    const codec = codecFromPreprocessing(loadPreprocessing(join(dir, 'export', 'model.preprocessing.json')))
     const { feeds, dims } = batchFeeds(JSON.parse(meta['resflow.features']), codec.encode(raw))
     const session = await ort.InferenceSession.create(bytes)
     const ortFeeds = Object.fromEntries(

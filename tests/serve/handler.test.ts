@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type RawRow, loadPredictor } from '../../src/export/predictor.js'
+import type { RawRow } from '../../src/export/codec.js'
+import { loadPredictor } from '../../src/export/predictor.js'
 import { type Handler, createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { readRun } from '../../src/run/run-dir.js'
-import { codec, deps, rawRows, tinyRun } from '../export/fixture.js'
+import { MODEL_CONFIG, codec, rawRows, tinyRun } from '../export/fixture.js'
 
 const post = (h: Handler, body: string) => h.handle({ method: 'POST', path: '/v1/rank', body })
 
@@ -23,7 +24,7 @@ describe('rank handler', () => {
   let handler: Handler
   before(async () => {
     run = await tinyRun({ seed: 21 })
-    slot = new ModelSlot(await loadPredictor(run.dir, deps), () => loadPredictor(run.dir, deps))
+    slot = new ModelSlot(await loadPredictor(run.dir), () => loadPredictor(run.dir))
     handler = createHandler(slot, { limits: { maxCandidates: 50 } })
   })
   after(async () => {
@@ -82,7 +83,13 @@ describe('rank handler', () => {
       /^body\.user: unknown key \(allowed: context, candidates\)/,
     ],
     ['no candidates key', '{"context": {}}', 400, /^body\.candidates: missing/],
-    ['candidates that are not a list', '{"candidates": {"item": "i1"}}', 400, /^body\.candidates: expected a list/],
+    ['candidates that are neither rows nor columns', '{"candidates": "i1"}', 400, /^body\.candidates: expected a list/],
+    [
+      'a column that is not a list',
+      '{"candidates": {"item": "i1"}}',
+      400,
+      /^body\.candidates\.item: expected a list of values, one per candidate/,
+    ],
     [
       'an empty candidate list',
       '{"context": {}, "candidates": []}',
@@ -182,7 +189,7 @@ describe('rank handler', () => {
     const health = JSON.parse((await handler.handle({ method: 'GET', path: '/healthz' })).body)
     assert.deepEqual(health, {
       status: 'ok',
-      model: 'tiny',
+      model: MODEL_CONFIG.model,
       version: readRun(run.dir).version,
       tasks: ['click', 'purchase'],
     })
@@ -194,7 +201,10 @@ describe('rank handler', () => {
     assert.match(text, /^resflow_errors_total\{kind="too_large"\} 1$/m)
     assert.match(
       text,
-      new RegExp(`^resflow_model_info\\{model="tiny",version="${readRun(run.dir).version}"\\} 1$`, 'm'),
+      new RegExp(
+        `^resflow_model_info\\{model="${MODEL_CONFIG.model}",version="${readRun(run.dir).version}"\\} 1$`,
+        'm',
+      ),
     )
   })
 })
@@ -204,8 +214,8 @@ describe('ModelSlot', () => {
     const a = await tinyRun({ seed: 31, steps: 1 })
     const b = await tinyRun({ seed: 32, steps: 1 })
     let next = 'broken'
-    const slot = new ModelSlot(await loadPredictor(a.dir, deps), () =>
-      loadPredictor(next === 'broken' ? '/nonexistent' : b.dir, deps),
+    const slot = new ModelSlot(await loadPredictor(a.dir), () =>
+      loadPredictor(next === 'broken' ? '/nonexistent' : b.dir),
     )
     const handler = createHandler(slot, { admin: {} })
     const failed = await handler.handle({ method: 'POST', path: '/admin/reload', contentType: 'application/json' })

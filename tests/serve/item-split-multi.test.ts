@@ -9,15 +9,14 @@ import { join } from 'node:path'
 import { after, it } from 'node:test'
 import { type Preprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
 import { parseDatasetSchema } from '../../src/data/schema.js'
-import { type RawRow, loadPredictor } from '../../src/export/predictor.js'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
+import type { RawRow } from '../../src/export/codec.js'
+import { loadPredictor } from '../../src/export/predictor.js'
 import { buildModel } from '../../src/models/registry.js'
-import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
-import { runFiles, writeManifest } from '../../src/run/run-dir.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { TrainSession } from '../../src/train/session.js'
+import { writeSessionRun } from '../helpers/session-run.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-split-multi-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -66,18 +65,7 @@ it('multi-valued item features and a bucketed price: the split path scores as th
   const session = await TrainSession.create(buildModel(spec, modelConfig), { seed: 11, embeddingInitStd: 0.5 })
   for (const [name, e] of session.params.entries)
     if (name.endsWith('.running_var')) e.values.forEach((_, i) => (e.values[i] = 0.5 + (i % 5) / 3))
-  writeManifest(runDir, {
-    version: 1,
-    model: 'resflow',
-    modelConfig,
-    tasks: spec.tasks,
-    seed: 11,
-    fusion: { kind: 'additive', weights: { click: 1, purchase: 2 } },
-    createdAt: new Date().toISOString(),
-  })
-  writeAtomic(runFiles(runDir).preprocessing, JSON.stringify(PREP))
-  saveWeights(runFiles(runDir).weights, session.params, session.tables)
-  await session.release()
+  await writeSessionRun(runDir, session, { modelConfig, prep: PREP, seed: 11, fusion: { click: 1, purchase: 2 } })
   const itemsFile = join(dir, 'items.csv')
   const cols = ['item_id', 'tags', 'cats', 'price']
   writeFileSync(
@@ -85,7 +73,7 @@ it('multi-valued item features and a bucketed price: the split path scores as th
     [cols.join(','), ...ITEMS.map((r) => cols.map((c) => r[c] ?? '').join(','))].join('\n') + '\n',
   )
 
-  const served = await loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
+  const served = await loadServed(runDir, { items: { file: itemsFile, key: 'item_id' } })
   assert.ok(served.split, 'the split applies')
   let hits = 0
   const split = served.split
@@ -96,7 +84,7 @@ it('multi-valued item features and a bucketed price: the split path scores as th
   }
   const slot = new ModelSlot({ ...served, split: { ...split, rank: counted } }, async () => served)
   const handler = createHandler(slot)
-  const reference = await loadPredictor(runDir, RUN_DEPS)
+  const reference = await loadPredictor(runDir)
   try {
     for (const user of [
       { uid: 8, age: 41 },

@@ -9,39 +9,37 @@
  * weights recomputes P.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Preprocessing, fitPreprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
 import { generateSynthetic } from '../../src/data/synth.js'
 import { loadDatasetSchema } from '../../src/data/schema.js'
-import { connect, queryObjects } from '../../src/data/duck.js'
 import { Rng } from '../../src/engine/rng.js'
 import { exportSplitGraph } from '../../src/export/onnx.js'
-import { type RawRow, exportRun, loadPredictor, modelWeights } from '../../src/export/predictor.js'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
+import type { RawRow } from '../../src/export/codec.js'
+import { exportRun, loadPredictor } from '../../src/export/predictor.js'
+import { modelWeights } from '../../src/run/open-run.js'
 import { buildModel } from '../../src/models/registry.js'
 import { createHandler } from '../../src/serve/handler.js'
 import type { ItemSplit } from '../../src/serve/item-split.js'
 import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot, type Served } from '../../src/serve/model-slot.js'
-import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
-import { readRun, runFiles, writeManifest } from '../../src/run/run-dir.js'
+import { readRun } from '../../src/run/run-dir.js'
 import { TrainSession } from '../../src/train/session.js'
+import { CONTEXT_FEATURES, type Row, itemStoreOf, pick, writeItemFile } from '../helpers/item-store-rows.js'
+import { writeSessionRun } from '../helpers/session-run.js'
 
-const ITEM = ['item_category', 'item_price', 'item_ctr_hist']
-const OTHER = ['user_id', 'user_segment', 'hour', 'device', 'user_activity', 'context_score']
 const TOLERANCE = 1e-5
+/** ResFlow with every residual and input BatchNorm: the model most tests here serve */
+const RESFLOW_FULL = { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] }
 
-type Row = Record<string, string | number | null>
 const dir = mkdtempSync(join(tmpdir(), 'resflow-split-'))
 const itemsFile = join(dir, 'items.csv')
 let prep: Preprocessing
 let rows: Row[] // test rows with the store's item features
 let store: Map<number, Row>
-
-const pick = (r: Row, cols: string[]) => Object.fromEntries(cols.map((c) => [c, r[c]!]))
 
 /**
  * Writes a run of `modelConfig` with seeded weights, then moves every BatchNorm's statistics and affine
@@ -63,26 +61,14 @@ async function writeRun(
     else if (name.endsWith('.gamma')) for (let i = 0; i < v.length; i++) v[i] = 0.5 + rng.next()
     else if (name.endsWith('.slope')) for (let i = 0; i < v.length; i++) v[i] = rng.next() * 0.5
   }
-  const model = modelConfig.model
-  writeManifest(runDir, {
-    version: 1,
-    model,
-    modelConfig,
-    tasks: spec.tasks,
-    seed,
-    fusion: { kind: 'additive', weights: { click: 1, purchase: 4 } },
-    createdAt: new Date().toISOString(),
-  })
-  writeAtomic(runFiles(runDir).preprocessing, JSON.stringify(prep))
-  saveWeights(runFiles(runDir).weights, session.params, session.tables)
-  await session.release()
+  await writeSessionRun(runDir, session, { modelConfig, prep, seed, fusion: { click: 1, purchase: 4 } })
 }
 
 /** A slot serving the run with the item store, whose split counts the requests it answers. */
 async function serve(runDir: string): Promise<{ slot: ModelSlot; hits: () => number }> {
   let hits = 0
   const load = async (): Promise<Served> => {
-    const s = await loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
+    const s = await loadServed(runDir, { items: { file: itemsFile, key: 'item_id' } })
     assert.ok(s.split, 'the split applies')
     const split: ItemSplit = s.split
     const counted: ItemSplit = {
@@ -98,9 +84,20 @@ async function serve(runDir: string): Promise<{ slot: ModelSlot; hits: () => num
   return { slot: new ModelSlot(await load(), load), hits: () => hits }
 }
 
+/** Writes the run `name` (see writeRun) and serves it: its folder, the slot, a handler and the split's count. */
+async function serveNewRun(name: string, modelConfig: { model: string } & Record<string, unknown>, seed: number) {
+  const runDir = join(dir, name)
+  await writeRun(runDir, modelConfig, seed)
+  const { slot, hits } = await serve(runDir)
+  return { runDir, slot, hits, handler: createHandler(slot) }
+}
+
+/** The test rows, each with `user`'s context: what a by-id request with that context scores. */
+const joinedWith = (user: Row) => rows.map((r) => ({ ...r, ...user }))
+
 /** The reference scores: the library predictor of the run on the joined raw rows. */
 async function referenceScores(runDir: string, want: Row[]): Promise<Float32Array> {
-  const p = await loadPredictor(runDir, RUN_DEPS)
+  const p = await loadPredictor(runDir)
   try {
     return (await p.predictRows(want as RawRow[])).score
   } finally {
@@ -119,27 +116,13 @@ describe('item split', () => {
   before(async () => {
     const data = await generateSynthetic({ outDir: join(dir, 'data'), rows: 3000, seed: 9 })
     prep = await fitPreprocessing(loadDatasetSchema(data.schemaFile), [data.files.train])
-    const raw = (await queryObjects(
-      await connect(),
-      `SELECT item_id, ${[...ITEM, ...OTHER].join(', ')} FROM '${data.files.test}' LIMIT 200`,
-    )) as Row[]
-    store = new Map()
-    for (const r of raw) if (!store.has(Number(r.item_id))) store.set(Number(r.item_id), pick(r, ITEM))
-    rows = raw.map((r) => ({ ...r, ...store.get(Number(r.item_id))! }))
-    writeFileSync(
-      itemsFile,
-      ['item_id,' + ITEM.join(','), ...[...store].map(([id, r]) => [id, ...ITEM.map((c) => r[c])].join(','))].join(
-        '\n',
-      ) + '\n',
-    )
+    ;({ store, rows } = await itemStoreOf(data.files.test, 200))
+    writeItemFile(itemsFile, store)
   })
   after(() => rmSync(dir, { recursive: true, force: true }))
 
   const models: [string, { model: string } & Record<string, unknown>][] = [
-    [
-      'ResFlow, residual full, input BatchNorm',
-      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
-    ],
+    ['ResFlow, residual full, input BatchNorm', RESFLOW_FULL],
     ['NSE', { model: 'nse', embeddingDim: 4, towers: [8, 4] }],
     [
       'MMoE, input BatchNorm',
@@ -153,12 +136,9 @@ describe('item split', () => {
   ]
   for (const [label, config] of models) {
     it(`${label}: by id with a shared context, the split path scores as the predictor on the joined rows`, async () => {
-      const runDir = join(dir, label.replace(/\W+/g, '-'))
-      await writeRun(runDir, config, 3)
-      const { slot, hits } = await serve(runDir)
-      const handler = createHandler(slot)
-      const user = pick(rows[0], OTHER)
-      const joined = rows.map((r) => ({ ...r, ...user }))
+      const { runDir, slot, hits, handler } = await serveNewRun(label.replace(/\W+/g, '-'), config, 3)
+      const user = pick(rows[0], CONTEXT_FEATURES)
+      const joined = joinedWith(user)
       const out = await handler.rank({ context: user, item_ids: rows.map((r) => r.item_id) })
       assert.equal(hits(), 1, 'answered by the split')
       assert.match(handler.metrics.render(), /^resflow_item_split_requests_total 1$/m)
@@ -172,7 +152,7 @@ describe('item split', () => {
   it('requests that do not fit take the full path and agree with it; the split layers are the ones on x', async () => {
     const runDir = join(dir, 'fallback')
     await writeRun(runDir, { model: 'resflow', residual: 'full', embeddingDim: 4, towers: [8, 4] }, 4)
-    const run = exportRun(runDir, RUN_DEPS)
+    const run = exportRun(runDir)
     const graph = exportSplitGraph(run.model, modelWeights(readRun(runDir).weights, run.model))!
     assert.deepEqual(
       graph.layers.map((l) => [l.name, l.units]),
@@ -184,7 +164,7 @@ describe('item split', () => {
     assert.ok(graph.rest.inputs.every((io) => io.name.startsWith('pre.')))
     const { slot, hits } = await serve(runDir)
     const handler = createHandler(slot)
-    const user = pick(rows[0], OTHER)
+    const user = pick(rows[0], CONTEXT_FEATURES)
     // an item feature in the context overrides the store for every candidate: full path
     const ids = rows.slice(0, 40).map((r) => r.item_id)
     const overridden = rows.slice(0, 40).map((r) => ({ ...r, ...user, item_category: 3 }))
@@ -201,7 +181,7 @@ describe('item split', () => {
     assertClose(b.results, await referenceScores(runDir, perCandidate), 'per-candidate override')
     // a context missing a feature: the full path's 400, naming it
     await assert.rejects(
-      handler.rank({ context: pick(rows[0], OTHER.slice(1)), item_ids: ids }),
+      handler.rank({ context: pick(rows[0], CONTEXT_FEATURES.slice(1)), item_ids: ids }),
       /body\.context\.user_id: missing feature/,
     )
     // an unknown id: the full path's 422
@@ -222,15 +202,8 @@ describe('item split', () => {
   })
 
   it('concurrent requests with different contexts, and ids written as text, each score as their own joined rows', async () => {
-    const runDir = join(dir, 'concurrent')
-    await writeRun(
-      runDir,
-      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
-      7,
-    )
-    const { slot, hits } = await serve(runDir)
-    const handler = createHandler(slot)
-    const users = [0, 5, 9, 13].map((i) => pick(rows[i], OTHER))
+    const { runDir, slot, hits, handler } = await serveNewRun('concurrent', RESFLOW_FULL, 7)
+    const users = [0, 5, 9, 13].map((i) => pick(rows[i], CONTEXT_FEATURES))
     const asText = (id: unknown, k: number) => (k % 2 ? `00${id}` : ` ${id} `) // the store's integer keys: same items
     const outs = await Promise.all(
       users.map((user, u) =>
@@ -239,56 +212,31 @@ describe('item split', () => {
     )
     assert.equal(hits(), users.length, 'all answered by the split')
     for (const [u, user] of users.entries())
-      assertClose(
-        outs[u].results,
-        await referenceScores(
-          runDir,
-          rows.map((r) => ({ ...r, ...user })),
-        ),
-        `user ${u}`,
-      )
+      assertClose(outs[u].results, await referenceScores(runDir, joinedWith(user)), `user ${u}`)
     await slot.close()
   })
 
   it('a model whose x is not made of whole table rows (single: per-task slices) gets no split; by id takes the full path', async () => {
     const runDir = join(dir, 'single')
     await writeRun(runDir, { model: 'single', embeddingDim: 2, towers: [4] }, 3)
-    const run = exportRun(runDir, RUN_DEPS)
+    const run = exportRun(runDir)
     assert.equal(exportSplitGraph(run.model, modelWeights(readRun(runDir).weights, run.model)), null)
-    const served = await loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
+    const served = await loadServed(runDir, { items: { file: itemsFile, key: 'item_id' } })
     assert.equal(served.split, undefined)
     const slot = new ModelSlot(served, async () => served)
-    const user = pick(rows[2], OTHER)
+    const user = pick(rows[2], CONTEXT_FEATURES)
     const out = await createHandler(slot).rank({ context: user, item_ids: rows.map((r) => r.item_id) })
-    assertClose(
-      out.results,
-      await referenceScores(
-        runDir,
-        rows.map((r) => ({ ...r, ...user })),
-      ),
-      'single',
-    )
+    assertClose(out.results, await referenceScores(runDir, joinedWith(user)), 'single')
     await slot.close()
   })
 
   it('a reload with new weights recomputes the item parts', async () => {
-    const runDir = join(dir, 'reload')
-    await writeRun(
-      runDir,
-      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
-      5,
-    )
-    const { slot, hits } = await serve(runDir)
-    const handler = createHandler(slot)
-    const user = pick(rows[1], OTHER)
+    const { runDir, slot, hits, handler } = await serveNewRun('reload', RESFLOW_FULL, 5)
+    const user = pick(rows[1], CONTEXT_FEATURES)
     const body = { context: user, item_ids: rows.map((r) => r.item_id) }
-    const joined = rows.map((r) => ({ ...r, ...user }))
+    const joined = joinedWith(user)
     const before = await handler.rank(body)
-    await writeRun(
-      runDir,
-      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
-      6,
-    )
+    await writeRun(runDir, RESFLOW_FULL, 6)
     assert.equal((await handler.reload()).status, 200)
     const afterReload = await handler.rank(body)
     assert.equal(hits(), 2)

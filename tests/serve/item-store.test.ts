@@ -14,10 +14,10 @@ import type { FastifyInstance } from 'fastify'
 import { fitPreprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
 import { generateSynthetic } from '../../src/data/synth.js'
 import { loadDatasetSchema } from '../../src/data/schema.js'
-import { connect, queryObjects } from '../../src/data/duck.js'
+import { connect } from '../../src/data/duck.js'
 import { DataError } from '../../src/errors.js'
-import { type Predictor, type RawRow, loadPredictor } from '../../src/export/predictor.js'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
+import type { RawRow } from '../../src/export/codec.js'
+import { type Predictor, loadPredictor } from '../../src/export/predictor.js'
 import { buildModel } from '../../src/models/registry.js'
 import { type Handler, createHandler } from '../../src/serve/handler.js'
 import { compiledCodec } from '../../src/serve/columnar.js'
@@ -25,37 +25,33 @@ import { type UnknownItems, loadItemStore } from '../../src/serve/item-store.js'
 import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { buildApp } from '../../src/serve/server.js'
-import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
-import { runFiles, writeManifest } from '../../src/run/run-dir.js'
 import { TrainSession } from '../../src/train/session.js'
+import {
+  CONTEXT_FEATURES,
+  ITEM_FEATURES,
+  type Row,
+  itemStoreOf,
+  pick,
+  writeItemFile,
+} from '../helpers/item-store-rows.js'
+import { writeSessionRun } from '../helpers/session-run.js'
 
-const ITEM = ['item_category', 'item_price', 'item_ctr_hist']
-const OTHER = ['user_id', 'user_segment', 'hour', 'device', 'user_activity', 'context_score']
 const TOLERANCE = 1e-6
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-items-'))
 const runDir = join(dir, 'run')
 const itemsFile = join(dir, 'items.csv')
 
-type Row = Record<string, string | number | null>
 let rows: Row[] // test rows, item features replaced by the store's (first row of each item)
 let store: Map<number, Row> // item_id → item features
 let reference: Predictor
-
-function writeItems(file: string, items: Map<number, Row>): void {
-  writeFileSync(
-    file,
-    ['item_id,' + ITEM.join(','), ...[...items].map(([id, r]) => [id, ...ITEM.map((c) => r[c])].join(','))].join('\n') +
-      '\n',
-  )
-}
 
 /** A handler serving the run with the item store, over Fastify. */
 async function serve(
   unknown: UnknownItems = 'error',
   file = itemsFile,
 ): Promise<{ app: FastifyInstance; handler: Handler; slot: ModelSlot }> {
-  const load = () => loadServed(runDir, RUN_DEPS, { items: { file, key: 'item_id', unknown } })
+  const load = () => loadServed(runDir, { items: { file, key: 'item_id', unknown } })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot)
   return { app: buildApp(handler), handler, slot }
@@ -94,7 +90,6 @@ async function assertScores(got: Ranked, want: Row[], msg: string): Promise<void
   assert.equal(seen.size, want.length, `${msg}: every candidate once`)
 }
 
-const pick = (r: Row, cols: string[]) => Object.fromEntries(cols.map((c) => [c, r[c]!]))
 const columnsOf = (list: Row[], cols: string[]) => Object.fromEntries(cols.map((c) => [c, list.map((r) => r[c])]))
 
 describe('item store', () => {
@@ -104,27 +99,10 @@ describe('item store', () => {
     const spec = inputSpecOf(prep)
     const modelConfig = { model: 'resflow', embeddingDim: 4, towers: [8, 4] }
     const session = await TrainSession.create(buildModel(spec, modelConfig), { seed: 2, embeddingInitStd: 0.3 })
-    writeManifest(runDir, {
-      version: 1,
-      model: 'resflow',
-      modelConfig,
-      tasks: spec.tasks,
-      seed: 2,
-      fusion: { kind: 'additive', weights: { click: 1, purchase: 4 } },
-      createdAt: new Date().toISOString(),
-    })
-    writeAtomic(runFiles(runDir).preprocessing, JSON.stringify(prep))
-    saveWeights(runFiles(runDir).weights, session.params, session.tables)
-    await session.release()
-    const raw = (await queryObjects(
-      await connect(),
-      `SELECT item_id, ${[...ITEM, ...OTHER].join(', ')} FROM '${data.files.test}' LIMIT 300`,
-    )) as Row[]
-    store = new Map()
-    for (const r of raw) if (!store.has(Number(r.item_id))) store.set(Number(r.item_id), pick(r, ITEM))
-    rows = raw.map((r) => ({ ...r, ...store.get(Number(r.item_id))! }))
-    writeItems(itemsFile, store)
-    reference = await loadPredictor(runDir, RUN_DEPS)
+    await writeSessionRun(runDir, session, { modelConfig, prep, seed: 2, fusion: { click: 1, purchase: 4 } })
+    ;({ store, rows } = await itemStoreOf(data.files.test, 300))
+    writeItemFile(itemsFile, store)
+    reference = await loadPredictor(runDir)
   })
   after(async () => {
     await reference.release()
@@ -133,7 +111,7 @@ describe('item store', () => {
 
   it('rows, columns and ids (with and without overrides) score as the predictor on the same rows', async () => {
     const { app, slot } = await serve()
-    const all = ['item_id', ...ITEM, ...OTHER]
+    const all = ['item_id', ...ITEM_FEATURES, ...CONTEXT_FEATURES]
     const asRows = await rank(app, { candidates: rows.map((r) => pick(r, all)) })
     assert.equal(asRows.status, 200)
     await assertScores(asRows.json, rows, 'rows')
@@ -141,13 +119,13 @@ describe('item store', () => {
     assert.equal(asColumns.status, 200)
     await assertScores(asColumns.json, rows, 'columns')
     // by id: the store supplies the item features
-    const byIdRows = await rank(app, { candidates: rows.map((r) => pick(r, ['item_id', ...OTHER])) })
+    const byIdRows = await rank(app, { candidates: rows.map((r) => pick(r, ['item_id', ...CONTEXT_FEATURES])) })
     assert.equal(byIdRows.status, 200, JSON.stringify(byIdRows.json))
     await assertScores(byIdRows.json, rows, 'ids as rows')
-    const byIdColumns = await rank(app, { candidates: columnsOf(rows, ['item_id', ...OTHER]) })
+    const byIdColumns = await rank(app, { candidates: columnsOf(rows, ['item_id', ...CONTEXT_FEATURES]) })
     await assertScores(byIdColumns.json, rows, 'ids as columns')
     // item_ids with the user in context: every candidate shares the first row's user and context
-    const user = pick(rows[0], OTHER)
+    const user = pick(rows[0], CONTEXT_FEATURES)
     const shared = rows.map((r) => ({ ...r, ...user }))
     const byIds = await rank(app, { context: user, item_ids: rows.map((r) => r.item_id) })
     assert.equal(byIds.status, 200)
@@ -156,7 +134,7 @@ describe('item store', () => {
     const overridden = rows.map((r, i) => ({ ...r, item_price: i % 2 ? 999 : r.item_price }))
     const withOverride = await rank(app, {
       candidates: overridden.map((r, i) => ({
-        ...pick(r, ['item_id', ...OTHER]),
+        ...pick(r, ['item_id', ...CONTEXT_FEATURES]),
         ...(i % 2 ? { item_price: 999 } : {}),
       })),
     })
@@ -172,7 +150,7 @@ describe('item store', () => {
 
   it('unknown ids: 422 naming them, or skipped, or scored as the default item; counted in /metrics', async () => {
     const ids = rows.slice(0, 5).map((r) => r.item_id)
-    const user = pick(rows[0], OTHER)
+    const user = pick(rows[0], CONTEXT_FEATURES)
     const strict = await serve('error')
     const bad = await rank(strict.app, { context: user, item_ids: [ids[0], 'nope', ids[1], 123456789] })
     assert.equal(bad.status, 422)
@@ -189,8 +167,11 @@ describe('item store', () => {
     assert.equal(badRow.json.field, 'body.candidates[2].item_id')
     // a full row needs no lookup: an id unknown to the store is fine there
     assert.equal(
-      (await rank(strict.app, { candidates: [{ ...pick(rows[0], ['item_id', ...ITEM, ...OTHER]), item_id: 77777 }] }))
-        .status,
+      (
+        await rank(strict.app, {
+          candidates: [{ ...pick(rows[0], ['item_id', ...ITEM_FEATURES, ...CONTEXT_FEATURES]), item_id: 77777 }],
+        })
+      ).status,
       200,
     )
     const metrics = await strict.app.inject({ method: 'GET', url: '/metrics' })
@@ -264,11 +245,11 @@ describe('item store', () => {
     assert.equal(noUser.json.field, 'body.context.user_id')
     assert.match(noUser.json.error!, /not held by the item store/)
     assert.match(noUser.json.error!, /missing feature/)
-    const { user_id: _u, ...partial } = pick(rows[0], ['item_id', ...OTHER])
-    const rowMissing = await rank(app, { candidates: [pick(rows[0], ['item_id', ...OTHER]), partial] })
+    const { user_id: _u, ...partial } = pick(rows[0], ['item_id', ...CONTEXT_FEATURES])
+    const rowMissing = await rank(app, { candidates: [pick(rows[0], ['item_id', ...CONTEXT_FEATURES]), partial] })
     assert.equal(rowMissing.json.field, 'body.candidates[1].user_id')
     assert.match(rowMissing.json.error!, /missing feature \(not in the candidate, the context nor the item store\)/)
-    const noKey = await rank(app, { candidates: [pick(rows[0], OTHER)] })
+    const noKey = await rank(app, { candidates: [pick(rows[0], CONTEXT_FEATURES)] })
     assert.equal(noKey.status, 400)
     assert.match(noKey.json.error!, /no item_id to look it up in the item store/)
     await slot.close()
@@ -304,9 +285,9 @@ describe('item store', () => {
 
   it('reloading the store while requests run loses none, and then serves the new items', async () => {
     const file = join(dir, 'items-reload.csv')
-    writeItems(file, store)
+    writeItemFile(file, store)
     const { app, handler, slot } = await serve('error', file)
-    const user = pick(rows[0], OTHER)
+    const user = pick(rows[0], CONTEXT_FEATURES)
     const ids = rows.map((r) => r.item_id)
     const requests: Promise<{ status: number }>[] = []
     const reloads: Promise<{ status: number }>[] = []
@@ -314,7 +295,7 @@ describe('item store', () => {
       requests.push(rank(app, { context: user, item_ids: ids }))
       if (k % 20 === 10) {
         const changed = new Map([...store].map(([id, r]) => [id, { ...r, item_price: Number(r.item_price) + k }]))
-        writeItems(file, changed)
+        writeItemFile(file, changed)
         reloads.push(handler.reload())
       }
     }

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
@@ -44,7 +43,7 @@ describe('POST /v1/prerank', () => {
     )
     const variant = VARIANTS[0]
     runDir = await twinRun(variant.config, variant.fusion)
-    const load = () => loadServed(runDir, RUN_DEPS, { items: { file: itemsFile, key: 'item_id' } })
+    const load = () => loadServed(runDir, { items: { file: itemsFile, key: 'item_id' } })
     slot = new ModelSlot(await load(), load)
     app = buildApp(createHandler(slot))
   })
@@ -110,8 +109,8 @@ describe('POST /v1/prerank', () => {
   })
 
   it('a server without a pre-ranker says what it needs', async () => {
-    const plain = await loadServed(runDir, RUN_DEPS)
-    const plainSlot = new ModelSlot(plain, () => loadServed(runDir, RUN_DEPS))
+    const plain = await loadServed(runDir)
+    const plainSlot = new ModelSlot(plain, () => loadServed(runDir))
     const plainApp = buildApp(createHandler(plainSlot))
     const res = await plainApp.inject({
       method: 'POST',

@@ -17,17 +17,11 @@ import {
   loadPreRanker,
   topK,
 } from '../../src/serve/prerank.js'
+import { maxAbsDiff } from '../helpers/max-abs-diff.js'
 import { Rng } from '../helpers/rng.js'
 import { VARIANTS, twinData, twinRun } from '../export/twin-fixture.js'
 
 const TOLERANCE = 1e-5
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length)
-  let m = 0
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]))
-  return m
-}
 
 for (const variant of VARIANTS) {
   describe(`pre-ranking, ${variant.name}`, () => {
@@ -204,6 +198,7 @@ describe('pre-ranking refuses bad input', () => {
         twinComposition({
           ...twin.run,
           manifest: { ...twin.run.manifest, model: 'resflow', modelConfig: { towers: [8, 4] } },
+          modelConfig: { model: 'resflow', options: { towers: [8, 4] } },
         }),
       /model "resflow" has no user and item towers; pre-ranking needs a resflow-twin run/,
     )

@@ -9,7 +9,7 @@ import { loadPredictor } from '../../src/export/predictor.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { buildApp } from '../../src/serve/server.js'
-import { deps, rawRows, tinyRun } from '../export/fixture.js'
+import { MODEL_CONFIG, rawRows, tinyRun } from '../export/fixture.js'
 
 function rankBody(n: number, seed: number): string {
   const rows = rawRows(n, seed)
@@ -33,7 +33,7 @@ describe('/metrics with prom-client', () => {
   let app: ReturnType<typeof buildApp>
   before(async () => {
     run = await tinyRun({ seed: 51, steps: 1 })
-    slot = new ModelSlot(await loadPredictor(run.dir, deps), () => loadPredictor(run.dir, deps))
+    slot = new ModelSlot(await loadPredictor(run.dir), () => loadPredictor(run.dir))
     app = buildApp(createHandler(slot))
   })
   after(async () => {
@@ -124,9 +124,9 @@ describe('/metrics: per-model counters and reloads', () => {
   let failNext = false
   before(async () => {
     run = await tinyRun({ seed: 52, steps: 1 })
-    slot = new ModelSlot(await loadPredictor(run.dir, deps), async () => {
+    slot = new ModelSlot(await loadPredictor(run.dir), async () => {
       if (failNext) throw new Error('injected load failure')
-      return loadPredictor(run.dir, deps)
+      return loadPredictor(run.dir)
     })
     app = buildApp(createHandler(slot, { admin: {} }), { maxBodyBytes: 64 * 1024 })
   })
@@ -163,7 +163,7 @@ describe('/metrics: per-model counters and reloads', () => {
     assert.equal(perModel(text, 'requests'), 2)
     assert.equal(perModel(text, 'candidates_scored'), 6)
     assert.equal(perModel(text, 'errors'), 0)
-    assert.equal(slot.predictor.model, 'tiny')
+    assert.equal(slot.predictor.model, MODEL_CONFIG.model)
   })
 
   it('counts a failed request as an error of the served model: a bad body (400) and one too large for the server (413)', async () => {

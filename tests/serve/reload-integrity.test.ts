@@ -9,11 +9,10 @@ import { cpSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { type Predictor, loadPredictor } from '../../src/export/predictor.js'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
 import { type Handler, createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { cli, tempDir, tinyConfig } from '../cli/tiny.js'
-import { deps, tinyRun } from '../export/fixture.js'
+import { tinyRun } from '../export/fixture.js'
 import { Rng } from '../helpers/rng.js'
 
 /** Candidates built from the codec's feature list; numeric values vary, so scores differ between rows and models. */
@@ -46,7 +45,7 @@ describe('reload of a run folder being replaced', () => {
       assert.equal(r.code, 0, r.stderr)
     }
     for (const name of ['a', 'b'] as const) {
-      const slot = new ModelSlot(await loadPredictor(runs[name], RUN_DEPS), () => loadPredictor(runs[name], RUN_DEPS))
+      const slot = new ModelSlot(await loadPredictor(runs[name]), () => loadPredictor(runs[name]))
       body ??= request(slot.predictor, 20)
       const res = await post(createHandler(slot), '/v1/rank', body)
       want[name] = { version: res.json.version!, results: res.json.results }
@@ -58,7 +57,7 @@ describe('reload of a run folder being replaced', () => {
 
   /** Serves a copy of run a from `dir` (reloads read `dir` again). */
   async function serve(dir: string) {
-    const slot = new ModelSlot(await loadPredictor(dir, RUN_DEPS), () => loadPredictor(dir, RUN_DEPS))
+    const slot = new ModelSlot(await loadPredictor(dir), () => loadPredictor(dir))
     return { slot, handler: createHandler(slot, { admin: {} }) }
   }
 
@@ -124,11 +123,7 @@ describe('reload of a run folder being replaced', () => {
   it('the served version is derived from the content: same files, same version; other weights under the same createdAt, another', async () => {
     const one = await tinyRun({ seed: 9, steps: 1 })
     const two = await tinyRun({ seed: 9, steps: 3 }) // same run.json (createdAt "tiny-9"), other weights
-    const [p1, p1again, p2] = [
-      await loadPredictor(one.dir, deps),
-      await loadPredictor(one.dir, deps),
-      await loadPredictor(two.dir, deps),
-    ]
+    const [p1, p1again, p2] = [await loadPredictor(one.dir), await loadPredictor(one.dir), await loadPredictor(two.dir)]
     assert.equal(p1.version, p1again.version)
     assert.notEqual(p1.version, p2.version)
     assert.match(p1.version, /^[0-9a-f]{12}$/)

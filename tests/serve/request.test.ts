@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { RequestError } from '../../src/errors.js'
-import type { RawFeature } from '../../src/export/predictor.js'
+import type { RawFeature } from '../../src/export/codec.js'
 import { jsonDepthScanner, parseRankRequest } from '../../src/serve/request.js'
 import { Rng } from '../helpers/rng.js'
 

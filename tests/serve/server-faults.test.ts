@@ -18,10 +18,8 @@ import { type HandlerOptions, createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { maxRankBodyBytes } from '../../src/serve/request.js'
 import { type RunningServer, type ServerOptions, adminWarning, startServer } from '../../src/serve/server.js'
-import { saveWeights, writeAtomic } from '../../src/run/checkpoint.js'
-import { runFiles, sealRun, writeManifest } from '../../src/run/run-dir.js'
-import { TrainSession } from '../../src/train/session.js'
-import { PREP, SPEC, codec, deps, tinyRun } from '../export/fixture.js'
+import { runFiles } from '../../src/run/run-dir.js'
+import { codec, fixtureSession, tinyRun, writeFixtureRun } from '../export/fixture.js'
 
 type ErrorBody = { error: string; field: string | null }
 
@@ -94,7 +92,7 @@ function assertErrorShape(body: unknown, what: string): asserts body is ErrorBod
 }
 
 async function serve(run: { dir: string }, handlerOpts: HandlerOptions = {}, serverOpts: ServerOptions = {}) {
-  const slot = new ModelSlot(await loadPredictor(run.dir, deps), () => loadPredictor(run.dir, deps))
+  const slot = new ModelSlot(await loadPredictor(run.dir), () => loadPredictor(run.dir))
   const handler = createHandler(slot, handlerOpts)
   const server = await startServer(handler, slot, { port: 0, ...serverOpts })
   return { slot, handler, server }
@@ -463,30 +461,17 @@ describe('server faults', () => {
     it('reads and hashes the files without holding the event loop for more than 50 ms (64 MB weights.bin), so /healthz answers during the reload', async () => {
       // the tiny model's weights plus 64 MB of extras it does not use: the cost is in the file, not in the model
       const dir = mkdtempSync(join(tmpdir(), 'resflow-large-run-'))
-      const session = await TrainSession.create(deps.buildModel({} as never, SPEC), {
-        seed: 52,
-        optimizer: { kind: 'adam', lr: 0.05 },
-        sparseOptimizer: { kind: 'adam', lr: 0.05 },
-      })
-      writeManifest(dir, {
-        version: 1,
-        model: 'tiny',
-        modelConfig: {},
-        tasks: SPEC.tasks,
+      const session = await fixtureSession(52)
+      writeFixtureRun(dir, session, {
         seed: 52,
         fusion: null,
-        createdAt: 'large',
-      })
-      writeAtomic(runFiles(dir).preprocessing, JSON.stringify(PREP))
-      saveWeights(runFiles(dir).weights, session.params, session.tables, {
         extras: new Map([['padding', new Float32Array(16 << 20).fill(0.5)]]),
       })
       await session.release()
-      sealRun(dir)
       const { handler, server } = await serve({ dir })
       try {
         // what a reload did synchronously before: read, hash, parse and export in one go (files already in the page cache)
-        const sync = await loopBlockedMs(async () => exportRun(dir, deps))
+        const sync = await loopBlockedMs(async () => exportRun(dir))
         const files = await loopBlockedMs(() => readRunFiles(dir))
         assert.equal(
           files.result.get(runFiles(realpathSync(dir)).weights)?.sum.bytes,

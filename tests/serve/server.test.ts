@@ -6,7 +6,7 @@ import { createHandler } from '../../src/serve/handler.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { type RunningServer, handleSignals, startServer } from '../../src/serve/server.js'
 import { readRun } from '../../src/run/run-dir.js'
-import { codec, deps, rawRows, tinyRun } from '../export/fixture.js'
+import { codec, rawRows, tinyRun } from '../export/fixture.js'
 
 type Results = { version: string; results: { index: number; score: number; tasks: Record<string, number> }[] }
 
@@ -37,7 +37,7 @@ describe('HTTP server', () => {
   before(async () => {
     runs = [await tinyRun({ seed: 41, steps: 2 }), await tinyRun({ seed: 42, steps: 2 })]
     // each reload alternates between the two runs, so the version tells which model answered
-    slot = new ModelSlot(await loadPredictor(runs[0].dir, deps), () => loadPredictor(runs[next++ % 2].dir, deps))
+    slot = new ModelSlot(await loadPredictor(runs[0].dir), () => loadPredictor(runs[next++ % 2].dir))
     handler = createHandler(slot, { limits: { maxCandidates: 2000 }, admin: {} })
     server = await startServer(handler, slot, { port: 0, maxBodyBytes: 64 * 1024 })
   })
@@ -119,7 +119,7 @@ describe('HTTP server', () => {
 describe('graceful shutdown', () => {
   it('finishes in-flight requests, then refuses new connections', async () => {
     const run = await tinyRun({ seed: 43, steps: 1 })
-    const slot = new ModelSlot(await loadPredictor(run.dir, deps), () => loadPredictor(run.dir, deps))
+    const slot = new ModelSlot(await loadPredictor(run.dir), () => loadPredictor(run.dir))
     const server = await startServer(createHandler(slot), slot, { port: 0 })
     let arrived = 0
     server.app.server.on('request', () => arrived++)

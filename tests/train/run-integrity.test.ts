@@ -8,7 +8,6 @@ import { cpSync, existsSync, readFileSync, readdirSync, rmSync, truncateSync, wr
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { exportRun, loadPredictor } from '../../src/export/predictor.js'
-import { RUN_DEPS } from '../../src/export/run-deps.js'
 import { writeAtomic } from '../../src/run/checkpoint.js'
 import { loadRun } from '../../src/train/evaluate.js'
 import { cli, tempDir, tinyConfig } from '../cli/tiny.js'
@@ -88,7 +87,7 @@ describe('run folder integrity', () => {
       assert.equal(ex.code, 1, ex.stdout)
       assert.match(ex.stderr, /weights\.bin: .*sha256/)
       await assert.rejects(loadRun(dir), /weights\.bin: .*sha256/)
-      await assert.rejects(loadPredictor(dir, RUN_DEPS), /weights\.bin: .*sha256/)
+      await assert.rejects(loadPredictor(dir), /weights\.bin: .*sha256/)
     })
   }
 
@@ -156,7 +155,7 @@ describe('run folder integrity', () => {
     rmSync(join(tiny.dir, 'checksums.json'), { force: true }) // as written before checksums existed
     writeFileSync(join(tiny.dir, 'preprocessing.json'), '{"vocab": ')
     assert.throws(
-      () => exportRun(tiny.dir, RUN_DEPS),
+      () => exportRun(tiny.dir),
       (err: Error) => err.name !== 'SyntaxError' && /preprocessing\.json: /.test(err.message),
     )
     await tiny.session.release()

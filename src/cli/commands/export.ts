@@ -8,7 +8,6 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { exportRun } from '../../export/predictor.js'
-import { RUN_DEPS } from '../../export/run-deps.js'
 import { twinOfRun } from '../../export/twin.js'
 import { writeAtomic } from '../../run/checkpoint.js'
 import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
@@ -36,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const runDir = stringOption(values.run)!
   const out = stringOption(values.out)!
-  const loaded = exportRun(runDir, RUN_DEPS)
+  const loaded = exportRun(runDir)
   const { exported, preprocessing, manifest } = loaded
   mkdirSync(dirname(out) || '.', { recursive: true })
   writeAtomic(out, exported.main.bytes)
@@ -45,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   writeAtomic(prepFile, JSON.stringify(preprocessing) + '\n')
   written.push(prepFile)
   if (manifest.model === 'resflow-twin') {
-    const twin = twinOfRun(loaded, `${runDir}/preprocessing.json`)
+    const twin = twinOfRun(loaded)
     for (const side of ['user', 'item'] as const) {
       const file = besideOut(out, side, 'onnx')
       writeAtomic(file, twin[side].graph.bytes)

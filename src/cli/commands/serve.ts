@@ -9,7 +9,6 @@
  * elsewhere and renaming (a symlink swap), see docs/run-folder.md; running under a process manager:
  * docs/serving.md.
  */
-import { RUN_DEPS } from '../../export/run-deps.js'
 import { ConfigError } from '../../errors.js'
 import { UNKNOWN_ITEMS, type UnknownItems } from '../../serve/item-store.js'
 import { loadServed } from '../../serve/load.js'
@@ -85,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   const items = itemsFile
     ? { file: itemsFile, key: stringOption(values['item-key']) ?? 'item_id', unknown: unknown as UnknownItems }
     : undefined
-  const load = () => loadServed(runDir, RUN_DEPS, { threads, items })
+  const load = () => loadServed(runDir, { threads, items })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot, {
     limits: { maxCandidates: intOption('max-candidates', values['max-candidates'], 1) ?? DEFAULT_LIMITS.maxCandidates },

@@ -19,28 +19,27 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect, sqlString, streamColumns } from './duck.js'
 import type { DatasetSchemaInput } from './schema.js'
+import {
+  CLICK_RATE,
+  LAST_GIVEN_FIRST,
+  type SyntheticOptions,
+  type SyntheticResult,
+  sigmoid,
+  solveIntercept,
+} from './synth.js'
 
-export interface WideSyntheticOptions {
-  outDir: string
-  rows: number
-  seed?: number
+/** The narrow generator's options but its tasks: the wide layout is always click → purchase. */
+export interface WideSyntheticOptions extends Omit<SyntheticOptions, 'tasks'> {
   /** distinct values of the id field item_id (default 1,000,000) */
   ids?: number
-  /** train/val/test fractions; default 0.8/0.1/0.1 */
-  split?: [number, number, number]
 }
 
-export interface WideSyntheticResult {
-  files: { train: string; val: string; test: string }
-  schemaFile: string
-  rows: { train: number; val: number; test: number }
-  rates: Record<string, number>
-}
+export type WideSyntheticResult = SyntheticResult
 
 const USERS = 200_000
-const CLICK_RATE = 0.04
-const PURCHASE_GIVEN_CLICK = 0.08
 const INTERCEPT_SAMPLE = 200_000
+/** bisection steps of the intercepts (solveIntercept); the narrow generator takes 50 */
+const INTERCEPT_STEPS = 60
 
 /** The 16 categorical fields: name → SQL of its value (r = row number, u = user, i = item). */
 function categoricals(): [string, string][] {
@@ -128,29 +127,6 @@ function rowsSql(seed: number, ids: number, lo: number, hi: number, a1: string, 
 /** the seed into every draw of h() */
 const withSeed = (sql: string, seed: number) => sql.replaceAll('+ S * ', `+ ${seed} * `)
 
-function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x))
-}
-
-/** Intercept a with mean over rows of w_r·σ(a + z_r) / mean w_r = target (bisection). */
-function solveIntercept(z: Float64Array, target: number, weight?: Float64Array): number {
-  let lo = -20
-  let hi = 20
-  for (let it = 0; it < 60; it++) {
-    const mid = (lo + hi) / 2
-    let s = 0
-    let w = 0
-    for (let r = 0; r < z.length; r++) {
-      const m = weight ? weight[r] : 1
-      s += m * sigmoid(mid + z[r])
-      w += m
-    }
-    if (s / w > target) hi = mid
-    else lo = mid
-  }
-  return (lo + hi) / 2
-}
-
 export async function generateWideSynthetic(opts: WideSyntheticOptions): Promise<WideSyntheticResult> {
   const seed = opts.seed ?? 1
   const ids = opts.ids ?? 1_000_000
@@ -173,11 +149,12 @@ export async function generateWideSynthetic(opts: WideSyntheticOptions): Promise
       at += n
     },
   )
-  const a1 = solveIntercept(z1, CLICK_RATE)
+  const a1 = solveIntercept(z1, CLICK_RATE, undefined, INTERCEPT_STEPS)
   const a2 = solveIntercept(
     z2,
-    PURCHASE_GIVEN_CLICK,
+    LAST_GIVEN_FIRST, // purchase given click
     z1.map((z) => sigmoid(a1 + z)),
+    INTERCEPT_STEPS,
   )
 
   const catNames = categoricals().map(([n]) => n)

@@ -34,23 +34,34 @@ export interface SyntheticResult {
 }
 
 const DIM = 4
-const CLICK_RATE = 0.04
-const LAST_GIVEN_FIRST = 0.08
+/** the funnel's rates, for this generator and the wide one (synth-wide.ts): click ≈ 4% */
+export const CLICK_RATE = 0.04
+/** … and the last stage given the first ≈ 8% (purchase given click) */
+export const LAST_GIVEN_FIRST = 0.08
 
-function sigmoid(x: number): number {
+export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x))
 }
 
-/** Intercept a such that mean σ(a + z_i) over the given logits is `target` (bisection). */
-function solveIntercept(z: Float64Array, target: number, mask?: Float64Array): number {
+/**
+ * Intercept a such that Σ_i w_i·σ(a + z_i) / Σ_i w_i = `target` over the given logits (weights w default 1), by
+ * `steps` bisections of [−20, 20]. The generated files depend on the step count to the last bit, so each
+ * generator keeps its own (this one 50, the wide one 60).
+ */
+export function solveIntercept(
+  z: Float64Array,
+  target: number,
+  weight: Float64Array | undefined,
+  steps: number,
+): number {
   let lo = -20
   let hi = 20
-  for (let it = 0; it < 50; it++) {
+  for (let it = 0; it < steps; it++) {
     const mid = (lo + hi) / 2
     let s = 0
     let w = 0
     for (let i = 0; i < z.length; i++) {
-      const m = mask ? mask[i] : 1
+      const m = weight ? weight[i] : 1
       s += m * sigmoid(mid + z[i])
       w += m
     }
@@ -65,8 +76,8 @@ function skewed(rng: Rng, n: number): number {
   return Math.min(n - 1, Math.floor(n * rng.next() ** 2.2))
 }
 
-/** The feature columns every generated file has; task names must not take them. */
-const SYNTHETIC_FEATURES = [
+/** The feature columns every generated file has, in file order; task names must not take them. */
+export const SYNTHETIC_FEATURES = [
   'user_id',
   'item_id',
   'item_category',
@@ -162,7 +173,7 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
   const probs = tasks.map(() => new Float64Array(rows))
   let reach = new Float64Array(rows).fill(1)
   tasks.forEach((_, k) => {
-    const a = solveIntercept(stageLogits[k], k === 0 ? CLICK_RATE : later, k === 0 ? undefined : reach)
+    const a = solveIntercept(stageLogits[k], k === 0 ? CLICK_RATE : later, k === 0 ? undefined : reach, 50)
     const next = new Float64Array(rows)
     for (let r = 0; r < rows; r++) {
       const q = sigmoid(a + stageLogits[k][r])

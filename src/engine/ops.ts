@@ -71,29 +71,16 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return makeTensor(a.graph, 'matmul', [a, b], {}, shape, floatOut('matmul', [a, b]))
 }
 
-export function reduceSum(x: Tensor, axes: readonly number[], keepdims = false): Tensor {
+/** A reduction over `axes` (negative axes count from the end); `keepdims` leaves them as size-1 dims. */
+function reduction(op: 'reduceSum' | 'reduceMean', x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
   const ax = normAxes(x, axes)
-  return makeTensor(
-    x.graph,
-    'reduceSum',
-    [x],
-    { axes: ax, keepdims: keepdims ? 1 : 0 },
-    reduced(x, ax, keepdims),
-    x.dtype,
-  )
+  return makeTensor(x.graph, op, [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, reduced(x, ax, keepdims), x.dtype)
 }
 
-export function reduceMean(x: Tensor, axes: readonly number[], keepdims = false): Tensor {
-  const ax = normAxes(x, axes)
-  return makeTensor(
-    x.graph,
-    'reduceMean',
-    [x],
-    { axes: ax, keepdims: keepdims ? 1 : 0 },
-    reduced(x, ax, keepdims),
-    x.dtype,
-  )
-}
+export const reduceSum = (x: Tensor, axes: readonly number[], keepdims = false) =>
+  reduction('reduceSum', x, axes, keepdims)
+export const reduceMean = (x: Tensor, axes: readonly number[], keepdims = false) =>
+  reduction('reduceMean', x, axes, keepdims)
 
 export function countRecip(x: Tensor, axes: number[]): Tensor {
   const dims = axes.map((a) => x.shape[a])

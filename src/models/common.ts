@@ -223,3 +223,22 @@ export function towerLogit(
   const hidden = mlp(ctx, name, x, towerUnits(config, task), { dropout: config.dropout })
   return logitHead(ctx, logitName, hidden[hidden.length - 1], config, task, rate)
 }
+
+/**
+ * The task towers over per-task inputs, in funnel order: z_k = f_k(Tower_k(input(task, k))), parameters
+ * `tower.<task>.*`, then the model's outputs (funnelOutputs). `input` is called once per task, just before its
+ * tower, so a model that builds per-task parts there (MMoE's gates) keeps its parameter order.
+ */
+export function taskTowers(
+  ctx: BuildContext,
+  spec: InputSpec,
+  config: CommonConfig,
+  extras: BuildExtras,
+  input: (task: string, k: number) => Tensor,
+): { probs: Record<string, Tensor>; logits: Record<string, Tensor> } {
+  const logits: Record<string, Tensor> = {}
+  spec.tasks.forEach((task, k) => {
+    logits[task] = towerLogit(ctx, `tower.${task}`, input(task, k), config, task, extras.positiveRates?.[task]) // [B, 1]
+  })
+  return funnelOutputs(spec.tasks, logits)
+}

@@ -9,20 +9,10 @@
  * OMoE (one-gate MoE, the paper's ablation) lives in omoe.ts and shares this config.
  */
 import { z } from 'zod'
-import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { sharedInput } from '../nn/inputs.js'
-import {
-  Units,
-  checkCommon,
-  commonOptions,
-  funnelModel,
-  funnelOutputs,
-  towerLogit,
-  towersOption,
-  type BuildExtras,
-} from './common.js'
+import { Units, checkCommon, commonOptions, funnelModel, taskTowers, towersOption, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const moeOptions = {
@@ -44,12 +34,9 @@ export function buildMoe(spec: InputSpec, config: MmoeConfig, oneGate: boolean, 
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const es = experts(ctx, 'expert', x, config.numExperts, config.expertUnits, { dropout: config.dropout }) // E × [B, H]
       const shared = oneGate ? mixExperts(es, gate(ctx, 'gate', x, config.numExperts)) : null
-      const logits: Record<string, Tensor> = {}
-      for (const task of spec.tasks) {
-        const mixed = shared ?? mixExperts(es, gate(ctx, `gate.${task}`, x, config.numExperts)) // [B, H]
-        logits[task] = towerLogit(ctx, `tower.${task}`, mixed, config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
-      }
-      return funnelOutputs(spec.tasks, logits)
+      // Σ_i g_k[:, i] · e_i, [B, H]; task k's gate is built when its tower asks for its input
+      const mixed = (task: string) => shared ?? mixExperts(es, gate(ctx, `gate.${task}`, x, config.numExperts))
+      return taskTowers(ctx, spec, config, extras, mixed) // z_k = f_k(Tower_k(mixed_k))
     },
   })
 }

@@ -15,16 +15,7 @@ import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { experts, gate, mixExperts } from '../nn/experts.js'
 import { sharedInput } from '../nn/inputs.js'
-import {
-  Units,
-  checkCommon,
-  commonOptions,
-  funnelModel,
-  funnelOutputs,
-  towerLogit,
-  towersOption,
-  type BuildExtras,
-} from './common.js'
+import { Units, checkCommon, commonOptions, funnelModel, taskTowers, towersOption, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const PleConfig = z.strictObject({
@@ -71,11 +62,7 @@ export function buildPle(spec: InputSpec, config: PleConfig, extras: BuildExtras
         }
         taskIn = nextTask
       }
-      const logits: Record<string, Tensor> = {}
-      spec.tasks.forEach((task, k) => {
-        logits[task] = towerLogit(ctx, `tower.${task}`, taskIn[k], config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
-      })
-      return funnelOutputs(spec.tasks, logits)
+      return taskTowers(ctx, spec, config, extras, (_, k) => taskIn[k]) // z_k = f_k(Tower_k(t_k))
     },
   })
 }

@@ -6,20 +6,10 @@
  *   z_k = f_k(MLP_k(s)),  p_k = σ(z_k)      task towers
  */
 import { z } from 'zod'
-import type { Tensor } from '../engine/node.js'
 import type { InputSpec } from '../data/types.js'
 import { sharedInput } from '../nn/inputs.js'
 import { mlp } from '../nn/layers.js'
-import {
-  Units,
-  checkCommon,
-  commonOptions,
-  funnelModel,
-  funnelOutputs,
-  towerLogit,
-  towersOption,
-  type BuildExtras,
-} from './common.js'
+import { Units, checkCommon, commonOptions, funnelModel, taskTowers, towersOption, type BuildExtras } from './common.js'
 import type { Model } from './types.js'
 
 export const SharedBottomConfig = z.strictObject({
@@ -37,11 +27,7 @@ export function buildSharedBottom(spec: InputSpec, config: SharedBottomConfig, e
       const x = sharedInput(ctx, 'input', spec, inputs, { batchNorm: config.inputBatchNorm }) // [B, F*D + nDense]
       const bottom = mlp(ctx, 'bottom', x, config.bottom, { dropout: config.dropout })
       const s = bottom[bottom.length - 1] // [B, H_bottom]
-      const logits: Record<string, Tensor> = {}
-      for (const task of spec.tasks) {
-        logits[task] = towerLogit(ctx, `tower.${task}`, s, config, task, extras.positiveRates?.[task]) // z_k, [B, 1]
-      }
-      return funnelOutputs(spec.tasks, logits)
+      return taskTowers(ctx, spec, config, extras, () => s) // z_k = f_k(MLP_k(s))
     },
   })
 }

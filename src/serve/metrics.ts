@@ -35,6 +35,11 @@ function processMetrics(): Registry {
   return processRegistry
 }
 
+/** A counter in `registry` labelled by the model and version that served. */
+function modelCounter(registry: Registry, name: string, help: string) {
+  return new PromCounter({ name, help, labelNames: ['model', 'version'] as const, registers: [registry] })
+}
+
 export class ServeMetrics {
   private readonly process = processMetrics()
   private readonly registry = new Registry()
@@ -45,24 +50,21 @@ export class ServeMetrics {
     buckets: [...LATENCY_BUCKETS_S],
     registers: [this.registry],
   })
-  private readonly modelRequests = new PromCounter({
-    name: 'resflow_model_requests_total',
-    help: '/v1/rank requests by the model and version that served them (failed ones included).',
-    labelNames: ['model', 'version'] as const,
-    registers: [this.registry],
-  })
-  private readonly modelCandidates = new PromCounter({
-    name: 'resflow_model_candidates_scored_total',
-    help: 'Candidates scored by /v1/rank, by model and version.',
-    labelNames: ['model', 'version'] as const,
-    registers: [this.registry],
-  })
-  private readonly modelErrors = new PromCounter({
-    name: 'resflow_model_errors_total',
-    help: '/v1/rank requests answered with an error (4xx or 5xx), by the model and version serving then.',
-    labelNames: ['model', 'version'] as const,
-    registers: [this.registry],
-  })
+  private readonly modelRequests = modelCounter(
+    this.registry,
+    'resflow_model_requests_total',
+    '/v1/rank requests by the model and version that served them (failed ones included).',
+  )
+  private readonly modelCandidates = modelCounter(
+    this.registry,
+    'resflow_model_candidates_scored_total',
+    'Candidates scored by /v1/rank, by model and version.',
+  )
+  private readonly modelErrors = modelCounter(
+    this.registry,
+    'resflow_model_errors_total',
+    '/v1/rank requests answered with an error (4xx or 5xx), by the model and version serving then.',
+  )
 
   private readonly requests = new Map<string, number>() // `${route}\u0000${status}`
   private readonly latency = new Map<string, Histogram>()
@@ -156,18 +158,19 @@ export class ServeMetrics {
   render(): string {
     const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
     const lines: string[] = []
-    lines.push(
-      '# HELP resflow_requests_total HTTP requests by route and status.',
-      '# TYPE resflow_requests_total counter',
-    )
+    // a metric's HELP and TYPE lines, then (for one without labels) its value: the name written once
+    const head = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    const single = (name: string, type: 'counter' | 'gauge', help: string, value: number) => {
+      head(name, type, help)
+      lines.push(`${name} ${value}`)
+    }
+    head('resflow_requests_total', 'counter', 'HTTP requests by route and status.')
     for (const [key, v] of [...this.requests].sort()) {
       const [route, status] = key.split('\u0000')
       lines.push(`resflow_requests_total{route="${esc(route)}",status="${status}"} ${v}`)
     }
-    lines.push(
-      '# HELP resflow_request_duration_seconds Request latency by route.',
-      '# TYPE resflow_request_duration_seconds histogram',
-    )
+    head('resflow_request_duration_seconds', 'histogram', 'Request latency by route.')
     for (const [route, h] of [...this.latency].sort()) {
       let cumulative = 0
       LATENCY_BUCKETS_S.forEach((le, i) => {
@@ -178,53 +181,42 @@ export class ServeMetrics {
       lines.push(`resflow_request_duration_seconds_sum{route="${esc(route)}"} ${h.sum}`)
       lines.push(`resflow_request_duration_seconds_count{route="${esc(route)}"} ${h.count}`)
     }
-    lines.push(
-      '# HELP resflow_errors_total Failed requests by kind (bad_request, too_large, internal, ...).',
-      '# TYPE resflow_errors_total counter',
-    )
+    head('resflow_errors_total', 'counter', 'Failed requests by kind (bad_request, too_large, internal, ...).')
     for (const [kind, v] of [...this.errors].sort()) lines.push(`resflow_errors_total{kind="${esc(kind)}"} ${v}`)
-    lines.push(
-      '# HELP resflow_candidates_scored_total Candidates scored by /v1/rank.',
-      '# TYPE resflow_candidates_scored_total counter',
-    )
-    lines.push(`resflow_candidates_scored_total ${this.candidates}`)
-    lines.push('# HELP resflow_requests_in_flight Requests being handled.', '# TYPE resflow_requests_in_flight gauge')
-    lines.push(`resflow_requests_in_flight ${this.inFlight}`)
-    lines.push(
-      '# HELP resflow_model_reloads_total Model reloads, by outcome.',
-      '# TYPE resflow_model_reloads_total counter',
-    )
+    single('resflow_candidates_scored_total', 'counter', 'Candidates scored by /v1/rank.', this.candidates)
+    single('resflow_requests_in_flight', 'gauge', 'Requests being handled.', this.inFlight)
+    head('resflow_model_reloads_total', 'counter', 'Model reloads, by outcome.')
     lines.push(`resflow_model_reloads_total{outcome="ok"} ${this.reloads}`)
     lines.push(`resflow_model_reloads_total{outcome="failed"} ${this.reloadFailures}`)
-    lines.push(
-      '# HELP resflow_rank_phase_seconds_total Time spent in /v1/rank by phase: parse (JSON), encode (validate, encode, join item features), run (the model), sort (sort and serialise).',
-      '# TYPE resflow_rank_phase_seconds_total counter',
+    head(
+      'resflow_rank_phase_seconds_total',
+      'counter',
+      'Time spent in /v1/rank by phase: parse (JSON), encode (validate, encode, join item features), run (the model), sort (sort and serialise).',
     )
     for (const [phase, ms] of Object.entries(this.phases))
       lines.push(`resflow_rank_phase_seconds_total{phase="${phase}"} ${ms / 1000}`)
     if (this.itemStoreSize !== null) {
-      lines.push(
-        '# HELP resflow_item_store_items Items in the item store served now.',
-        '# TYPE resflow_item_store_items gauge',
+      single('resflow_item_store_items', 'gauge', 'Items in the item store served now.', this.itemStoreSize)
+      single(
+        'resflow_item_store_lookups_total',
+        'counter',
+        'Candidates looked up in the item store by id.',
+        this.itemStoreLookups,
       )
-      lines.push(`resflow_item_store_items ${this.itemStoreSize}`)
-      lines.push(
-        '# HELP resflow_item_store_lookups_total Candidates looked up in the item store by id.',
-        '# TYPE resflow_item_store_lookups_total counter',
+      single(
+        'resflow_item_store_misses_total',
+        'counter',
+        'Lookups whose id was not in the item store (refused, skipped or defaulted).',
+        this.itemStoreMisses,
       )
-      lines.push(`resflow_item_store_lookups_total ${this.itemStoreLookups}`)
-      lines.push(
-        '# HELP resflow_item_store_misses_total Lookups whose id was not in the item store (refused, skipped or defaulted).',
-        '# TYPE resflow_item_store_misses_total counter',
+      single(
+        'resflow_item_split_requests_total',
+        'counter',
+        '/v1/rank requests answered by the item split (ids with a shared context: the first layers precomputed per item).',
+        this.splitRequests,
       )
-      lines.push(`resflow_item_store_misses_total ${this.itemStoreMisses}`)
-      lines.push(
-        '# HELP resflow_item_split_requests_total /v1/rank requests answered by the item split (ids with a shared context: the first layers precomputed per item).',
-        '# TYPE resflow_item_split_requests_total counter',
-      )
-      lines.push(`resflow_item_split_requests_total ${this.splitRequests}`)
     }
-    lines.push('# HELP resflow_model_info The loaded model (value is always 1).', '# TYPE resflow_model_info gauge')
+    head('resflow_model_info', 'gauge', 'The loaded model (value is always 1).')
     lines.push(`resflow_model_info{model="${esc(this.model.name)}",version="${esc(this.model.version)}"} 1`)
     return lines.join('\n') + '\n'
   }

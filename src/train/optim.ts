@@ -7,6 +7,12 @@ import type { ParamEntry } from '../nn/params.js'
 
 export type { DenseOptimizerConfig }
 
+/** A parameter's Adam moments, one value per weight. */
+export interface Moments {
+  m: Float32Array
+  v: Float32Array
+}
+
 export class DenseOptimizer {
   private readonly m = new Map<string, Float32Array>()
   private readonly v = new Map<string, Float32Array>()
@@ -47,37 +53,22 @@ export class DenseOptimizer {
   update(step: number, params: readonly ParamEntry[], grads: ReadonlyMap<string, Float32Array>, scale = 1): number {
     const { lr, beta1: b1, beta2: b2, eps, weightDecay } = this.config
     // PyTorch's arrangement: w −= (lr / c1) · m / (√v / √c2 + eps), with c1, c2 the bias corrections
-    const stepSize = lr / (1 - b1 ** step)
-    const invSqrtC2 = 1 / Math.sqrt(1 - b2 ** step)
+    const c: AdamConstants = { b1, b2, eps, stepSize: lr / (1 - b1 ** step), invSqrtC2: 1 / Math.sqrt(1 - b2 ** step) }
     const decoupled = this.config.kind === 'adamw'
     let sq = 0
     for (const p of params) {
       const g = grads.get(p.name)
       if (!g) continue
-      const { m, v } = this.moments(p)
+      const moments = this.moments(p)
       const wd = p.decay ? weightDecay : 0
-      if (wd === 0 && scale === 1) sq += adamPlain(p.values, g, m, v, b1, b2, stepSize, invSqrtC2, eps)
-      else
-        sq += adamGeneral(
-          p.values,
-          g,
-          m,
-          v,
-          b1,
-          b2,
-          stepSize,
-          invSqrtC2,
-          eps,
-          scale,
-          decoupled ? 0 : wd,
-          decoupled ? lr * wd : 0,
-        )
+      if (wd === 0 && scale === 1) sq += adamPlain(p.values, g, moments, c)
+      else sq += adamGeneral(p.values, g, moments, c, scale, decoupled ? 0 : wd, decoupled ? lr * wd : 0)
     }
     return sq
   }
 
   /** A parameter's first and second moments, created at zero (in shared memory: a worker thread may update them). */
-  moments(p: Pick<ParamEntry, 'name' | 'values'>): { m: Float32Array; v: Float32Array } {
+  moments(p: Pick<ParamEntry, 'name' | 'values'>): Moments {
     let m = this.m.get(p.name)
     let v = this.v.get(p.name)
     if (!m || !v) {
@@ -121,18 +112,18 @@ export function gradientNorm(grads: Iterable<Float32Array>): number {
   return Math.sqrt(sq)
 }
 
+/** What one Adam step needs beside the tensors: β1, β2, ε, and the bias corrections as lr / c1 and 1 / √c2. */
+interface AdamConstants {
+  b1: number
+  b2: number
+  eps: number
+  stepSize: number
+  invSqrtC2: number
+}
+
 /** Adam on one tensor, no decay, no clipping (the common case: one tight loop). Returns Σ g². */
-function adamPlain(
-  w: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  b1: number,
-  b2: number,
-  stepSize: number,
-  invSqrtC2: number,
-  eps: number,
-): number {
+function adamPlain(w: Float32Array, g: Float32Array, { m, v }: Moments, c: AdamConstants): number {
+  const { b1, b2, eps, stepSize, invSqrtC2 } = c
   const a1 = 1 - b1
   const a2 = 1 - b2
   let sq = 0
@@ -152,17 +143,13 @@ function adamPlain(
 function adamGeneral(
   w: Float32Array,
   g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  b1: number,
-  b2: number,
-  stepSize: number,
-  invSqrtC2: number,
-  eps: number,
+  { m, v }: Moments,
+  c: AdamConstants,
   scale: number,
   l2: number,
   decay: number,
 ): number {
+  const { b1, b2, eps, stepSize, invSqrtC2 } = c
   let sq = 0
   for (let i = 0; i < w.length; i++) {
     sq += g[i] * g[i]

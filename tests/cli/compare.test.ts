@@ -9,6 +9,7 @@ import type { MetricRecord } from '../../src/metrics/types.js'
 import { BAYES_MODEL } from '../../src/report/summary.js'
 import type { ReportData } from '../../src/report/types.js'
 import { buildCharts } from '../../src/report/charts.js'
+import { recordMaker } from '../helpers/metric-record.js'
 import { cli, tempDir, tinyConfig } from './tiny.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -37,14 +38,7 @@ describe('resflow compare', () => {
   it('trains models × seeds on the same splits and writes results.json, results.md and report.html', () => {
     assert.equal(r.code, 0, r.stderr)
 
-    const records = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
-      model: string
-      seed: number
-      split: string
-      task: string
-      metric: string
-      value: number
-    }[]
+    const records = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as MetricRecord[]
     for (const rec of records) assert.deepEqual(Object.keys(rec), ['model', 'seed', 'split', 'task', 'metric', 'value'])
     const runs = new Set(records.map((x) => `${x.model}/${x.seed}`))
     assert.deepEqual([...runs].sort(), [
@@ -133,14 +127,7 @@ describe('resflow compare', () => {
 })
 
 describe('formatComparison', () => {
-  const rec = (
-    model: string,
-    seed: number,
-    metric: string,
-    value: number,
-    split = 'test',
-    task = 'purchase',
-  ): MetricRecord => ({ model, seed, split, task, metric, value })
+  const rec = recordMaker('purchase')
 
   it('writes each row in one notation: small loglosses and their stds alike, rates with separators, no ± when seeds agree', () => {
     const records = [

@@ -11,10 +11,9 @@ import { before, describe, it } from 'node:test'
 import { leftOut } from '../../src/cli/commands/eval.js'
 import { resolveDataPath } from '../../src/data/adapters.js'
 import { parseDatasetSchema } from '../../src/data/schema.js'
+import type { MetricRecord } from '../../src/metrics/types.js'
 import { evaluateRun, loadRun } from '../../src/train/evaluate.js'
-import { cli, tempDir, tinyConfig } from './tiny.js'
-
-type Rec = { model: string; seed: number; split: string; task: string; metric: string; value: number }
+import { cli, predict, tempDir, tinyConfig } from './tiny.js'
 
 describe('eval / predict --path: file, glob or dataset folder with --split', () => {
   const run = join(tempDir(), 'run')
@@ -31,12 +30,13 @@ describe('eval / predict --path: file, glob or dataset folder with --split', () 
     )
   })
 
-  const evalJson = async (...args: string[]): Promise<Rec[]> => {
+  const evalJson = async (...args: string[]): Promise<MetricRecord[]> => {
     const r = await cli('eval', '--run', run, '--dataset', 'synthetic', '--json', '--path', ...args)
     assert.equal(r.code, 0, r.stderr)
-    return JSON.parse(r.stdout) as Rec[]
+    return JSON.parse(r.stdout) as MetricRecord[]
   }
-  const auc = (records: Rec[], task: string) => records.find((r) => r.task === task && r.metric === 'auc')!.value
+  const auc = (records: MetricRecord[], task: string) =>
+    records.find((r) => r.task === task && r.metric === 'auc')!.value
 
   it("a folder scores one split: the same records as that split's file (default test, --split val)", async () => {
     const testFile = await evalJson(join(dir, 'test.parquet'))
@@ -57,32 +57,10 @@ describe('eval / predict --path: file, glob or dataset folder with --split', () 
 
   it("predict on a folder + --split writes the same rows as on the split's file", async () => {
     const out = tempDir()
-    const a = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'synthetic',
-      '--path',
-      dir,
-      '--split',
-      'val',
-      '--out',
-      join(out, 'folder.csv'),
-    )
+    const a = await predict(run, 'synthetic', dir, join(out, 'folder.csv'), '--split', 'val')
     assert.equal(a.code, 0, a.stderr)
     assert.match(a.stderr, /predict: 560 rows of .*, split val: val\.parquet/)
-    const b = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'synthetic',
-      '--path',
-      join(dir, 'val.parquet'),
-      '--out',
-      join(out, 'file.csv'),
-    )
+    const b = await predict(run, 'synthetic', join(dir, 'val.parquet'), join(out, 'file.csv'))
     assert.equal(b.code, 0, b.stderr)
     const folderCsv = readFileSync(join(out, 'folder.csv'), 'utf8')
     assert.equal(folderCsv.trim().split('\n').length, 561)
@@ -98,19 +76,7 @@ describe('eval / predict --path: file, glob or dataset folder with --split', () 
       byDefault.stderr.trim(),
       `resflow eval: --path ${noTest}: no test split (the default) in this folder for dataset synthetic (splits found: train: train.parquet; val: val.parquet); choose one with --split train|val`,
     )
-    const asked = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'synthetic',
-      '--path',
-      noTest,
-      '--split',
-      'test',
-      '--out',
-      join(noTest, 'x.csv'),
-    )
+    const asked = await predict(run, 'synthetic', noTest, join(noTest, 'x.csv'), '--split', 'test')
     assert.equal(asked.code, 1)
     assert.ok(
       asked.stderr.includes(

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { before, describe, it } from 'node:test'
 import { connect, queryObjects, sqlString } from '../../src/data/duck.js'
 import { paperKeeps, writeKuaiRandLog } from '../helpers/kuairand-log.js'
-import { cli, tempDir, tinyConfig } from './tiny.js'
+import { cli, predict, tempDir, tinyConfig } from './tiny.js'
 
 /** A CSV without quoted cells (what these tests write) as a header and rows of cells. */
 function readCsv(file: string): { header: string[]; rows: string[][] } {
@@ -36,19 +36,7 @@ describe('predict --keep on a run without a filter', () => {
 
   it('copies the kept columns of every input row, in input order', async () => {
     const out = join(tempDir(), 'scores.csv')
-    const r = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'synthetic',
-      '--path',
-      testFile,
-      '--keep',
-      'user_id, item_price,click',
-      '--out',
-      out,
-    )
+    const r = await predict(run, 'synthetic', testFile, out, '--keep', 'user_id, item_price,click')
     assert.equal(r.code, 0, r.stderr)
     const csv = readCsv(out)
     assert.deepEqual(csv.header, ['row', 'user_id', 'item_price', 'click', 'p_click', 'p_purchase', 'fused'])
@@ -72,19 +60,7 @@ describe('predict --keep on a run without a filter', () => {
   })
 
   it("names an unknown column and lists the file's columns", async () => {
-    const r = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'synthetic',
-      '--path',
-      testFile,
-      '--keep',
-      'user_id,userid',
-      '--out',
-      join(tempDir(), 'x.csv'),
-    )
+    const r = await predict(run, 'synthetic', testFile, join(tempDir(), 'x.csv'), '--keep', 'user_id,userid')
     assert.notEqual(r.code, 0)
     assert.match(
       r.stderr,
@@ -93,19 +69,7 @@ describe('predict --keep on a run without a filter', () => {
   })
 
   it('refuses a kept column that has the name of an output column', async () => {
-    const r = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'synthetic',
-      '--path',
-      testFile,
-      '--keep',
-      'p_click',
-      '--out',
-      join(tempDir(), 'x.csv'),
-    )
+    const r = await predict(run, 'synthetic', testFile, join(tempDir(), 'x.csv'), '--keep', 'p_click')
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /--keep: column "p_click" has the name of an output column/)
   })
@@ -142,19 +106,7 @@ describe('predict --keep on a run whose filter leaves rows out (the KuaiRand pre
   it('keeps the columns of the rows the filter keeps, beside the same predictions as without those rows', async () => {
     const keep = ['time_ms', 'user_id', 'play_time_ms', 'tab']
     const out = join(root, 'scores.csv')
-    const r = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'kuairand',
-      '--path',
-      testFile,
-      '--keep',
-      keep.join(','),
-      '--out',
-      out,
-    )
+    const r = await predict(run, 'kuairand', testFile, out, '--keep', keep.join(','))
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /more left out by the run's filter/)
     const csv = readCsv(out)
@@ -180,19 +132,7 @@ describe('predict --keep on a run whose filter leaves rows out (the KuaiRand pre
 
     // alignment: the predictions beside each row are those of that row scored alone with the other kept rows
     const alone = join(root, 'alone.csv')
-    const a = await cli(
-      'predict',
-      '--run',
-      run,
-      '--dataset',
-      'kuairand',
-      '--path',
-      keptFile,
-      '--keep',
-      keep.join(','),
-      '--out',
-      alone,
-    )
+    const a = await predict(run, 'kuairand', keptFile, alone, '--keep', keep.join(','))
     assert.equal(a.code, 0, a.stderr)
     assert.deepEqual(readCsv(alone), csv)
   })

@@ -113,6 +113,10 @@ describe('resflow serve as a process', () => {
     for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL')
   })
 
+  /** `resflow serve` of the run on a free port through the bin directly, with `options` */
+  const startBin = (...options: string[]) =>
+    startServe(process.execPath, [join(ROOT, 'bin', 'resflow.js'), 'serve', '--run', runDir, '--port', '0', ...options])
+
   const launchers: [string, string, string[]][] = [
     ['npx resflow serve', 'npx', ['resflow', 'serve']],
     ['npm run resflow -- serve', 'npm', ['run', '--silent', 'resflow', '--', 'serve']],
@@ -139,18 +143,7 @@ describe('resflow serve as a process', () => {
   it('--items: ranks candidates by id, counts the store in /metrics, reloads it on SIGHUP', async () => {
     const items = join(tempDir(), 'items.csv')
     writeFileSync(items, 'item_id,item_category,item_price\n1,2,3.5\n2,1,10\n')
-    const { child, url, stderr } = await startServe(process.execPath, [
-      join(ROOT, 'bin', 'resflow.js'),
-      'serve',
-      '--run',
-      runDir,
-      '--port',
-      '0',
-      '--items',
-      items,
-      '--unknown-items',
-      'skip',
-    ])
+    const { child, url, stderr } = await startBin('--items', items, '--unknown-items', 'skip')
     try {
       assert.match(stderr(), /2 items from .*items\.csv by item_id/)
       const context = {
@@ -201,16 +194,7 @@ describe('resflow serve as a process', () => {
   })
 
   it('the bin exits 0 within --shutdown-timeout-ms after SIGTERM while a client holds a partial body', async () => {
-    const { child, url, stderr } = await startServe(process.execPath, [
-      join(ROOT, 'bin', 'resflow.js'),
-      'serve',
-      '--run',
-      runDir,
-      '--port',
-      '0',
-      '--shutdown-timeout-ms',
-      '500',
-    ])
+    const { child, url, stderr } = await startBin('--shutdown-timeout-ms', '500')
     const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
     socket.on('error', () => {})
     await once(socket, 'connect')

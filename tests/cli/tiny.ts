@@ -45,3 +45,14 @@ export async function cli(...argv: string[]): Promise<{ code: number; stdout: st
     process.stderr.write = write
   }
 }
+
+/** `resflow predict` of `run` on `path` read as `dataset`, writing `out`; `options` (--keep, --split) before --out. */
+export function predict(
+  run: string,
+  dataset: string,
+  path: string,
+  out: string,
+  ...options: string[]
+): ReturnType<typeof cli> {
+  return cli('predict', '--run', run, '--dataset', dataset, '--path', path, ...options, '--out', out)
+}

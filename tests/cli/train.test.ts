@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { cli, tempDir, tinyConfig } from './tiny.js'
+import { cli, predict, tempDir, tinyConfig } from './tiny.js'
 
 describe('resflow train / eval / predict', () => {
   const config = tinyConfig()
@@ -50,7 +50,7 @@ describe('resflow train / eval / predict', () => {
   it('predict writes one CSV line per row with each task probability and the fused score', async () => {
     const data = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).dataset
     const out = join(tempDir(), 'scores.csv')
-    const r = await cli('predict', '--run', run, '--dataset', 'synthetic', '--path', data.files.test[0], '--out', out)
+    const r = await predict(run, 'synthetic', data.files.test[0], out)
     assert.equal(r.code, 0, r.stderr)
     const lines = readFileSync(out, 'utf8').trim().split('\n')
     assert.equal(lines[0], 'row,p_click,p_purchase,fused')

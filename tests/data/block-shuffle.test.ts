@@ -9,30 +9,17 @@ import { connect, sqlString } from '../../src/data/duck.js'
 import { encodeDataset } from '../../src/data/encode.js'
 import { fitPreprocessing } from '../../src/data/preprocessing.js'
 import { parseDatasetSchema } from '../../src/data/schema.js'
-import type { EncodedDataset } from '../../src/data/dataset.js'
+import type { EncodedColumns, EncodedDataset } from '../../src/data/dataset.js'
 import type { Preprocessing } from '../../src/data/preprocessing.js'
 import type { Batch } from '../../src/data/types.js'
+import { CLICK_BUY_COLUMNS_SQL, CLICK_BUY_FIELDS } from '../helpers/click-buy-table.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-stream-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 const file = join(root, 'train.parquet')
 const ROWS = 10_007 // not a multiple of any block or batch size below
 
-const schema = parseDatasetSchema(
-  {
-    format: 'parquet',
-    sparse: [{ name: 'user' }, { name: 'item' }],
-    multi: [{ name: 'tags', separator: '|' }],
-    dense: [
-      { name: 'price', transform: 'log1p' },
-      { name: 'age', transform: 'standardize' },
-    ],
-    tasks: [{ name: 'click' }, { name: 'buy' }],
-    group: 'user',
-    extra: ['rowid'],
-  },
-  'stream test schema',
-)
+const schema = parseDatasetSchema({ format: 'parquet', ...CLICK_BUY_FIELDS, extra: ['rowid'] }, 'stream test schema')
 
 let prep: Preprocessing
 let memory: EncodedDataset
@@ -41,19 +28,18 @@ before(async () => {
   const conn = await connect()
   // rowid = the row's number, so every streamed row says where it came from
   await conn.run(`COPY (SELECT (hash(i) % 500)::INTEGER AS user, (hash(i * 7) % 300)::INTEGER AS item,
-    CASE WHEN i % 3 = 0 THEN '' ELSE 't' || (i % 11) || '|t' || (i % 5) END AS tags,
-    (hash(i * 3) % 10000) / 100.0 AS price, 18 + i % 60 AS age,
-    (hash(i * 5) % 10 = 0)::INTEGER AS click, (hash(i * 5) % 100 = 0)::INTEGER AS buy, i::DOUBLE AS rowid
+    ${CLICK_BUY_COLUMNS_SQL}, i::DOUBLE AS rowid
     FROM range(${ROWS}) t(i) ORDER BY i) TO ${sqlString(file)} (FORMAT parquet)`)
   conn.closeSync()
   prep = await fitPreprocessing(schema, [file])
   memory = await encodeDataset(prep, [file])
 })
 
-/** The row of the in-memory dataset at `r`, every column, as plain numbers. */
-function rowOf(ds: EncodedDataset, r: number): number[] {
-  const c = ds.columns
-  const nd = ds.spec.dense.length
+/**
+ * Row `r` of a batch or of the in-memory dataset's columns (`nd` dense values a row), every column as plain
+ * numbers; the tags, when the table has them, after a -1.
+ */
+function rowAt(c: Omit<Batch, 'size'> | EncodedColumns, nd: number, r: number): number[] {
   const tags = c.multi.tags
   return [
     c.sparse.user[r],
@@ -62,26 +48,12 @@ function rowOf(ds: EncodedDataset, r: number): number[] {
     c.labels.click[r],
     c.labels.buy[r],
     c.group![r],
-    c.extra.rowid[r],
-    -1,
-    ...tags.ids.subarray(tags.offsets[r], tags.offsets[r + 1]),
+    c.extra!.rowid[r],
+    ...(tags ? [-1, ...tags.ids.subarray(tags.offsets[r], tags.offsets[r + 1])] : []),
   ]
 }
-function rowsOfBatch(b: Batch): number[][] {
-  const nd = b.dense.length / b.size
-  const tags = b.multi.tags
-  return Array.from({ length: b.size }, (_, i) => [
-    b.sparse.user[i],
-    b.sparse.item[i],
-    ...b.dense.subarray(i * nd, i * nd + nd),
-    b.labels.click[i],
-    b.labels.buy[i],
-    b.group![i],
-    b.extra!.rowid[i],
-    -1,
-    ...tags.ids.subarray(tags.offsets[i], tags.offsets[i + 1]),
-  ])
-}
+const rowOf = (ds: EncodedDataset, r: number) => rowAt(ds.columns, ds.spec.dense.length, r)
+const rowsOfBatch = (b: Batch) => Array.from({ length: b.size }, (_, i) => rowAt(b, b.dense.length / b.size, i))
 
 describe('block + buffer shuffle', () => {
   it('visits every row exactly once per epoch, in an order that depends only on the seed', () => {
@@ -158,28 +130,8 @@ describe('block + buffer shuffle', () => {
     // 7 buffers of 3 blocks: each buffer is overwritten by the next, after its batches were handed out
     const shuffle = { blockRows: 500, bufferBlocks: 3, seed: 4 }
     const batches = [...streamBatches(table, { batchSize: 300, shuffle })]
-    const flatRow = (b: Batch, i: number) => [
-      b.sparse.user[i],
-      b.sparse.item[i],
-      b.dense[2 * i],
-      b.dense[2 * i + 1],
-      b.labels.click[i],
-      b.labels.buy[i],
-      b.group![i],
-      b.extra!.rowid[i],
-    ]
-    const got = batches.flatMap((b) => Array.from({ length: b.size }, (_, i) => flatRow(b, i)))
-    const c = mem.columns
-    const expected = Array.from(blockBufferOrder(ROWS, shuffle), (r) => [
-      c.sparse.user[r],
-      c.sparse.item[r],
-      c.dense[2 * r],
-      c.dense[2 * r + 1],
-      c.labels.click[r],
-      c.labels.buy[r],
-      c.group![r],
-      c.extra.rowid[r],
-    ])
+    const got = batches.flatMap(rowsOfBatch)
+    const expected = Array.from(blockBufferOrder(ROWS, shuffle), (r) => rowOf(mem, r))
     assert.deepEqual(got, expected)
   })
 

@@ -8,6 +8,7 @@ import { encodeDataset } from '../../src/data/encode.js'
 import { fitPreprocessing } from '../../src/data/preprocessing.js'
 import { openDataset } from '../../src/data/adapters.js'
 import { parseDatasetSchema } from '../../src/data/schema.js'
+import { CLICK_BUY_COLUMNS_SQL, CLICK_BUY_FIELDS } from '../helpers/click-buy-table.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-cache-'))
 after(() => rmSync(root, { recursive: true, force: true }))
@@ -15,28 +16,14 @@ const data = join(root, 'data')
 const csv = join(data, 'train.csv')
 const rows = 120_000
 
-const schema = parseDatasetSchema(
-  {
-    sparse: [{ name: 'user' }, { name: 'item' }],
-    multi: [{ name: 'tags', separator: '|' }],
-    dense: [
-      { name: 'price', transform: 'log1p' },
-      { name: 'age', transform: 'standardize' },
-    ],
-    tasks: [{ name: 'click' }, { name: 'buy' }],
-    group: 'user',
-  },
-  'cache test schema',
-)
+const schema = parseDatasetSchema(CLICK_BUY_FIELDS, 'cache test schema')
 
 before(async () => {
   mkdirSync(data)
   const conn = await connect()
   // deterministic, funnel-consistent rows (buy only after click)
   await conn.run(`COPY (SELECT 'u' || (hash(i) % 5000) AS user, (hash(i * 7) % 800)::INTEGER AS item,
-    CASE WHEN i % 3 = 0 THEN '' ELSE 't' || (i % 11) || '|t' || (i % 5) END AS tags,
-    (hash(i * 3) % 10000) / 100.0 AS price, 18 + i % 60 AS age,
-    (hash(i * 5) % 10 = 0)::INTEGER AS click, (hash(i * 5) % 100 = 0)::INTEGER AS buy
+    ${CLICK_BUY_COLUMNS_SQL}
     FROM range(${rows}) t(i)) TO ${sqlString(csv)} (HEADER)`)
   conn.closeSync()
 })

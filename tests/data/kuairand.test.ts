@@ -8,14 +8,11 @@ import { encodeDataset } from '../../src/data/encode.js'
 import { loadPreprocessing, savePreprocessing } from '../../src/data/preprocessing.js'
 import { openDataset } from '../../src/data/adapters.js'
 import { kuairandSchema, PAPER_THRESHOLDS_SEC } from '../../src/data/kuairand.js'
-import { paperKeeps, writeKuaiRandLog } from '../helpers/kuairand-log.js'
+import { KUAIRAND_HEADER, kuairandLine, paperKeeps, writeKuaiRandLog } from '../helpers/kuairand-log.js'
 import { Rng } from '../helpers/rng.js'
 
 const root = mkdtempSync(join(tmpdir(), 'resflow-kuairand-'))
 after(() => rmSync(root, { recursive: true, force: true }))
-
-const HEADER =
-  'user_id,video_id,date,hourmin,time_ms,is_click,is_like,is_follow,is_comment,is_forward,is_hate,long_view,play_time_ms,duration_ms,profile_stay_time,comment_stay_time,is_profile_enter,is_rand,tab'
 
 interface Row {
   click: number
@@ -26,7 +23,7 @@ interface Row {
 function writeLog(file: string, rows: number, seed: number): Row[] {
   const rng = new Rng(seed)
   const out: Row[] = []
-  const lines = [HEADER]
+  const lines = [KUAIRAND_HEADER]
   for (let i = 0; i < rows; i++) {
     const click = rng.next() < 0.4 ? 1 : 0
     const autoplay = !click && rng.next() < 0.1
@@ -34,29 +31,7 @@ function writeLog(file: string, rows: number, seed: number): Row[] {
     const playMs = click || autoplay ? (i % 50 === 0 ? 5000 : Math.round(1000 * Math.exp(rng.next() * 4.7))) : 0
     const durationMs = 10_000 + rng.int(120_000)
     out.push({ click, playMs })
-    lines.push(
-      [
-        100 + rng.int(20),
-        2000 + rng.int(60),
-        20220408,
-        1200,
-        1649400000000 + i,
-        click,
-        0,
-        0,
-        0,
-        0,
-        0,
-        playMs > 0.5 * durationMs ? 1 : 0,
-        playMs,
-        durationMs,
-        0,
-        0,
-        0,
-        rng.int(2),
-        rng.int(3),
-      ].join(','),
-    )
+    lines.push(kuairandLine(rng, i, { click, playMs, durationMs }, () => rng.int(3)))
   }
   writeFileSync(file, lines.join('\n') + '\n')
   return out

@@ -18,6 +18,40 @@ export interface LogRow {
 
 const EDGES_MS = [5000, 5999, 6000, 80_999, 81_000]
 
+/**
+ * Line `i` of a log: random user and video ids, the given click, watch and duration (long_view = watched more
+ * than half), a random is_rand, then `tab()` (called last, so a tab drawn from `rng` comes after is_rand).
+ */
+export function kuairandLine(
+  rng: Rng,
+  i: number,
+  row: { click: number; playMs: number; durationMs: number },
+  tab: () => number | string,
+): string {
+  const { click, playMs, durationMs } = row
+  return [
+    100 + rng.int(20),
+    2000 + rng.int(60),
+    20220408,
+    1200,
+    1649400000000 + i,
+    click,
+    0,
+    0,
+    0,
+    0,
+    0,
+    playMs > 0.5 * durationMs ? 1 : 0,
+    playMs,
+    durationMs,
+    0,
+    0,
+    0,
+    rng.int(2),
+    tab(),
+  ].join(',')
+}
+
 export function writeKuaiRandLog(file: string, rows: number, seed: number): LogRow[] {
   const rng = new Rng(seed)
   const out: LogRow[] = []
@@ -34,29 +68,7 @@ export function writeKuaiRandLog(file: string, rows: number, seed: number): LogR
     const tab = u < 0.05 ? null : u < 0.7 ? 1 : u < 0.85 ? 0 : 2
     const durationMs = 10_000 + rng.int(120_000)
     out.push({ click, playMs, tab })
-    lines.push(
-      [
-        100 + rng.int(20),
-        2000 + rng.int(60),
-        20220408,
-        1200,
-        1649400000000 + i,
-        click,
-        0,
-        0,
-        0,
-        0,
-        0,
-        playMs > 0.5 * durationMs ? 1 : 0,
-        playMs,
-        durationMs,
-        0,
-        0,
-        0,
-        rng.int(2),
-        tab ?? '',
-      ].join(','),
-    )
+    lines.push(kuairandLine(rng, i, { click, playMs, durationMs }, () => tab ?? ''))
   }
   writeFileSync(file, lines.join('\n') + '\n')
   return out

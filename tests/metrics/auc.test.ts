@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { computeAuc, computeRocCurve } from '../../src/metrics/auc.js'
-import { seededRandom } from './rng.js'
+import { tiedScores } from '../helpers/tied-scores.js'
 
 const f32 = (xs: number[]) => Float32Array.from(xs)
 const f64 = (xs: number[]) => Float64Array.from(xs)
@@ -53,14 +53,8 @@ describe('computeAuc', () => {
   })
 
   it('matches the pairwise definition on seeded data with many ties, float32 and float64 alike', () => {
-    const rand = seededRandom(7)
-    const n = 500
-    const scores = new Float64Array(n)
-    const labels = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      scores[i] = Math.round(rand() * 20) / 20 // 21 distinct values → heavy ties
-      labels[i] = rand() < 0.2 + 0.6 * scores[i] ? 1 : 0
-    }
+    // 21 distinct values → heavy ties
+    const { scores, labels } = tiedScores(new Float64Array(500), 7, 20, (s) => 0.2 + 0.6 * s)
     const expected = pairwiseAuc(scores, labels)
     assert.ok(Math.abs(computeAuc(scores, labels) - expected) < 1e-12)
     const scores32 = Float32Array.from(scores)
@@ -88,14 +82,7 @@ describe('computeRocCurve', () => {
   })
 
   it('has the area of computeAuc, ties making diagonal steps, and thins points to maxPoints', () => {
-    const rand = seededRandom(11)
-    const n = 5000
-    const scores = new Float32Array(n)
-    const labels = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      scores[i] = Math.round(rand() * 1000) / 1000
-      labels[i] = rand() < scores[i] ? 1 : 0
-    }
+    const { scores, labels } = tiedScores(new Float32Array(5000), 11, 1000)
     const full = computeRocCurve(scores, labels, { maxPoints: Infinity })
     assert.ok(Math.abs(area(full.fpr, full.tpr) - computeAuc(scores, labels)) < 1e-12)
     const thin = computeRocCurve(scores, labels, { maxPoints: 20 })

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { computeAuc } from '../../src/metrics/auc.js'
 import { computeGauc } from '../../src/metrics/gauc.js'
-import { seededRandom } from './rng.js'
+import { tiedScores } from '../helpers/tied-scores.js'
 
 describe('computeGauc', () => {
   it('weights each group AUC by group size and skips one-class groups, counting them', () => {
@@ -38,15 +38,8 @@ describe('computeGauc', () => {
   })
 
   it('equals the global AUC when there is a single group', () => {
-    const rand = seededRandom(3)
-    const n = 1000
-    const scores = new Float32Array(n)
-    const labels = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      scores[i] = Math.round(rand() * 50) / 50
-      labels[i] = rand() < scores[i] ? 1 : 0
-    }
-    assert.equal(computeGauc(scores, labels, new Int32Array(n).fill(42)).value, computeAuc(scores, labels))
+    const { scores, labels } = tiedScores(new Float32Array(1000), 3, 50)
+    assert.equal(computeGauc(scores, labels, new Int32Array(1000).fill(42)).value, computeAuc(scores, labels))
   })
 
   it('is NaN when no group has both classes', () => {

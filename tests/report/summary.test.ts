@@ -10,16 +10,9 @@ import {
   summarise,
 } from '../../src/report/summary.js'
 import { renderResultsMarkdown } from '../../src/report/markdown.js'
-import type { MetricRecord } from '../../src/metrics/types.js'
+import { recordMaker } from '../helpers/metric-record.js'
 
-const rec = (
-  model: string,
-  seed: number,
-  metric: string,
-  value: number,
-  split = 'test',
-  task = 'click',
-): MetricRecord => ({ model, seed, split, task, metric, value })
+const rec = recordMaker('click')
 
 describe('summarise', () => {
   it('gives the mean and sample std over seeds per split, model, task and metric', () => {

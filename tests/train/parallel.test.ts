@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { concat, sigmoid } from '../../src/engine/ops.js'
-import type { Batch, InputSpec } from '../../src/data/types.js'
-import type { Model } from '../../src/models/types.js'
-import { linear, mlp } from '../../src/nn/layers.js'
-import { bceWithLogits } from '../../src/nn/losses.js'
 import { pooledMoments, shardBatch, weightedSum } from '../../src/train/parallel.js'
 import { sliceOf } from '../../src/train/parallel-dense.js'
 import { TrainSession, type SessionOptions } from '../../src/train/session.js'
+import { mixedBatch, mixedModel } from '../helpers/mixed-lookups.js'
 import { Rng } from '../helpers/rng.js'
 
 describe('sharding and merging', () => {
@@ -69,56 +65,9 @@ describe('sharding and merging', () => {
   })
 })
 
-// two lookup groups (dims 4 and 8), a mean-pooled multi-valued table, a dense value, dropout; BatchNorm optional
-const spec: InputSpec = {
-  sparse: [
-    { name: 'a', vocabSize: 30 },
-    { name: 'b', vocabSize: 500 },
-    { name: 'c', vocabSize: 50 },
-  ],
-  multi: [{ name: 'm', vocabSize: 40, pooling: 'mean' }],
-  dense: [{ name: 'x' }],
-  tasks: ['y'],
-}
-const dims: Record<string, number> = { a: 4, b: 8, c: 4, m: 4 }
-const model = (opts: { dropout?: number; batchNorm?: boolean } = {}): Model => ({
-  // BatchNorm off unless asked (the layers' default is on)
-  name: 'mix',
-  tasks: ['y'],
-  spec,
-  embeddings: [
-    ...spec.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name] })),
-    ...spec.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name], pooling: f.pooling })),
-  ],
-  forward(ctx, inputs) {
-    const h = mlp(ctx, 'tower', concat([...Object.values(inputs.embeddings), inputs.dense!], 1), [16, 8], {
-      dropout: opts.dropout,
-      batchNorm: opts.batchNorm ?? false,
-    })
-    const logit = linear(ctx, 'head', h[h.length - 1], 1)
-    return { probs: { y: sigmoid(logit) }, logits: { y: logit } }
-  },
-  loss: (_ctx, out, labels) => bceWithLogits(out.logits.y, labels.y),
-})
-const makeBatch = (rng: Rng, size: number): Batch => {
-  const sparse = Object.fromEntries(
-    spec.sparse.map((f) => [f.name, Int32Array.from({ length: size }, () => rng.int(f.vocabSize))]),
-  )
-  const offsets = new Int32Array(size + 1)
-  const ids: number[] = []
-  for (let i = 0; i < size; i++) {
-    for (let k = rng.int(3); k > 0; k--) ids.push(rng.int(40))
-    offsets[i + 1] = ids.length
-  }
-  const y = Float32Array.from({ length: size }, (_, i) => (sparse.a[i] + sparse.b[i]) % 2)
-  return {
-    size,
-    sparse,
-    multi: { m: { offsets, ids: Int32Array.from(ids) } },
-    dense: Float32Array.from({ length: size }, () => rng.next()),
-    labels: { y },
-  }
-}
+// BatchNorm off unless asked (the layers' default is on)
+const model = (opts: { dropout?: number; batchNorm?: boolean } = {}) =>
+  mixedModel({ hidden: [16, 8], dropout: opts.dropout, batchNorm: opts.batchNorm ?? false })
 
 /** Every trainable value of a session: dense parameters, then embedding weights. */
 function snapshot(s: TrainSession): Map<string, Float32Array> {
@@ -132,7 +81,7 @@ describe('data-parallel workers', () => {
   it('workers: 2 is deterministic: two runs are bit-equal (uneven batches, a batch of one row, dropout, stops)', async () => {
     const run = async () => {
       const rng = new Rng(5)
-      const parts = [100, 37, 100, 64, 1, 100, 80, 55].map((n) => makeBatch(rng, n))
+      const parts = [100, 37, 100, 64, 1, 100, 80, 55].map((n) => mixedBatch(rng, n))
       const s = await TrainSession.create(model({ dropout: 0.2 }), {
         seed: 3,
         workers: 2,
@@ -178,7 +127,7 @@ describe('data-parallel workers', () => {
         sparseOptimizer: { kind: 'adam', lr: 1, eps: 1e4 },
         embeddingInitStd: 0.3,
       }
-      const batch = makeBatch(new Rng(8), 301)
+      const batch = mixedBatch(new Rng(8), 301)
       const one = await TrainSession.create(model({ dropout: 0.3 }), opts)
       const before = snapshot(one)
       const r1 = await one.trainStep(batch)
@@ -216,7 +165,7 @@ describe('data-parallel workers', () => {
     })
 
   it('with BatchNorm, the running statistics are those of the whole batch (pooled), not of a shard', async () => {
-    const batch = makeBatch(new Rng(4), 200)
+    const batch = mixedBatch(new Rng(4), 200)
     const opts: SessionOptions = { seed: 2, embeddingInitStd: 0.3 }
     const one = await TrainSession.create(model({ batchNorm: true }), opts)
     const two = await TrainSession.create(model({ batchNorm: true }), { ...opts, workers: 2 })

@@ -35,6 +35,17 @@ const fixture = JSON.parse(readFileSync(join(here, '../fixtures/quality-floor.js
 const floorOf = (f: Floor, task: string) =>
   f.reference[task].reduce((a, b) => a + b, 0) / f.reference[task].length - f.margin[task]
 
+/** Asserts that each task's test AUC reaches its floor, the message naming the reference mean's margin. */
+function assertAboveFloors(auc: Record<string, number>, f: Floor, tasks: string[]): void {
+  for (const task of tasks) {
+    const floor = floorOf(f, task)
+    assert.ok(
+      auc[task] >= floor,
+      `${task}: test AUC ${auc[task].toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${f.margin[task]})`,
+    )
+  }
+}
+
 /** Trains `model` with the experiment's recipe and seed; returns the test AUC per task. */
 async function testAuc(configFile: string, model: string): Promise<Record<string, number>> {
   const e = loadExperiment(configFile)
@@ -64,24 +75,12 @@ describe('quality floors against the PyTorch reference', () => {
     )
     writeFileSync(join(work, 'funnel.yaml'), config)
     const auc = await testAuc(join(work, 'funnel.yaml'), 'resflow')
-    for (const task of ['click', 'purchase']) {
-      const floor = floorOf(fixture.funnel, task)
-      assert.ok(
-        auc[task] >= floor,
-        `${task}: test AUC ${auc[task].toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.funnel.margin[task]})`,
-      )
-    }
+    assertAboveFloors(auc, fixture.funnel, ['click', 'purchase'])
   })
 
   it('census income (UCI, given train file, val file halved): resflow reaches the reference minus a margin', async (t) => {
     if (!existsSync(resolve(repo, '../shared/data/census-income'))) return t.skip('../shared/data/census-income absent')
     const auc = await testAuc(join(repo, 'configs/quality/census.yaml'), 'resflow')
-    for (const task of ['income', 'marital']) {
-      const floor = floorOf(fixture.census, task)
-      assert.ok(
-        auc[task] >= floor,
-        `${task}: test AUC ${auc[task].toFixed(4)} < floor ${floor.toFixed(4)} (reference mean − ${fixture.census.margin[task]})`,
-      )
-    }
+    assertAboveFloors(auc, fixture.census, ['income', 'marital'])
   })
 })

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { computeAuc } from '../../src/metrics/auc.js'
-import { concat, sigmoid } from '../../src/engine/ops.js'
-import type { Model } from '../../src/models/types.js'
-import { linear, mlp } from '../../src/nn/layers.js'
-import { bceWithLogits } from '../../src/nn/losses.js'
 import { TrainSession } from '../../src/train/session.js'
 import type { Batch, InputSpec } from '../../src/data/types.js'
+import { mixedBatch, mixedModel } from '../helpers/mixed-lookups.js'
 import { Rng } from '../helpers/rng.js'
 import { sliceBatch, tinyModel, xorData } from '../helpers/tiny-model.js'
+
+/** Asserts that `b` holds the embedding tables and dense parameters of `a`, bit for bit. */
+function assertSameWeights(b: TrainSession, a: TrainSession): void {
+  for (const [k, t] of a.tables) assert.deepEqual(Array.from(b.tables.get(k)!.data), Array.from(t.data), k)
+  for (const [k, e] of a.params.entries)
+    assert.deepEqual(Array.from(b.params.entries.get(k)!.values), Array.from(e.values), k)
+}
 
 describe('TrainSession', () => {
   it('an MLP learns a non-linear task to test AUC > 0.95', async () => {
@@ -93,9 +97,7 @@ describe('pipelined training', () => {
         lossesB.push(r.loss)
       })
       assert.deepEqual(lossesB, lossesA)
-      assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
-      for (const [name, e] of a.params.entries)
-        assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
+      assertSameWeights(b, a)
       // predictions after pipelined training see every update
       assert.deepEqual(Array.from((await b.predict(parts[0])).y), Array.from((await a.predict(parts[0])).y))
     })
@@ -207,59 +209,13 @@ describe('lookups: bookkeeping across failures, predictions and threads', () => 
 })
 
 describe('pipelined training with pooled features and several lookup groups', () => {
-  // single-valued tables of two dims (two lookup groups, one of two tables), a mean-pooled multi-valued
-  // table on the packed path, dropout, batches of uneven sizes, stops via onStep and continuations
-  const spec: InputSpec = {
-    sparse: [
-      { name: 'a', vocabSize: 30 },
-      { name: 'b', vocabSize: 500 },
-      { name: 'c', vocabSize: 50 },
-    ],
-    multi: [{ name: 'm', vocabSize: 40, pooling: 'mean' }],
-    dense: [{ name: 'x' }],
-    tasks: ['y'],
-  }
-  const dims: Record<string, number> = { a: 4, b: 8, c: 4, m: 4 }
-  const model = (): Model => ({
-    name: 'mix',
-    tasks: ['y'],
-    spec,
-    embeddings: [
-      ...spec.sparse.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name] })),
-      ...spec.multi.map((f) => ({ name: f.name, rows: f.vocabSize, dim: dims[f.name], pooling: f.pooling })),
-    ],
-    forward(ctx, inputs) {
-      const h = mlp(ctx, 'tower', concat([...Object.values(inputs.embeddings), inputs.dense!], 1), [16], {
-        dropout: 0.2,
-      })
-      const logit = linear(ctx, 'head', h[h.length - 1], 1)
-      return { probs: { y: sigmoid(logit) }, logits: { y: logit } }
-    },
-    loss: (_ctx, out, labels) => bceWithLogits(out.logits.y, labels.y),
-  })
-  const makeBatch = (rng: Rng, size: number): Batch => {
-    const sparse = Object.fromEntries(
-      spec.sparse.map((f) => [f.name, Int32Array.from({ length: size }, () => rng.int(f.vocabSize))]),
-    )
-    const offsets = new Int32Array(size + 1)
-    const ids: number[] = []
-    for (let i = 0; i < size; i++) {
-      for (let k = rng.int(3); k > 0; k--) ids.push(rng.int(40))
-      offsets[i + 1] = ids.length
-    }
-    const y = Float32Array.from({ length: size }, (_, i) => (sparse.a[i] + sparse.b[i]) % 2)
-    return {
-      size,
-      sparse,
-      multi: { m: { offsets, ids: Int32Array.from(ids) } },
-      dense: Float32Array.from({ length: size }, () => rng.next()),
-      labels: { y },
-    }
-  }
+  // every lookup path (tests/helpers/mixed-lookups.ts), dropout, batches of uneven sizes, stops via onStep
+  // and continuations
+  const model = () => mixedModel({ hidden: [16], dropout: 0.2 })
 
   it('equals step-by-step training bit for bit, across stops and continuations', async () => {
     const rng = new Rng(5)
-    const parts = [100, 37, 100, 64, 1, 100, 80, 55, 100, 23].map((n) => makeBatch(rng, n))
+    const parts = [100, 37, 100, 64, 1, 100, 80, 55, 100, 23].map((n) => mixedBatch(rng, n))
     const opts = {
       seed: 3,
       optimizer: { kind: 'adam' as const, lr: 0.01 },
@@ -284,9 +240,7 @@ describe('pipelined training with pooled features and several lookup groups', ()
     })
     await b.trainBatches(parts.slice(6))
     assert.deepEqual(lb.slice(0, 6), la.slice(0, 6))
-    for (const [k, t] of a.tables) assert.deepEqual(Array.from(b.tables.get(k)!.data), Array.from(t.data), k)
-    for (const [k, e] of a.params.entries)
-      assert.deepEqual(Array.from(b.params.entries.get(k)!.values), Array.from(e.values), k)
+    assertSameWeights(b, a)
     assert.deepEqual(Array.from((await b.predict(parts[0])).y), Array.from((await a.predict(parts[0])).y))
   })
 })
@@ -340,9 +294,7 @@ describe('pipelined training, edge cases', () => {
     const b = await TrainSession.create(tinyModel(spec), { seed: 9 })
     await assert.rejects(b.trainBatches([good, bad]), /batch has no label column "y"/)
     assert.equal(b.step, 1)
-    assert.deepEqual(Array.from(b.tables.get('cat')!.data), Array.from(a.tables.get('cat')!.data))
-    for (const [name, e] of a.params.entries)
-      assert.deepEqual(Array.from(b.params.entries.get(name)!.values), Array.from(e.values), name)
+    assertSameWeights(b, a)
   })
 
   it('concurrent predictions each get their own rows', async () => {

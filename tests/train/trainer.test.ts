@@ -33,37 +33,45 @@ function data(opts: { val?: Batch; onBatch?: (epoch: number, i: number, b: Batch
 }
 
 const noStop: EarlyStoppingConfig = { metric: 'mean-auc', patience: null, minDelta: 0, restoreBest: false }
-const session = () =>
+/** A fresh session of the same config (as a new process would build it); `workers` data-parallel, else 1. */
+const session = (workers?: number) =>
   TrainSession.create(tinyModel(spec, { hidden: [16, 8], dropout: 0.1, batchNorm: true }), {
     seed: 7,
+    workers,
     optimizer: { kind: 'adam', lr: 0.01 },
     sparseOptimizer: { kind: 'adam', lr: 0.02 },
     embeddingInitStd: 0.1,
   })
 const tmp = () => mkdtempSync(join(tmpdir(), 'resflow-trainer-'))
+/** The reference for the resume tests: a run of `epochs` epochs that nothing interrupts (its folder, its session). */
+async function uninterrupted(epochs: number, workers?: number): Promise<{ dir: string; session: TrainSession }> {
+  const dir = tmp()
+  const s = await session(workers)
+  await fit(s, data(), { runDir: dir, epochs, earlyStopping: noStop, fingerprint: 'x' })
+  return { dir, session: s }
+}
+/** The training data, with the process killed when batch `batch` of epoch `epoch` is read. */
+const killedAt = (epoch: number, batch: number) =>
+  data({
+    onBatch: (e, i, b) => {
+      if (e === epoch && i === batch) throw new Error('killed')
+      return b
+    },
+  })
+/** The lines of a run's log.jsonl. */
+const logOf = <T>(dir: string) =>
+  readFileSync(join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T)
 
 describe('fit', () => {
   it('with 2 data-parallel workers, a run interrupted in epoch 2 and resumed ends bit for bit like an uninterrupted run', async () => {
-    const parallel = () =>
-      TrainSession.create(tinyModel(spec, { hidden: [16, 8], dropout: 0.1, batchNorm: true }), {
-        seed: 7,
-        workers: 2,
-        optimizer: { kind: 'adam', lr: 0.01 },
-        sparseOptimizer: { kind: 'adam', lr: 0.02 },
-        embeddingInitStd: 0.1,
-      })
-    const whole = tmp()
-    const a = await parallel()
-    await fit(a, data(), { runDir: whole, epochs: 3, earlyStopping: noStop, fingerprint: 'x' })
+    const { dir: whole, session: a } = await uninterrupted(3, 2)
     const broken = tmp()
-    const crash = data({
-      onBatch: (e, i, b) => {
-        if (e === 2 && i === 5) throw new Error('killed')
-        return b
-      },
-    })
+    const crash = killedAt(2, 5)
     await assert.rejects(
-      fit(await parallel(), crash, {
+      fit(await session(2), crash, {
         runDir: broken,
         epochs: 3,
         earlyStopping: noStop,
@@ -72,7 +80,7 @@ describe('fit', () => {
       }),
       /killed/,
     )
-    const b2 = await parallel()
+    const b2 = await session(2)
     await fit(b2, data(), { runDir: broken, epochs: 3, earlyStopping: noStop, fingerprint: 'x', resume: true })
     assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
     assert.deepEqual(Array.from((await b2.predict(test)).y), Array.from((await a.predict(test)).y))
@@ -84,18 +92,11 @@ describe('fit', () => {
   })
 
   it('a run interrupted in epoch 3 and resumed ends bit for bit like an uninterrupted run', async () => {
-    const whole = tmp()
-    const a = await session()
-    await fit(a, data(), { runDir: whole, epochs: 5, earlyStopping: noStop, fingerprint: 'x' })
+    const { dir: whole, session: a } = await uninterrupted(5)
 
     const broken = tmp()
     const b1 = await session()
-    const crash = data({
-      onBatch: (e, i, b) => {
-        if (e === 3 && i === 4) throw new Error('killed')
-        return b
-      },
-    })
+    const crash = killedAt(3, 4)
     await assert.rejects(
       fit(b1, crash, { runDir: broken, epochs: 5, earlyStopping: noStop, fingerprint: 'x' }),
       /killed/,
@@ -112,11 +113,7 @@ describe('fit', () => {
     assert.equal(resumed.history.length, 5)
     assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
     assert.deepEqual(Array.from((await b2.predict(test)).y), Array.from((await a.predict(test)).y))
-    const logs = (dir: string) =>
-      readFileSync(join(dir, 'log.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { epoch: number; valAuc: unknown })
+    const logs = (dir: string) => logOf<{ epoch: number; valAuc: unknown }>(dir)
     assert.deepEqual(
       logs(broken).map((l) => [l.epoch, l.valAuc]),
       logs(whole).map((l) => [l.epoch, l.valAuc]),
@@ -124,9 +121,7 @@ describe('fit', () => {
   })
 
   it('checkpoints within an epoch: pausing changes nothing, and a crash resumes from the batch after the checkpoint', async () => {
-    const whole = tmp()
-    const a = await session()
-    await fit(a, data(), { runDir: whole, epochs: 4, earlyStopping: noStop, fingerprint: 'x' })
+    const { dir: whole, session: a } = await uninterrupted(4)
 
     // pausing every 3 batches (8 per epoch) to write a checkpoint: the same steps as not pausing
     const paused = tmp()
@@ -169,11 +164,7 @@ describe('fit', () => {
     assert.match(notes.join('\n'), /resumed from .*checkpoint\.bin in epoch 3 after 3 batches/)
     assert.deepEqual(readFileSync(join(broken, 'weights.bin')), readFileSync(join(whole, 'weights.bin')))
     assert.deepEqual(Array.from((await b2.predict(test)).y), Array.from((await a.predict(test)).y))
-    const logs = (dir: string) =>
-      readFileSync(join(dir, 'log.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { epoch: number; trainLoss: number; rows: number })
+    const logs = (dir: string) => logOf<{ epoch: number; trainLoss: number; rows: number }>(dir)
     assert.deepEqual(
       logs(broken).map((l) => [l.epoch, l.trainLoss, l.rows]),
       logs(whole).map((l) => [l.epoch, l.trainLoss, l.rows]),
@@ -235,10 +226,7 @@ describe('fit', () => {
   it('writes one log line per epoch with the validation AUC per task', async () => {
     const dir = tmp()
     await fit(await session(), data(), { runDir: dir, epochs: 2, earlyStopping: noStop })
-    const lines = readFileSync(join(dir, 'log.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = logOf<Record<string, unknown>>(dir)
     assert.deepEqual(
       lines.map((l) => l.epoch),
       [1, 2],

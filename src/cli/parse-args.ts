@@ -27,7 +27,7 @@ export interface Parsed {
   help: boolean
 }
 
-export function parseOptions(command: string, argv: string[], spec: OptionSpec): Parsed {
+function parseOptions(command: string, argv: string[], spec: OptionSpec): Parsed {
   const options = Object.fromEntries(
     Object.entries(spec).map(([k, v]) => [k, { type: v.type, ...(v.short ? { short: v.short } : {}) }]),
   )
@@ -62,7 +62,29 @@ export function parseOptions(command: string, argv: string[], spec: OptionSpec):
 }
 
 /** `resflow CMD --help`: usage, every option (required / default), then examples (full command lines without "resflow "). */
-export function helpText(command: string, synopsis: string, spec: OptionSpec, examples: string[]): string {
+/** What `resflow <command> --help` prints besides the options: the synopsis line and examples. */
+export interface CommandHelp {
+  synopsis: string
+  examples: string[]
+}
+
+/**
+ * Parses a command's options (defaults filled, required ones checked); with --help it prints the command's
+ * help instead and returns null, for the command to exit 0.
+ */
+export function parseCommand(
+  command: string,
+  argv: string[],
+  spec: OptionSpec,
+  help: CommandHelp,
+): Parsed['values'] | null {
+  const parsed = parseOptions(command, argv, spec)
+  if (!parsed.help) return parsed.values
+  console.log(helpText(command, help.synopsis, spec, help.examples))
+  return null
+}
+
+function helpText(command: string, synopsis: string, spec: OptionSpec, examples: string[]): string {
   const all: OptionSpec = { ...spec, help: { type: 'boolean', short: 'h', description: 'print this help' } }
   const width = Math.max(...Object.entries(all).map(([k, v]) => k.length + (v.type === 'string' ? 6 : 0)))
   const note = (v: OptionSpec[string]) =>

@@ -12,7 +12,7 @@ import { loadExperiment, loadModelPreset, withModelPreset } from '../../train/ex
 import { createProgress } from '../../train/progress.js'
 import { type ComparisonTable, type MetricSummary, comparisonTables, formatSummary } from '../../report/summary.js'
 import type { MetricRecord } from '../../metrics/types.js'
-import { COMMON_OPTIONS, type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+import { COMMON_OPTIONS, type OptionSpec, intOption, parseCommand, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
   config: COMMON_OPTIONS.config,
@@ -39,13 +39,11 @@ const EXAMPLES = [
 ]
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('compare', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('compare', '--config FILE [--models a,b,c] [--model PRESET] [--seeds N] [--out DIR]', OPTIONS, EXAMPLES),
-    )
-    return 0
-  }
+  const values = parseCommand('compare', argv, OPTIONS, {
+    synopsis: '--config FILE [--models a,b,c] [--model PRESET] [--seeds N] [--out DIR]',
+    examples: EXAMPLES,
+  })
+  if (!values) return 0
   let experiment = loadExperiment(stringOption(values.config)!, { cacheRoot: stringOption(values.cache) })
   const modelRef = stringOption(values.model)
   if (modelRef !== undefined) {

@@ -11,7 +11,7 @@ import { encodeDataset } from '../../data/encode.js'
 import { fitPreprocessing, type Preprocessing } from '../../data/preprocessing.js'
 import { parseDatasetSchema, type DatasetSchema } from '../../data/schema.js'
 import { cellExpr, describeColumns, describeFilter, formatOf, fromClause } from '../../data/source.js'
-import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
+import { type OptionSpec, parseCommand, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
   dataset: {
@@ -79,16 +79,14 @@ async function splitStats(
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('data stats', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('data stats', '--dataset NAME --path PATH [--schema FILE] [--json]', OPTIONS, [
-        'data stats --dataset synthetic --path .cache/synthetic',
-        "data stats --dataset parquet --path 'data/events/*.parquet' --schema data/events/schema.json --json",
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('data stats', argv, OPTIONS, {
+    synopsis: '--dataset NAME --path PATH [--schema FILE] [--json]',
+    examples: [
+      'data stats --dataset synthetic --path .cache/synthetic',
+      "data stats --dataset parquet --path 'data/events/*.parquet' --schema data/events/schema.json --json",
+    ],
+  })
+  if (!values) return 0
   const dataset = stringOption(values.dataset)!
   const { schema, splits } = await getAdapter(dataset).resolve(stringOption(values.path)!, stringOption(values.schema))
   const conn = await connect()

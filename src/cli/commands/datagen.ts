@@ -6,7 +6,7 @@
 import { ConfigError } from '../../errors.js'
 import { generateSynthetic, syntheticTasksProblem } from '../../data/synth.js'
 import { generateWideSynthetic } from '../../data/synth-wide.js'
-import { type OptionSpec, helpText, parseOptions } from '../parse-args.js'
+import { type OptionSpec, parseCommand } from '../parse-args.js'
 
 const OPTIONS = {
   out: {
@@ -36,24 +36,17 @@ const OPTIONS = {
 } satisfies OptionSpec
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseOptions('datagen', argv, OPTIONS)
-  if (parsed.help) {
-    console.log(
-      helpText(
-        'datagen',
-        '--out DIR [--rows N] [--seed S] [--tasks a,b,c] [--split f,f,f] [--width narrow|aliexpress] [--ids N]',
-        OPTIONS,
-        [
-          'datagen --out data/synthetic',
-          'datagen --out data/funnel3 --rows 50000 --tasks click,cart,purchase --split 0.7,0.15,0.15',
-          'datagen --out data/wide20m --rows 20000000 --width aliexpress',
-        ],
-      ),
-    )
-    return 0
-  }
+  const parsed = parseCommand('datagen', argv, OPTIONS, {
+    synopsis: '--out DIR [--rows N] [--seed S] [--tasks a,b,c] [--split f,f,f] [--width narrow|aliexpress] [--ids N]',
+    examples: [
+      'datagen --out data/synthetic',
+      'datagen --out data/funnel3 --rows 50000 --tasks click,cart,purchase --split 0.7,0.15,0.15',
+      'datagen --out data/wide20m --rows 20000000 --width aliexpress',
+    ],
+  })
+  if (!parsed) return 0
   // every option is required or has a default, so each is a string here
-  const values = parsed.values as Record<keyof typeof OPTIONS, string>
+  const values = parsed as Record<keyof typeof OPTIONS, string>
   const rows = Number(values.rows)
   if (!Number.isInteger(rows) || rows < 100)
     throw new ConfigError(`--rows: expected an integer ≥ 100, got "${values.rows}"`, { field: 'rows' })

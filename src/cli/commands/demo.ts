@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { runCompare } from '../../train/compare.js'
 import { loadExperiment, packageRoot } from '../../train/experiment.js'
 import { createProgress } from '../../train/progress.js'
-import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+import { type OptionSpec, intOption, parseCommand, stringOption } from '../parse-args.js'
 import { formatComparison, modelList } from './compare.js'
 
 // the package's own config, in a checkout and installed alike; its data goes under the cache root
@@ -25,16 +25,11 @@ const OPTIONS: OptionSpec = {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('demo', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('demo', '[--out DIR] [--seeds N] [--cache DIR]', OPTIONS, [
-        'demo',
-        'demo --seeds 1 --out runs/demo-quick --cache /tmp/resflow-cache',
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('demo', argv, OPTIONS, {
+    synopsis: '[--out DIR] [--seeds N] [--cache DIR]',
+    examples: ['demo', 'demo --seeds 1 --out runs/demo-quick --cache /tmp/resflow-cache'],
+  })
+  if (!values) return 0
   const experiment = loadExperiment(stringOption(values.config) ?? CONFIG, { cacheRoot: stringOption(values.cache) })
   const models = modelList(experiment, undefined)
   const seeds = intOption('seeds', values.seeds, 1) ?? experiment.compare.seeds

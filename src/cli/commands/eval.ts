@@ -8,7 +8,7 @@ import { ConfigError } from '../../errors.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
 import { readManifest } from '../../run/run-dir.js'
 import { formatNumber } from '../../report/summary.js'
-import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
+import { type OptionSpec, parseCommand, stringOption } from '../parse-args.js'
 
 /** The options eval and predict share: the run and the data to score. */
 export const SCORING_OPTIONS = {
@@ -55,16 +55,14 @@ const OPTIONS: OptionSpec = {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('eval', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('eval', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]', OPTIONS, [
-        'eval --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test',
-        'eval --run runs/census-resflow-s1 --dataset census --path data/census/test.csv --json > records.json',
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('eval', argv, OPTIONS, {
+    synopsis: '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--json]',
+    examples: [
+      'eval --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test',
+      'eval --run runs/census-resflow-s1 --dataset census --path data/census/test.csv --json > records.json',
+    ],
+  })
+  if (!values) return 0
   // the options are checked against the manifest and the files before the model is loaded
   const { runDir, split, source } = await scoringSource(values)
   const loaded = await loadRun(runDir)

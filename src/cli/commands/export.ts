@@ -10,7 +10,7 @@ import { dirname } from 'node:path'
 import { exportRun } from '../../export/predictor.js'
 import { twinOfRun } from '../../export/twin.js'
 import { writeAtomic } from '../../run/checkpoint.js'
-import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
+import { type OptionSpec, parseCommand, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by `resflow train`', required: true },
@@ -24,15 +24,11 @@ export function besideOut(out: string, part: string, ext: string): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('export', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('export', '--run RUN_DIR --out model.onnx', OPTIONS, [
-        'export --run runs/synthetic-resflow-s1 --out model/resflow.onnx',
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('export', argv, OPTIONS, {
+    synopsis: '--run RUN_DIR --out model.onnx',
+    examples: ['export --run runs/synthetic-resflow-s1 --out model/resflow.onnx'],
+  })
+  if (!values) return 0
   const runDir = stringOption(values.run)!
   const out = stringOption(values.out)!
   const loaded = exportRun(runDir)

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { MODELS, MODEL_NAMES, type ModelName } from '../../models/registry.js'
-import { type OptionSpec, helpText, parseOptions } from '../parse-args.js'
+import { type OptionSpec, parseCommand } from '../parse-args.js'
 
 /** Where each model comes from; a model added to the registry without a row here fails to compile. */
 const PAPERS = {
@@ -84,16 +84,11 @@ const OPTIONS: OptionSpec = {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('models', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('models', '[--json]', OPTIONS, [
-        'models',
-        'models --json | jq \'.[] | select(.name == "mmoe") | .options\'',
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('models', argv, OPTIONS, {
+    synopsis: '[--json]',
+    examples: ['models', 'models --json | jq \'.[] | select(.name == "mmoe") | .options\''],
+  })
+  if (!values) return 0
   const models = describeModels()
   if (values.json) {
     console.log(JSON.stringify(models, null, 2))

@@ -10,7 +10,7 @@ import { describeColumns, fromClause } from '../../data/source.js'
 import { DataError } from '../../errors.js'
 import { fuse } from '../../metrics/fusion.js'
 import { evaluateRun, loadRun } from '../../train/evaluate.js'
-import { type OptionSpec, helpText, parseOptions, stringOption } from '../parse-args.js'
+import { type OptionSpec, parseCommand, stringOption } from '../parse-args.js'
 import { SCORING_OPTIONS, describeSource, leftOut, scoringSource } from './eval.js'
 
 const OPTIONS: OptionSpec = {
@@ -29,16 +29,14 @@ const OPTIONS: OptionSpec = {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('predict', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('predict', '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--keep COLS] --out FILE', OPTIONS, [
-        'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test --out scores.csv',
-        'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic/test.parquet --keep user_id,click --out scores.csv',
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('predict', argv, OPTIONS, {
+    synopsis: '--run RUN_DIR --dataset NAME --path PATH [--split NAME] [--keep COLS] --out FILE',
+    examples: [
+      'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic --split test --out scores.csv',
+      'predict --run runs/synthetic-resflow-s1 --dataset synthetic --path .cache/synthetic/test.parquet --keep user_id,click --out scores.csv',
+    ],
+  })
+  if (!values) return 0
   const { runDir, source } = await scoringSource(values)
   const keep =
     stringOption(values.keep)

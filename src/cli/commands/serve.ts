@@ -16,7 +16,7 @@ import { type AdminOptions, createHandler } from '../../serve/handler.js'
 import { ModelSlot } from '../../serve/model-slot.js'
 import { DEFAULT_LIMITS, VALUE_BYTES } from '../../serve/request.js'
 import { SHUTDOWN_TIMEOUT_MS, adminWarning, handleSignals, startServer } from '../../serve/server.js'
-import { type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+import { type OptionSpec, intOption, parseCommand, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
   run: { type: 'string', description: 'run directory written by `resflow train`', required: true },
@@ -56,17 +56,15 @@ const OPTIONS: OptionSpec = {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('serve', argv, OPTIONS)
-  if (help) {
-    console.log(
-      helpText('serve', '--run RUN_DIR [--port 8080]', OPTIONS, [
-        'serve --run runs/synthetic-resflow-s1 --port 8080',
-        'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"',
-        'serve --run runs/synthetic-resflow-s1 --items items.parquet --item-key item_id --unknown-items skip',
-      ]),
-    )
-    return 0
-  }
+  const values = parseCommand('serve', argv, OPTIONS, {
+    synopsis: '--run RUN_DIR [--port 8080]',
+    examples: [
+      'serve --run runs/synthetic-resflow-s1 --port 8080',
+      'serve --run /srv/models/current --host 0.0.0.0 --threads 2 --admin-token "$TOKEN"',
+      'serve --run runs/synthetic-resflow-s1 --items items.parquet --item-key item_id --unknown-items skip',
+    ],
+  })
+  if (!values) return 0
   const runDir = stringOption(values.run)!
   const threads = intOption('threads', values.threads, 1)
   const host = stringOption(values.host) ?? '127.0.0.1'

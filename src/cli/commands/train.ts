@@ -16,7 +16,7 @@ import { lockDir } from '../../run/lock.js'
 import { checkRunFiles, runFiles } from '../../run/run-dir.js'
 import { TrainingInterrupted } from '../../train/trainer.js'
 import { trainRun } from '../../train/train-run.js'
-import { COMMON_OPTIONS, type OptionSpec, helpText, intOption, parseOptions, stringOption } from '../parse-args.js'
+import { COMMON_OPTIONS, type OptionSpec, intOption, parseCommand, stringOption } from '../parse-args.js'
 
 const OPTIONS: OptionSpec = {
   config: COMMON_OPTIONS.config,
@@ -50,11 +50,11 @@ const EXAMPLES = [
 ]
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, help } = parseOptions('train', argv, OPTIONS)
-  if (help) {
-    console.log(helpText('train', '--config FILE [--out RUN_DIR] [--resume]', OPTIONS, EXAMPLES))
-    return 0
-  }
+  const values = parseCommand('train', argv, OPTIONS, {
+    synopsis: '--config FILE [--out RUN_DIR] [--resume]',
+    examples: EXAMPLES,
+  })
+  if (!values) return 0
   const configFile = stringOption(values.config)!
   let experiment = loadExperiment(configFile, { cacheRoot: stringOption(values.cache) })
   const log = (line: string) => process.stderr.write(line + '\n')

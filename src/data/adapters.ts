@@ -229,14 +229,32 @@ export interface OpenedDataset {
 }
 
 export async function openDataset(opts: OpenDatasetOptions): Promise<OpenedDataset> {
-  const { schema, splits } = await getAdapter(opts.dataset).resolve(opts.path, opts.schema, { cacheDir: opts.cacheDir })
+  const resolved = await getAdapter(opts.dataset).resolve(opts.path, opts.schema, { cacheDir: opts.cacheDir })
+  return openResolved(resolved, opts)
+}
+
+/**
+ * openDataset once the schema and split files are known (training's data preparation comes here with its own
+ * resolution: generated data, reordered tasks, explicit files): fits the preprocessing on train unless one is
+ * given, then encodes every split with it.
+ */
+export async function openResolved(
+  { schema, splits }: { schema: DatasetSchema; splits: Splits },
+  opts: Pick<OpenDatasetOptions, 'preprocessing' | 'cacheDir' | 'cache'> & {
+    onSplit?: (split: SplitName, ds: EncodedDataset, seconds: number) => void
+  } = {},
+): Promise<OpenedDataset> {
   const conn = await connect()
   try {
     const cacheDir = opts.cache ? (opts.cacheDir ?? defaultCacheDir()) : undefined
     const fit = () => fitPreprocessing(schema, splits.train, { conn })
     const prep =
       opts.preprocessing ?? (cacheDir ? await cachedPreprocessing(schema, splits.train, cacheDir, fit) : await fit())
-    return { prep, spec: inputSpecOf(prep), ...(await encodeSplits(prep, splits, { conn, cacheDir })) }
+    return {
+      prep,
+      spec: inputSpecOf(prep),
+      ...(await encodeSplits(prep, splits, { conn, cacheDir, onSplit: opts.onSplit })),
+    }
   } finally {
     conn.closeSync()
   }

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { encodeSplits, getAdapter } from '../data/adapters.js'
+import { getAdapter, openResolved } from '../data/adapters.js'
 import type { DatasetSchema } from '../data/schema.js'
 import { gatherDataset } from '../data/block-shuffle.js'
 import type { EncodedDataset } from '../data/dataset.js'
@@ -65,10 +65,10 @@ export async function prepareData(
     )
     return prepareStreamed(config, source, preprocessing, budgetBytes, log)
   }
-  const encoded = await encodeSplits(
-    preprocessing,
-    { train: source.train, val: source.val, test: source.test ?? [] },
+  const encoded = await openResolved(
+    { schema: source.schema, splits: { train: source.train, val: source.val, test: source.test ?? [] } },
     {
+      preprocessing,
       onSplit: (split, ds, seconds) => {
         if (split !== 'train') return
         log(

@@ -171,13 +171,23 @@ function objectKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[]
   return def.type === 'object' ? Object.keys(def.shape as object).sort() : undefined
 }
 
-/** Runs fn; a ConfigError it throws gets `file` in front of its message (when the message lacks it). */
+/**
+ * Runs fn; a ConfigError it throws (or its promise rejects with) gets `file` in front of its message, when the
+ * message does not start with it yet.
+ */
 export function withFile<T>(file: string, fn: () => T): T {
+  const named = (err: unknown) =>
+    err instanceof ConfigError && !err.message.startsWith(file)
+      ? new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
+      : err
   try {
-    return fn()
+    const out = fn()
+    if (out instanceof Promise)
+      return out.catch((err: unknown) => {
+        throw named(err)
+      }) as T
+    return out
   } catch (err) {
-    if (err instanceof ConfigError && !err.message.startsWith(file))
-      throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
-    throw err
+    throw named(err)
   }
 }

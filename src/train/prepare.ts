@@ -24,6 +24,7 @@ import { Rng } from '../engine/rng.js'
 import { ConfigError } from '../errors.js'
 import { positiveRates } from '../models/task-graph.js'
 import type { DataConfig } from '../config/experiment.js'
+import { withFile } from '../config/load.js'
 import type { DataSource, PreparedData } from './prepared-data.js'
 
 export type { DataSource, PreparedData } from './prepared-data.js'
@@ -34,14 +35,7 @@ export async function prepareData(
   log: (line: string) => void = () => {},
   file?: string,
 ): Promise<PreparedData> {
-  let source: DataSource
-  try {
-    source = await resolveSource(config, log)
-  } catch (err) {
-    if (file && err instanceof ConfigError && !err.message.startsWith(file))
-      throw new ConfigError(`${file}: ${err.message}`, { file, field: err.field, cause: err })
-    throw err
-  }
+  const source = file ? await withFile(file, () => resolveSource(config, log)) : await resolveSource(config, log)
   if (config.tasks) source.schema = orderTasks(source.schema, config.tasks, file)
   const t0 = performance.now()
   const preprocessing = await fitPreprocessing(source.schema, source.train)

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { loadConfigFile, parseConfigText } from '../../src/config/load.js'
+import { loadConfigFile, parseConfigText, withFile } from '../../src/config/load.js'
 import { ConfigError } from '../../src/errors.js'
 
 const Trainer = z.strictObject({
@@ -62,5 +62,36 @@ describe('loadConfigFile', () => {
       /c\.yaml: trainer\.batchSize: expected number, got nothing \(required\)/,
     )
     assert.throws(() => parseConfigText('model: [\n', 'c.yaml', Config), /c\.yaml: not valid YAML/)
+  })
+})
+
+describe('withFile', () => {
+  const bad = () => {
+    throw new ConfigError('data.val: expected a file', { field: 'data.val' })
+  }
+  const check = (err: unknown) => {
+    assert.ok(err instanceof ConfigError)
+    assert.equal(err.message, 'exp.yaml: data.val: expected a file')
+    assert.equal(err.file, 'exp.yaml')
+    assert.equal(err.field, 'data.val')
+    return true
+  }
+
+  it('names the file in a ConfigError thrown by fn, once, and passes other errors and results through', () => {
+    assert.throws(() => withFile('exp.yaml', bad), check)
+    assert.throws(() => withFile('exp.yaml', () => withFile('exp.yaml', bad)), check)
+    assert.throws(() => withFile('exp.yaml', () => JSON.parse('{')), SyntaxError)
+    assert.equal(
+      withFile('exp.yaml', () => 3),
+      3,
+    )
+  })
+
+  it('names the file when fn returns a promise that rejects with a ConfigError', async () => {
+    await assert.rejects(
+      withFile('exp.yaml', async () => bad()),
+      check,
+    )
+    assert.equal(await withFile('exp.yaml', async () => 4), 4)
   })
 })

@@ -82,40 +82,61 @@ export function listColumns(
 export const dtypeOf = (a: Int32Array | Float32Array | Float64Array): Dtype =>
   a instanceof Int32Array ? 'i32' : a instanceof Float32Array ? 'f32' : 'f64'
 
-/** Writes an entry (columns first, manifest last, then one rename into place). */
-export function writeEncodedCache(dir: string, ds: EncodedDataset): void {
+/**
+ * An empty folder beside the entry `dir` to write it into (one per process, so concurrent runs that build
+ * the same entry do not write into each other's files); `commitEntry` moves it into place.
+ */
+export function entryTmpDir(dir: string): string {
   const tmp = `${dir}.tmp-${process.pid}`
   rmSync(tmp, { recursive: true, force: true })
   mkdirSync(tmp, { recursive: true })
+  return tmp
+}
+
+/** Writes the manifest last, then one rename: a reader never sees a manifest without its columns. */
+export function commitEntry(tmp: string, dir: string, manifest: Manifest): void {
+  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n')
+  rmSync(dir, { recursive: true, force: true })
+  renameSync(tmp, dir)
+}
+
+/**
+ * Fills `out` from the file `fd` at byte `position`; false when the file ends first. Reads at most 1 GiB a
+ * call (one readSync takes at most 2 GiB).
+ */
+export function readFully(fd: number, out: Int32Array | Float32Array | Float64Array, position: number): boolean {
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  let at = 0
+  while (at < bytes.length) {
+    const n = readSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), position + at)
+    if (n === 0) return false
+    at += n
+  }
+  return true
+}
+
+/** Writes an entry (columns first, manifest last, then one rename into place). */
+export function writeEncodedCache(dir: string, ds: EncodedDataset): void {
+  const tmp = entryTmpDir(dir)
   const columns: ColumnEntry[] = listColumns(ds.columns).map((col, i) => {
     const file = `${i}-${col.role}.bin`
     writeFileSync(join(tmp, file), new Uint8Array(col.data.buffer, col.data.byteOffset, col.data.byteLength))
     return { role: col.role, name: col.name, dtype: dtypeOf(col.data), length: col.data.length, file }
   })
   const { cache: _cache, ...report } = ds.report
-  const manifest: Manifest = { version: CACHE_VERSION, key: dir, report, columns }
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n')
-  rmSync(dir, { recursive: true, force: true })
-  renameSync(tmp, dir)
+  commitEntry(tmp, dir, { version: CACHE_VERSION, key: dir, report, columns })
 }
 
 function readColumn(dir: string, col: ColumnEntry): Int32Array | Float32Array | Float64Array | undefined {
   const file = join(dir, col.file)
   const out = new ARRAY[col.dtype](col.length)
   if (!existsSync(file) || statSync(file).size !== out.byteLength) return undefined
-  const bytes = new Uint8Array(out.buffer)
   const fd = openSync(file, 'r')
   try {
-    let at = 0
-    while (at < bytes.length) {
-      const n = readSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), at)
-      if (n === 0) return undefined
-      at += n
-    }
+    return readFully(fd, out, 0) ? out : undefined
   } finally {
     closeSync(fd)
   }
-  return out
 }
 
 /** Loads an entry, or undefined when it is absent or incomplete (the caller re-encodes and rewrites it). */

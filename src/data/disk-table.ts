@@ -6,21 +6,21 @@
  * so an entry written here can also be loaded whole with readEncodedCache when memory allows.
  */
 import { DataError } from '../errors.js'
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DuckDBConnection } from '@duckdb/node-api'
-import { ARRAY, CACHE_VERSION, type ColumnEntry, type Manifest, ManifestSchema, dtypeOf, listColumns } from './cache.js'
+import {
+  ARRAY,
+  CACHE_VERSION,
+  type ColumnEntry,
+  type Manifest,
+  ManifestSchema,
+  commitEntry,
+  dtypeOf,
+  entryTmpDir,
+  listColumns,
+  readFully,
+} from './cache.js'
 import { type EncodedColumns, type EncodedDataset, type EncodeReport, makeEncodedDataset } from './dataset.js'
 import { encodeToSink } from './encode.js'
 import { type Preprocessing, inputSpecOf } from './preprocessing.js'
@@ -76,9 +76,7 @@ export async function encodeToDisk(
     const table = openDiskTable(dir, prep)
     if (table) return { table, hit: true, seconds: (performance.now() - t0) / 1000 }
   }
-  const tmp = `${dir}.tmp-${process.pid}`
-  rmSync(tmp, { recursive: true, force: true })
-  mkdirSync(tmp, { recursive: true })
+  const tmp = entryTmpDir(dir)
   type OpenColumn = { entry: ColumnEntry; fd: number; idsBase: number }
   let open: OpenColumn[] | null = null
   const positives: Record<string, number> = {}
@@ -129,9 +127,7 @@ export async function encodeToDisk(
     columns: (open as OpenColumn[] | null)!.map((o) => o.entry),
     positives,
   }
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n')
-  rmSync(dir, { recursive: true, force: true })
-  renameSync(tmp, dir)
+  commitEntry(tmp, dir, manifest)
   const table = openDiskTable(dir, prep)
   if (!table) throw new DataError(`encodeToDisk: the entry just written to ${dir} does not read back`, { file: dir })
   return { table, hit: false, seconds: (performance.now() - t0) / 1000 }
@@ -149,13 +145,8 @@ function emptyColumns(spec: InputSpec, group: boolean, extra: string[]): Encoded
 }
 
 function readRange(fd: number, out: Typed, byteOffset: number): void {
-  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-  let at = 0
-  while (at < bytes.length) {
-    const n = readSync(fd, bytes, at, bytes.length - at, byteOffset + at)
-    if (n === 0) throw new DataError(`disk table: file ended early at byte ${byteOffset + at}`)
-    at += n
-  }
+  if (!readFully(fd, out, byteOffset))
+    throw new DataError(`disk table: file ended before byte ${byteOffset + out.byteLength}`)
 }
 
 /** Opens a complete entry for range reads, or undefined when it is absent or incomplete. */

@@ -2,6 +2,13 @@ import type { Batch } from '../data/types.js'
 import { ResflowError } from '../errors.js'
 
 /**
+ * Batches `trainBatches` may have read without training them: it reads one batch ahead of the step it
+ * trains. Only this many of the last handed-out batches are kept: keeping them all held every batch of
+ * the epoch until its end (or a checkpoint), and a 20M-row streamed epoch grew by its whole encoded size.
+ */
+const KEPT = 4
+
+/**
  * An epoch's batches that training can stop reading and go on with later: `trainBatches` reads one
  * batch ahead and drops it when stopped, so the batches read but not trained are handed out again
  * first (the source is not advanced in between, so a reused buffer still holds them). The underlying
@@ -10,7 +17,10 @@ import { ResflowError } from '../errors.js'
 export class Resumable implements AsyncIterable<Batch> {
   private readonly it: Iterator<Batch> | AsyncIterator<Batch>
   private readonly held: Batch[] = []
+  /** the last (at most KEPT) batches handed out since the last `trained` */
   private handedOut: Batch[] = []
+  /** batches handed out since the last `trained` and let go of (older than the KEPT ones) */
+  private dropped = 0
   private done = false
 
   /** nothing left to hand out */
@@ -33,8 +43,14 @@ export class Resumable implements AsyncIterable<Batch> {
 
   /** `n` of the batches handed out since the last call were trained; the rest are handed out again. */
   trained(n: number): void {
-    this.held.unshift(...this.handedOut.slice(n))
+    const untrained = this.dropped + this.handedOut.length - n
+    if (untrained < 0 || untrained > this.handedOut.length)
+      throw new ResflowError(
+        `resume: ${n} of ${this.dropped + this.handedOut.length} batches handed out were trained; only the last ${KEPT} are kept to hand out again`,
+      )
+    this.held.unshift(...this.handedOut.slice(this.handedOut.length - untrained))
     this.handedOut = []
+    this.dropped = 0
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
@@ -43,6 +59,10 @@ export class Resumable implements AsyncIterable<Batch> {
         const b = this.held.shift() ?? (this.done ? undefined : await this.pull())
         if (!b) return { done: true, value: undefined }
         this.handedOut.push(b)
+        if (this.handedOut.length > KEPT) {
+          this.handedOut.shift()
+          this.dropped++
+        }
         return { done: false, value: b }
       },
       return: async () => ({ done: true, value: undefined }),

@@ -39,6 +39,8 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'resflow' },
     only: { type: 'string' },
     threads: { type: 'string' },
+    /** V8 / node flags for the server process, e.g. "--max-semi-space-size=64" */
+    'node-flags': { type: 'string' },
   },
 })
 const SECONDS = Number(values.seconds)
@@ -183,7 +185,7 @@ function startServer(runDir: string, extra: string[] = []): Promise<{ child: Chi
   const threads = values.threads ? ['--threads', values.threads] : []
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra],
+    [...(values['node-flags']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra],
     { stdio: ['ignore', 'inherit', 'pipe'] },
   )
   return new Promise((resolve, reject) => {

@@ -183,9 +183,10 @@ function requestBody(prep: Preprocessing, candidates: number, seed: number): str
 
 function startServer(runDir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
   const threads = values.threads ? ['--threads', values.threads] : []
+  const nodeFlags = values['node-flags']?.split(' ').filter(Boolean) ?? []
   const child = spawn(
     process.execPath,
-    [...(values['node-flags']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra],
+    [...nodeFlags, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--run', runDir, '--port', '0', ...threads, ...extra],
     { stdio: ['ignore', 'inherit', 'pipe'] },
   )
   return new Promise((resolve, reject) => {

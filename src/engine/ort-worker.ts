@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
-import { type AfterRun, type AfterRunSpec, PlainCopies } from './runtime.js'
+import { type AfterRun, type AfterRunSpec, PlainCopies, loadAfterRun } from './runtime.js'
 
 type Init = { type: 'init'; bytes: Uint8Array; options: ort.InferenceSession.SessionOptions; afterRun?: AfterRunSpec }
 type Run = {
@@ -32,10 +32,7 @@ async function handle(msg: Init | Run | Sync | Release): Promise<void> {
   try {
     if (msg.type === 'init') {
       session = await ort.InferenceSession.create(msg.bytes, msg.options)
-      if (msg.afterRun)
-        afterRun = ((await import(msg.afterRun.module)) as { createAfterRun(init: unknown): AfterRun }).createAfterRun(
-          msg.afterRun.init,
-        )
+      if (msg.afterRun) afterRun = await loadAfterRun(msg.afterRun)
       port.postMessage({ type: 'ready' })
     } else if (msg.type === 'run') {
       const feeds: Record<string, ort.Tensor> = {}

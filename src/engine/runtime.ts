@@ -22,7 +22,7 @@ export interface RuntimeOptions {
   worker?: boolean
   /** execution providers, default ['cpu']; users with a GPU may pass ['cuda', 'cpu'] */
   providers?: string[]
-  /** with `worker`: work the worker thread does after each run (see AfterRun) */
+  /** work done after each run (see AfterRun): on the worker thread, or with `worker: false` on this one */
   afterRun?: AfterRunSpec
 }
 
@@ -86,14 +86,31 @@ export class PlainCopies {
   }
 }
 
+/** Makes the AfterRun of a spec (in a worker thread, or in this one). */
+export async function loadAfterRun(spec: AfterRunSpec): Promise<AfterRun> {
+  const mod = (await import(spec.module)) as { createAfterRun(init: unknown): AfterRun }
+  return mod.createAfterRun(spec.init)
+}
+
 class LocalBackend implements Backend {
   private readonly copies = new PlainCopies()
-  constructor(private readonly session: ort.InferenceSession) {}
-  async run(feeds: Record<string, ort.Tensor>) {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly afterRun: AfterRun | null = null,
+  ) {}
+  async run(feeds: Record<string, ort.Tensor>, afterArgs?: unknown) {
     for (const [k, t] of Object.entries(feeds)) feeds[k] = this.copies.tensor(k, t.type, t.data as Feed, t.dims)
     const out = await this.session.run(feeds)
+    const outputs: Record<string, Float32Array> = {}
+    for (const [k, t] of Object.entries(out)) outputs[k] = t.data as Float32Array
+    const after = this.afterRun
+    if (!after) return outputs
+    // as on a worker (ort-worker.ts): report, the outputs without what the after-run work consumes, then
+    // apply; here all on this thread, before the run's promise resolves
     const result: Record<string, Float32Array | Float64Array> = {}
-    for (const [k, t] of Object.entries(out)) result[k] = t.data as Float32Array | Float64Array
+    for (const [k, v] of Object.entries(after.report(outputs, afterArgs))) result[`after.${k}`] = Float64Array.of(v)
+    for (const [k, v] of Object.entries(outputs)) if (!after.consumes.has(k)) result[k] = v
+    after.apply(outputs, afterArgs)
     return result
   }
   async sync() {}
@@ -215,10 +232,12 @@ export class Program {
     outputs: readonly IOInfo[],
     options: RuntimeOptions = {},
   ): Promise<Program> {
-    if (options.afterRun && !options.worker) throw new RuntimeError('Program.create: afterRun needs worker: true')
     const backend = options.worker
       ? await WorkerBackend.create(bytes, sessionOptions(options), options.afterRun)
-      : new LocalBackend(await ort.InferenceSession.create(bytes, sessionOptions(options)))
+      : new LocalBackend(
+          await ort.InferenceSession.create(bytes, sessionOptions(options)),
+          options.afterRun ? await loadAfterRun(options.afterRun) : null,
+        )
     return new Program(backend, inputs, outputs)
   }
 

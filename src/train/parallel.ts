@@ -28,15 +28,22 @@ export interface Shard {
 /**
  * Splits B rows into at most `workers` contiguous shards, sizes differing by at most one (the first
  * B mod N shards get the extra row); no empty shard (a batch smaller than N uses B workers).
+ *
+ * With `leader`, shard 0 is run by the calling thread, which also reads the batches and updates the
+ * embedding rows: it gets half the rows of each other shard, ⌊B / (2N − 1)⌋ (at least 1), and the rest
+ * are split evenly as above, so every thread has about the same work per step (docs/parallel.md).
  */
-export function shardBatch(batch: number, workers: number): Shard[] {
+export function shardBatch(batch: number, workers: number, leader = false): Shard[] {
   const n = Math.max(1, Math.min(workers, batch))
-  const base = Math.floor(batch / n)
-  const extra = batch % n
+  const first = leader && n > 1 ? Math.max(1, Math.floor(batch / (2 * n - 1))) : 0
+  const rest = n - (first > 0 ? 1 : 0)
+  const base = Math.floor((batch - first) / rest)
+  const extra = (batch - first) % rest
+  const sizes = first > 0 ? [first] : []
+  for (let k = 0; k < rest; k++) sizes.push(base + (k < extra ? 1 : 0))
   const out: Shard[] = []
   let start = 0
-  for (let k = 0; k < n; k++) {
-    const size = base + (k < extra ? 1 : 0)
+  for (const size of sizes) {
     out.push({ start, size, weight: size / batch })
     start += size
   }
@@ -123,10 +130,15 @@ export class DataParallelProgram {
    * `consumed`: outputs the programs' after-run work reads and does not send back (the dense
    * gradients, reduced by the workers themselves: train/parallel-dense.ts); left out of the merge.
    */
+  /**
+   * `leader`: programs[0] runs on the calling thread (its onnxruntime run blocks it) and takes the
+   * smaller shard (shardBatch); the others run on worker threads.
+   */
   constructor(
     private readonly programs: readonly Program[],
     plan: MergePlan,
     consumed: ReadonlySet<string> = new Set(),
+    private readonly leader = false,
   ) {
     if (programs.length < 2) throw new RuntimeError('DataParallelProgram: needs at least 2 programs')
     this.lastActive = programs.length
@@ -152,13 +164,15 @@ export class DataParallelProgram {
   ): Promise<Outputs> {
     const batch = dims.B
     if (!batch || batch < 1) throw new ShapeError('DataParallelProgram.run: dims.B must be a positive batch size')
-    const shards = shardBatch(batch, this.programs.length)
+    const shards = shardBatch(batch, this.programs.length, this.leader)
     const args = afterArgs ? { ...afterArgs, weights: shards.map((s) => s.weight) } : undefined
     // workers left out of the last step (a batch smaller than N) did not wait at its end for the others'
     // after-run work (train/parallel-dense.ts): before they run again, that work must have finished
     if (shards.length > this.lastActive) await Promise.all(this.programs.slice(0, this.lastActive).map((p) => p.sync()))
     this.lastActive = shards.length
     const t0 = performance.now()
+    // every worker's run is posted before the calling thread's own (a local run starts on a later turn of
+    // the event loop and blocks it, waiting at the workers' barriers for the others)
     const parts = await Promise.all(
       shards.map((s, k) => {
         const program = this.programs[k]

@@ -54,18 +54,22 @@ export async function compileStepProgram(
       denseOnWorker: onWorker,
     }
   }
-  // the workers reduce the dense gradients and update the parameters themselves, each a slice
-  // (train/parallel-dense.ts); the main thread merges the rest and updates the embedding rows
+  // N threads in all: the calling thread runs shard 0 itself (the smaller one: it also reads the batches and
+  // updates the embedding rows), N − 1 worker threads the others. All N reduce the dense gradients and update
+  // the parameters, each a slice (train/parallel-dense.ts); the calling thread also merges the rest.
   const shared = { ...denseWorkerInit(dense, trainable), workers, ...parallelDenseBuffers(trainable, workers) }
   const programs = await Promise.all(
     Array.from({ length: workers }, (_, worker) =>
       compile(graph.outputs, {
         threads: options.threads,
-        worker: true,
+        worker: worker > 0,
         afterRun: { module: parallelDenseModule(), init: { ...shared, worker } satisfies ParallelDenseInit },
       }),
     ),
   )
   const consumed = new Set(graph.trainableNames.map(gradName))
-  return { program: new DataParallelProgram(programs, mergePlan(graph.outputs), consumed), denseOnWorker: true }
+  return {
+    program: new DataParallelProgram(programs, mergePlan(graph.outputs), consumed, true),
+    denseOnWorker: true,
+  }
 }

@@ -6,15 +6,12 @@ import { mul, reduceSum } from '../../src/engine/ops.js'
 
 const probe = new URL('../helpers/after-run-probe.ts', import.meta.url).href
 
-async function program(fail: boolean) {
+async function program(fail: boolean, worker = true) {
   const g = new Graph()
   const x = g.input('x', [3])
   const y = mul(x, x)
   const acc = new Float32Array(new SharedArrayBuffer(12))
-  const p = await compile(
-    { y, s: reduceSum(y, [0]) },
-    { worker: true, afterRun: { module: probe, init: { acc, fail } } },
-  )
+  const p = await compile({ y, s: reduceSum(y, [0]) }, { worker, afterRun: { module: probe, init: { acc, fail } } })
   return { p, acc }
 }
 
@@ -43,11 +40,21 @@ describe('worker programs with after-run work', () => {
     await p.release()
   })
 
-  it('afterRun needs a worker', async () => {
-    const g = new Graph()
-    await assert.rejects(
-      compile({ y: mul(g.input('x', [1]), g.input('x2', [1])) }, { afterRun: { module: probe, init: {} } }),
-      /afterRun needs worker: true/,
-    )
+  it('on the calling thread (worker: false): the same report, consumed outputs and apply, done before the run resolves', async () => {
+    const { p, acc } = await program(false, false)
+    const a = await p.run({ x: Float32Array.of(1, 2, 3) }, {}, { scale: 1 })
+    assert.equal(a['after.sum'][0], 14)
+    assert.equal(a.y, undefined)
+    assert.equal(a.s[0], 14)
+    assert.deepEqual(Array.from(acc), [1, 4, 9]) // applied already: nothing runs after the result here
+    await p.run({ x: Float32Array.of(1, 1, 1) }, {}, { scale: 10 })
+    assert.deepEqual(Array.from(acc), [11, 14, 19])
+    await p.release()
+  })
+
+  it('on the calling thread, a failing after-run fails its run', async () => {
+    const { p } = await program(true, false)
+    await assert.rejects(p.run({ x: Float32Array.of(1, 2, 3) }, {}, { scale: 1 }), /probe failure/)
+    await p.release()
   })
 })

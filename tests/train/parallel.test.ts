@@ -28,6 +28,28 @@ describe('sharding and merging', () => {
     assert.ok(Math.abs(w - 1) < 1e-12)
   })
 
+  it('with a leader, shard 0 (the calling thread) gets about half the rows of each other shard', () => {
+    const sizes = (b: number, n: number) => shardBatch(b, n, true).map((s) => s.size)
+    assert.deepEqual(sizes(1024, 2), [341, 683]) // ⌊1024 / 3⌋ and the rest
+    assert.deepEqual(sizes(1024, 3), [204, 410, 410]) // ⌊1024 / 5⌋, then the rest split evenly
+    assert.deepEqual(sizes(10, 4), [1, 3, 3, 3])
+    assert.deepEqual(sizes(3, 4), [1, 1, 1]) // fewer rows than workers: one row each, still contiguous
+    assert.deepEqual(sizes(7, 1), [7])
+    for (const [b, n] of [
+      [1023, 4],
+      [2048, 3],
+      [5, 2],
+    ]) {
+      const shards = shardBatch(b, n, true)
+      assert.equal(
+        shards.reduce((a, s) => a + s.size, 0),
+        b,
+      )
+      shards.forEach((s, k) => assert.equal(s.start, k === 0 ? 0 : shards[k - 1].start + shards[k - 1].size))
+      assert.ok(Math.abs(shards.reduce((a, s) => a + s.weight, 0) - 1) < 1e-12)
+    }
+  })
+
   it('the weighted sum of shard means is the whole batch mean', () => {
     const rows = [1, 2, 3, 4, 5, 6, 7]
     const shards = shardBatch(rows.length, 3)

@@ -74,6 +74,7 @@ async function handle(msg: Init | Run | Sync | Release): Promise<void> {
       port.postMessage({ type: 'released' })
     }
   } catch (err) {
+    if (msg.type === 'run') afterRun?.abort?.() // the run or its report failed: others may be waiting for this one
     port.postMessage({ type: 'error', id: (msg as Run).id, message: err instanceof Error ? err.message : String(err) })
   }
 }

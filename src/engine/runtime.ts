@@ -38,6 +38,8 @@ export interface AfterRun {
   readonly consumes: ReadonlySet<string>
   report(outputs: Readonly<Record<string, Float32Array>>, args: unknown): Record<string, number>
   apply(outputs: Readonly<Record<string, Float32Array>>, args: unknown): void
+  /** called when a run failed before its after-run work: lets other threads waiting for that work stop */
+  abort?(): void
 }
 
 /** A module (by URL) whose `createAfterRun(init)` makes the AfterRun, and its init data (cloneable; SharedArrayBuffers are shared). */
@@ -100,7 +102,13 @@ class LocalBackend implements Backend {
   ) {}
   async run(feeds: Record<string, ort.Tensor>, afterArgs?: unknown) {
     for (const [k, t] of Object.entries(feeds)) feeds[k] = this.copies.tensor(k, t.type, t.data as Feed, t.dims)
-    const out = await this.session.run(feeds)
+    let out: ort.InferenceSession.OnnxValueMapType
+    try {
+      out = await this.session.run(feeds)
+    } catch (err) {
+      this.afterRun?.abort?.()
+      throw err
+    }
     const outputs: Record<string, Float32Array> = {}
     for (const [k, t] of Object.entries(out)) outputs[k] = t.data as Float32Array
     const after = this.afterRun

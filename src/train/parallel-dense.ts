@@ -32,7 +32,7 @@ export interface ParallelDenseInit {
   slots: Float32Array
   /** [workers] each worker's Σ g² over its slice */
   partial: Float64Array
-  /** [2] the barrier: arrivals, generation */
+  /** [3] the barrier: arrivals, generation, and 1 once a participant's run has failed */
   control: Int32Array
 }
 
@@ -54,7 +54,7 @@ export function parallelDenseBuffers(
   return {
     slots: new Float32Array(new SharedArrayBuffer(Math.max(1, workers * total) * 4)),
     partial: new Float64Array(new SharedArrayBuffer(workers * 8)),
-    control: new Int32Array(new SharedArrayBuffer(2 * 4)),
+    control: new Int32Array(new SharedArrayBuffer(3 * 4)),
   }
 }
 
@@ -116,6 +116,9 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
     }
     const deadline = Date.now() + BARRIER_TIMEOUT_MS
     while (Atomics.load(control, 1) === generation) {
+      // the main thread is one of the participants: it must not sit out the timeout for a run that failed
+      if (Atomics.load(control, 2) !== 0)
+        throw new RuntimeError(`data-parallel worker ${k}: another worker's run failed; this step is abandoned`)
       const left = deadline - Date.now()
       if (left <= 0)
         throw new RuntimeError(
@@ -128,6 +131,10 @@ export function createAfterRun(init: ParallelDenseInit): AfterRun {
   let scale = 1
   return {
     consumes: new Set(init.params.map((p) => gradName(p.name))),
+    abort() {
+      Atomics.store(control, 2, 1)
+      Atomics.notify(control, 1) // wake whoever waits at a barrier: it sees the flag and stops
+    },
     report(outputs, args) {
       const { weights } = args as ParallelStepArgs
       const active = weights.length

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pooledMoments, shardBatch, weightedSum } from '../../src/train/parallel.js'
-import { sliceOf } from '../../src/train/parallel-dense.js'
+import { gradName } from '../../src/nn/graph-names.js'
+import {
+  type ParallelDenseInit,
+  createAfterRun,
+  parallelDenseBuffers,
+  sliceOf,
+} from '../../src/train/parallel-dense.js'
 import { TrainSession, type SessionOptions } from '../../src/train/session.js'
 import { mixedBatch, mixedModel } from '../helpers/mixed-lookups.js'
 import { Rng } from '../helpers/rng.js'
@@ -240,5 +246,25 @@ describe("the workers' slices of the dense parameters", () => {
         assert.equal(next, total)
       }
     }
+  })
+})
+
+describe('a failed run among the data-parallel participants', () => {
+  it('stops the others at their barrier at once instead of after the 120 s timeout', () => {
+    const shared = (n: number) => new Float32Array(new SharedArrayBuffer(n * 4))
+    const params = [{ name: 'w', values: shared(4), m: shared(4), v: shared(4), decay: false }]
+    const buffers = parallelDenseBuffers(
+      params.map((p) => ({ values: p.values })),
+      2,
+    )
+    const init = { config: { kind: 'adam' as const, lr: 0.001 }, params, workers: 2, ...buffers }
+    const [leader, worker] = [0, 1].map((k) => createAfterRun({ ...init, worker: k } as ParallelDenseInit))
+    worker.abort?.() // e.g. its onnxruntime run threw
+    const t0 = performance.now()
+    assert.throws(
+      () => leader.report({ [gradName('w')]: Float32Array.of(1, 2, 3, 4) }, { step: 1, weights: [0.5, 0.5] }),
+      /another worker's run failed/,
+    )
+    assert.ok(performance.now() - t0 < 1000, 'the leader waited instead of stopping')
   })
 })

@@ -123,7 +123,7 @@ export const ExperimentSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(1),
   /** onnxruntime intra-op threads */
   threads: z.number().int().positive().default(1),
-  /** data-parallel training workers: each runs the step graph on its shard of the batch (docs/parallel.md) */
+  /** data-parallel training threads (the main thread and N − 1 workers), each on its shard of the batch (docs/parallel.md) */
   workers: z.number().int().positive().default(1),
   compare: CompareConfig.prefault({}),
 })

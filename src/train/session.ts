@@ -51,9 +51,10 @@ export interface SessionOptions {
    */
   workerThread?: boolean
   /**
-   * Data-parallel workers (default 1): N onnxruntime worker threads, each running the step graph on
-   * its shard of the batch, outputs merged in shard order (train/parallel.ts, docs/parallel.md); the
-   * workers reduce the dense gradients and update the parameters themselves (train/parallel-dense.ts).
+   * Data-parallel workers (default 1): N threads, each running the step graph on its shard of the batch
+   * (with N > 1 this thread runs the smallest shard itself, N − 1 worker threads the others), outputs merged
+   * in shard order (train/parallel.ts, docs/parallel.md); they reduce the dense gradients and update the
+   * parameters themselves (train/parallel-dense.ts).
    */
   workers?: number
 }

@@ -24,7 +24,7 @@ export interface StepProgramOptions {
   threads?: number
   /** run the step on a worker thread (default true); must not be false with workers > 1 */
   workerThread?: boolean
-  /** data-parallel workers (default 1) */
+  /** data-parallel workers, the calling thread included (default 1) */
   workers?: number
 }
 
@@ -43,7 +43,7 @@ export async function compileStepProgram(
     throw new ConfigError(`workers must be a positive integer, got ${workers}`, { field: 'workers' })
   if (workers > 1 && options.workerThread === false)
     throw new ConfigError(
-      'workers > 1 runs each worker on its own thread: it cannot be combined with workerThread: false',
+      'workers > 1 runs shards 1 to N − 1 on worker threads: it cannot be combined with workerThread: false',
       { field: 'workers' },
     )
   if (workers === 1) {

@@ -61,7 +61,6 @@ function parseOptions(command: string, argv: string[], spec: OptionSpec): Parsed
   return { values, help: false }
 }
 
-/** `resflow CMD --help`: usage, every option (required / default), then examples (full command lines without "resflow "). */
 /** What `resflow <command> --help` prints besides the options: the synopsis line and examples. */
 export interface CommandHelp {
   synopsis: string
@@ -84,6 +83,7 @@ export function parseCommand(
   return null
 }
 
+/** `resflow CMD --help`: usage, every option (required / default), then examples (full command lines without "resflow "). */
 function helpText(command: string, synopsis: string, spec: OptionSpec, examples: string[]): string {
   const all: OptionSpec = { ...spec, help: { type: 'boolean', short: 'h', description: 'print this help' } }
   const width = Math.max(...Object.entries(all).map(([k, v]) => k.length + (v.type === 'string' ? 6 : 0)))

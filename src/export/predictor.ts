@@ -109,12 +109,20 @@ export async function readRunFiles(runDir: string): Promise<Map<string, SummedFi
 }
 
 /**
- * Loads a run directory into a ready predictor (compiled once). The files are read and hashed
- * asynchronously first, so a server keeps answering while a reload reads large weights; exporting the
- * graph and compiling the onnxruntime session still run on the calling thread.
+ * exportRun for a server: the files are read and hashed asynchronously first (readRunFiles), so a server
+ * keeps answering while a reload reads large weights; exporting the graph still runs on the calling thread.
  */
-export async function loadPredictor(runDir: string, opts: { threads?: number } = {}): Promise<Predictor> {
+export async function exportRunAsync(runDir: string): Promise<ExportedRun> {
   const files = await readRunFiles(runDir)
-  const run = withPrefetched(files, () => exportRun(runDir))
+  return withPrefetched(files, () => exportRun(runDir))
+}
+
+/** Loads a run directory into a ready predictor (compiled once), its files read as exportRunAsync does. */
+export async function loadPredictor(runDir: string, opts: { threads?: number } = {}): Promise<Predictor> {
+  return predictorOf(await exportRunAsync(runDir), opts)
+}
+
+/** Compiles an exported run into a predictor. */
+export function predictorOf(run: ExportedRun, opts: { threads?: number } = {}): Promise<Predictor> {
   return createPredictor(run.exported, run.model, run.codec, { version: run.version, threads: opts.threads })
 }

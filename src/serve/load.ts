@@ -8,16 +8,8 @@
  */
 import { ConfigError } from '../errors.js'
 import { exportSplitGraph } from '../export/onnx.js'
-import {
-  type ExportedRun,
-  type Predictor,
-  createPredictor,
-  exportRun,
-  loadPredictor,
-  readRunFiles,
-} from '../export/predictor.js'
+import { exportRunAsync, loadPredictor, predictorOf } from '../export/predictor.js'
 import { twinOfRun } from '../export/twin.js'
-import { withPrefetched } from '../run/checksums.js'
 import { type ItemSplit, createItemSplit } from './item-split.js'
 import { compiledCodec } from './columnar.js'
 import { type ItemStoreOptions, loadItemStore } from './item-store.js'
@@ -33,20 +25,11 @@ export interface ServedOptions {
   itemSplit?: boolean
 }
 
-/** loadPredictor, keeping the exported run (the item split needs its weights, the pre-ranker its towers). */
-async function loadKeepingRun(
-  runDir: string,
-  threads: number | undefined,
-): Promise<{ p: Predictor; run: ExportedRun }> {
-  const files = await readRunFiles(runDir)
-  const run = withPrefetched(files, () => exportRun(runDir))
-  const p = await createPredictor(run.exported, run.model, run.codec, { version: run.version, threads })
-  return { p, run }
-}
-
 export async function loadServed(runDir: string, opts: ServedOptions = {}): Promise<Served> {
   if (!opts.items) return loadPredictor(runDir, { threads: opts.threads })
-  const { p, run } = await loadKeepingRun(runDir, opts.threads)
+  // the exported run is kept: the item split needs its weights, the pre-ranker its towers
+  const run = await exportRunAsync(runDir)
+  const p = await predictorOf(run, { threads: opts.threads })
   let prerank: PreRanker | undefined
   let split: ItemSplit | null = null
   try {

@@ -19,16 +19,15 @@ import { DataError, RequestError } from '../errors.js'
 import { Program } from '../engine/runtime.js'
 import type { Fusion } from '../metrics/fusion.js'
 import type { RawRow } from '../export/codec.js'
-import { readRunFiles } from '../export/predictor.js'
-import { withPrefetched } from '../run/checksums.js'
+import { exportRunAsync } from '../export/predictor.js'
 import type { Batch } from '../data/types.js'
 import {
   type SideFeeds,
   type TwinComposition,
   type TwinExport,
-  exportTwinRun,
   sideEncoder,
   sideFeedsOfBatch,
+  twinOfRun,
 } from '../export/twin.js'
 import { type ItemId, buildIndex } from './prerank-index.js'
 import { scoreCandidates, scorePlan } from './prerank-score.js'
@@ -302,10 +301,5 @@ export async function loadPreRanker(
   items: readonly RawRow[],
   opts: PreRankOptions,
 ): Promise<PreRanker> {
-  const files = await readRunFiles(runDir)
-  return createPreRanker(
-    withPrefetched(files, () => exportTwinRun(runDir)),
-    items,
-    opts,
-  )
+  return createPreRanker(twinOfRun(await exportRunAsync(runDir)), items, opts)
 }

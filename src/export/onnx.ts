@@ -22,7 +22,7 @@
  */
 import type { IOInfo } from '../engine/runtime.js'
 import { Graph, type Tensor } from '../engine/node.js'
-import { add, exp, gather, log, mul, reduceSum, reshape, scalarLike } from '../engine/ops.js'
+import { add, concat, exp, gather, log, matmul, mul, reduceSum, reshape, scalarLike } from '../engine/ops.js'
 import { topoSort } from '../engine/autodiff.js'
 import { toOnnx } from '../engine/onnx-graph.js'
 import { ExportError } from '../errors.js'
@@ -35,6 +35,7 @@ import {
   listDim,
   poolWeightsName,
   probName,
+  splitInputName,
   tableName,
 } from '../nn/graph-names.js'
 import type { Side } from '../nn/inputs.js'
@@ -170,7 +171,9 @@ function buildInference(
   const initializers = new Map<string, Float32Array>()
   const embeddings = lookupInputs(graph, model, initializers, weights)
   const dense = model.spec.dense.length > 0 ? graph.input(DENSE_INPUT, ['B', model.spec.dense.length]) : null
+  if (split) for (const [name, t] of Object.entries(embeddings)) split.tables.set(t, name)
   const out = model.forward(ctx, { embeddings, dense })
+  if (split) for (const [name, values] of split.constants) initializers.set(name, values)
   for (const name of ctx.paramNames()) {
     const entry = store.entries.get(name)!
     const values = weights.params.get(name)
@@ -313,6 +316,72 @@ export function exportSplitGraph(
   const rest = emit(outputs, 'rest')
   if (rest.inputs.some((io) => !isSplitInputName(io.name))) return null // something else still reads the features
   return { rest, layers }
+}
+
+/**
+ * A first layer's item half, for the row split (serve/row-split.ts): its weights' rows for x's item-side
+ * columns, input BatchNorm folded in (W_j scaled by a_j; the shift c_j W_j goes to the context part).
+ */
+export interface RowSplitLayer {
+  /** the item-side tables, in x's column order */
+  tables: string[]
+  /** W's rows for those tables' columns: [Σ D, H] */
+  tableWeights: Float32Array
+  /** W's rows for the dense input's columns, zero for the context's: [nDense, H]; null when none is item-side */
+  denseWeights: Float32Array | null
+}
+
+/**
+ * The inference graph for a request whose context-side columns are the same in every row (full rows that
+ * repeat the user's features): each first Linear on x becomes
+ *
+ *   x_item · W_item + pre.<layer>.context
+ *
+ * with W_item baked in (`layers`, per layer name) and pre.<layer>.context [1, H] the context columns' part
+ * and the bias, computed once per request by the caller. The context-side lookups drop out of the graph, so
+ * its inputs are the item-side features' ids (and the dense input), and the first layers' multiply-adds
+ * shrink to the item columns. Null when the graph would still read a context-side feature (a model that
+ * reads the features other than through x's first layers) or a split layer has no item columns.
+ */
+export function exportRowSplitGraph(
+  model: Model,
+  weights: ModelWeights,
+  layers: ReadonlyMap<string, RowSplitLayer>,
+  opts: { fusion?: Fusion | null } = {},
+): ExportedGraph | null {
+  let fits = true
+  const split = new InputSplit((graph, layer) => {
+    const l = layers.get(layer.name)
+    const context = graph.input(`${splitInputName(layer.name)}.context`, [1, layer.units])
+    if (!l) {
+      fits = false
+      return context
+    }
+    const terms: Tensor[] = []
+    const byTable = new Map(layer.input.embeddings.map((t) => [split.tables.get(t), t]))
+    const xs = l.tables.map((t) => byTable.get(t))
+    if (xs.some((x) => x === undefined)) fits = false
+    else if (xs.length > 0) {
+      const x = xs.length === 1 ? xs[0]! : concat(xs as Tensor[], 1)
+      const name = `${splitInputName(layer.name)}.item_weight`
+      split.constants.set(name, l.tableWeights)
+      terms.push(matmul(x, graph.input(name, [x.shape[1], layer.units])))
+    }
+    if (l.denseWeights && layer.input.dense) {
+      const name = `${splitInputName(layer.name)}.dense_weight`
+      split.constants.set(name, l.denseWeights)
+      terms.push(matmul(layer.input.dense, graph.input(name, [layer.input.dense.shape[1], layer.units])))
+    }
+    if (terms.length === 0) fits = false
+    return terms.reduce((a, b) => add(a, b), context)
+  })
+  const { outputs, emit } = buildInference(model, weights, opts, split)
+  if (!fits || split.layers.length === 0) return null
+  const itemInputs = new Set<string>([DENSE_INPUT])
+  for (const l of layers.values()) for (const t of l.tables) itemInputs.add(featureIdsName(t)).add(poolWeightsName(t))
+  const graph = emit(outputs, 'rows')
+  if (graph.inputs.some((io) => !isSplitInputName(io.name) && !itemInputs.has(io.name))) return null
+  return graph
 }
 
 /** Reads the resflow metadata of an exported file back (tests, tools). */

@@ -127,6 +127,10 @@ export interface SplitLayer {
 export class InputSplit {
   readonly inputs = new Map<Tensor, SplitInput>()
   readonly layers: SplitLayer[] = []
+  /** the table each looked-up vector of x comes from (filled by the exporter before the model is built) */
+  readonly tables = new Map<Tensor, string>()
+  /** graph inputs `output` creates that are constants: baked into the graph as initializers */
+  readonly constants = new Map<string, Float32Array>()
   /** `output(graph, layer, batch)`: the tensor [...batch, layer.units] standing for the layer's x·W + b */
   constructor(readonly output: (graph: Graph, layer: SplitLayer, batch: Shape) => Tensor) {}
 }

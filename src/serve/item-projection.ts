@@ -8,7 +8,7 @@ import { ExportError } from '../errors.js'
 import type { SplitLayerPlan } from '../export/onnx.js'
 import type { ModelWeights } from '../run/open-run.js'
 import type { Model } from '../models/types.js'
-import type { BatchWriter, ColumnPlan } from './columnar.js'
+import type { BatchWriter, ColumnPlan, CompiledCodec } from './columnar.js'
 import type { ItemStore } from './item-store.js'
 
 /** Where one column block of x is read from. */
@@ -39,14 +39,14 @@ export interface Layer {
   contextProjected: (Float32Array | null)[]
 }
 
-/** A split layer's weights, BN folded into them, and its column blocks by side. Null when a block has no raw column. */
+/** A split layer's weights, BN folded into them, and its column blocks by side (`isItem`). Null when a block has no raw column. */
 export function prepareLayer(
   plan: SplitLayerPlan,
   model: Model,
   weights: ModelWeights,
   byTarget: Map<string, ColumnPlan>,
   byDense: Map<number, ColumnPlan>,
-  store: ItemStore,
+  isItem: (c: ColumnPlan) => boolean,
 ): Layer | null {
   const { name, fanIn: I, units: H, columns } = plan
   const param = (p: string, size: number): Float32Array => {
@@ -94,7 +94,7 @@ export function prepareLayer(
     const table = weights.tables.get(t)
     const c = byTarget.get(t)
     if (!spec || !table || !c) return null
-    ;(store.holds(c) ? item : context).push({
+    ;(isItem(c) ? item : context).push({
       kind: 'table',
       name: t,
       dim: spec.dim,
@@ -108,11 +108,33 @@ export function prepareLayer(
   for (const col of columns.denseCols) {
     const c = byDense.get(col)
     if (!c) return null
-    ;(store.holds(c) ? item : context).push({ kind: 'dense', col, plan: c, j0 })
+    ;(isItem(c) ? item : context).push({ kind: 'dense', col, plan: c, j0 })
     j0 += 1
   }
   if (j0 !== I || item.length === 0) return null
   return { name, units: H, wa, constant, item, context, pre: new Float32Array(0), contextProjected: [] }
+}
+
+/** The raw column feeding each model feature: by table name, and by dense column. */
+export function columnSources(codec: CompiledCodec): {
+  byTarget: Map<string, ColumnPlan>
+  byDense: Map<number, ColumnPlan>
+} {
+  const byTarget = new Map<string, ColumnPlan>()
+  const byDense = new Map<number, ColumnPlan>()
+  for (const c of codec.columns) {
+    for (const t of c.targets) {
+      if (t.kind === 'dense') byDense.set(t.index, c)
+      else byTarget.set(t.name, c)
+    }
+  }
+  return { byTarget, byDense }
+}
+
+/** Projects each small single-valued context table through the layer's weights (K then costs H additions per feature). */
+export async function projectContext(l: Layer, src: BatchWriter): Promise<void> {
+  for (const b of l.context)
+    l.contextProjected.push(projectable(b, src, CONTEXT_PROJECT_ROWS) ? await project(b, l.wa, l.units) : null)
 }
 
 /** Adds x_b · Wa[j0 .. j0 + len) for block b of row `row` of `src` (a Batch-like writer) into acc [H]. */

@@ -30,15 +30,7 @@ import type { ModelWeights } from '../run/open-run.js'
 import type { Model } from '../models/types.js'
 import type { BatchWriter, ColumnPlan, CompiledCodec } from './columnar.js'
 import type { ItemStore } from './item-store.js'
-import {
-  CONTEXT_PROJECT_ROWS,
-  type Layer,
-  contextRow,
-  itemParts,
-  prepareLayer,
-  project,
-  projectable,
-} from './item-projection.js'
+import { type Layer, columnSources, contextRow, itemParts, prepareLayer, projectContext } from './item-projection.js'
 import { type RankLimits, checkValue, isObject } from './request.js'
 
 /** The answer of the split path: what the full path's predict gives, for `size` candidates in request order. */
@@ -73,28 +65,17 @@ export async function createItemSplit(
   opts: { threads?: number } = {},
 ): Promise<ItemSplit | null> {
   const start = performance.now()
-  // the raw column feeding each model feature (a table, or a dense column)
-  const byTarget = new Map<string, ColumnPlan>()
-  const byDense = new Map<number, ColumnPlan>()
-  for (const c of codec.columns) {
-    for (const t of c.targets) {
-      if (t.kind === 'dense') byDense.set(t.index, c)
-      else byTarget.set(t.name, c)
-    }
-  }
+  const { byTarget, byDense } = columnSources(codec)
   const contextWriter = codec.writer(1)
   const layers: Layer[] = []
   for (const plan of graph.layers) {
-    const layer = prepareLayer(plan, model, weights, byTarget, byDense, store)
+    const layer = prepareLayer(plan, model, weights, byTarget, byDense, (c) => store.holds(c))
     if (!layer) return null
     layers.push(layer)
   }
   for (const l of layers) {
     l.pre = await itemParts(l, store)
-    for (const b of l.context)
-      l.contextProjected.push(
-        projectable(b, contextWriter, CONTEXT_PROJECT_ROWS) ? await project(b, l.wa, l.units) : null,
-      )
+    await projectContext(l, contextWriter)
   }
   const program = await Program.create(graph.rest.bytes, graph.rest.inputs, graph.rest.outputs, {
     threads: opts.threads,

@@ -82,6 +82,8 @@ export class ServeMetrics {
   itemStoreMisses = 0
   /** /v1/rank requests answered by the item split (by id with a shared context), the others by the full model */
   splitRequests = 0
+  /** /v1/rank rows or columns requests answered by the row split (the context the same in every row) */
+  rowSplitRequests = 0
   private served = { name: '', version: '' }
 
   /** Counts one request's item-store lookups. */
@@ -195,6 +197,12 @@ export class ServeMetrics {
     )
     for (const [phase, ms] of Object.entries(this.phases))
       lines.push(`resflow_rank_phase_seconds_total{phase="${phase}"} ${ms / 1000}`)
+    single(
+      'resflow_row_split_requests_total',
+      'counter',
+      '/v1/rank requests whose context-side features were the same in every candidate, so the first layers ran on the item columns only.',
+      this.rowSplitRequests,
+    )
     if (this.itemStoreSize !== null) {
       single('resflow_item_store_items', 'gauge', 'Items in the item store served now.', this.itemStoreSize)
       single(

@@ -8,6 +8,7 @@ import type { Predictor } from '../export/predictor.js'
 import type { ItemStore } from './item-store.js'
 import type { ItemSplit } from './item-split.js'
 import type { PreRanker } from './prerank.js'
+import type { RowSplit } from './row-split.js'
 
 /**
  * A predictor as served: with the item store loaded with it (serve --items), which reloads with it, and
@@ -18,6 +19,8 @@ export type Served = Predictor & {
   readonly items?: ItemStore
   readonly prerank?: PreRanker
   readonly split?: ItemSplit
+  /** rows whose context-side columns repeat: the first layers on the item columns only (row-split.ts) */
+  readonly rowSplit?: RowSplit
 }
 
 export class ModelSlot {

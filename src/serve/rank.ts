@@ -116,10 +116,14 @@ export async function rankWith(
   now = performance.now()
   times.encode += now - t
   t = now
+  // rows that repeat the context: its part of the first layers once (row-split.ts); null when they do not
+  const split = batch.size > 0 && p.rowSplit ? await p.rowSplit.rank(batch) : null
+  if (split) metrics.rowSplitRequests++
   const { probs, score } =
-    batch.size > 0
+    split ??
+    (batch.size > 0
       ? await p.predict(batch)
-      : { probs: Object.fromEntries(p.tasks.map((k) => [k, new Float32Array(0)])), score: new Float32Array(0) }
+      : { probs: Object.fromEntries(p.tasks.map((k) => [k, new Float32Array(0)])), score: new Float32Array(0) })
   now = performance.now()
   times.run += now - t
   t = now

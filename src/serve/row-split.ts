@@ -16,8 +16,15 @@
  * (the sums are grouped differently).
  */
 import { type Feed, Program } from '../engine/runtime.js'
-import { batchFeeds } from '../export/feeds.js'
-import { type FeatureLayout, type RowSplitLayer, type SplitLayerPlan, exportRowSplitGraph } from '../export/onnx.js'
+import { batchFeeds, toInt64 } from '../export/feeds.js'
+import {
+  type FeatureLayout,
+  JOINED_IDS_INPUT,
+  type JoinedLookup,
+  type RowSplitLayer,
+  type SplitLayerPlan,
+  exportRowSplitGraph,
+} from '../export/onnx.js'
 import type { Prediction } from '../export/predictor.js'
 import type { Fusion } from '../metrics/fusion.js'
 import type { Model } from '../models/types.js'
@@ -61,8 +68,9 @@ export async function createRowSplit(
   const row0 = codec.writer(1)
   for (const l of layers) await projectContext(l, row0)
   const halves = new Map(layers.map((l) => [l.name, itemHalf(l, codec.nDense)]))
-  const graph = exportRowSplitGraph(model, weights, halves, { fusion: opts.fusion })
-  if (!graph) return null
+  const built = exportRowSplitGraph(model, weights, halves, { fusion: opts.fusion })
+  if (!built) return null
+  const { graph, joined } = built
   const program = await Program.create(graph.bytes, graph.inputs, graph.outputs, { threads: opts.threads })
   const needed = new Set(graph.inputs.map((io) => io.name))
   const itemLayout: FeatureLayout = {
@@ -79,6 +87,7 @@ export async function createRowSplit(
     const { feeds: all, dims } = batchFeeds(itemLayout, batch)
     const feeds: Record<string, Feed> = {}
     for (const name of needed) if (name in all) feeds[name] = all[name]
+    if (joined) feeds[JOINED_IDS_INPUT] = joinedIds(batch, joined)
     for (const l of layers) feeds[`pre.${l.name}.context`] = Float32Array.from(contextRow(l, row0))
     const out = await program.run(feeds, dims)
     const probs: Record<string, Float32Array> = {}
@@ -156,4 +165,17 @@ function firstRow(batch: Batch, columns: readonly ColumnPlan[], w: BatchWriter):
       }
     }
   }
+}
+
+/** The item tables' ids of each row, shifted into the joined table: [B, T], int64. */
+function joinedIds(batch: Batch, joined: JoinedLookup): BigInt64Array {
+  const n = batch.size
+  const T = joined.tables.length
+  const ids = new Int32Array(n * T)
+  joined.tables.forEach((t, k) => {
+    const col = batch.sparse[t]
+    const offset = joined.offsets[k]
+    for (let r = 0; r < n; r++) ids[r * T + k] = col[r] + offset
+  })
+  return toInt64(ids)
 }

@@ -68,8 +68,8 @@ export async function loadServed(runDir: string, opts: ServedOptions = {}): Prom
         graph.layers,
         run.model,
         run.weights,
-        compiled!,
-        isItem!,
+        compiled,
+        isItem,
         featureLayout(run.model),
         {
           threads: opts.threads,

@@ -16,7 +16,10 @@ import { generateSynthetic } from '../../src/data/synth.js'
 import { loadDatasetSchema } from '../../src/data/schema.js'
 import { Rng } from '../../src/engine/rng.js'
 import type { RawRow } from '../../src/export/codec.js'
-import { loadPredictor } from '../../src/export/predictor.js'
+import { exportRun, loadPredictor } from '../../src/export/predictor.js'
+import { exportSplitGraph, featureLayout } from '../../src/export/onnx.js'
+import { type ColumnPlan, compiledCodec } from '../../src/serve/columnar.js'
+import { createRowSplit } from '../../src/serve/row-split.js'
 import { buildModel } from '../../src/models/registry.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { loadServed } from '../../src/serve/load.js'
@@ -169,6 +172,46 @@ describe('row split', () => {
       ) <= TOLERANCE,
     )
     await slot.close()
+  })
+
+  it('with one item table (no joined lookup) and an item-side number, scores a batch as the predictor', async () => {
+    const runDir = join(dir, 'one-table')
+    await writeRun(
+      runDir,
+      { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
+      8,
+    )
+    const run = exportRun(runDir)
+    const codec = compiledCodec(run.codec)!
+    const plans = exportSplitGraph(run.model, run.weights)!.layers
+    const itemSide = (c: ColumnPlan) => c.feature.name === 'item_id' || c.feature.name === 'item_price'
+    const split = await createRowSplit(plans, run.model, run.weights, codec, itemSide, featureLayout(run.model), {
+      fusion: run.manifest.fusion,
+    })
+    assert.ok(split)
+    assert.deepEqual(
+      split.layers.map((l) => l.itemColumns),
+      [5, 5],
+      'item_id (4 columns) and item_price',
+    )
+    const p = await loadPredictor(runDir)
+    // everything but item_id and item_price is context-side here, so the same in every row
+    const user = { ...pick(rows[2], CONTEXT_FEATURES), item_category: rows[2].item_category, item_ctr_hist: 0.25 }
+    const batch = run.codec.encode(rows.map((r) => ({ ...r, ...user })) as RawRow[])
+    const got = await split.rank(batch)
+    assert.ok(got)
+    const ref = await p.predict(batch)
+    for (let i = 0; i < batch.size; i++)
+      assert.ok(Math.abs(got.score[i] - ref.score[i]) <= TOLERANCE, `row ${i}: ${got.score[i]} vs ${ref.score[i]}`)
+    // item_category is context-side here: when it differs between rows, no split
+    const mixed = rows.map((r, i) => ({
+      ...r,
+      ...user,
+      ...(i === 5 ? { item_category: r.item_category === 1 ? 2 : 1 } : {}),
+    }))
+    assert.equal(await split.rank(run.codec.encode(mixed as RawRow[])), null)
+    await p.release()
+    await split.release()
   })
 
   it('can be turned off, and a model the split does not apply to (single) is served in full', async () => {

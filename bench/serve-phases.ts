@@ -57,7 +57,7 @@ try {
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
   for (const [form, text] of Object.entries(bodies)) {
     const body = Buffer.from(text)
-    const request = { method: 'POST', path: '/v1/rank', body, contentType: 'application/json', scanned: true }
+    const request = { method: 'POST', path: '/v1/rank', body, contentType: 'application/json' }
     const times: number[] = []
     const m = handler.metrics
     let phases = { ...m.phases }

@@ -41,8 +41,6 @@ export interface HttpRequest {
   contentType?: string
   /** the authorization header, if any */
   authorization?: string
-  /** the body's JSON nesting was checked as it arrived (the server does), so it is not scanned again */
-  scanned?: boolean
 }
 
 export interface HttpResponse {
@@ -135,10 +133,10 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
   }
   setModel(slot.predictor)
 
-  async function ranked(body: unknown, scanned = false): Promise<Ranked> {
+  async function ranked(body: unknown): Promise<Ranked> {
     const p = slot.acquire()
     try {
-      const out = await rankWith(p, body, limits, scanned, metrics.phases, metrics)
+      const out = await rankWith(p, body, limits, metrics.phases, metrics)
       metrics.candidates += out.order.length
       metrics.modelScored(p.model, p.version, out.order.length)
       return out
@@ -175,7 +173,7 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
   type Route = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse
   const routes: Record<string, Route> = {
     'POST /v1/rank': async (req) => {
-      const r = await ranked(req.body ?? '', req.scanned)
+      const r = await ranked(req.body ?? '')
       const t = performance.now()
       const body = toJson(r)
       metrics.phases.sort += performance.now() - t
@@ -191,7 +189,7 @@ export function createHandler(slot: ModelSlot, opts: HandlerOptions = {}): Handl
             { field: 'path', status: 404 },
           )
         }
-        const request = parsePrerankRequest(parseJsonBody(req.body ?? '', req.scanned), ranker.itemKey)
+        const request = parsePrerankRequest(parseJsonBody(req.body ?? ''), ranker.itemKey)
         const result = await ranker.rank(request.context, request.ids, request.k)
         metrics.candidates += result.candidates
         metrics.modelScored(p.model, p.version, result.candidates)

@@ -77,7 +77,6 @@ export async function rankWith(
   p: Served,
   body: unknown,
   limits: RankLimits,
-  scanned: boolean,
   times: PhaseTimes,
   metrics: ServeMetrics,
 ): Promise<Ranked> {
@@ -89,7 +88,7 @@ export async function rankWith(
   let value: unknown = null
   let now = performance.now()
   if (!fast) {
-    value = parseJsonBody(body, scanned)
+    value = parseJsonBody(body)
     now = performance.now()
     times.parse += now - t
     t = now

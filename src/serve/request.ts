@@ -170,14 +170,10 @@ export function jsonDepthScanner(max = MAX_JSON_DEPTH): (chunk: Uint8Array) => v
   }
 }
 
-/**
- * A raw body (string or UTF-8 bytes) parsed as JSON, its nesting checked first; any other value is taken as
- * already parsed. `scanned`: the nesting was checked as the body arrived (the server does), so it is not
- * scanned again.
- */
-export function parseJsonBody(body: unknown, scanned = false): unknown {
+/** A raw body (string or UTF-8 bytes) parsed as JSON, its nesting checked first; any other value is taken as already parsed. */
+export function parseJsonBody(body: unknown): unknown {
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) return body
-  if (!scanned) jsonDepthScanner()(typeof body === 'string' ? Buffer.from(body) : body) // before anything that costs
+  jsonDepthScanner()(typeof body === 'string' ? Buffer.from(body) : body) // before anything that costs
   const text =
     typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
   if (text.trim() === '') fail('body', 'empty (expected JSON {"context": {...}, "candidates": [...]})')

@@ -1,12 +1,13 @@
 /**
  * The candidate order of /v1/rank (serve/rank.ts `byScore`): highest fused score first, ties by lower
  * index, -0 equal to 0, NaN last. Checked against a plain comparator sort on scores with many ties,
- * negatives, infinities, signed zeros and NaNs.
+ * negatives, infinities, signed zeros and NaNs. The answer written from the typed arrays (`toJson`) is
+ * JSON.stringify of the answer object.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Rng } from '../../src/engine/rng.js'
-import { byScore } from '../../src/serve/rank.js'
+import { byScore, toJson, toResponse } from '../../src/serve/rank.js'
 
 /** The definition, slowly: a comparator sort of the indexes. */
 function reference(score: Float32Array): number[] {
@@ -36,5 +37,35 @@ describe('byScore', () => {
   it('reads a view at an offset of a larger buffer', () => {
     const all = new Float32Array([9, 0.5, 0.25, 0.75, 9])
     assert.deepEqual([...byScore(all.subarray(1, 4))], [2, 0, 1])
+  })
+
+  it('toJson writes what JSON.stringify(toResponse(...)) writes, non-finite numbers as null, skipped and request indexes included', () => {
+    const rng = new Rng(5)
+    for (const [n, skipped] of [
+      [0, []],
+      [7, [2, 9]],
+      [300, []],
+    ] as [number, number[]][]) {
+      const draw = () => {
+        const r = rng.next()
+        return r < 0.05 ? Number.NaN : r < 0.1 ? Number.POSITIVE_INFINITY : rng.next() * 0.3
+      }
+      const score = Float32Array.from({ length: n }, draw)
+      const probs = {
+        click: Float32Array.from({ length: n }, draw),
+        'buy "now"': Float32Array.from({ length: n }, draw),
+      }
+      const ranked = {
+        model: 'resflow',
+        version: 'v"1',
+        tasks: ['click', 'buy "now"'],
+        probs,
+        score,
+        order: byScore(score),
+        index: skipped.length > 0 ? Uint32Array.from({ length: n }, (_, i) => i + (i >= 2 ? 1 : 0)) : null,
+        skipped,
+      }
+      assert.equal(toJson(ranked), JSON.stringify(toResponse(ranked)), `${n} candidates`)
+    }
   })
 })

@@ -78,8 +78,14 @@ export async function censusRun(
   return { prep: await writeSeededRun(join(dir, 'census-run'), schema, [train], model), items, schema, train, header }
 }
 
-/** Census-width bodies for `candidates` candidates: every feature in each candidate (rows, columns), or context + item ids. */
-export function censusBodies(prep: Preprocessing, candidates: number): { rows: string; columns: string; ids: string } {
+/**
+ * Census-width bodies for `candidates` candidates: every feature in each candidate, one user's repeated (rows,
+ * columns) or a different user per candidate (mixed), or one user's context + item ids.
+ */
+export function censusBodies(
+  prep: Preprocessing,
+  candidates: number,
+): { rows: string; mixed: string; columns: string; ids: string } {
   const rng = new Rng(candidates)
   const itemCols = ['item_id', ...CENSUS.itemCats.map((c) => c.name), ...CENSUS.itemNums]
   const userCols = [...CENSUS.userCats.map((c) => c.name), ...CENSUS.userNums]
@@ -95,9 +101,17 @@ export function censusBodies(prep: Preprocessing, candidates: number): { rows: s
     return row
   })
   const columns = Object.fromEntries([...itemCols, ...userCols].map((c) => [c, rows.map((r) => r[c])]))
+  // every candidate its own user: nothing repeats, so the full model runs (no row split)
+  const mixed = rows.map((r) => {
+    const row = { ...r }
+    for (const c of CENSUS.userCats) row[c.name] = `u${rng.int(c.vocab)}`
+    for (const c of CENSUS.userNums) row[c] = Math.round(rng.next() * 5000) / 100
+    return row
+  })
   void prep
   return {
     rows: JSON.stringify({ candidates: rows }),
+    mixed: JSON.stringify({ candidates: mixed }),
     columns: JSON.stringify({ candidates: columns }),
     ids: JSON.stringify({ context: Object.fromEntries(userCols.map((c, k) => [c, userVals[k]])), item_ids: ids }),
   }

@@ -7,10 +7,13 @@
  * loop), driven with autocannon:
  * - synthetic: the synthetic funnel's 10 features, 100 and 1000 candidates, 1 and 4 clients;
  * - census width: a generated data set as wide as census (33 categorical, 7 numeric columns; no ../shared
- *   needed), 1000 candidates with all 40 features as rows and as columns, and by id from an item store
- *   (--items: 2000 items × 15 item features; the 25 user/context features sent once in "context"), with 1, 4
- *   and 16 clients. By id is served by the item split (serve/item-split.ts: the first layers' item parts
- *   precomputed at load), rows and columns by the full model;
+ *   needed; census-width.ts), 1000 candidates with all 40 features as rows and as columns (one user's 25
+ *   features repeated in every candidate), and by id from an item store (--items: 2000 items × 15 item
+ *   features; the 25 user/context features sent once in "context"), with 1, 4 and 16 clients; and rows with
+ *   a different user per candidate, 1 client. By id is served by the item split (serve/item-split.ts: the
+ *   first layers' item parts precomputed at load), rows and columns repeating one user by the row split
+ *   (serve/row-split.ts: the first layers on the item columns, the user's part once), rows of many users by
+ *   the full model; plain rows and columns bodies are read straight from their bytes (serve/fast-body.ts);
  * - twin pre-rank: a resflow-twin on the census-width data, POST /v1/prerank with 10,000 candidate ids from a
  *   10,000-item store (item vectors computed at load), top 100, 1 and 4 clients.
  * Reports p50/p99 latency, requests/s and candidates/s, and where the server's time goes per request
@@ -216,6 +219,15 @@ try {
     servers.push(started.child)
     const bodies = censusBodies(prep, 1000)
     rows.push(...(await measure(started.url, 'census width (40 features), rows', 1000, bodies.rows, [1, 4, 16])))
+    rows.push(
+      ...(await measure(
+        started.url,
+        'census width (40 features), rows, a user per candidate',
+        1000,
+        bodies.mixed,
+        [1],
+      )),
+    )
     rows.push(...(await measure(started.url, 'census width (40 features), columns', 1000, bodies.columns, [1, 4, 16])))
     rows.push(
       ...(await measure(started.url, 'census width, by id (item store) + context', 1000, bodies.ids, [1, 4, 16])),

@@ -8,7 +8,7 @@
  * (parse, encode, run, sort + serialise, from the handler's phase counters), and which path answered.
  *
  * Options: --requests N per form (default 400), --model NAME (default resflow), --threads N (default 1),
- * --row-split on|off (default on).
+ * --row-split on|off (default on), --forms rows,mixed,columns,ids (which bodies, in which order).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'resflow' },
     threads: { type: 'string', default: '1' },
     'row-split': { type: 'string', default: 'on' },
+    /** the bodies to send, in this order (census-width.ts censusBodies) */
+    forms: { type: 'string', default: 'rows,mixed,columns,ids' },
   },
 })
 const N = Number(values.requests)
@@ -55,7 +57,7 @@ try {
   )
   console.log('| form | body KB | handler p50 ms | p99 ms | parse | encode | run | sort + serialise | answered by |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
-  for (const [form, text] of (process.env.FORMS ?? "rows,mixed,columns,ids").split(",").map((f) => [f, (bodies as Record<string, string>)[f]] as const)) {
+  for (const [form, text] of values.forms.split(',').map((f) => [f, (bodies as Record<string, string>)[f]] as const)) {
     const body = Buffer.from(text)
     const request = { method: 'POST', path: '/v1/rank', body, contentType: 'application/json' }
     const times: number[] = []

@@ -21,7 +21,9 @@ import { loadPreprocessing } from '../../src/data/preprocessing.js'
 import { readExportMetadata } from '../../src/export/onnx.js'
 import { loadPredictor } from '../../src/export/predictor.js'
 import { createHandler } from '../../src/serve/handler.js'
+import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
+import { CONTEXT_FEATURES } from '../helpers/item-store-rows.js'
 import { type RunningServer, startServer } from '../../src/serve/server.js'
 
 const TOLERANCE = 1e-5
@@ -120,6 +122,42 @@ describe('train → predict → serve / export', () => {
       }
     }
     assert.equal(checked, csv.length)
+  })
+
+  it('served as `resflow serve` serves (loadServed): rows and columns of one user, read from their bytes by the row split, score as the predictor', async () => {
+    const served = await loadServed(runDir)
+    assert.ok(served.rowSplit, 'the schema marks the item side, so the row split applies')
+    const slot = new ModelSlot(served, () => loadServed(runDir))
+    const handler = createHandler(slot)
+    const http = await startServer(handler, slot, { port: 0 })
+    const reference = await loadPredictor(runDir)
+    try {
+      const user = Object.fromEntries(CONTEXT_FEATURES.map((f) => [f, raw[0][f]]))
+      const rows = raw.slice(0, 300).map((r) => ({ ...r, ...user }))
+      const want = await reference.predictRows(rows)
+      const columns = Object.fromEntries(Object.keys(rows[0]).map((k) => [k, rows.map((r) => r[k])]))
+      for (const candidates of [rows, columns]) {
+        const res = await fetch(`${http.url}/v1/rank`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ candidates }),
+        })
+        assert.equal(res.status, 200)
+        const { results } = (await res.json()) as { results: { index: number; score: number }[] }
+        assert.equal(results.length, rows.length)
+        for (const r of results)
+          assert.ok(
+            Math.abs(r.score - want.score[r.index]) <= TOLERANCE,
+            `row ${r.index}: ${r.score} vs ${want.score[r.index]}`,
+          )
+      }
+      const metrics = await (await fetch(`${http.url}/metrics`)).text()
+      assert.match(metrics, /^resflow_row_split_requests_total 2$/m, 'both answered by the row split')
+      assert.match(metrics, /^resflow_rank_phase_seconds_total\{phase="parse"\} 0$/m, 'neither went through JSON.parse')
+    } finally {
+      await reference.release()
+      await http.close()
+    }
   })
 
   it('the exported file, run by a fresh onnxruntime session, equals `resflow predict` too', async () => {

@@ -1,6 +1,7 @@
 /**
  * The item split with multi-valued item features (mean and sum pooling, empty and missing lists) and a
- * bucketed number: the split path's scores equal the library predictor's on the same joined rows.
+ * bucketed number: the split path's scores equal the library predictor's on the same joined rows; and the
+ * row split with multi-valued features on the item side and on the context side.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -10,7 +11,10 @@ import { after, it } from 'node:test'
 import { type Preprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
 import { parseDatasetSchema } from '../../src/data/schema.js'
 import type { RawRow } from '../../src/export/codec.js'
-import { loadPredictor } from '../../src/export/predictor.js'
+import { exportRun, loadPredictor } from '../../src/export/predictor.js'
+import { exportSplitGraph, featureLayout } from '../../src/export/onnx.js'
+import { type ColumnPlan, compiledCodec } from '../../src/serve/columnar.js'
+import { createRowSplit } from '../../src/serve/row-split.js'
 import { buildModel } from '../../src/models/registry.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { loadServed } from '../../src/serve/load.js'
@@ -102,6 +106,53 @@ it('multi-valued item features and a bucketed price: the split path scores as th
         )
     }
     assert.equal(hits, 2, 'both answered by the split')
+  } finally {
+    await reference.release()
+    await slot.close()
+  }
+})
+
+it('the row split with multi-valued features on either side: full rows of one user score as the predictor', async () => {
+  const runDir = join(dir, 'run') // written by the test above
+  const itemsFile = join(dir, 'items.csv')
+  const reference = await loadPredictor(runDir)
+  const served = await loadServed(runDir, { items: { file: itemsFile, key: 'item_id' } })
+  assert.ok(served.rowSplit, 'the row split applies (item side: the store columns, tags and cats among them)')
+  const slot = new ModelSlot(served, async () => served)
+  const handler = createHandler(slot)
+  try {
+    const user = { uid: 9, age: 52 }
+    const rows = [...ITEMS, ...ITEMS.slice(0, 3)].map((r) => ({ ...r, ...user }))
+    const out = await handler.rank({ candidates: rows })
+    assert.match(handler.metrics.render(), /^resflow_row_split_requests_total 1$/m)
+    const ref = await reference.predictRows(rows as RawRow[])
+    for (const r of out.results)
+      assert.ok(Math.abs(r.score - ref.score[r.index]) <= 1e-5, `item side multi: ${r.index}`)
+
+    // tags and cats on the context side (the same lists in every row, "a|zzz" with an unknown id; then one differs)
+    const run = exportRun(runDir)
+    const codec = compiledCodec(run.codec)!
+    const plans = exportSplitGraph(run.model, run.weights)!.layers
+    const itemSide = (c: ColumnPlan) => c.feature.name === 'item_id' || c.feature.name === 'price'
+    const split = await createRowSplit(plans, run.model, run.weights, codec, itemSide, featureLayout(run.model), {
+      fusion: run.manifest.fusion,
+    })
+    assert.ok(split)
+    for (const lists of [
+      { tags: 'a|zzz', cats: 'x|y|x' },
+      { tags: null, cats: 'y' },
+    ]) {
+      const same = ITEMS.map((r) => ({ ...r, ...lists, ...user }))
+      const batch = run.codec.encode(same as RawRow[])
+      const got = await split.rank(batch)
+      assert.ok(got, 'the same lists in every row')
+      const want = await reference.predict(batch)
+      for (let i = 0; i < batch.size; i++)
+        assert.ok(Math.abs(got.score[i] - want.score[i]) <= 1e-5, `context multi ${lists.tags}: row ${i}`)
+    }
+    const differing = ITEMS.map((r, i) => ({ ...r, tags: i === 3 ? 'a|b' : 'a', cats: 'x', ...user }))
+    assert.equal(await split.rank(run.codec.encode(differing as RawRow[])), null, 'one row with other tags')
+    await split.release()
   } finally {
     await reference.release()
     await slot.close()

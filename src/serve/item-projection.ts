@@ -1,8 +1,8 @@
 /**
- * The load-time half of the item split (item-split.ts): each split layer's weights with input BatchNorm
- * folded in, the column blocks of x it reads (item store or context), P = the item blocks projected through
- * W for every stored item (in chunks, yielding to the event loop between them, so a reload keeps serving),
- * and a context's row K.
+ * The load-time half of the item split (item-split.ts) and the row split (row-split.ts): each split layer's
+ * weights with input BatchNorm folded in, the column blocks of x it reads (item side or context), P = the
+ * item blocks projected through W for every stored item (in chunks, yielding to the event loop between
+ * them, so a reload keeps serving), and a context's row K.
  */
 import { ExportError } from '../errors.js'
 import type { SplitLayerPlan } from '../export/onnx.js'

@@ -38,6 +38,7 @@ export type OpName =
   | 'sigmoid'
   | 'tanh'
   | 'greater'
+  | 'maximum'
   | 'where'
   | 'matmul'
   | 'reduceSum'

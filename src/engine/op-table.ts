@@ -91,6 +91,15 @@ export const OPS: Record<OpName, OpRow> = {
   sigmoid: { emit: simple('Sigmoid'), grad: (y, g) => [mul(g, mul(y, sub(scalarLike(y, 1), y)))] },
   tanh: { emit: simple('Tanh'), grad: (y, g) => [mul(g, sub(scalarLike(y, 1), mul(y, y)))] },
   greater: { emit: simple('Greater'), grad: 'none' },
+  maximum: {
+    emit: simple('Max'),
+    grad: (y, g) => {
+      const [a, b] = y.inputs as [Tensor, Tensor]
+      const zero = scalarLike(y, 0)
+      const bWins = greater(b, a)
+      return [unbroadcast(where(bWins, zero, g), a), unbroadcast(where(bWins, g, zero), b)]
+    },
+  },
   where: {
     emit: simple('Where'),
     grad: (y, g) => {

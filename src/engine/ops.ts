@@ -20,6 +20,8 @@ export const add = (a: Tensor, b: Tensor) => binary('add', a, b)
 export const sub = (a: Tensor, b: Tensor) => binary('sub', a, b)
 export const mul = (a: Tensor, b: Tensor) => binary('mul', a, b)
 export const div = (a: Tensor, b: Tensor) => binary('div', a, b)
+/** Element-wise max(a, b), broadcasting; the gradient goes to a where a ≥ b, else to b. */
+export const maximum = (a: Tensor, b: Tensor) => binary('maximum', a, b)
 export const neg = (x: Tensor) => unary('neg', x)
 export const exp = (x: Tensor) => unary('exp', x)
 export const log = (x: Tensor) => unary('log', x)

@@ -168,6 +168,7 @@ function buildInference(
   const store = new ParamStore(0)
   const ctx = new BuildContext(store, false, graph, model.layers)
   ctx.split = split
+  ctx.values = weights.params
   const initializers = new Map<string, Float32Array>()
   const embeddings = lookupInputs(graph, model, initializers, weights)
   const dense = model.spec.dense.length > 0 ? graph.input(DENSE_INPUT, ['B', model.spec.dense.length]) : null

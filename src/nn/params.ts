@@ -142,6 +142,11 @@ export class BuildContext {
   readonly dropouts: DropoutMask[] = []
   /** the item split's switch (see InputSplit); null: an ordinary build */
   split: InputSplit | null = null
+  /**
+   * The parameters' values when they are known as the graph is built (an exported inference graph), so that
+   * a layer may emit a cheaper form that gives the same numbers; null: not known (training, evaluation)
+   */
+  values: ReadonlyMap<string, Float32Array> | null = null
   private readonly used = new Set<string>()
 
   constructor(

@@ -45,6 +45,12 @@ describe('op gradients match central differences (float64)', () => {
     await gradcheck((a) => op.sigmoid(a), [[2, 4]], { values: { 0: Float64Array.of(-30, -5, -1, 0, 0.5, 3, 12, 30) } })
     await gradcheck((a) => op.tanh(a), [[2, 3]], { low: -4, high: 4 })
   })
+  it('maximum, broadcasting, each element to the larger input', async () => {
+    // values apart by more than the difference step, so no pair swaps order within it
+    const a = Float64Array.of(-2, 0.5, 3, -0.25, 1, 4)
+    await gradcheck((x, y) => op.maximum(x, y), [[2, 3], [3]], { values: { 0: a, 1: Float64Array.of(0.1, 1.5, -1) } })
+    await gradcheck((x) => op.maximum(x, op.mul(x, op.scalarLike(x, 0.25))), [[2, 3]], { values: { 0: a } })
+  })
   it('where(x > 0, a, b)', async () => {
     await gradcheck((x, a) => op.where(op.greater(x, op.scalarLike(x, 0)), op.mul(x, a), x), [[3, 4], [4]])
   })

@@ -52,6 +52,32 @@ describe('ONNX export', () => {
     await session.release()
   })
 
+  it('PReLU slopes above 1, negative, or all at most 1: the exported graph (max(x, a·x) where every slope ≤ 1) matches TrainSession.predict', async () => {
+    const { session, model } = await tinyRun({ seed: 4 })
+    const slopes = [...session.params.entries].filter(([k]) => k.endsWith('.slope'))
+    assert.ok(slopes.length >= 2, 'the fixture model has PReLU layers')
+    const batch = codec.encode(rawRows(200, 5))
+    for (const values of [
+      [1.7, -0.3],
+      [0.9, 0.05],
+      [-0.5, 1],
+    ]) {
+      slopes.forEach(([, e], i) => e.values.fill(values[i % values.length]))
+      const exported = exportModel(model, {
+        params: new Map([...session.params.entries].map(([k, e]) => [k, e.values])),
+        tables: new Map([...session.tables].map(([k, t]) => [k, t.weights()])),
+      })
+      const { feeds, dims } = batchFeeds(exported.layout, batch)
+      const got = await runFromMetadata(exported.main.bytes, feeds, dims)
+      const want = await session.predict(batch)
+      for (const task of SPEC.tasks) {
+        const d = maxAbsDiff(got[`p.${task}`], want[task])
+        assert.ok(d <= 1e-5, `slopes ${values}: p.${task}: max abs diff ${d}`)
+      }
+    }
+    await session.release()
+  })
+
   it('multiplicative fusion and the no-fusion default (last task) match applyFusion', async () => {
     const { dir, session } = await tinyRun({
       seed: 4,

@@ -140,6 +140,21 @@ describe('resflow serve as a process', () => {
     })
   }
 
+  it('builds the row split for a schema with an item side, and not with --no-row-split', async () => {
+    for (const [options, want] of [
+      [[], /row split: (\d+) of (\d+), \1 of \2 columns per row/],
+      [['--no-row-split'], /no row split/],
+    ] as [string[], RegExp][]) {
+      const { child, stderr } = await startBin(...options)
+      try {
+        assert.match(stderr(), want)
+      } finally {
+        child.kill('SIGTERM')
+        await once(child, 'exit')
+      }
+    }
+  })
+
   it('--items: ranks candidates by id, counts the store in /metrics, reloads it on SIGHUP', async () => {
     const items = join(tempDir(), 'items.csv')
     writeFileSync(items, 'item_id,item_category,item_price\n1,2,3.5\n2,1,10\n')

@@ -50,6 +50,11 @@ const OPTIONS: OptionSpec = {
     type: 'string',
     description: `an id not in the item store: ${UNKNOWN_ITEMS.join(' | ')} (422 naming it; leave the candidate out; score it with default item features) (default error)`,
   },
+  'no-row-split': {
+    type: 'boolean',
+    description:
+      'do not build the row split (rows repeating the context run the first layers on the item columns only; it costs a second onnxruntime session)',
+  },
   'shutdown-timeout-ms': {
     type: 'string',
     description: `on SIGTERM / SIGINT, how long in-flight requests may take before their connections are closed (default ${SHUTDOWN_TIMEOUT_MS})`,
@@ -100,7 +105,8 @@ export async function run(argv: string[]): Promise<number> {
     ? { file: itemsFile, key: stringOption(values['item-key']) ?? 'item_id', unknown: unknown as UnknownItems }
     : undefined
   growHeapGenerously()
-  const load = () => loadServed(runDir, { threads, items })
+  const rowSplit = !values['no-row-split']
+  const load = () => loadServed(runDir, { threads, items, rowSplit })
   const slot = new ModelSlot(await load(), load)
   const handler = createHandler(slot, {
     limits: { maxCandidates: intOption('max-candidates', values['max-candidates'], 1) ?? DEFAULT_LIMITS.maxCandidates },
@@ -120,8 +126,11 @@ export async function run(argv: string[]): Promise<number> {
     ...(admin ? [`POST /admin/reload${admin.token !== undefined ? ' (token)' : ''}`] : []),
   ]
   const store = p.items ? `, ${p.items.size} items from ${p.items.file} by ${p.items.key}` : ''
+  const split = p.rowSplit
+    ? `, row split: ${p.rowSplit.layers.map((l) => `${l.itemColumns} of ${l.columns}`).join(', ')} columns per row`
+    : ', no row split'
   console.error(
-    `serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}${store}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`,
+    `serving ${p.model} (version ${p.version}, tasks ${p.tasks.join(' → ')}${store}${split}) on ${server.url}: ${routes.join(', ')}; pid ${process.pid}`,
   )
   const warning = adminWarning(host, admin)
   if (warning) console.error(warning)

@@ -8,7 +8,7 @@
  * input BatchNorm folded in), so when every context-side column holds one value across the request, the
  * context part K is one row, computed here in JS from row 0, and the model runs on the item columns only
  * (export/onnx.ts `exportRowSplitGraph`: W_item baked in, the context-side lookups gone). For a census-width
- * ResFlow that is 195 of x's 647 columns.
+ * ResFlow (the serving bench's data, embedding dim 16) that is 195 of x's 535 columns.
  *
  * Which columns are item-side: those the item store holds (serve --items), else those the dataset schema
  * marks `side: item`. A batch whose context-side columns differ between rows (two users in one request)

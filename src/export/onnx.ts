@@ -35,7 +35,9 @@ import {
   listDim,
   poolWeightsName,
   probName,
+  splitContextName,
   splitInputName,
+  splitItemsName,
   tableName,
 } from '../nn/graph-names.js'
 import type { Side } from '../nn/inputs.js'
@@ -295,8 +297,8 @@ export function exportSplitGraph(
   let rows: Tensor | null = null
   const split = new InputSplit((graph, layer, batch) => {
     rows ??= graph.input('pre.rows', batch, 'int64') // [B]
-    const items = graph.input(`pre.${layer.name}.items`, [SPLIT_ITEMS_DIM, layer.units]) // [N, H]
-    return add(gather(items, rows), graph.input(`pre.${layer.name}.context`, [1, layer.units])) // [B, H]
+    const items = graph.input(splitItemsName(layer.name), [SPLIT_ITEMS_DIM, layer.units]) // [N, H]
+    return add(gather(items, rows), graph.input(splitContextName(layer.name), [1, layer.units])) // [B, H]
   })
   const { outputs, emit, embeddings, dense } = buildInference(model, weights, opts, split)
   if (split.layers.length === 0) return null
@@ -344,7 +346,7 @@ export interface JoinedLookup {
 }
 
 /** The graph input of the joined item ids, int64 [B, T]. */
-export const JOINED_IDS_INPUT = `${splitInputName('item_ids')}`
+export const JOINED_IDS_INPUT = splitInputName('item_ids')
 
 /**
  * The inference graph for a request whose context-side columns are the same in every row (full rows that
@@ -371,7 +373,7 @@ export function exportRowSplitGraph(
   let fits = true
   const split = new InputSplit((graph, layer) => {
     const l = layers.get(layer.name)
-    const context = graph.input(`${splitInputName(layer.name)}.context`, [1, layer.units])
+    const context = graph.input(splitContextName(layer.name), [1, layer.units])
     if (!l) {
       fits = false
       return context

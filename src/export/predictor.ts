@@ -13,6 +13,7 @@ import { type LoadedRun, type ModelWeights, modelWeights, openRun } from '../run
 import { runFiles } from '../run/run-dir.js'
 import { type RawRow, type RowCodec, codecFromPreprocessing } from './codec.js'
 import { batchFeeds } from './feeds.js'
+import { probName } from '../nn/graph-names.js'
 import type { Fusion } from '../metrics/fusion.js'
 import { type ExportedModel, type FeatureLayout, exportModel } from './onnx.js'
 
@@ -50,7 +51,7 @@ export async function createPredictor(
     const { feeds, dims } = batchFeeds(layout, batch)
     const out = await program.run(feeds, dims)
     const probs: Record<string, Float32Array> = {}
-    for (const task of tasks) probs[task] = out[`p.${task}`] as Float32Array
+    for (const task of tasks) probs[task] = out[probName(task)] as Float32Array
     return { probs, score: out.score as Float32Array }
   }
   return {

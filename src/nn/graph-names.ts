@@ -79,3 +79,7 @@ export const tableName = (feature: string): string => `table.${feature}`
 export const SPLIT_INPUT_PREFIX = 'pre.'
 export const splitInputName = (layer: string): string => `${SPLIT_INPUT_PREFIX}${layer}`
 export const isSplitInputName = (name: string): boolean => name.startsWith(SPLIT_INPUT_PREFIX)
+/** A split layer's context part and bias, [1, H] (the item split's and the row split's graphs). */
+export const splitContextName = (layer: string): string => `${splitInputName(layer)}.context`
+/** A split layer's item parts, one row per stored item, [N_items, H] (the item split's graph). */
+export const splitItemsName = (layer: string): string => `${splitInputName(layer)}.items`

@@ -39,8 +39,33 @@ export interface Layer {
   contextProjected: (Float32Array | null)[]
 }
 
+/**
+ * The split layers of `plans` (from exportSplitGraph): each one's weights with BN folded in, its column
+ * blocks by side (`isItem`), and its small context tables projected. What the item split and the row split
+ * both start from, so a server with both prepares them once. Null when a block of x has no raw column or a
+ * layer has no item columns.
+ */
+export async function prepareLayers(
+  plans: readonly SplitLayerPlan[],
+  model: Model,
+  weights: ModelWeights,
+  codec: CompiledCodec,
+  isItem: (c: ColumnPlan) => boolean,
+): Promise<Layer[] | null> {
+  const { byTarget, byDense } = columnSources(codec)
+  const layers: Layer[] = []
+  for (const plan of plans) {
+    const layer = prepareLayer(plan, model, weights, byTarget, byDense, isItem)
+    if (!layer) return null
+    layers.push(layer)
+  }
+  const src = codec.writer(1)
+  for (const l of layers) await projectContext(l, src)
+  return layers
+}
+
 /** A split layer's weights, BN folded into them, and its column blocks by side (`isItem`). Null when a block has no raw column. */
-export function prepareLayer(
+function prepareLayer(
   plan: SplitLayerPlan,
   model: Model,
   weights: ModelWeights,
@@ -116,7 +141,7 @@ export function prepareLayer(
 }
 
 /** The raw column feeding each model feature: by table name, and by dense column. */
-export function columnSources(codec: CompiledCodec): {
+function columnSources(codec: CompiledCodec): {
   byTarget: Map<string, ColumnPlan>
   byDense: Map<number, ColumnPlan>
 } {
@@ -132,7 +157,7 @@ export function columnSources(codec: CompiledCodec): {
 }
 
 /** Projects each small single-valued context table through the layer's weights (K then costs H additions per feature). */
-export async function projectContext(l: Layer, src: BatchWriter): Promise<void> {
+async function projectContext(l: Layer, src: BatchWriter): Promise<void> {
   for (const b of l.context)
     l.contextProjected.push(projectable(b, src, CONTEXT_PROJECT_ROWS) ? await project(b, l.wa, l.units) : null)
 }

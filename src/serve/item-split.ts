@@ -18,19 +18,19 @@
  * (and the key's own encoding, when the key is a feature, equals the store's). Anything else (overrides, rows
  * or columns, unknown ids, a bad value) returns null, and the caller takes the full path, which answers it
  * (errors included) as before. A model whose first layers read x other than through a Linear, or an x not
- * made of the tables and dense columns, gets no split (createItemSplit returns null).
+ * made of the tables and dense columns, gets no split (exportSplitGraph or prepareLayers returns null).
  *
  * Memory: items × Σ_layers H × 4 bytes (ResFlow 128/64, two tasks: 1 KiB per item).
  */
 import { type Feed, Program } from '../engine/runtime.js'
 import { toInt64 } from '../export/feeds.js'
+import { probName, splitContextName, splitItemsName } from '../nn/graph-names.js'
 import type { Prediction } from '../export/predictor.js'
 import { SPLIT_ITEMS_DIM, type SplitGraph } from '../export/onnx.js'
-import type { ModelWeights } from '../run/open-run.js'
 import type { Model } from '../models/types.js'
 import type { BatchWriter, ColumnPlan, CompiledCodec } from './columnar.js'
 import type { ItemStore } from './item-store.js'
-import { type Layer, columnSources, contextRow, itemParts, prepareLayer, projectContext } from './item-projection.js'
+import { type Layer, contextRow, itemParts } from './item-projection.js'
 import { type RankLimits, checkValue, isObject } from './request.js'
 
 /** The answer of the split path: what the full path's predict gives, for `size` candidates in request order. */
@@ -53,30 +53,20 @@ export interface ItemSplit {
 }
 
 /**
- * Precomputes P for every split layer and compiles the rest graph. Null when the split does not apply: a
- * feature of x that no raw column feeds (a model with its own tables), or a layer with no item columns.
+ * Precomputes P for every split layer and compiles the rest graph. `layers`: `graph.layers` prepared with
+ * the store's columns as the item side (item-projection.ts `prepareLayers`).
  */
 export async function createItemSplit(
   graph: SplitGraph,
+  layers: Layer[],
   model: Model,
-  weights: ModelWeights,
   store: ItemStore,
   codec: CompiledCodec,
   opts: { threads?: number } = {},
-): Promise<ItemSplit | null> {
+): Promise<ItemSplit> {
   const start = performance.now()
-  const { byTarget, byDense } = columnSources(codec)
   const contextWriter = codec.writer(1)
-  const layers: Layer[] = []
-  for (const plan of graph.layers) {
-    const layer = prepareLayer(plan, model, weights, byTarget, byDense, (c) => store.holds(c))
-    if (!layer) return null
-    layers.push(layer)
-  }
-  for (const l of layers) {
-    l.pre = await itemParts(l, store)
-    await projectContext(l, contextWriter)
-  }
+  for (const l of layers) l.pre = await itemParts(l, store)
   const program = await Program.create(graph.rest.bytes, graph.rest.inputs, graph.rest.outputs, {
     threads: opts.threads,
   })
@@ -117,13 +107,13 @@ export async function createItemSplit(
     // the rest graph gathers P[row] and adds K (export/onnx.ts exportSplitGraph); P is fed as it is, no copy in JS
     const feeds: Record<string, Feed> = { 'pre.rows': toInt64(rows) }
     for (const l of layers) {
-      feeds[`pre.${l.name}.items`] = l.pre
-      feeds[`pre.${l.name}.context`] = Float32Array.from(contextRow(l, w))
+      feeds[splitItemsName(l.name)] = l.pre
+      feeds[splitContextName(l.name)] = Float32Array.from(contextRow(l, w))
     }
     const prepMs = performance.now() - t0
     const out = await program.run(feeds, { B: n, [SPLIT_ITEMS_DIM]: store.size })
     const probs: Record<string, Float32Array> = {}
-    for (const task of tasks) probs[task] = out[`p.${task}`] as Float32Array
+    for (const task of tasks) probs[task] = out[probName(task)] as Float32Array
     return { size: n, probs, score: out.score as Float32Array, prepMs }
   }
 

@@ -14,6 +14,7 @@ import { exportSplitGraph, featureLayout } from '../export/onnx.js'
 import { exportRunAsync, predictorOf } from '../export/predictor.js'
 import { twinOfRun } from '../export/twin.js'
 import { type ItemSplit, createItemSplit } from './item-split.js'
+import { prepareLayers } from './item-projection.js'
 import { type ColumnPlan, compiledCodec } from './columnar.js'
 import { type ItemStore, type ItemStoreOptions, loadItemStore } from './item-store.js'
 import type { Served } from './model-slot.js'
@@ -61,21 +62,15 @@ export async function loadServed(runDir: string, opts: ServedOptions = {}): Prom
     const wantRowSplit = compiled && isItem && p.model !== 'resflow-twin' && opts.rowSplit !== false
     const graph =
       wantItemSplit || wantRowSplit ? exportSplitGraph(run.model, run.weights, { fusion: run.manifest.fusion }) : null
-    if (graph && store && wantItemSplit)
-      split = await createItemSplit(graph, run.model, run.weights, store, compiled!, { threads: opts.threads })
-    if (graph && wantRowSplit)
-      rowSplit = await createRowSplit(
-        graph.layers,
-        run.model,
-        run.weights,
-        compiled,
-        isItem,
-        featureLayout(run.model),
-        {
-          threads: opts.threads,
-          fusion: run.manifest.fusion,
-        },
-      )
+    // both splits start from the same prepared first layers (one item side: the store's, else the schema's)
+    const layers = graph && isItem ? await prepareLayers(graph.layers, run.model, run.weights, compiled!, isItem) : null
+    if (graph && layers && store && wantItemSplit)
+      split = await createItemSplit(graph, layers, run.model, store, compiled!, { threads: opts.threads })
+    if (layers && wantRowSplit)
+      rowSplit = await createRowSplit(layers, run.model, run.weights, compiled, featureLayout(run.model), {
+        threads: opts.threads,
+        fusion: run.manifest.fusion,
+      })
     if (!items && !rowSplit) return p
     // the same model and codec, with its items and splits (a new object: the slot tells versions apart by identity)
     const ranker = prerank

@@ -17,12 +17,12 @@
  */
 import { type Feed, Program } from '../engine/runtime.js'
 import { batchFeeds, toInt64 } from '../export/feeds.js'
+import { featureIdsName, probName, splitContextName } from '../nn/graph-names.js'
 import {
   type FeatureLayout,
   JOINED_IDS_INPUT,
   type JoinedLookup,
   type RowSplitLayer,
-  type SplitLayerPlan,
   exportRowSplitGraph,
 } from '../export/onnx.js'
 import type { Prediction } from '../export/predictor.js'
@@ -31,7 +31,7 @@ import type { Model } from '../models/types.js'
 import type { Batch } from '../data/types.js'
 import type { ModelWeights } from '../run/open-run.js'
 import type { BatchWriter, ColumnPlan, CompiledCodec } from './columnar.js'
-import { type Layer, columnSources, contextRow, prepareLayer, projectContext } from './item-projection.js'
+import { type Layer, contextRow } from './item-projection.js'
 
 export interface RowSplit {
   /** the layers split, with their widths and how many of x's columns stay per row */
@@ -44,29 +44,21 @@ export interface RowSplit {
 }
 
 /**
- * Prepares the item halves of the first layers (`plans`, from exportSplitGraph) and compiles the row-split
- * graph. Null when it does not apply: no item-side or no context-side column in some layer, a feature
- * with no raw column, or a model that reads the features other than through those layers.
+ * Compiles the row-split graph from the first layers prepared with their item side (item-projection.ts
+ * `prepareLayers`). Null when it does not apply: a layer with no context-side column, or a model that reads
+ * the features other than through those layers.
  */
 export async function createRowSplit(
-  plans: readonly SplitLayerPlan[],
+  layers: readonly Layer[],
   model: Model,
   weights: ModelWeights,
   codec: CompiledCodec,
-  isItem: (c: ColumnPlan) => boolean,
   layout: FeatureLayout,
   opts: { threads?: number; fusion?: Fusion | null } = {},
 ): Promise<RowSplit | null> {
   const start = performance.now()
-  const { byTarget, byDense } = columnSources(codec)
-  const layers: Layer[] = []
-  for (const plan of plans) {
-    const layer = prepareLayer(plan, model, weights, byTarget, byDense, isItem)
-    if (!layer || layer.context.length === 0) return null
-    layers.push(layer)
-  }
+  if (layers.some((l) => l.context.length === 0)) return null
   const row0 = codec.writer(1)
-  for (const l of layers) await projectContext(l, row0)
   const halves = new Map(layers.map((l) => [l.name, itemHalf(l, codec.nDense)]))
   const built = exportRowSplitGraph(model, weights, halves, { fusion: opts.fusion })
   if (!built) return null
@@ -75,8 +67,8 @@ export async function createRowSplit(
   const needed = new Set(graph.inputs.map((io) => io.name))
   const itemLayout: FeatureLayout = {
     ...layout,
-    sparse: layout.sparse.filter((f) => needed.has(`ids.${f}`)),
-    multi: layout.multi.filter((f) => needed.has(`ids.${f.name}`)),
+    sparse: layout.sparse.filter((f) => needed.has(featureIdsName(f))),
+    multi: layout.multi.filter((f) => needed.has(featureIdsName(f.name))),
   }
   const contextColumns = [...new Set(layers.flatMap((l) => l.context.map((b) => b.plan)))]
   const tasks = model.tasks
@@ -88,10 +80,10 @@ export async function createRowSplit(
     const feeds: Record<string, Feed> = {}
     for (const name of needed) if (name in all) feeds[name] = all[name]
     if (joined) feeds[JOINED_IDS_INPUT] = joinedIds(batch, joined)
-    for (const l of layers) feeds[`pre.${l.name}.context`] = Float32Array.from(contextRow(l, row0))
+    for (const l of layers) feeds[splitContextName(l.name)] = Float32Array.from(contextRow(l, row0))
     const out = await program.run(feeds, dims)
     const probs: Record<string, Float32Array> = {}
-    for (const task of tasks) probs[task] = out[`p.${task}`] as Float32Array
+    for (const task of tasks) probs[task] = out[probName(task)] as Float32Array
     return { probs, score: out.score as Float32Array }
   }
 

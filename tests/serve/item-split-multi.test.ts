@@ -11,15 +11,13 @@ import { after, it } from 'node:test'
 import { type Preprocessing, inputSpecOf } from '../../src/data/preprocessing.js'
 import { parseDatasetSchema } from '../../src/data/schema.js'
 import type { RawRow } from '../../src/export/codec.js'
-import { exportRun, loadPredictor } from '../../src/export/predictor.js'
-import { exportSplitGraph, featureLayout } from '../../src/export/onnx.js'
-import { type ColumnPlan, compiledCodec } from '../../src/serve/columnar.js'
-import { createRowSplit } from '../../src/serve/row-split.js'
+import { loadPredictor } from '../../src/export/predictor.js'
 import { buildModel } from '../../src/models/registry.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { loadServed } from '../../src/serve/load.js'
 import { ModelSlot } from '../../src/serve/model-slot.js'
 import { TrainSession } from '../../src/train/session.js'
+import { rowSplitOf } from '../helpers/row-split.js'
 import { writeSessionRun } from '../helpers/session-run.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'resflow-split-multi-'))
@@ -130,13 +128,7 @@ it('the row split with multi-valued features on either side: full rows of one us
       assert.ok(Math.abs(r.score - ref.score[r.index]) <= 1e-5, `item side multi: ${r.index}`)
 
     // tags and cats on the context side (the same lists in every row, "a|zzz" with an unknown id; then one differs)
-    const run = exportRun(runDir)
-    const codec = compiledCodec(run.codec)!
-    const plans = exportSplitGraph(run.model, run.weights)!.layers
-    const itemSide = (c: ColumnPlan) => c.feature.name === 'item_id' || c.feature.name === 'price'
-    const split = await createRowSplit(plans, run.model, run.weights, codec, itemSide, featureLayout(run.model), {
-      fusion: run.manifest.fusion,
-    })
+    const { run, split } = await rowSplitOf(runDir, ['item_id', 'price'])
     assert.ok(split)
     for (const lists of [
       { tags: 'a|zzz', cats: 'x|y|x' },

@@ -18,8 +18,7 @@ import { generateSynthetic } from '../../src/data/synth.js'
 import { loadDatasetSchema } from '../../src/data/schema.js'
 import { Rng } from '../../src/engine/rng.js'
 import { exportSplitGraph } from '../../src/export/onnx.js'
-import type { RawRow } from '../../src/export/codec.js'
-import { exportRun, loadPredictor } from '../../src/export/predictor.js'
+import { exportRun } from '../../src/export/predictor.js'
 import { modelWeights } from '../../src/run/open-run.js'
 import { buildModel } from '../../src/models/registry.js'
 import { createHandler } from '../../src/serve/handler.js'
@@ -29,7 +28,7 @@ import { ModelSlot, type Served } from '../../src/serve/model-slot.js'
 import { readRun } from '../../src/run/run-dir.js'
 import { TrainSession } from '../../src/train/session.js'
 import { CONTEXT_FEATURES, type Row, itemStoreOf, pick, writeItemFile } from '../helpers/item-store-rows.js'
-import { writeSessionRun } from '../helpers/session-run.js'
+import { moveOffInit, predictedScores, writeSessionRun } from '../helpers/session-run.js'
 
 const TOLERANCE = 1e-5
 /** ResFlow with every residual and input BatchNorm: the model most tests here serve */
@@ -52,15 +51,7 @@ async function writeRun(
 ): Promise<void> {
   const spec = inputSpecOf(prep)
   const session = await TrainSession.create(buildModel(spec, modelConfig), { seed, embeddingInitStd: 0.3 })
-  const rng = new Rng(seed * 31 + 7)
-  for (const [name, e] of session.params.entries) {
-    const v = e.values
-    if (name.endsWith('.running_var')) for (let i = 0; i < v.length; i++) v[i] = 0.2 + 2 * rng.next()
-    else if (name.endsWith('.running_mean') || name.endsWith('.beta'))
-      for (let i = 0; i < v.length; i++) v[i] = rng.next() - 0.5
-    else if (name.endsWith('.gamma')) for (let i = 0; i < v.length; i++) v[i] = 0.5 + rng.next()
-    else if (name.endsWith('.slope')) for (let i = 0; i < v.length; i++) v[i] = rng.next() * 0.5
-  }
+  moveOffInit(session, new Rng(seed * 31 + 7))
   await writeSessionRun(runDir, session, { modelConfig, prep, seed, fusion: { click: 1, purchase: 4 } })
 }
 
@@ -94,16 +85,6 @@ async function serveNewRun(name: string, modelConfig: { model: string } & Record
 
 /** The test rows, each with `user`'s context: what a by-id request with that context scores. */
 const joinedWith = (user: Row) => rows.map((r) => ({ ...r, ...user }))
-
-/** The reference scores: the library predictor of the run on the joined raw rows. */
-async function referenceScores(runDir: string, want: Row[]): Promise<Float32Array> {
-  const p = await loadPredictor(runDir)
-  try {
-    return (await p.predictRows(want as RawRow[])).score
-  } finally {
-    await p.release()
-  }
-}
 
 function assertClose(results: { index: number; score: number }[], ref: Float32Array, msg: string): void {
   assert.equal(results.length, ref.length, msg)
@@ -142,7 +123,7 @@ describe('item split', () => {
       const out = await handler.rank({ context: user, item_ids: rows.map((r) => r.item_id) })
       assert.equal(hits(), 1, 'answered by the split')
       assert.match(handler.metrics.render(), /^resflow_item_split_requests_total 1$/m)
-      assertClose(out.results, await referenceScores(runDir, joined), label)
+      assertClose(out.results, await predictedScores(runDir, joined), label)
       // sorted by score, as the full path sorts
       for (let k = 1; k < out.results.length; k++) assert.ok(out.results[k - 1].score >= out.results[k].score)
       await slot.close()
@@ -169,7 +150,7 @@ describe('item split', () => {
     const ids = rows.slice(0, 40).map((r) => r.item_id)
     const overridden = rows.slice(0, 40).map((r) => ({ ...r, ...user, item_category: 3 }))
     const a = await handler.rank({ context: { ...user, item_category: 3 }, item_ids: ids })
-    assertClose(a.results, await referenceScores(runDir, overridden), 'context override')
+    assertClose(a.results, await predictedScores(runDir, overridden), 'context override')
     // a per-candidate override (rows naming the key): full path
     const perCandidate: Row[] = rows
       .slice(0, 40)
@@ -178,7 +159,7 @@ describe('item split', () => {
       context: user,
       candidates: perCandidate.map((r, i): Row => ({ item_id: r.item_id!, ...(i % 2 ? { item_price: 999 } : {}) })),
     })
-    assertClose(b.results, await referenceScores(runDir, perCandidate), 'per-candidate override')
+    assertClose(b.results, await predictedScores(runDir, perCandidate), 'per-candidate override')
     // a context missing a feature: the full path's 400, naming it
     await assert.rejects(
       handler.rank({ context: pick(rows[0], CONTEXT_FEATURES.slice(1)), item_ids: ids }),
@@ -212,7 +193,7 @@ describe('item split', () => {
     )
     assert.equal(hits(), users.length, 'all answered by the split')
     for (const [u, user] of users.entries())
-      assertClose(outs[u].results, await referenceScores(runDir, joinedWith(user)), `user ${u}`)
+      assertClose(outs[u].results, await predictedScores(runDir, joinedWith(user)), `user ${u}`)
     await slot.close()
   })
 
@@ -226,7 +207,7 @@ describe('item split', () => {
     const slot = new ModelSlot(served, async () => served)
     const user = pick(rows[2], CONTEXT_FEATURES)
     const out = await createHandler(slot).rank({ context: user, item_ids: rows.map((r) => r.item_id) })
-    assertClose(out.results, await referenceScores(runDir, joinedWith(user)), 'single')
+    assertClose(out.results, await predictedScores(runDir, joinedWith(user)), 'single')
     await slot.close()
   })
 
@@ -240,7 +221,7 @@ describe('item split', () => {
     assert.equal((await handler.reload()).status, 200)
     const afterReload = await handler.rank(body)
     assert.equal(hits(), 2)
-    const ref = await referenceScores(runDir, joined)
+    const ref = await predictedScores(runDir, joined)
     assertClose(afterReload.results, ref, 'after reload')
     const moved = before.results.some((r) => Math.abs(r.score - ref[r.index]) > 1e-3)
     assert.ok(moved, 'the new weights change the scores (so the old P would be caught)')

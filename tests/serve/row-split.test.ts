@@ -16,10 +16,7 @@ import { generateSynthetic } from '../../src/data/synth.js'
 import { loadDatasetSchema } from '../../src/data/schema.js'
 import { Rng } from '../../src/engine/rng.js'
 import type { RawRow } from '../../src/export/codec.js'
-import { exportRun, loadPredictor } from '../../src/export/predictor.js'
-import { exportSplitGraph, featureLayout } from '../../src/export/onnx.js'
-import { type ColumnPlan, compiledCodec } from '../../src/serve/columnar.js'
-import { createRowSplit } from '../../src/serve/row-split.js'
+import { loadPredictor } from '../../src/export/predictor.js'
 import { buildModel } from '../../src/models/registry.js'
 import { createHandler } from '../../src/serve/handler.js'
 import { loadServed } from '../../src/serve/load.js'
@@ -33,7 +30,8 @@ import {
   pick,
   writeItemFile,
 } from '../helpers/item-store-rows.js'
-import { writeSessionRun } from '../helpers/session-run.js'
+import { rowSplitOf } from '../helpers/row-split.js'
+import { moveOffInit, predictedScores, writeSessionRun } from '../helpers/session-run.js'
 
 const TOLERANCE = 1e-5
 const dir = mkdtempSync(join(tmpdir(), 'resflow-rowsplit-'))
@@ -47,25 +45,8 @@ async function writeRun(runDir: string, modelConfig: { model: string } & Record<
     seed,
     embeddingInitStd: 0.3,
   })
-  const rng = new Rng(seed * 17 + 3)
-  for (const [name, e] of session.params.entries) {
-    const v = e.values
-    if (name.endsWith('.running_var')) for (let i = 0; i < v.length; i++) v[i] = 0.2 + 2 * rng.next()
-    else if (name.endsWith('.running_mean') || name.endsWith('.beta'))
-      for (let i = 0; i < v.length; i++) v[i] = rng.next() - 0.5
-    else if (name.endsWith('.gamma')) for (let i = 0; i < v.length; i++) v[i] = 0.5 + rng.next()
-    else if (name.endsWith('.slope')) for (let i = 0; i < v.length; i++) v[i] = rng.next() * 0.5
-  }
+  moveOffInit(session, new Rng(seed * 17 + 3))
   await writeSessionRun(runDir, session, { modelConfig, prep, seed, fusion: { click: 1, purchase: 4 } })
-}
-
-async function referenceScores(runDir: string, want: Row[]): Promise<Float32Array> {
-  const p = await loadPredictor(runDir)
-  try {
-    return (await p.predictRows(want as RawRow[])).score
-  } finally {
-    await p.release()
-  }
 }
 
 function worstDiff(results: { index: number; score: number }[], ref: Float32Array): number {
@@ -113,7 +94,7 @@ describe('row split', () => {
         const handler = createHandler(slot)
         const user = pick(rows[3], CONTEXT_FEATURES)
         const full = rows.map((r) => ({ ...r, ...user }))
-        const ref = await referenceScores(runDir, full)
+        const ref = await predictedScores(runDir, full)
         // every feature in every row, the user's repeated
         const a = await handler.rank({ candidates: full })
         assert.equal(rowSplitCount(handler.metrics.render()), 1, 'rows answered by the row split')
@@ -152,9 +133,9 @@ describe('row split', () => {
     }))
     const out = await handler.rank({ candidates: mixed })
     assert.equal(rowSplitCount(handler.metrics.render()), 0, 'taken by the full model')
-    const ref = await referenceScores(runDir, mixed)
+    const ref = await predictedScores(runDir, mixed)
     assert.ok(worstDiff(out.results, ref) <= TOLERANCE)
-    const asIfRow0 = await referenceScores(
+    const asIfRow0 = await predictedScores(
       runDir,
       mixed.map((r) => ({ ...r, ...users[0] })),
     )
@@ -165,7 +146,7 @@ describe('row split', () => {
     assert.ok(
       worstDiff(
         two.results,
-        await referenceScores(
+        await predictedScores(
           runDir,
           rows.map((r, i) => ({ ...r, ...users[i % 2] })),
         ),
@@ -181,13 +162,7 @@ describe('row split', () => {
       { model: 'resflow', residual: 'full', inputBatchNorm: true, embeddingDim: 4, towers: [8, 4] },
       8,
     )
-    const run = exportRun(runDir)
-    const codec = compiledCodec(run.codec)!
-    const plans = exportSplitGraph(run.model, run.weights)!.layers
-    const itemSide = (c: ColumnPlan) => c.feature.name === 'item_id' || c.feature.name === 'item_price'
-    const split = await createRowSplit(plans, run.model, run.weights, codec, itemSide, featureLayout(run.model), {
-      fusion: run.manifest.fusion,
-    })
+    const { run, split } = await rowSplitOf(runDir, ['item_id', 'item_price'])
     assert.ok(split)
     assert.deepEqual(
       split.layers.map((l) => l.itemColumns),

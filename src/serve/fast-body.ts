@@ -16,7 +16,6 @@
  * result is exactly what `encodeRankRequest(JSON.parse(text), ...)` returns for the same body.
  */
 import type { BatchWriter, ColumnPlan, CompiledCodec } from './columnar.js'
-import type { ItemStore } from './item-store.js'
 import type { EncodedRank } from './rank-encode.js'
 import type { RankLimits } from './request.js'
 
@@ -130,16 +129,10 @@ function planOf(codec: CompiledCodec): Plan {
 
 /**
  * The /v1/rank body's batch, read from its bytes, or null for a body outside the plain case (see the file's
- * comment); null says nothing about the body's validity. `store` is accepted for the caller's symmetry: a
- * body that would need it (candidates missing features) returns null.
+ * comment); null says nothing about the body's validity. No item store is needed: a body that would need
+ * one (candidates missing features) returns null.
  */
-export function fastEncodeRank(
-  body: Uint8Array,
-  codec: CompiledCodec,
-  limits: RankLimits,
-  store?: ItemStore,
-): EncodedRank | null {
-  void store // full candidates never need it
+export function fastEncodeRank(body: Uint8Array, codec: CompiledCodec, limits: RankLimits): EncodedRank | null {
   try {
     return new Scan(body, planOf(codec), limits.maxCandidates).run()
   } catch {

@@ -84,7 +84,7 @@ export async function rankWith(
   const compiled = compiledCodec(p.codec)
   // a plain rows or columns body, encoded straight from its bytes (fast-body.ts, counted as encode); null
   // for anything else, which JSON.parse and encodeRankRequest below answer, errors included
-  const fast = compiled && body instanceof Uint8Array ? fastEncodeRank(body, compiled, limits, p.items) : null
+  const fast = compiled && body instanceof Uint8Array ? fastEncodeRank(body, compiled, limits) : null
   let value: unknown = null
   let now = performance.now()
   if (!fast) {

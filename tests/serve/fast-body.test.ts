@@ -232,7 +232,7 @@ function slow(text: string, limits = LIMITS, store?: ItemStore): Slow {
 
 /** The contract: null, or exactly the slow path's result; null whenever the slow path refuses the body. */
 function check(text: string, msg: string, limits = LIMITS, store?: ItemStore): 'taken' | 'declined' {
-  const fast = fastEncodeRank(Buffer.from(text), compiled, limits, store)
+  const fast = fastEncodeRank(Buffer.from(text), compiled, limits)
   const want = slow(text, limits, store)
   if (!want.ok) {
     assert.equal(fast, null, `${msg}: took a body the slow path refuses (${String(want.error)})`)
@@ -401,6 +401,6 @@ describe('fastEncodeRank', () => {
     const byId = '{"context":{"uid":7,"city":"rome","tags":"a","age":31},"candidates":[{"code":12},{"code":99}]}'
     const want = slow(byId, LIMITS, store)
     assert.ok(want.ok && want.value.lookups === 2)
-    assert.equal(fastEncodeRank(Buffer.from(byId), compiled, LIMITS, store), null)
+    assert.equal(fastEncodeRank(Buffer.from(byId), compiled, LIMITS), null)
   })
 })
